@@ -1,0 +1,139 @@
+#include "core/npy.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include "core/error.h"
+
+namespace dq {
+
+int64_t NpyArray::size() const {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+namespace {
+template <typename Out, typename In>
+void convert(const unsigned char* src, int64_t n, std::vector<Out>& out) {
+  out.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    In v;
+    std::memcpy(&v, src + i * sizeof(In), sizeof(In));
+    out[static_cast<size_t>(i)] = static_cast<Out>(v);
+  }
+}
+}  // namespace
+
+std::vector<float> NpyArray::as_float32(const std::string& path) const {
+  std::vector<float> out;
+  if (dtype == "f4") convert<float, float>(bytes.data(), size(), out);
+  else if (dtype == "f8") convert<float, double>(bytes.data(), size(), out);
+  else if (dtype == "f2") throw Error(fmt::format("{}: float16 arrays are not supported; save as float32", path));
+  else throw Error(fmt::format("{}: expected a float array, found dtype '{}'", path, dtype));
+  return out;
+}
+
+std::vector<int64_t> NpyArray::as_int64(const std::string& path) const {
+  std::vector<int64_t> out;
+  if (dtype == "i8") convert<int64_t, int64_t>(bytes.data(), size(), out);
+  else if (dtype == "i4") convert<int64_t, int32_t>(bytes.data(), size(), out);
+  else if (dtype == "u8") convert<int64_t, uint64_t>(bytes.data(), size(), out);
+  else if (dtype == "u4") convert<int64_t, uint32_t>(bytes.data(), size(), out);
+  else if (dtype == "i2") convert<int64_t, int16_t>(bytes.data(), size(), out);
+  else if (dtype == "u2") convert<int64_t, uint16_t>(bytes.data(), size(), out);
+  else if (dtype == "i1" || dtype == "b1") convert<int64_t, int8_t>(bytes.data(), size(), out);
+  else if (dtype == "u1") convert<int64_t, uint8_t>(bytes.data(), size(), out);
+  else throw Error(fmt::format("{}: expected an integer array, found dtype '{}'", path, dtype));
+  return out;
+}
+
+NpyArray read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("{}: cannot open .npy file", path));
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw Error(fmt::format("{}: not a .npy file (bad magic)", path));
+  const int major = static_cast<unsigned char>(magic[6]);
+  uint32_t header_len = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    if (!in.read(reinterpret_cast<char*>(b), 2)) throw Error(fmt::format("{}: truncated .npy header", path));
+    header_len = b[0] | (b[1] << 8);
+  } else if (major == 2 || major == 3) {
+    unsigned char b[4];
+    if (!in.read(reinterpret_cast<char*>(b), 4)) throw Error(fmt::format("{}: truncated .npy header", path));
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+  } else {
+    throw Error(fmt::format("{}: unsupported .npy version {}", path, major));
+  }
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) throw Error(fmt::format("{}: truncated .npy header", path));
+
+  std::smatch m;
+  NpyArray arr;
+  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=])([a-z]\\d+)'")))
+    throw Error(fmt::format("{}: .npy header has no dtype: {}", path, header));
+  if (m[1] == ">" && m[2].str().substr(1) != "1")
+    throw Error(fmt::format("{}: big-endian arrays are not supported", path));
+  arr.dtype = m[2];
+  if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True")))
+    throw Error(fmt::format("{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path));
+  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
+    throw Error(fmt::format("{}: .npy header has no shape", path));
+  const std::string shape_text = m[1];
+  static const std::regex digits("\\d+");
+  for (std::sregex_iterator it(shape_text.begin(), shape_text.end(), digits), end; it != end; ++it)
+    arr.shape.push_back(std::stoll(it->str()));
+  const int64_t item = std::stoll(arr.dtype.substr(1));
+  const int64_t nbytes = arr.size() * item;
+  arr.bytes.resize(static_cast<size_t>(nbytes));
+  if (nbytes > 0 && !in.read(reinterpret_cast<char*>(arr.bytes.data()), nbytes))
+    throw Error(fmt::format("{}: truncated .npy data (expected {} bytes for shape {})", path, nbytes, shape_text));
+  return arr;
+}
+
+namespace {
+void write_raw(const std::string& path, const char* descr, const void* data, size_t item,
+               const std::vector<int64_t>& shape) {
+  std::string shape_text = "(";
+  int64_t n = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    shape_text += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
+    n *= shape[i];
+  }
+  shape_text += ")";
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_text);
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(fmt::format("{}: cannot write .npy file", path));
+    out.write("\x93NUMPY\x01\x00", 8);
+    const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
+                                  static_cast<unsigned char>(header.size() >> 8)};
+    out.write(reinterpret_cast<const char*>(len), 2);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n * item));
+    if (!out) throw Error(fmt::format("{}: write failed", path));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("{}: cannot rename from {}", path, tmp));
+}
+}  // namespace
+
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "<f4", data, 4, shape);
+}
+void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "<i8", data, 8, shape);
+}
+void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "<i4", data, 4, shape);
+}
+
+}  // namespace dq

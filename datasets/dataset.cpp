@@ -1,0 +1,73 @@
+#include "datasets/dataset.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace dq {
+
+ImageSet ImageSet::subset(const std::vector<int64_t>& ids) const {
+  ImageSet out;
+  out.n = static_cast<int64_t>(ids.size());
+  out.channels = channels;
+  out.height = height;
+  out.width = width;
+  const int64_t bytes = image_bytes();
+  out.pixels.resize(static_cast<size_t>(out.n * bytes));
+  out.labels.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    DQ_ASSERT(ids[i] >= 0 && ids[i] < n, "subset id out of range");
+    std::copy_n(image(ids[i]), bytes, out.pixels.data() + static_cast<int64_t>(i) * bytes);
+    out.labels[i] = labels[static_cast<size_t>(ids[i])];
+  }
+  return out;
+}
+
+void validate_dataset(const Dataset& d, const std::string& source) {
+  if (d.class_names.empty()) throw Error(fmt::format("{}: dataset has no classes", source));
+  auto check = [&](const ImageSet& s, const char* split, bool need_pixels) {
+    if (static_cast<int64_t>(s.labels.size()) != s.n)
+      throw Error(fmt::format("{}: {} split has {} labels for {} samples", source, split, s.labels.size(), s.n));
+    if (need_pixels && static_cast<int64_t>(s.pixels.size()) != s.n * s.image_bytes())
+      throw Error(fmt::format("{}: {} split has {} pixel bytes, expected {}", source, split, s.pixels.size(),
+                              s.n * s.image_bytes()));
+    for (int64_t i = 0; i < s.n; ++i)
+      if (s.labels[static_cast<size_t>(i)] < 0 || s.labels[static_cast<size_t>(i)] >= d.num_classes())
+        throw Error(fmt::format("{}: {} sample {} has label {}, outside [0, {})", source, split, i,
+                                s.labels[static_cast<size_t>(i)], d.num_classes()));
+  };
+  const bool features = d.feature_dim > 0;
+  check(d.train, "train", !features);
+  check(d.test, "test", !features && d.test.n > 0);
+  if (features && static_cast<int64_t>(d.train_features.size()) != d.train.n * d.feature_dim)
+    throw Error(fmt::format("{}: {} feature values, expected {} x {}", source, d.train_features.size(), d.train.n,
+                            d.feature_dim));
+}
+
+DatasetRegistry& DatasetRegistry::instance() {
+  static DatasetRegistry registry;
+  return registry;
+}
+
+void DatasetRegistry::add(DatasetLoaderInfo info) {
+  DQ_ASSERT(!loaders_.count(info.kind), "dataset kind registered twice: " + info.kind);
+  loaders_.emplace(info.kind, std::move(info));
+}
+
+const DatasetLoaderInfo& DatasetRegistry::find(const std::string& kind, const std::string& where) const {
+  auto it = loaders_.find(kind);
+  if (it == loaders_.end()) {
+    std::string known;
+    for (const auto& [k, _] : loaders_) known += (known.empty() ? "" : ", ") + k;
+    throw Error(fmt::format("{}: unknown dataset kind '{}' (known: {})", where, kind, known));
+  }
+  return it->second;
+}
+
+std::vector<const DatasetLoaderInfo*> DatasetRegistry::list() const {
+  std::vector<const DatasetLoaderInfo*> out;
+  for (const auto& [_, info] : loaders_) out.push_back(&info);
+  return out;
+}
+
+}  // namespace dq

@@ -1,0 +1,77 @@
+#pragma once
+// The one dataset interface every loader produces: decoded uint8 images (N x C x H x W, row-major)
+// with int64 labels and class names, or, for embedding-level scale data, features directly.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+
+namespace dq {
+
+struct ImageSet {
+  int64_t n = 0, channels = 0, height = 0, width = 0;
+  std::vector<uint8_t> pixels;  // n * channels * height * width
+  std::vector<int64_t> labels;  // n, each in [0, num_classes)
+
+  int64_t image_bytes() const { return channels * height * width; }
+  const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }
+  // Copies the listed images (in that order) into a new set.
+  ImageSet subset(const std::vector<int64_t>& ids) const;
+};
+
+struct Dataset {
+  std::string kind;                      // loader kind, e.g. "fashion_mnist"
+  std::vector<std::string> class_names;  // index = label
+  ImageSet train;
+  ImageSet test;
+  // Embedding-level datasets (e.g. synthetic scale data) have no images: features are given.
+  int64_t feature_dim = 0;
+  std::vector<float> train_features;     // train.n x feature_dim when feature_dim > 0
+  // What the loader skipped or noticed ("skipped_bad_images": 3), reported with every cell.
+  std::map<std::string, double> load_report;
+  // Identity of the source and options; downstream caches (embeddings) key on it.
+  std::string fingerprint;
+
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  bool has_images() const { return train.n > 0 && train.pixels.size() == static_cast<size_t>(train.n * train.image_bytes()); }
+};
+
+// Checks the invariants every loader promises (label range, sizes); throws dq::Error naming `source`.
+void validate_dataset(const Dataset& dataset, const std::string& source);
+
+struct DatasetLoaderInfo {
+  std::string kind;
+  std::string description;
+  std::vector<ParamSpec> params;
+  std::function<Dataset(const Params&)> load;
+  // Cheap identity of the source (paths, sizes, mtimes) + options, computed without decoding.
+  std::function<std::string(const Params&)> fingerprint;
+};
+
+class DatasetRegistry {
+ public:
+  static DatasetRegistry& instance();
+  void add(DatasetLoaderInfo info);
+  // Throws dq::Error listing the known kinds.
+  const DatasetLoaderInfo& find(const std::string& kind, const std::string& where) const;
+  std::vector<const DatasetLoaderInfo*> list() const;
+
+ private:
+  std::map<std::string, DatasetLoaderInfo> loaders_;
+};
+
+namespace detail {
+struct DatasetRegistrar {
+  explicit DatasetRegistrar(DatasetLoaderInfo (*make)()) { DatasetRegistry::instance().add(make()); }
+};
+}  // namespace detail
+
+}  // namespace dq
+
+// In a loader's .cpp: DQ_REGISTER_DATASET(make_fashion_mnist_info); where the function returns a
+// DatasetLoaderInfo.
+#define DQ_REGISTER_DATASET(make_fn) \
+  static const ::dq::detail::DatasetRegistrar dq_dataset_registrar_##make_fn(&make_fn)

@@ -1,0 +1,79 @@
+// Fashion-MNIST (and MNIST) from the four gzipped IDX files, e.g. Debian's dataset-fashion-mnist
+// package at /usr/share/datasets/fashion-mnist/.
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "datasets/dataset.h"
+#include "datasets/idx.h"
+
+namespace dq {
+namespace {
+
+std::string file_identity(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) throw Error(fmt::format("{}: file not found", path));
+  return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtim.tv_sec);
+}
+
+ImageSet load_split(const std::string& dir, const std::string& prefix) {
+  const std::string images_path = dir + "/" + prefix + "-images-idx3-ubyte.gz";
+  const std::string labels_path = dir + "/" + prefix + "-labels-idx1-ubyte.gz";
+  const IdxArray images = read_idx_u8(images_path);
+  const IdxArray labels = read_idx_u8(labels_path);
+  if (images.shape.size() != 3)
+    throw Error(fmt::format("{}: expected a 3-d image array (N x H x W), found {} dimensions", images_path,
+                            images.shape.size()));
+  if (labels.shape.size() != 1 || labels.shape[0] != images.shape[0])
+    throw Error(fmt::format("{}: {} labels do not match {} images in {}", labels_path,
+                            labels.shape.empty() ? 0 : labels.shape[0], images.shape[0], images_path));
+  ImageSet s;
+  s.n = images.shape[0];
+  s.channels = 1;
+  s.height = images.shape[1];
+  s.width = images.shape[2];
+  s.pixels = images.data;
+  s.labels.assign(labels.data.begin(), labels.data.end());
+  for (int64_t i = 0; i < s.n; ++i)
+    if (s.labels[static_cast<size_t>(i)] > 9)
+      throw Error(fmt::format("{}: record {} has label {}, expected 0..9", labels_path, i, s.labels[static_cast<size_t>(i)]));
+  return s;
+}
+
+DatasetLoaderInfo make_fashion_mnist_info() {
+  DatasetLoaderInfo info;
+  info.kind = "fashion_mnist";
+  info.description = "Fashion-MNIST (or MNIST with names: digits) from gzipped IDX files";
+  info.params = {
+      {"path", ParamType::String, std::string("/usr/share/datasets/fashion-mnist"),
+       "folder holding train-/t10k-{images-idx3,labels-idx1}-ubyte.gz", {}, {}, {}},
+      {"names", ParamType::String, std::string("fashion"), "class names to use", {"fashion", "digits"}, {}, {}},
+  };
+  info.load = [](const Params& p) {
+    const std::string dir = p.get_string("path");
+    Dataset d;
+    d.kind = "fashion_mnist";
+    if (p.get_string("names") == "fashion")
+      d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    else
+      d.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    d.train = load_split(dir, "train");
+    d.test = load_split(dir, "t10k");
+    validate_dataset(d, dir);
+    return d;
+  };
+  info.fingerprint = [](const Params& p) {
+    const std::string dir = p.get_string("path");
+    std::string id = "fashion_mnist|" + p.canonical();
+    for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                          "t10k-labels-idx1-ubyte.gz"})
+      id += "|" + file_identity(dir + "/" + f);
+    return id;
+  };
+  return info;
+}
+
+}  // namespace
+DQ_REGISTER_DATASET(make_fashion_mnist_info);
+}  // namespace dq

@@ -1,0 +1,76 @@
+#include "methods/method.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+namespace dq {
+
+std::vector<ClassSelection> SelectionMethod::select_all(std::span<const ClassView> classes, SelectContext& ctx) {
+  std::vector<ClassSelection> out;
+  out.reserve(classes.size());
+  const uint64_t base = ctx.seed;
+  for (const auto& cls : classes) {
+    ctx.seed = derive_seed(base, static_cast<uint64_t>(cls.label));
+    out.push_back(select(cls, ctx));
+  }
+  ctx.seed = base;
+  return out;
+}
+
+int64_t budget_count(double ratio, int64_t class_size, double drop_ratio) {
+  DQ_ASSERT(drop_ratio >= 0 && drop_ratio < 1, "drop ratio must be in [0,1)");
+  const double want = ratio * static_cast<double>(class_size) / (1.0 - drop_ratio);
+  const int64_t n = std::llround(want);
+  return std::clamp<int64_t>(n, 0, class_size);
+}
+
+MethodRegistry& MethodRegistry::instance() {
+  static MethodRegistry registry;
+  return registry;
+}
+
+void MethodRegistry::add(MethodInfo info) {
+  DQ_ASSERT(!methods_.count(info.name), "method registered twice: " + info.name);
+  methods_.emplace(info.name, std::move(info));
+}
+
+const MethodInfo& MethodRegistry::find(const std::string& name, const std::string& where) const {
+  auto it = methods_.find(name);
+  if (it == methods_.end()) {
+    std::string known;
+    for (const auto& [k, _] : methods_) known += (known.empty() ? "" : ", ") + k;
+    throw Error(fmt::format("{}: unknown method '{}' (known: {})", where, name, known));
+  }
+  return it->second;
+}
+
+std::vector<const MethodInfo*> MethodRegistry::list() const {
+  std::vector<const MethodInfo*> out;
+  for (const auto& [_, info] : methods_) out.push_back(&info);
+  return out;
+}
+
+std::string MethodSpec::canonical() const {
+  const std::string body = params.canonical();
+  return body.empty() ? name : name + "(" + body + ")";
+}
+
+std::unique_ptr<SelectionMethod> MethodSpec::instantiate() const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.make(params);
+}
+
+MethodSpec parse_method_spec(const std::string& text, const std::string& where) {
+  const SpecString s = parse_spec_string(text, where);
+  const MethodInfo& info = MethodRegistry::instance().find(s.name, where);
+  MethodSpec spec{s.name, Params("method '" + s.name + "'", info.params)};
+  for (const auto& [k, v] : s.args) spec.params.set_from_text(k, v, where);
+  return spec;
+}
+
+}  // namespace dq

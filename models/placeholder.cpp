@@ -1,0 +1,2 @@
+// replaced by the networks
+namespace dq { int models_placeholder = 0; }
