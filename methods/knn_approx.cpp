@@ -1,0 +1,132 @@
+// Approximate neighbour identification through any FAISS index_factory string. The index only
+// proposes candidates; they are re-ranked by exact_sqdist (ties to the lower index), so the lists
+// carry exact distances and are wrong only where the index missed a neighbour.
+#include <faiss/AutoTune.h>
+#include <faiss/Index.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_factory.h>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include "core/error.h"
+#include "methods/knn.h"
+#include "methods/knn_internal.h"
+
+namespace dq {
+namespace {
+
+using Pair = std::tuple<double, int32_t, int32_t>;  // (distance, lower row, higher row)
+
+// The smallest distinct pairs offered (a pair found from both of its ends is kept once).
+struct PairSet {
+  size_t capacity = 0;
+  std::set<Pair> pairs;
+  void offer(const Pair& p) {
+    if (capacity == 0) return;
+    if (pairs.size() == capacity && !(p < *pairs.rbegin())) return;
+    pairs.insert(p);
+    if (pairs.size() > capacity) pairs.erase(std::prev(pairs.end()));
+  }
+};
+
+std::unique_ptr<faiss::Index> make_index(int64_t d, const ApproxSearchOptions& o) {
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::index_factory(static_cast<int>(d), o.factory.c_str(), faiss::METRIC_L2));
+  } catch (const faiss::FaissException& e) {
+    throw Error(fmt::format("knn='{}': FAISS cannot build this index_factory string (use 'exact' or e.g. "
+                            "'PCA64,Flat', 'IVF1024,Flat', 'HNSW32'): {}",
+                            o.factory, e.what()));
+  }
+  faiss::ParameterSpace space;
+  auto set = [&](const char* name, int64_t value) {
+    if (value <= 0) return;
+    try {
+      space.set_index_parameter(index.get(), name, static_cast<double>(value));
+    } catch (const faiss::FaissException& e) {
+      throw Error(fmt::format("knn='{}': search parameter {}={} does not apply to this index: {}", o.factory, name,
+                              value, e.what()));
+    }
+  };
+  set("nprobe", o.nprobe);
+  set("efSearch", o.ef_search);
+  return index;
+}
+
+}  // namespace
+
+SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, MemoryBudget& memory) {
+  const int64_t n = z.rows, d = z.cols;
+  const std::vector<int32_t> groups = duplicate_groups(z);
+  SelfKnnResult out;
+  for (size_t i = 0; i < groups.size(); ++i) out.duplicates += groups[i] != static_cast<int32_t>(i);
+  auto list_reservation =
+      memory.reserve(static_cast<uint64_t>(n * o.k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
+  out.lists.n = n;
+  out.lists.k = o.k;
+  out.lists.ids.assign(static_cast<size_t>(n * o.k), -1);
+  out.lists.dist.assign(static_cast<size_t>(n * o.k), NeighbourLists::kEmpty);
+  if (n <= 1) return out;
+
+  // No factory string keeps more than a flat copy of the data (plus small tables), so reserve that.
+  auto index_reservation = memory.reserve(static_cast<uint64_t>(n * d) * sizeof(float), "approximate knn index");
+  std::unique_ptr<faiss::Index> index = make_index(d, o);
+  try {
+    if (!index->is_trained) index->train(n, z.data);
+    index->add(n, z.data);
+  } catch (const faiss::FaissException& e) {
+    throw Error(fmt::format("knn='{}': FAISS could not train/fill the index on {} rows: {}", o.factory, n, e.what()));
+  }
+
+  // +1: the query itself normally comes back among its own results.
+  const int64_t want = std::min<int64_t>(n, static_cast<int64_t>(std::ceil(o.rerank * static_cast<double>(o.k))) + 1);
+  const int64_t block = std::min<int64_t>(n, 4096);
+  auto buffer_reservation = memory.reserve(static_cast<uint64_t>(block * want) * (sizeof(float) + sizeof(faiss::Index::idx_t)),
+                                           "approximate knn results");
+  std::vector<float> distances(static_cast<size_t>(block * want));
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(block * want));
+  const size_t kk = static_cast<size_t>(std::min<int64_t>(o.k, n - 1));
+  std::vector<PairSet> pair_sets(static_cast<size_t>(omp_get_max_threads()));
+  for (auto& p : pair_sets) p.capacity = static_cast<size_t>(o.pairs);
+
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const int64_t nb = std::min(block, n - b0);
+    index->search(nb, z.row(b0), want, distances.data(), labels.data());
+#pragma omp parallel
+    {
+      detail::TopK top;
+      PairSet& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t r = 0; r < nb; ++r) {
+        const int64_t i = b0 + r;
+        top.reset(kk);
+        for (int64_t t = 0; t < want; ++t) {
+          const auto j = labels[static_cast<size_t>(r * want + t)];
+          if (j < 0 || j == i) continue;
+          const double dist = exact_sqdist(z.row(i), z.row(j), d);
+          top.offer(dist, static_cast<int32_t>(j));
+          if (groups[static_cast<size_t>(i)] != groups[static_cast<size_t>(j)])
+            pairs.offer({dist, static_cast<int32_t>(std::min<int64_t>(i, j)), static_cast<int32_t>(std::max<int64_t>(i, j))});
+        }
+        for (size_t t = 0; t < top.best.size(); ++t) {
+          out.lists.ids[static_cast<size_t>(i * o.k) + t] = top.best[t].j;
+          out.lists.dist[static_cast<size_t>(i * o.k) + t] = static_cast<float>(top.best[t].d);
+        }
+      }
+    }
+  }
+  PairSet merged;
+  merged.capacity = static_cast<size_t>(o.pairs);
+  for (const auto& p : pair_sets)
+    for (const auto& pair : p.pairs) merged.offer(pair);
+  for (const auto& pair : merged.pairs) out.smallest_pairs.push_back(std::get<0>(pair));
+  return out;
+}
+
+}  // namespace dq

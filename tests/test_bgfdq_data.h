@@ -1,0 +1,75 @@
+#pragma once
+// Small embedding sets with the awkward cases real features have (exact duplicates, equal distances,
+// a large common offset) and brute-force references for the neighbour search.
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/rng.h"
+#include "methods/knn.h"
+
+namespace dq::test {
+
+struct Points {
+  int64_t n = 0, d = 0;
+  std::vector<float> z;
+  RowMatrix matrix() const { return RowMatrix{z.data(), n, d}; }
+  float* row(int64_t i) { return z.data() + i * d; }
+  const float* row(int64_t i) const { return z.data() + i * d; }
+};
+
+// Gaussian points around a few centres, shifted by `offset` in every coordinate.
+inline Points clustered_points(int64_t n, int64_t d, int64_t centres, double offset, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> c(static_cast<size_t>(centres * d));
+  for (auto& v : c) v = static_cast<float>(3.0 * rng.normal());
+  Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(centres)));
+    for (int64_t j = 0; j < d; ++j)
+      p.row(i)[j] = static_cast<float>(offset + c[static_cast<size_t>(k * d + j)] + 0.5 * rng.normal());
+  }
+  return p;
+}
+
+// Integer coordinates in [0, levels): many pairs at exactly the same distance.
+inline Points grid_points(int64_t n, int64_t d, int64_t levels, uint64_t seed) {
+  Rng rng(seed);
+  Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
+  for (auto& v : p.z) v = static_cast<float>(rng.uniform_below(static_cast<uint64_t>(levels)));
+  return p;
+}
+
+// Overwrites row `to` with a copy of row `from`.
+inline void copy_row(Points& p, int64_t from, int64_t to) { std::copy_n(p.row(from), p.d, p.row(to)); }
+
+// Every other row ranked by (exact distance, index), first k.
+inline std::vector<std::vector<std::pair<double, int32_t>>> brute_knn(const Points& p, int64_t k) {
+  std::vector<std::vector<std::pair<double, int32_t>>> out(static_cast<size_t>(p.n));
+  for (int64_t i = 0; i < p.n; ++i) {
+    auto& row = out[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < p.n; ++j)
+      if (j != i) row.emplace_back(exact_sqdist(p.z.data() + i * p.d, p.z.data() + j * p.d, p.d), static_cast<int32_t>(j));
+    std::sort(row.begin(), row.end());
+    if (static_cast<int64_t>(row.size()) > k) row.resize(static_cast<size_t>(k));
+  }
+  return out;
+}
+
+// Mean of the `count` smallest non-zero distances over pairs i < j, by a full sort of all pairs.
+inline double brute_lambda(const Points& p, int64_t count) {
+  std::vector<double> all;
+  for (int64_t i = 0; i < p.n; ++i)
+    for (int64_t j = i + 1; j < p.n; ++j) {
+      const double d = exact_sqdist(p.z.data() + i * p.d, p.z.data() + j * p.d, p.d);
+      if (d > 0) all.push_back(d);
+    }
+  std::sort(all.begin(), all.end());
+  if (static_cast<int64_t>(all.size()) > count) all.resize(static_cast<size_t>(count));
+  double s = 0;
+  for (double v : all) s += v;
+  return all.empty() ? 0.0 : s / static_cast<double>(all.size());
+}
+
+}  // namespace dq::test

@@ -1,0 +1,69 @@
+// The synthetic_embeddings dataset kind: shape, labels, determinism across thread counts, duplicates.
+#include <catch2/catch.hpp>
+
+#include <omp.h>
+
+#include "datasets/dataset.h"
+#include "methods/knn.h"
+
+using namespace dq;
+
+namespace {
+Dataset load(const std::vector<std::pair<std::string, std::string>>& args) {
+  const auto& info = DatasetRegistry::instance().find("synthetic_embeddings", "test");
+  Params p("dataset 'synthetic_embeddings'", info.params);
+  for (const auto& [k, v] : args) p.set_from_text(k, v, "test");
+  return info.load(p);
+}
+}  // namespace
+
+TEST_CASE("synthetic embeddings: features and labels, no images", "[bgfdq]") {
+  const Dataset d = load({{"classes", "3"}, {"per_class", "500"}, {"dim", "33"}, {"clusters_per_class", "7"}});
+  REQUIRE(d.num_classes() == 3);
+  REQUIRE(d.train.n == 1500);
+  REQUIRE(d.feature_dim == 33);
+  REQUIRE(d.train_features.size() == 1500u * 33u);
+  REQUIRE(d.test.n == 0);
+  REQUIRE(d.train.pixels.empty());
+  for (int64_t i = 0; i < 1500; ++i) REQUIRE(d.train.labels[static_cast<size_t>(i)] == i / 500);
+  // About 5% near-duplicates by default.
+  REQUIRE(d.load_report.at("near_duplicates") > 40);
+  REQUIRE(d.load_report.at("near_duplicates") < 110);
+}
+
+TEST_CASE("synthetic embeddings are the same for any thread count and differ by seed", "[bgfdq]") {
+  const std::vector<std::pair<std::string, std::string>> args = {{"classes", "2"}, {"per_class", "700"}, {"dim", "16"}};
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Dataset one = load(args);
+  omp_set_num_threads(std::max(threads, 3));
+  const Dataset many = load(args);
+  omp_set_num_threads(threads);
+  REQUIRE(one.train_features == many.train_features);
+  REQUIRE(one.fingerprint == many.fingerprint);
+  auto other_args = args;
+  other_args.push_back({"seed", "1"});
+  const Dataset other = load(other_args);
+  REQUIRE(other.train_features != one.train_features);
+  REQUIRE(other.fingerprint != one.fingerprint);
+}
+
+TEST_CASE("synthetic embeddings: exact copies when duplicate_noise is 0, clusters are tight", "[bgfdq]") {
+  const Dataset d = load({{"classes", "1"}, {"per_class", "2000"}, {"dim", "32"}, {"clusters_per_class", "10"},
+                          {"near_duplicates", "0.1"}, {"duplicate_noise", "0"}});
+  const RowMatrix z{d.train_features.data(), 2000, 32};
+  const auto groups = duplicate_groups(z);
+  int64_t copies = 0;
+  for (size_t i = 0; i < groups.size(); ++i) copies += groups[i] != static_cast<int32_t>(i);
+  REQUIRE(copies == static_cast<int64_t>(d.load_report.at("near_duplicates")));
+  REQUIRE(copies > 150);
+  // Tight clusters: a sample's nearest non-copy neighbour is far closer than a random other sample.
+  MemoryBudget memory(1 << 30);
+  const auto r = exact_self_knn(z, 0, {30, 1 << 24}, memory);
+  double nn = 0, random_pair = 0;
+  for (int64_t i = 0; i < 2000; ++i) {
+    nn += r.lists.dist_of(i)[29];
+    random_pair += exact_sqdist(z.row(i), z.row((i * 7919 + 13) % 2000), 32);
+  }
+  REQUIRE(nn * 10 < random_pair);
+}

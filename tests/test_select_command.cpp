@@ -1,0 +1,215 @@
+// `dqbench select`: a round trip through .npy files, the CLI wiring and its error cases.
+#include <catch2/catch.hpp>
+
+#include <CLI/CLI.hpp>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "core/npy.h"
+#include "harness/select_command.h"
+#include "methods/method.h"
+#include "tests/test_bgfdq_data.h"
+#include "tests/test_helpers.h"
+
+using namespace dq;
+
+namespace {
+
+struct Files {
+  std::string dir, z, y;
+};
+
+// 3 classes with labels 5, -1, 2 interleaved (so grouping by label must reorder rows).
+Files write_inputs(const std::string& name, const dq::test::Points& p) {
+  const auto dir = dq::test::scratch_dir(name);
+  Files f{dir.string(), (dir / "z.npy").string(), (dir / "y.npy").string()};
+  write_npy(f.z, p.z.data(), {p.n, p.d});
+  std::vector<int64_t> y(static_cast<size_t>(p.n));
+  const int64_t labels[3] = {5, -1, 2};
+  for (int64_t i = 0; i < p.n; ++i) y[static_cast<size_t>(i)] = labels[i % 3];
+  write_npy(f.y, y.data(), {p.n});
+  return f;
+}
+
+int run(const SelectOptions& o, std::string* err_text = nullptr) {
+  std::ostringstream out, err;
+  const int status = run_select(o, out, err);
+  if (err_text) *err_text = err.str();
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("select writes the method's picks, class by class in label order", "[select]") {
+  const dq::test::Points p = dq::test::clustered_points(300, 8, 4, 0.0, 2);
+  const Files f = write_inputs("select_round_trip", p);
+  SelectOptions o;
+  o.method = "bgfdq(k=10)";
+  o.embeddings = f.z;
+  o.labels = f.y;
+  o.ratio = 0.2;
+  o.seed = 3;
+  o.out = f.dir + "/sel.npy";
+  o.keep_out = f.dir + "/keep.npy";
+  std::ostringstream out, err;
+  REQUIRE(run_select(o, out, err) == 0);
+  REQUIRE(err.str().empty());
+  REQUIRE(out.str().find("select/neighbour_id (x3)") != std::string::npos);
+  REQUIRE(out.str().find("coverage_mean") != std::string::npos);
+  REQUIRE(out.str().find("lambda_c") != std::string::npos);
+
+  // The same method called directly on the same grouping.
+  std::vector<std::vector<int64_t>> members(3);  // labels -1, 2, 5
+  std::vector<std::vector<float>> rows(3);
+  const int slot[3] = {2, 0, 1};  // i % 3 -> position of its label in sorted order
+  for (int64_t i = 0; i < p.n; ++i) {
+    members[static_cast<size_t>(slot[i % 3])].push_back(i);
+    rows[static_cast<size_t>(slot[i % 3])].insert(rows[static_cast<size_t>(slot[i % 3])].end(), p.z.begin() + i * 8, p.z.begin() + i * 8 + 8);
+  }
+  const int64_t label_of[3] = {-1, 2, 5};
+  std::vector<ClassView> classes;
+  for (size_t c = 0; c < 3; ++c) classes.push_back(ClassView{label_of[c], members[c], rows[c].data(), 8});
+  MemoryBudget memory(1 << 30);
+  StageTimer timer;
+  SelectContext ctx{0.2, 3, memory, timer, {}};
+  const auto expected = parse_method_spec("bgfdq(k=10)", "test").instantiate()->select_all(classes, ctx);
+  std::vector<int64_t> want;
+  for (const auto& s : expected) want.insert(want.end(), s.ids.begin(), s.ids.end());
+
+  const NpyArray sel = read_npy(o.out);
+  REQUIRE(sel.dtype == "i8");
+  REQUIRE(sel.shape == std::vector<int64_t>{static_cast<int64_t>(want.size())});
+  REQUIRE(sel.as_int64(o.out) == want);
+  const NpyArray keep = read_npy(o.keep_out);
+  REQUIRE(keep.as_float32(o.keep_out) == std::vector<float>(want.size(), 0.75f));
+}
+
+TEST_CASE("select accepts float64 embeddings and (N, 1) labels", "[select]") {
+  const auto dir = dq::test::scratch_dir("select_f64");
+  // Our writer has no float64 variant, so the file is built byte by byte (numpy format 1.0).
+  const std::vector<double> z = {0, 0, 1, 1, 5, 5, 6, 6};
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(z.data()), z.size() * sizeof(double));
+  const std::string zpath = (dir / "z.npy").string(), ypath = (dir / "y.npy").string();
+  FILE* fz = std::fopen(zpath.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), fz);
+  std::fclose(fz);
+  const std::vector<int64_t> y = {0, 0, 0, 0};
+  write_npy(ypath, y.data(), {4, 1});
+  SelectOptions o;
+  o.method = "random";
+  o.embeddings = zpath;
+  o.labels = ypath;
+  o.ratio = 0.5;
+  o.out = (dir / "sel.npy").string();
+  REQUIRE(run(o) == 0);
+  REQUIRE(read_npy(o.out).shape == std::vector<int64_t>{2});
+}
+
+TEST_CASE("select rejects bad input with a message and a non-zero status", "[select]") {
+  const dq::test::Points p = dq::test::clustered_points(30, 4, 2, 0.0, 2);
+  const Files f = write_inputs("select_errors", p);
+  SelectOptions good;
+  good.method = "random";
+  good.embeddings = f.z;
+  good.labels = f.y;
+  good.ratio = 0.5;
+  good.out = f.dir + "/sel.npy";
+  std::string err;
+
+  SelectOptions o = good;
+  o.embeddings = f.dir + "/missing.npy";
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("missing.npy") != std::string::npos);
+
+  o = good;
+  o.embeddings = f.y;  // 1-D
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("2-D") != std::string::npos);
+
+  o = good;
+  const std::vector<int64_t> short_labels(29, 0);
+  write_npy(f.dir + "/short.npy", short_labels.data(), {29});
+  o.labels = f.dir + "/short.npy";
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("29 labels for 30") != std::string::npos);
+
+  o = good;
+  o.labels = f.z;  // float labels
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("z.npy") != std::string::npos);
+
+  for (double ratio : {0.0, -0.1, 1.5}) {
+    o = good;
+    o.ratio = ratio;
+    REQUIRE(run(o, &err) == 2);
+    REQUIRE(err.find("outside (0, 1]") != std::string::npos);
+  }
+
+  o = good;
+  o.method = "nosuchmethod";
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("unknown method 'nosuchmethod'") != std::string::npos);
+
+  o = good;
+  o.method = "bgfdq(k=0)";
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("'k'") != std::string::npos);
+
+  o = good;
+  o.bins_out = f.dir + "/bins.npy";
+  REQUIRE(run(o, &err) == 2);
+  REQUIRE(err.find("produces no bins") != std::string::npos);
+
+  o = good;
+  o.method = "bgfdq";
+  o.memory_budget = "1KiB";
+  REQUIRE(run(o, &err) == 3);
+  REQUIRE(err.find("out of memory budget") != std::string::npos);
+}
+
+TEST_CASE("the select subcommand parses its options and reports failure as its exit status", "[select]") {
+  const dq::test::Points p = dq::test::clustered_points(60, 4, 2, 0.0, 2);
+  const Files f = write_inputs("select_cli", p);
+  {
+    CLI::App app("dqbench");
+    add_select_command(app);
+    const std::string out = f.dir + "/cli.npy";
+    std::vector<std::string> args = {"dqbench", "select", "--method", "bgfdq(k=5,knn=exact)", "--embeddings", f.z, "--labels",
+                                     f.y, "--ratio", "0.5", "--out", out, "--seed", "9", "--cache-dir", f.dir + "/cache"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream sink;
+    auto* old = std::cout.rdbuf(sink.rdbuf());
+    app.parse(static_cast<int>(argv.size()), argv.data());
+    std::cout.rdbuf(old);
+    const auto ids = read_npy(out).as_int64(out);
+    REQUIRE(std::set<int64_t>(ids.begin(), ids.end()).size() == ids.size());
+    REQUIRE(sink.str().find("knn_cache_hit") != std::string::npos);
+  }
+  {
+    CLI::App app("dqbench");
+    add_select_command(app);
+    std::vector<std::string> args = {"dqbench", "select", "--method", "random", "--embeddings", f.z, "--labels",
+                                     f.y,       "--ratio",  "2",      "--out",    f.dir + "/x.npy"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream sink;
+    auto* old = std::cerr.rdbuf(sink.rdbuf());
+    try {
+      app.parse(static_cast<int>(argv.size()), argv.data());
+      FAIL("expected a failure status");
+    } catch (const CLI::RuntimeError& e) {
+      REQUIRE(e.get_exit_code() == 2);
+    }
+    std::cerr.rdbuf(old);
+    REQUIRE(sink.str().find("outside (0, 1]") != std::string::npos);
+  }
+}
