@@ -16,6 +16,7 @@ class BgfdqMethod final : public SelectionMethod {
   explicit BgfdqMethod(const Params& p) {
     knn_.knn = p.get_string("knn");
     knn_.k = p.get_int("k");
+    knn_.nlist = p.get_int("nlist");
     knn_.nprobe = p.get_int("nprobe");
     knn_.ef_search = p.get_int("ef_search");
     knn_.rerank = p.get_double("rerank");
@@ -29,7 +30,7 @@ class BgfdqMethod final : public SelectionMethod {
     KnnGraph graph;
     {
       auto stage = ctx.timer.scope("neighbour_id");
-      graph = build_knn_graph(cls, knn_, ctx.memory, ctx.services);
+      graph = build_knn_graph(cls, knn_, ctx.memory, ctx.services, &ctx.timer);
     }
     auto held = ctx.memory.reserve(graph.lists.ids.size() * (sizeof(int32_t) + sizeof(float)), "bgfdq knn graph");
     const int64_t count = budget_count(ctx.ratio, cls.size(), theta_);
@@ -70,9 +71,12 @@ MethodInfo make_bgfdq_info() {
                {}, 0.0, {}},
               {"theta", ParamType::Double, 0.25, "fixed patch-drop ratio; keep fraction is 1-theta", {}, 0.0, 0.95},
               {"knn", ParamType::String, std::string("exact"),
-               "'exact' (tiled GEMM + exact re-ranking) or a FAISS index_factory string, e.g. 'PCA64,Flat', 'IVF1024,Flat', 'HNSW32'",
+               "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its nprobe "
+               "nearest cells) or a FAISS index_factory string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'",
                {}, {}, {}},
-              {"nprobe", ParamType::Int, int64_t{0}, "IVF probes for approximate search (0: index default)", {}, 0.0, {}},
+              {"nlist", ParamType::Int, int64_t{0}, "cells for knn=clustered (0: round(sqrt(M_c)))", {}, 0.0, {}},
+              {"nprobe", ParamType::Int, int64_t{0}, "cells probed (knn=clustered, 0: 8) or IVF probes (FAISS, 0: index default)",
+               {}, 0.0, {}},
               {"ef_search", ParamType::Int, int64_t{0}, "HNSW efSearch for approximate search (0: index default)", {}, 0.0, {}},
               {"rerank", ParamType::Double, 2.0,
                "approximate search asks for ceil(rerank*k) candidates and keeps the k exactly nearest", {}, 1.0, 100.0},

@@ -1,16 +1,17 @@
 // Exact k-nearest-neighbour search in tiles, plus the smallest pair distances for lambda_C.
 //
-// Each tile is a float32 block of approximate squared distances from FAISS's pairwise_L2sqr (norms
-// plus one OpenBLAS GEMM). Float GEMM distances are not exact: they can reorder near-ties and do not
-// give exactly zero for duplicates. So a tile only nominates candidates. With c_i the centred rows
-// and n_i = |c_i|^2, the GEMM value a_ij satisfies |a_ij - d_ij| <= delta * (n_i + n_j), with
-// delta = gamma(2d + 16) (standard floating-point bounds: any summation order of a d-term dot
-// product errs by at most gamma_d times the sum of magnitudes, and the norms likewise). Writing
-// s_i = delta * n_i, the true k nearest of row i all satisfy a_ij - s_j - s_i <= tau_i, where tau_i is
-// the k-th smallest a_ij + s_j + s_i. Those candidates are then measured with exact_sqdist and
-// ranked by (distance, index). The same bounds let the pair heap for lambda_C skip every pair whose
-// lower bound already exceeds the 50th smallest distance found so far.
-#include <faiss/utils/distances.h>
+// Each tile is a float32 block of -2 <c_i, c_j> from one GEMM over centred rows c (distances do not
+// change when every row moves by the same mean; the norms, and with them the rounding error, shrink).
+// With n_i = |c_i|^2 the float distance a_ij = n_i + n_j - 2 <c_i, c_j> is not exact: it can reorder
+// near-ties and does not give exactly zero for duplicates. So a tile only nominates candidates:
+// standard floating-point bounds (any summation order of a d-term dot product errs by at most
+// gamma_d times the sum of magnitudes; likewise the centring and the norms) give
+// |a_ij - d_ij| <= delta (n_i + n_j) with delta = gamma(2d + 16). Writing s_i = delta n_i, the true k
+// nearest of row i all satisfy a_ij - s_j - s_i <= tau_i, where tau_i is the k-th smallest
+// a_ij + s_j + s_i. Those candidates are measured with exact_sqdist and ranked by (distance, index).
+// The same bounds let the pair heap for lambda_C skip every pair whose lower bound already exceeds
+// the 50th smallest distance found so far.
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -18,7 +19,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <queue>
 
 #include "core/error.h"
@@ -27,25 +31,34 @@
 
 namespace dq {
 
-double exact_sqdist(const float* a, const float* b, int64_t d) {
-  // Four partial sums for instruction-level parallelism; the order is fixed, so the value is too.
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+namespace {
+using Float4 = float __attribute__((vector_size(16)));
+using Double4 = double __attribute__((vector_size(32)));
+Float4 load4(const float* p) {
+  Float4 f;
+  std::memcpy(&f, p, sizeof f);
+  return f;
+}
+}  // namespace
+
+// Eight partial sums in two 4-lane vectors, combined in a fixed order: the same value on every
+// machine and in both clones (AVX2 where the CPU has it, SSE2 otherwise; neither contracts to FMA).
+__attribute__((target_clones("avx2", "default"))) double exact_sqdist(const float* a, const float* b, int64_t d) {
+  Double4 s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
   int64_t k = 0;
-  for (; k + 4 <= d; k += 4) {
-    const double e0 = static_cast<double>(a[k]) - b[k];
-    const double e1 = static_cast<double>(a[k + 1]) - b[k + 1];
-    const double e2 = static_cast<double>(a[k + 2]) - b[k + 2];
-    const double e3 = static_cast<double>(a[k + 3]) - b[k + 3];
+  for (; k + 8 <= d; k += 8) {
+    const Double4 e0 = __builtin_convertvector(load4(a + k), Double4) - __builtin_convertvector(load4(b + k), Double4);
+    const Double4 e1 = __builtin_convertvector(load4(a + k + 4), Double4) - __builtin_convertvector(load4(b + k + 4), Double4);
     s0 += e0 * e0;
     s1 += e1 * e1;
-    s2 += e2 * e2;
-    s3 += e3 * e3;
   }
+  double tail = 0;
   for (; k < d; ++k) {
     const double e = static_cast<double>(a[k]) - b[k];
-    s0 += e * e;
+    tail += e * e;
   }
-  return (s0 + s1) + (s2 + s3);
+  const Double4 s = s0 + s1;
+  return ((s[0] + s[1]) + (s[2] + s[3])) + tail;
 }
 
 std::vector<int32_t> duplicate_groups(RowMatrix z) {
@@ -104,22 +117,50 @@ double gemm_error_factor(int64_t d) {
   return 1.05 * g / (1.0 - g);  // 5% headroom for the float comparisons made with the bound
 }
 
-CentredRows centre_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what) {
-  CentredRows out;
-  out.reservation = memory.reserve(static_cast<uint64_t>(z.rows) * static_cast<uint64_t>(z.cols + 1) * sizeof(float), what);
-  out.rows.resize(static_cast<size_t>(z.rows * z.cols));
-  out.slack.resize(static_cast<size_t>(z.rows));
+PreparedRows prepare_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what) {
+  PreparedRows out;
+  out.reservation = memory.reserve(static_cast<uint64_t>(z.rows) * static_cast<uint64_t>(z.cols + 3) * sizeof(float), what);
+  out.rows = z.rows;
+  out.cols = z.cols;
+  // Not zero-filled: every element is written below, and zeroing hundreds of MB costs a pass.
+  out.centred.reset(new float[static_cast<size_t>(z.rows * z.cols)]);
+  out.norm_plus.reset(new float[static_cast<size_t>(z.rows)]);
+  out.norm_minus.reset(new float[static_cast<size_t>(z.rows)]);
+  out.slack.reset(new float[static_cast<size_t>(z.rows)]);
   const double factor = gemm_error_factor(z.cols);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < z.rows; ++i) {
-    float* c = out.rows.data() + i * z.cols;
+    float* c = out.centred.get() + i * z.cols;
     double norm = 0;
     for (int64_t k = 0; k < z.cols; ++k) {
       c[k] = z.row(i)[k] - mean[k];
       norm += static_cast<double>(c[k]) * c[k];
     }
-    // Rounded up so that the float comparisons below never shrink the margin.
-    out.slack[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(factor * norm), INFINITY);
+    // Rounded outwards so that the float comparisons below never shrink the margin.
+    const double slack = factor * norm;
+    out.slack[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(slack), INFINITY);
+    out.norm_plus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm + slack), INFINITY);
+    out.norm_minus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm - slack), -INFINITY);
+  }
+  return out;
+}
+
+PreparedRows gather_rows(const PreparedRows& from, std::span<const int64_t> rows, MemoryBudget& memory, const char* what) {
+  PreparedRows out;
+  const auto n = static_cast<int64_t>(rows.size());
+  out.reservation = memory.reserve(static_cast<uint64_t>(n) * static_cast<uint64_t>(from.cols + 3) * sizeof(float), what);
+  out.rows = n;
+  out.cols = from.cols;
+  out.centred.reset(new float[static_cast<size_t>(n * from.cols)]);
+  out.norm_plus.reset(new float[static_cast<size_t>(n)]);
+  out.norm_minus.reset(new float[static_cast<size_t>(n)]);
+  out.slack.reset(new float[static_cast<size_t>(n)]);
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t r = rows[static_cast<size_t>(t)];
+    std::copy_n(from.centred.get() + r * from.cols, from.cols, out.centred.get() + t * from.cols);
+    out.norm_plus[static_cast<size_t>(t)] = from.norm_plus[static_cast<size_t>(r)];
+    out.norm_minus[static_cast<size_t>(t)] = from.norm_minus[static_cast<size_t>(r)];
+    out.slack[static_cast<size_t>(t)] = from.slack[static_cast<size_t>(r)];
   }
   return out;
 }
@@ -131,6 +172,26 @@ std::vector<float> column_mean(RowMatrix z) {
   std::vector<float> mean(sum.size());
   for (size_t k = 0; k < sum.size(); ++k) mean[k] = z.rows ? static_cast<float>(sum[k] / static_cast<double>(z.rows)) : 0.0f;
   return mean;
+}
+
+namespace {
+using BlasThreadsGet = int (*)();
+using BlasThreadsSet = void (*)(int);
+}  // namespace
+
+// Looked up at run time so that nothing breaks when the process's BLAS is not OpenBLAS.
+SingleThreadedBlas::SingleThreadedBlas() {
+  auto get = reinterpret_cast<BlasThreadsGet>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  auto set = reinterpret_cast<BlasThreadsSet>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (get && set) {
+    saved_ = get();
+    set(1);
+  }
+}
+
+SingleThreadedBlas::~SingleThreadedBlas() {
+  if (saved_ > 0)
+    if (auto set = reinterpret_cast<BlasThreadsSet>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(saved_);
 }
 
 void TopK::offer(double d, int32_t j) {
@@ -148,15 +209,34 @@ void TopK::offer(double d, int32_t j) {
 
 namespace {
 
-using detail::CentredRows;
+using detail::PreparedRows;
+using detail::SingleThreadedBlas;
+using detail::TiledSearch;
 using detail::TopK;
 
-// Largest value among the k smallest of a_j + slack_j (j != skip): the k-th smallest upper bound.
-float kth_smallest_upper(const float* a, const float* slack, int64_t n, int64_t skip, size_t k, std::vector<float>& heap) {
+// BLAS (Fortran interface, 32-bit integers, as Debian's OpenBLAS and FAISS use it).
+extern "C" int sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+                      const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+                      const int* ldc);
+
+// tile (nq x nb, row-major) = -2 * Q * B^T.
+void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_t nb, int64_t d, float* tile) {
+  DQ_ASSERT(nb < std::numeric_limits<int>::max() && d < std::numeric_limits<int>::max() &&
+                nq * nb < std::numeric_limits<int>::max() * int64_t{64},
+            "GEMM dimensions exceed the BLAS integer range");
+  const int m = static_cast<int>(nb), n = static_cast<int>(nq), k = static_cast<int>(d);
+  const float alpha = -2.0f, beta = 0.0f;
+  // Column-major view: tile^T (nb x nq) = B (nb x d, i.e. B^T stored) * Q^T.
+  sgemm_("T", "N", &m, &n, &k, &alpha, b, &k, q, &k, &beta, tile, &m);
+}
+
+// Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
+// on d_ij, less the row's own n_i + s_i.
+float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k, std::vector<float>& heap) {
   heap.clear();
   for (int64_t j = 0; j < n; ++j) {
     if (j == skip) continue;
-    const float upper = a[j] + slack[j];
+    const float upper = g[j] + norm_plus[j];
     if (heap.size() < k) {
       heap.push_back(upper);
       std::push_heap(heap.begin(), heap.end());
@@ -173,7 +253,7 @@ float kth_smallest_upper(const float* a, const float* slack, int64_t n, int64_t 
 struct PairHeap {
   size_t capacity = 0;
   std::priority_queue<double> heap;
-  bool wants(float lower_bound) const { return heap.size() < capacity || lower_bound <= heap.top(); }
+  bool full() const { return heap.size() >= capacity; }
   void offer(double d) {
     if (heap.size() < capacity) heap.push(d);
     else if (d < heap.top()) {
@@ -183,50 +263,55 @@ struct PairHeap {
   }
 };
 
-// What one search needs besides the tile: the original rows (for exact distances) and the slack
-// terms of the centred rows.
-struct SearchSide {
-  RowMatrix original;
-  const float* slack = nullptr;
-};
-
 struct RowJob {
-  const float* approx;      // a_ij for j in [0, nb)
-  int64_t query;            // row index among the queries
-  int64_t skip;             // base index to exclude, or -1
-  float query_slack;
+  const float* g;          // -2 <c_i, c_j> for j in [0, nb)
+  int64_t query;           // row index among the queries
+  int64_t skip;            // base index to exclude, or -1
+  float norm_minus, slack; // the query row's n_i - s_i and s_i
 };
 
 // Ranks the candidates of one query row exactly and writes its list; optionally feeds the pair heap
 // (self-search only: pairs (i, j) with j > i in different duplicate groups).
-void process_row(const RowJob& job, const SearchSide& q, const SearchSide& b, size_t k, NeighbourLists& out,
-                 const int32_t* groups, PairHeap* pairs, std::vector<float>& heap_buf, std::vector<int32_t>& cand,
-                 TopK& top) {
-  const int64_t nb = b.original.rows, d = b.original.cols;
-  const float* qrow = q.original.row(job.query);
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, PairHeap* pairs,
+                 std::vector<float>& heap_buf, std::vector<int32_t>& cand, TopK& top) {
+  const RowMatrix& base = s.base;
+  const int64_t nb = base.rows, d = base.cols;
+  const float* norm_plus = s.prepared_base->norm_plus.get();
+  const float* norm_minus = s.prepared_base->norm_minus.get();
+  const float* qrow = s.queries.row(job.query);
   const int64_t available = nb - (job.skip >= 0 ? 1 : 0);
-  const size_t kk = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(k), available));
+  const size_t kk = static_cast<size_t>(std::min<int64_t>(s.options.k, available));
   cand.clear();
+  // Candidate j: lower bound n_i - s_i + g_j + n_j - s_j <= tau_i = n_i + s_i + h, i.e.
+  // g_j + norm_minus_j <= h + 2 s_i.
   float threshold = -INFINITY;
   if (kk > 0) {
-    const float tau = kth_smallest_upper(job.approx, b.slack, nb, job.skip, kk, heap_buf);
-    threshold = std::nextafter(tau + 2.0f * job.query_slack, INFINITY);
+    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, heap_buf);
+    threshold = std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY);
   }
   const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
+  // Pair (i, j) is worth measuring when its lower bound job.norm_minus + g_j + norm_minus_j is at most
+  // the current heap maximum.
+  auto pair_threshold = [&] {
+    return pairs->full() ? std::nextafter(static_cast<float>(pairs->heap.top() - job.norm_minus), INFINITY) : INFINITY;
+  };
+  float pair_limit = feed_pairs ? pair_threshold() : -INFINITY;
   for (int64_t j = 0; j < nb; ++j) {
-    const float lower_plus_si = job.approx[j] - b.slack[j];  // lower bound + s_i
-    if (j != job.skip && lower_plus_si <= threshold) cand.push_back(static_cast<int32_t>(j));
-    if (feed_pairs && j > job.query && groups[j] != groups[job.query] &&
-        pairs->wants(lower_plus_si - job.query_slack)) {
-      const double dist = exact_sqdist(qrow, b.original.row(j), d);
-      if (dist > 0) pairs->offer(dist);
+    const float lower_part = job.g[j] + norm_minus[j];
+    if (lower_part <= threshold && j != job.skip) cand.push_back(static_cast<int32_t>(j));
+    if (feed_pairs && lower_part <= pair_limit && j > job.query && s.groups[j] != s.groups[job.query]) {
+      const double dist = exact_sqdist(qrow, base.row(j), d);
+      if (dist > 0) {
+        pairs->offer(dist);
+        pair_limit = pair_threshold();
+      }
     }
   }
   top.reset(kk);
   for (int32_t j : cand) {
     // Candidates arrive in increasing index, so once k exact zeros are held nothing can displace them.
     if (top.full_of_zeros()) break;
-    top.offer(exact_sqdist(qrow, b.original.row(j), d), j);
+    top.offer(exact_sqdist(qrow, base.row(j), d), j);
   }
   int32_t* ids = out.ids.data() + job.query * out.k;
   float* dist = out.dist.data() + job.query * out.k;
@@ -246,83 +331,84 @@ NeighbourLists make_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBudg
   return lists;
 }
 
-int64_t tile_rows(int64_t nq, int64_t nb, uint64_t tile_bytes) {
+int64_t tile_rows(int64_t nq, int64_t nb, uint64_t tile_bytes, int threads) {
   const int64_t by_budget = static_cast<int64_t>(tile_bytes / (static_cast<uint64_t>(std::max<int64_t>(nb, 1)) * sizeof(float)));
-  // At most 2048 query rows per tile: large enough for GEMM efficiency, and for classes bigger than
-  // that the tile is never the full square matrix.
-  return std::clamp<int64_t>(std::min(by_budget, nq), 1, 2048);
+  // At most 2048 query rows per tile (large enough for GEMM efficiency; for classes bigger than that a
+  // tile is never the full square matrix), and a multiple of `threads` tiles of equal size, so that
+  // no thread idles while another finishes a last tile.
+  const int64_t max_rows = std::clamp<int64_t>(by_budget, 1, 2048);
+  const int64_t rounds = (nq + threads * max_rows - 1) / (threads * max_rows);
+  const int64_t tiles = threads * rounds;
+  return std::max<int64_t>(1, (nq + tiles - 1) / tiles);
 }
 
-// Shared driver: queries against base, tile by tile. `self_search` means queries == base (row i is
-// base row i), which enables the pair heap.
-struct TiledSearch {
-  RowMatrix queries, base;
-  std::span<const int64_t> self_in_base;
-  bool self_search = false;
-  const int32_t* groups = nullptr;
-  int64_t pairs = 0;
-  ExactSearchOptions options;
-};
+}  // namespace
 
-struct TiledResult {
-  NeighbourLists lists;
-  std::vector<double> smallest_pairs;
-};
+namespace detail {
 
-TiledResult run_tiled(const TiledSearch& s, MemoryBudget& memory) {
+SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
   const int64_t nq = s.queries.rows, nb = s.base.rows, d = s.base.cols;
-  DQ_ASSERT(s.queries.cols == d, "query and base dimensions differ");
+  DQ_ASSERT(s.queries.cols == d && s.prepared_base && s.prepared_base->rows == nb, "search inputs disagree");
+  DQ_ASSERT(s.prepared_queries ? s.prepared_queries->rows == nq : s.base_mean != nullptr, "queries need preparing");
+  DQ_ASSERT(s.self_in_base.empty() || static_cast<int64_t>(s.self_in_base.size()) == nq, "one self entry per query");
   DQ_ASSERT(nb < std::numeric_limits<int32_t>::max(), "base too large for int32 ids");
-  TiledResult result;
+  SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
   result.lists = make_lists(nq, s.options.k, memory, list_reservation);
   if (nq == 0 || nb == 0) return result;
 
-  const std::vector<float> mean = detail::column_mean(s.base);
-  const CentredRows cbase = detail::centre_rows(s.base, mean.data(), memory, "knn centred base");
-  const int64_t rows_per_tile = tile_rows(nq, nb, s.options.tile_bytes);
-  auto tile_reservation = memory.reserve(static_cast<uint64_t>(rows_per_tile * nb) * sizeof(float), "knn distance tile");
-  std::vector<float> tile(static_cast<size_t>(rows_per_tile * nb));
-
-  const int threads = omp_get_max_threads();
-  std::vector<PairHeap> heaps(static_cast<size_t>(threads));
+  // Each thread computes whole tiles (its own single-threaded GEMM, then its rows): no hand-over
+  // between a BLAS thread pool and the row passes, which on a busy machine costs as much as the
+  // GEMM. Inside an enclosing parallel region (clustered search) the search runs on one thread.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t rows_per_tile = tile_rows(nq, nb, s.options.tile_bytes / static_cast<uint64_t>(threads), threads);
+  const int64_t tiles = (nq + rows_per_tile - 1) / rows_per_tile;
+  const int workers = static_cast<int>(std::min<int64_t>(threads, tiles));
+  auto tile_reservation = memory.reserve(
+      static_cast<uint64_t>(workers) * static_cast<uint64_t>(rows_per_tile * nb) * sizeof(float), "knn distance tiles");
+  std::vector<PairHeap> heaps(static_cast<size_t>(workers));
   for (auto& h : heaps) h.capacity = s.self_search ? static_cast<size_t>(s.pairs) : 0;
+  std::optional<SingleThreadedBlas> single_threaded_blas;
+  if (workers > 1) single_threaded_blas.emplace();
+  std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
 
-  const SearchSide base_side{s.base, cbase.slack.data()};
-  for (int64_t r0 = 0; r0 < nq; r0 += rows_per_tile) {
-    const int64_t nr = std::min(rows_per_tile, nq - r0);
-    CentredRows cq_tile;
-    const float* cq = nullptr;
-    const float* q_slack = nullptr;
-    if (s.self_search) {
-      cq = cbase.rows.data() + r0 * d;
-      q_slack = cbase.slack.data() + r0;
-    } else {
-      cq_tile = detail::centre_rows(RowMatrix{s.queries.row(r0), nr, d}, mean.data(), memory, "knn query tile");
-      cq = cq_tile.rows.data();
-      q_slack = cq_tile.slack.data();
-    }
-    faiss::pairwise_L2sqr(d, nr, cq, nb, cbase.rows.data(), tile.data());
-    const SearchSide query_side{s.queries, nullptr};
-#pragma omp parallel
-    {
-      std::vector<float> heap_buf;
-      std::vector<int32_t> cand;
-      TopK top;
-      PairHeap* pairs = s.self_search ? &heaps[static_cast<size_t>(omp_get_thread_num())] : nullptr;
-      // Rows are independent and every list is exact, so the schedule cannot change the output.
-#pragma omp for schedule(dynamic, 8)
-      for (int64_t r = 0; r < nr; ++r) {
-        const int64_t i = r0 + r;
-        int64_t skip = -1;
-        if (s.self_search) skip = i;
-        else if (!s.self_in_base.empty()) skip = s.self_in_base[static_cast<size_t>(i)];
-        const RowJob job{tile.data() + r * nb, i, skip, q_slack[r]};
-        process_row(job, query_side, base_side, static_cast<size_t>(s.options.k), result.lists, s.groups, pairs,
-                    heap_buf, cand, top);
+#pragma omp parallel num_threads(workers)
+  {
+    const std::unique_ptr<float[]> tile(new float[static_cast<size_t>(rows_per_tile * nb)]);  // GEMM overwrites it
+    std::vector<float> heap_buf;
+    std::vector<int32_t> cand;
+    TopK top;
+    PairHeap* pairs = s.self_search ? &heaps[static_cast<size_t>(omp_get_thread_num())] : nullptr;
+    // Rows are independent and every list is exact, so the schedule cannot change the output.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      try {
+        const int64_t r0 = t * rows_per_tile, nr = std::min(rows_per_tile, nq - r0);
+        PreparedRows query_tile;
+        const PreparedRows* q = s.prepared_queries;
+        int64_t q0 = r0;  // first row of this tile within *q
+        if (!q) {
+          query_tile = prepare_rows(RowMatrix{s.queries.row(r0), nr, d}, s.base_mean, memory, "knn query tile");
+          q = &query_tile;
+          q0 = 0;
+        }
+        minus_two_inner_products(q->centred.get() + q0 * d, nr, s.prepared_base->centred.get(), nb, d, tile.get());
+        for (int64_t r = 0; r < nr; ++r) {
+          const int64_t i = r0 + r;
+          int64_t skip = -1;
+          if (s.self_search) skip = i;
+          else if (!s.self_in_base.empty()) skip = s.self_in_base[static_cast<size_t>(i)];
+          const RowJob job{tile.get() + r * nb, i, skip, q->norm_minus[static_cast<size_t>(q0 + r)],
+                           q->slack[static_cast<size_t>(q0 + r)]};
+          process_row(job, s, result.lists, pairs, heap_buf, cand, top);
+        }
+      } catch (...) {
+#pragma omp critical(dq_tiled_failure)
+        if (!failure) failure = std::current_exception();
       }
     }
   }
+  if (failure) std::rethrow_exception(failure);
   // The union of the per-thread heaps holds every pair among the overall smallest: the multiset of
   // the smallest values is unique, whichever thread saw which row.
   for (auto& h : heaps)
@@ -332,20 +418,36 @@ TiledResult run_tiled(const TiledSearch& s, MemoryBudget& memory) {
   return result;
 }
 
-}  // namespace
+}  // namespace detail
 
 NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
                          const ExactSearchOptions& options, MemoryBudget& memory) {
-  DQ_ASSERT(self_in_base.empty() || static_cast<int64_t>(self_in_base.size()) == queries.rows,
-            "self_in_base must have one entry per query");
-  TiledSearch s{queries, base, self_in_base, false, nullptr, 0, options};
-  return run_tiled(s, memory).lists;
+  const std::vector<float> mean = detail::column_mean(base);
+  const detail::PreparedRows prepared = detail::prepare_rows(base, mean.data(), memory, "knn centred base");
+  detail::TiledSearch s;
+  s.queries = queries;
+  s.base = base;
+  s.prepared_base = &prepared;
+  s.base_mean = mean.data();
+  s.self_in_base = self_in_base;
+  s.options = options;
+  return detail::tiled_search(s, memory).lists;
 }
 
 SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory) {
   const std::vector<int32_t> groups = duplicate_groups(z);
-  TiledSearch s{z, z, {}, true, groups.data(), pairs, options};
-  TiledResult t = run_tiled(s, memory);
+  const std::vector<float> mean = detail::column_mean(z);
+  const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
+  detail::TiledSearch s;
+  s.queries = z;
+  s.base = z;
+  s.prepared_queries = &prepared;
+  s.prepared_base = &prepared;
+  s.self_search = true;
+  s.groups = groups.data();
+  s.pairs = pairs;
+  s.options = options;
+  detail::SearchOutput t = detail::tiled_search(s, memory);
   SelfKnnResult out;
   out.lists = std::move(t.lists);
   out.smallest_pairs = std::move(t.smallest_pairs);

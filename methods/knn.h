@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "core/stage_timer.h"
 #include "methods/method.h"
 
 namespace dq {
@@ -58,6 +59,7 @@ struct SelfKnnResult {
   // found are considered.
   std::vector<double> smallest_pairs;
   int64_t duplicates = 0;  // rows equal to a lower-index row
+  bool pairs_exact = true;  // false when smallest_pairs only covers the pairs a search found
 };
 
 // Every row against every other row, and in the same pass the `pairs` smallest non-zero pair
@@ -76,6 +78,20 @@ struct ApproxSearchOptions {
 // FAISS search of every row against the class, candidates re-ranked by exact_sqdist.
 SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& options, MemoryBudget& memory);
 
+struct ClusteredSearchOptions {
+  int64_t k = 20;
+  int64_t nlist = 0;    // k-means cells (0: round(sqrt(rows)), at most rows / 16)
+  int64_t nprobe = 0;   // cells searched for each cell, itself included (0: 8)
+  int64_t pairs = 50;
+  uint64_t tile_bytes = 256ull << 20;
+};
+
+// Approximate search at GEMM speed: k-means cells (FAISS), then the rows of each cell are searched
+// exactly (exact_knn) against the rows of the nprobe cells whose centroids are nearest to its own.
+// Costs about nprobe / nlist of the exact search; misses only neighbours in cells not probed. When
+// every cell is probed this is exact_self_knn.
+SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& options, MemoryBudget& memory);
+
 // Fraction of the exact k nearest neighbours that `lists` found, over the sampled query rows. A listed
 // neighbour whose distance equals the exact k-th distance counts (ties are interchangeable).
 double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
@@ -84,9 +100,10 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
 // ---- The cached per-class KNN graph BGFDQ consumes ----
 
 struct KnnGraphOptions {
-  std::string knn = "exact";     // "exact" or a FAISS index_factory string
+  std::string knn = "exact";     // "exact", "clustered" or a FAISS index_factory string
   int64_t k = 20;
-  int64_t nprobe = 0;
+  int64_t nlist = 0;             // clustered only
+  int64_t nprobe = 0;            // clustered and FAISS IVF
   int64_t ef_search = 0;
   double rerank = 2.0;
   int64_t recall_sample = 1000;  // approximate search only; 0 skips the measurement
@@ -106,8 +123,9 @@ struct KnnGraph {
 };
 
 // Builds the graph of one class, or loads it from services.cache_dir when services.embedding_key is
-// set and an entry for (embedding key, class label, class ids, options) exists.
+// set and an entry for (embedding key, class label, class ids, options) exists. With a timer, the
+// recall measurement (a diagnostic, not part of the search) is recorded as sub-stage "knn_recall".
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
-                         const Services& services);
+                         const Services& services, StageTimer* timer = nullptr);
 
 }  // namespace dq

@@ -11,8 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <set>
-#include <tuple>
 
 #include "core/error.h"
 #include "methods/knn.h"
@@ -21,19 +19,7 @@
 namespace dq {
 namespace {
 
-using Pair = std::tuple<double, int32_t, int32_t>;  // (distance, lower row, higher row)
-
-// The smallest distinct pairs offered (a pair found from both of its ends is kept once).
-struct PairSet {
-  size_t capacity = 0;
-  std::set<Pair> pairs;
-  void offer(const Pair& p) {
-    if (capacity == 0) return;
-    if (pairs.size() == capacity && !(p < *pairs.rbegin())) return;
-    pairs.insert(p);
-    if (pairs.size() > capacity) pairs.erase(std::prev(pairs.end()));
-  }
-};
+using detail::PairSet;
 
 std::unique_ptr<faiss::Index> make_index(int64_t d, const ApproxSearchOptions& o) {
   std::unique_ptr<faiss::Index> index;
@@ -65,6 +51,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
   const int64_t n = z.rows, d = z.cols;
   const std::vector<int32_t> groups = duplicate_groups(z);
   SelfKnnResult out;
+  out.pairs_exact = false;
   for (size_t i = 0; i < groups.size(); ++i) out.duplicates += groups[i] != static_cast<int32_t>(i);
   auto list_reservation =
       memory.reserve(static_cast<uint64_t>(n * o.k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
@@ -111,8 +98,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
           if (j < 0 || j == i) continue;
           const double dist = exact_sqdist(z.row(i), z.row(j), d);
           top.offer(dist, static_cast<int32_t>(j));
-          if (groups[static_cast<size_t>(i)] != groups[static_cast<size_t>(j)])
-            pairs.offer({dist, static_cast<int32_t>(std::min<int64_t>(i, j)), static_cast<int32_t>(std::max<int64_t>(i, j))});
+          if (groups[static_cast<size_t>(i)] != groups[static_cast<size_t>(j)]) pairs.offer(dist, i, j);
         }
         for (size_t t = 0; t < top.best.size(); ++t) {
           out.lists.ids[static_cast<size_t>(i * o.k) + t] = top.best[t].j;
@@ -125,7 +111,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
   merged.capacity = static_cast<size_t>(o.pairs);
   for (const auto& p : pair_sets)
     for (const auto& pair : p.pairs) merged.offer(pair);
-  for (const auto& pair : merged.pairs) out.smallest_pairs.push_back(std::get<0>(pair));
+  out.smallest_pairs = merged.distances();
   return out;
 }
 

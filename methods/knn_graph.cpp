@@ -22,7 +22,8 @@ namespace dq {
 
 std::string KnnGraphOptions::canonical() const {
   std::string s = fmt::format("knn={},k={},lambda_pairs={}", knn, k, lambda_pairs);
-  if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
+  if (knn == "clustered") s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
+  else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
   return s;
 }
 
@@ -143,7 +144,8 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
-KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryBudget& memory, const Services& services) {
+KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryBudget& memory, const Services& services,
+                         StageTimer* timer) {
   const RowMatrix z{cls.z, cls.size(), cls.d};
   std::string path;
   if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
@@ -153,14 +155,19 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryB
   const ExactSearchOptions exact_options{o.k, o.tile_bytes};
   KnnGraph g;
   SelfKnnResult r;
-  if (o.exact()) {
-    r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
-  } else {
+  if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+  else if (o.knn == "clustered")
+    r = clustered_self_knn(z, ClusteredSearchOptions{o.k, o.nlist, o.nprobe, o.lambda_pairs, o.tile_bytes}, memory);
+  else
     r = approximate_self_knn(z, ApproxSearchOptions{o.knn, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
-    g.lambda_exact = false;
-    g.recall = o.recall_sample > 0 ? recall_at_k(z, r.lists, recall_sample(z.rows, o.recall_sample, cls.label), exact_options, memory)
-                                   : std::nan("");
+  if (!o.exact() && o.recall_sample > 0) {
+    std::optional<StageTimer::Scope> stage;
+    if (timer) stage.emplace(timer, "knn_recall");
+    g.recall = recall_at_k(z, r.lists, recall_sample(z.rows, o.recall_sample, cls.label), exact_options, memory);
+  } else if (!o.exact()) {
+    g.recall = std::nan("");
   }
+  g.lambda_exact = r.pairs_exact;
   g.lists = std::move(r.lists);
   g.lambda_c = mean(r.smallest_pairs);
   g.duplicates = r.duplicates;
