@@ -102,11 +102,11 @@ void print_stages(std::ostream& out, const StageTimer& timer) {
     t.peak = std::max(t.peak, r.peak_rss_bytes);
     ++t.count;
   }
-  fmt::print(out, "{:<34} {:>10} {:>10} {:>12}\n", "stage", "wall_s", "cpu_s", "peak_rss");
+  fmt::print(out, "{:<42} {:>10} {:>10} {:>12}\n", "stage", "wall_s", "cpu_s", "peak_rss");
   for (const auto& name : order) {
     const Total& t = totals[name];
     const std::string label = t.count > 1 ? fmt::format("{} (x{})", name, t.count) : name;
-    fmt::print(out, "{:<34} {:>10.3f} {:>10.3f} {:>12}\n", label, t.wall, t.cpu, format_bytes(static_cast<uint64_t>(t.peak)));
+    fmt::print(out, "{:<42} {:>10.3f} {:>10.3f} {:>12}\n", label, t.wall, t.cpu, format_bytes(static_cast<uint64_t>(t.peak)));
   }
 }
 

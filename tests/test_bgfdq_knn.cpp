@@ -1,11 +1,13 @@
 // Neighbour identification against brute force: exact lists (duplicates, ties, offsets, tiny tiles),
 // lambda_C against a full sort of all pairs, approximate search, recall@k, and the graph cache.
 #include <catch2/catch.hpp>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <set>
 
 #include "core/error.h"
 #include "methods/knn.h"
@@ -271,4 +273,55 @@ TEST_CASE("approximate graphs record recall and flag lambda_C as approximate", "
   REQUIRE(g.recall <= 1.0);
   options.recall_sample = 0;
   REQUIRE(std::isnan(build_knn_graph(cls, options, big_budget(), {}).recall));
+}
+
+TEST_CASE("exact search gives the same lists and pairs for any thread count", "[bgfdq]") {
+  dq::test::Points p = dq::test::clustered_points(700, 40, 6, 5.0, 51);
+  for (int64_t i = 0; i < 25; ++i) dq::test::copy_row(p, 3, 100 + i);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = exact_self_knn(p.matrix(), 50, {20, 1 << 18}, big_budget());
+  omp_set_num_threads(3);
+  const auto three = exact_self_knn(p.matrix(), 50, {20, 1 << 18}, big_budget());
+  omp_set_num_threads(threads);
+  REQUIRE(one.lists.ids == three.lists.ids);
+  REQUIRE(one.lists.dist == three.lists.dist);
+  REQUIRE(one.smallest_pairs == three.smallest_pairs);
+}
+
+TEST_CASE("clustered search: exact distances within probed cells, high recall, exact when all cells are probed",
+          "[bgfdq]") {
+  const Points p = dq::test::clustered_points(3000, 32, 12, 0.0, 61);
+  const auto exact = exact_self_knn(p.matrix(), 50, {20, 1 << 22}, big_budget());
+  SECTION("every cell probed: the exact search") {
+    const auto r = clustered_self_knn(p.matrix(), {20, 6, 6, 50, 1 << 22}, big_budget());
+    REQUIRE(r.lists.ids == exact.lists.ids);
+    REQUIRE(r.pairs_exact);
+  }
+  SECTION("a few cells probed") {
+    const auto r = clustered_self_knn(p.matrix(), {20, 40, 4, 50, 1 << 22}, big_budget());
+    REQUIRE_FALSE(r.pairs_exact);
+    for (int64_t i = 0; i < p.n; ++i) {
+      std::set<int32_t> seen;
+      for (int64_t t = 0; t < 20; ++t) {
+        const int32_t j = r.lists.ids_of(i)[t];
+        REQUIRE(j >= 0);
+        REQUIRE(j != i);
+        REQUIRE(seen.insert(j).second);
+        REQUIRE(r.lists.dist_of(i)[t] == static_cast<float>(exact_sqdist(p.row(i), p.row(j), p.d)));
+        if (t > 0) REQUIRE(r.lists.dist_of(i)[t - 1] <= r.lists.dist_of(i)[t]);
+      }
+    }
+    std::vector<int64_t> all(static_cast<size_t>(p.n));
+    std::iota(all.begin(), all.end(), 0);
+    REQUIRE(recall_at_k(p.matrix(), r.lists, all, {20, 1 << 22}, big_budget()) > 0.9);
+    // Deterministic for a fixed thread count.
+    const auto again = clustered_self_knn(p.matrix(), {20, 40, 4, 50, 1 << 22}, big_budget());
+    REQUIRE(again.lists.ids == r.lists.ids);
+    REQUIRE(again.smallest_pairs == r.smallest_pairs);
+  }
+  SECTION("running out of budget inside a cell is still OutOfMemory") {
+    MemoryBudget tight(3000ull * 20 * 8 + 3000ull * 35 * 4 + 3000ull * 12 + (64 << 10));
+    REQUIRE_THROWS_AS(clustered_self_knn(p.matrix(), {20, 40, 4, 50, 1 << 22}, tight), OutOfMemory);
+  }
 }

@@ -173,3 +173,16 @@ TEST_CASE("NCS avoids picking duplicates that Random picks", "[bgfdq]") {
   REQUIRE(random_repeats > 100);
   REQUIRE(ncs_repeats * 5 < random_repeats);
 }
+
+TEST_CASE("bgfdq with clustered neighbours records recall and an approximate lambda_C", "[bgfdq]") {
+  const dq::test::Points p = dq::test::clustered_points(2000, 16, 8, 0.0, 14);
+  std::vector<int64_t> ids(2000);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::vector<ClassView> classes = {ClassView{0, ids, p.z.data(), 16}};
+  const Run r = run_method("bgfdq(knn=clustered,nlist=30,nprobe=5,recall_sample=300)", classes, 0.1, 1);
+  const auto& diag = r.selections[0].diagnostics;
+  REQUIRE(diag.at("lambda_c_exact") == 0);
+  REQUIRE(diag.at("knn_recall_at_k") > 0.9);
+  REQUIRE(diag.at("knn_recall_at_k") <= 1.0);
+  REQUIRE(r.selections[0].ids.size() == 267);  // 0.1 * 2000 / 0.75 = 266.67
+}
