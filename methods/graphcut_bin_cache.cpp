@@ -47,8 +47,13 @@ std::optional<ClassBins> load(const std::filesystem::path& json_path, const std:
   } catch (const std::exception& e) {
     throw bad(std::string("unreadable JSON: ") + e.what());
   }
-  if (meta.value("format", "") != kFormat || !meta.contains("bin_sizes")) throw bad("not a GraphCut bin file");
-  const auto sizes = meta["bin_sizes"].get<std::vector<int64_t>>();
+  std::vector<int64_t> sizes;
+  try {
+    if (!meta.is_object() || meta.value("format", "") != kFormat) throw bad("not a GraphCut bin file");
+    sizes = meta.at("bin_sizes").get<std::vector<int64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("not a GraphCut bin file: ") + e.what());
+  }
   const std::vector<int64_t> ids = read_npy(npy_path.string()).as_int64(npy_path.string());
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
