@@ -25,6 +25,11 @@ class ProjectionHead {
   // rows: n x in_dim; out: n x kOut unit vectors (zero if the output is zero).
   void project(const float* rows, int64_t n, float* out) const;
   int64_t in_dim() const { return in_dim_; }
+  // Row-major weights (out x in) and biases, for inspection and tests.
+  const std::vector<float>& w1() const { return w1_; }
+  const std::vector<float>& b1() const { return b1_; }
+  const std::vector<float>& w2() const { return w2_; }
+  const std::vector<float>& b2() const { return b2_; }
 
  private:
   int64_t in_dim_;
