@@ -109,7 +109,7 @@ class StreamingSelector final : public RoundSelector {
 
     // sum over the pool of x (sqeuclid) or of u (cosine), and over the partial bin.
     std::vector<double> sum_pool(du, 0.0), sum_bin(du, 0.0), query(du), next_query(du);
-    for (int64_t p : pool) add_point(p, 1.0, sum_pool);
+    for (int64_t p : pool) add_point(p, sum_pool);
     int64_t bin_size = 0;
     auto compute_query = [&](std::vector<double>& q) {
       if (cosine_) {
@@ -162,7 +162,7 @@ class StreamingSelector final : public RoundSelector {
       }
       const int64_t chosen = pool[static_cast<size_t>(best)];
       picks.push_back(chosen);
-      add_point(chosen, 1.0, sum_bin);
+      add_point(chosen, sum_bin);
       ++bin_size;
     }
     return picks;
@@ -176,11 +176,11 @@ class StreamingSelector final : public RoundSelector {
     for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off);
   }
 
-  // acc += weight * (x or u) of class position p.
-  void add_point(int64_t p, double weight, std::vector<double>& acc) const {
+  // acc += x (sqeuclid) or u = x/||x|| (cosine) of class position p.
+  void add_point(int64_t p, std::vector<double>& acc) const {
     const float* x = cls_.row(p);
-    const double w = cosine_ ? weight * inv_norm_[static_cast<size_t>(p)] : weight;
-    for (size_t k = 0; k < acc.size(); ++k) acc[k] += w * x[k];
+    const double scale = cosine_ ? inv_norm_[static_cast<size_t>(p)] : 1.0;
+    for (size_t k = 0; k < acc.size(); ++k) acc[k] += scale * x[k];
   }
 
   // Cost to minimise: ||x - c|| (sqeuclid; monotone in the squared distance, so ties are the same)

@@ -203,6 +203,22 @@ TEST_CASE("dense GraphCut modes end as OutOfMemory with the matrix bytes; stream
   CHECK(streamed == run(cls, 10, GraphCutKernel::NegSqEuclid, GreedyMode::Memo));
 }
 
+TEST_CASE("at Fakeddit's class size the dense modes ask for 160 GB and stop before allocating", "[dq]") {
+  const int64_t m = 200000;  // d = 1 keeps the test small; the matrix does not depend on d
+  std::vector<float> z(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) z[static_cast<size_t>(i)] = static_cast<float>(i % 977);
+  const auto ids = ids_of(m);
+  const ClassView cls{0, ids, z.data(), 1};
+  MemoryBudget memory(24ull << 30);
+  try {
+    generate_graphcut_bins(cls, BinParams{10, GraphCutKernel::NegSqEuclid, GreedyMode::Memo}, memory);
+    FAIL("expected OutOfMemory");
+  } catch (const OutOfMemory& e) {
+    CHECK(e.requested_bytes() == 160000000000ull);
+    CHECK(e.buffer() == "GraphCut dense similarity (M x M float32)");
+  }
+}
+
 TEST_CASE("GraphCut rejects non-finite embeddings with the sample id", "[dq]") {
   auto z = test::gaussian_mixture(20, 4, 2, 0.5, 41);
   z[7 * 4 + 2] = NAN;
