@@ -174,7 +174,11 @@ void Store::heartbeat(const std::string& cell_id) {
 void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
                          const std::map<std::string, double>& metrics_in) {
   Transaction tx(db_, path_);
-  Statement(db_, "INSERT OR REPLACE INTO stages(cell_id, stage, wall_s, cpu_s, peak_rss_bytes) VALUES(?,?,?,?,?)",
+  // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row.
+  Statement(db_,
+            "INSERT INTO stages(cell_id, stage, wall_s, cpu_s, peak_rss_bytes) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(cell_id, stage) DO UPDATE SET wall_s = wall_s + excluded.wall_s, "
+            "cpu_s = cpu_s + excluded.cpu_s, peak_rss_bytes = max(peak_rss_bytes, excluded.peak_rss_bytes)",
             path_)
       .bind(1, cell_id)
       .bind(2, stage.name)

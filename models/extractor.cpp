@@ -69,7 +69,8 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
                             kind, dataset.kind));
 
-  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical();
+  // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
+  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical() + "|networks:" + kNetworksVersion;
   if (kind == "torchscript") identity += "|" + file_identity(p.get_string("path"));
   const std::string key = sha256_hex(identity);
   std::string path;

@@ -6,6 +6,9 @@
 
 namespace dq {
 
+// Bump whenever a network's definition changes: cached embeddings are keyed on it.
+inline constexpr const char* kNetworksVersion = "2";
+
 // A network that can also return its penultimate-layer features (the embedding).
 struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor features(torch::Tensor x) = 0;

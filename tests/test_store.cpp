@@ -29,6 +29,9 @@ TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, fina
     CHECK(row.method == "random");
     store.start_cell(cell.id());
     store.record_stage(cell.id(), {"select", 1.5, 1.25, 4096}, {{"sample_ratio", 0.1}});
+    // Repeated sub-stages (one per class) add up.
+    store.record_stage(cell.id(), {"select/bin_generation", 0.5, 0.25, 100});
+    store.record_stage(cell.id(), {"select/bin_generation", 0.75, 0.5, 300});
     store.record_selection(cell.id(), {4, 2, 9}, {1.f, 1.f, 0.75f});
     store.finish_cell(cell.id(), CellStatus::Done, "", Provenance{"abc", true, "host"});
   }
@@ -39,9 +42,13 @@ TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, fina
   CHECK(row->heartbeat_age_s >= 0);
   CHECK(store.metrics(cell.id()).at("sample_ratio") == 0.1);
   const auto stages = store.stages(cell.id());
-  REQUIRE(stages.size() == 1);
+  REQUIRE(stages.size() == 2);
   CHECK(stages[0].wall_s == 1.5);
   CHECK(stages[0].peak_rss_bytes == 4096);
+  CHECK(stages[1].name == "select/bin_generation");
+  CHECK(stages[1].wall_s == 1.25);
+  CHECK(stages[1].cpu_s == 0.75);
+  CHECK(stages[1].peak_rss_bytes == 300);
   // Re-running a cell clears its earlier stages, metrics and selection before it starts again.
   store.start_cell(cell.id());
   CHECK(store.stages(cell.id()).empty());
