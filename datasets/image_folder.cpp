@@ -70,9 +70,9 @@ Dataset load_image_folder(const Params& p) {
 
 std::string fingerprint_image_folder(const Params& p) {
   const FolderPaths paths = resolve_paths(p);
-  return fmt::format("image_folder|{}|train={}|test={}", params_identity(p),
-                     scan_digest(scan_class_folders(paths.train, "image_folder train folder")),
-                     scan_digest(scan_class_folders(paths.test, "image_folder test folder")));
+  const std::string train = scan_digest(scan_class_folders(paths.train, "image_folder train folder"));
+  const std::string test = scan_digest(scan_class_folders(paths.test, "image_folder test folder"));
+  return fmt::format("image_folder|{}|train={}|test={}", params_identity(p), train, test);
 }
 
 DatasetLoaderInfo make_image_folder_info() {
