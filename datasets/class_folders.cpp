@@ -80,6 +80,18 @@ ClassFolderScan scan_class_folders(const std::string& root, const std::string& w
   return scan;
 }
 
+std::vector<int64_t> labels_by_name(const std::vector<std::string>& class_names, const ClassFolderScan& other,
+                                    const std::string& what) {
+  std::vector<int64_t> labels;
+  for (const auto& name : other.class_names) {
+    const auto it = std::lower_bound(class_names.begin(), class_names.end(), name);
+    if (it == class_names.end() || *it != name)
+      throw Error(fmt::format("{}: class folder {}/{} has no train class of the same name", what, other.root, name));
+    labels.push_back(it - class_names.begin());
+  }
+  return labels;
+}
+
 std::vector<SourceFile> list_image_files(const std::string& dir, const std::string& what, int64_t* ignored) {
   require_directory(dir, what);
   std::vector<SourceFile> files;

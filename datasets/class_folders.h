@@ -29,6 +29,11 @@ bool has_image_extension(const std::string& file_name);
 // class folder holds no image file.
 ClassFolderScan scan_class_folders(const std::string& root, const std::string& what);
 
+// Label of each class folder of `other` (e.g. the test split) = index of the same name in the sorted
+// `class_names` (the train classes). Throws dq::Error naming `what` for a name not among them.
+std::vector<int64_t> labels_by_name(const std::vector<std::string>& class_names, const ClassFolderScan& other,
+                                    const std::string& what);
+
 // The image files directly inside `dir` (not recursive), sorted by name.
 std::vector<SourceFile> list_image_files(const std::string& dir, const std::string& what, int64_t* ignored_files);
 

@@ -36,19 +36,6 @@ FolderPaths resolve_paths(const Params& p) {
   return out;
 }
 
-// Label of each test class folder = index of the same name among the train classes.
-std::vector<int64_t> test_class_labels(const ClassFolderScan& train, const ClassFolderScan& test) {
-  std::vector<int64_t> labels;
-  for (const auto& name : test.class_names) {
-    const auto it = std::lower_bound(train.class_names.begin(), train.class_names.end(), name);
-    if (it == train.class_names.end() || *it != name)
-      throw Error(fmt::format("image_folder: test class folder {}/{} has no train folder of the same name in {}",
-                              test.root, name, train.root));
-    labels.push_back(it - train.class_names.begin());
-  }
-  return labels;
-}
-
 Dataset load_image_folder(const Params& p) {
   const FolderPaths paths = resolve_paths(p);
   const ClassFolderScan train = scan_class_folders(paths.train, "image_folder train folder");
@@ -61,7 +48,7 @@ Dataset load_image_folder(const Params& p) {
   for (size_t c = 0; c < train_labels.size(); ++c) train_labels[c] = static_cast<int64_t>(c);
   d.train = decode_image_files(labelled_files(train, train_labels, p.get_int("max_per_class")), options, "train",
                                d.load_report);
-  d.test = decode_image_files(labelled_files(test, test_class_labels(train, test), p.get_int("max_test_per_class")),
+  d.test = decode_image_files(labelled_files(test, labels_by_name(train.class_names, test, "image_folder test folder"), p.get_int("max_test_per_class")),
                               options, "test", d.load_report);
   d.load_report["ignored_files"] = static_cast<double>(train.ignored_files + test.ignored_files);
   validate_dataset(d, paths.train);
