@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/hashing.h"
+#include "datasets/big_buffer.h"
 #include "datasets/source_files.h"
 
 namespace dq {
@@ -56,12 +57,9 @@ class MappedFile {
     struct stat st{};
     if (::fstat(fd, &st) == 0 && st.st_size > 0) {
       size_ = static_cast<uint64_t>(st.st_size);
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p != MAP_FAILED) {
-        data_ = static_cast<const uint8_t*>(p);
-        ::madvise(p, size_, MADV_SEQUENTIAL);  // advice values are not flags: one call each
-        ::madvise(p, size_, MADV_WILLNEED);
-      }
+      // MAP_POPULATE maps every page in one go: far cheaper than one fault per 4 KiB page.
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) data_ = static_cast<const uint8_t*>(p);
     }
     ::close(fd);
   }
@@ -77,14 +75,20 @@ class MappedFile {
   uint64_t size_ = 0;
 };
 
-// Copies a section out of the mapping while computing its CRC (one pass over memory).
-bool copy_section(const uint8_t* src, uint64_t bytes, uint32_t expected_crc, void* dst) {
+// Appends a section from the mapping to `out` (empty) while computing its CRC, chunk by chunk
+// so that each chunk is checked while still in cache. No zero-filling of `out` first.
+template <class T>
+bool copy_section(const uint8_t* src, uint64_t bytes, uint32_t expected_crc, std::vector<T>& out) {
+  if (bytes % sizeof(T) != 0) return false;
+  reserve_with_huge_pages(out, bytes / sizeof(T));
   uLong crc = crc32(0L, Z_NULL, 0);
-  auto* out = static_cast<uint8_t*>(dst);
+  constexpr uint64_t kChunk = uint64_t{1} << 20;  // a multiple of sizeof(T)
   for (uint64_t done = 0; done < bytes;) {
-    const uint64_t chunk = std::min<uint64_t>(bytes - done, 1u << 20);
-    std::memcpy(out + done, src + done, chunk);
-    crc = crc32(crc, out + done, static_cast<uInt>(chunk));
+    const uint64_t chunk = std::min<uint64_t>(bytes - done, kChunk);
+    const auto* first = reinterpret_cast<const T*>(src + done);
+    const size_t old_size = out.size();
+    out.insert(out.end(), first, first + chunk / sizeof(T));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(out.data() + old_size), static_cast<uInt>(chunk));
     done += chunk;
   }
   return static_cast<uint32_t>(crc) == expected_crc;
@@ -185,18 +189,24 @@ std::optional<Dataset> read_dataset_cache(const std::string& path, const std::st
       const std::string name = sec.at("name").get<std::string>();
       const uint64_t offset = sec.at("offset").get<uint64_t>(), bytes = sec.at("bytes").get<uint64_t>();
       if (offset > file.size() || bytes > file.size() - offset) return fail("section " + name + " out of bounds");
-      void* dst = nullptr;
-      uint64_t expected = 0;
-      if (name == "train_pixels") d.train.pixels.resize(bytes), dst = d.train.pixels.data(), expected = d.train.n * d.train.image_bytes();
-      else if (name == "test_pixels") d.test.pixels.resize(bytes), dst = d.test.pixels.data(), expected = d.test.n * d.test.image_bytes();
-      else if (name == "train_labels") d.train.labels.resize(bytes / 8), dst = d.train.labels.data(), expected = d.train.n * 8;
-      else if (name == "test_labels") d.test.labels.resize(bytes / 8), dst = d.test.labels.data(), expected = d.test.n * 8;
-      else if (name == "train_features") d.train_features.resize(bytes / 4), dst = d.train_features.data(), expected = d.train.n * d.feature_dim * 4;
-      else return fail("unknown section " + name);
-      // Features and pixels are optional (an embedding-level dataset has no pixels, and vice versa).
-      if (bytes != expected && bytes != 0) return fail(fmt::format("section {} has {} bytes, expected {}", name, bytes, expected));
-      if (!copy_section(file.data() + offset, bytes, sec.at("crc32").get<uint32_t>(), dst))
-        return fail("checksum mismatch in section " + name + " (corrupt file)");
+      const uint8_t* src = file.data() + offset;
+      const uint32_t crc = sec.at("crc32").get<uint32_t>();
+      const std::map<std::string, uint64_t> expected_bytes = {
+          {"train_pixels", d.train.n * d.train.image_bytes()}, {"test_pixels", d.test.n * d.test.image_bytes()},
+          {"train_labels", d.train.n * 8}, {"test_labels", d.test.n * 8},
+          {"train_features", d.train.n * d.feature_dim * 4}};
+      const auto expected = expected_bytes.find(name);
+      if (expected == expected_bytes.end()) return fail("unknown section " + name);
+      // Pixels or features may be absent (an embedding-level dataset has no pixels, and vice versa).
+      if (bytes != expected->second && bytes != 0)
+        return fail(fmt::format("section {} has {} bytes, expected {}", name, bytes, expected->second));
+      bool ok = false;
+      if (name == "train_pixels") ok = copy_section(src, bytes, crc, d.train.pixels);
+      else if (name == "test_pixels") ok = copy_section(src, bytes, crc, d.test.pixels);
+      else if (name == "train_labels") ok = copy_section(src, bytes, crc, d.train.labels);
+      else if (name == "test_labels") ok = copy_section(src, bytes, crc, d.test.labels);
+      else ok = copy_section(src, bytes, crc, d.train_features);
+      if (!ok) return fail("checksum mismatch in section " + name + " (corrupt file)");
     }
     validate_dataset(d, path);
     return d;

@@ -20,7 +20,7 @@ struct ImageDecodeOptions {
   ResizeMode resize = ResizeMode::Crop;
   bool skip_bad_images = false;   // on_bad_image: skip (count in load_report) | error
   bool jpeg_dct_scaling = false;  // let libjpeg decode big JPEGs at k/8 scale before resizing
-  int threads = 0;                // 0 = all cores
+  int threads = 0;                // 0 = 4 per core (see resolve_threads)
 };
 
 // The ParamSpecs behind ImageDecodeOptions (image_size, channels, interpolation, resize,
