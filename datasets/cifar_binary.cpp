@@ -69,33 +69,39 @@ std::vector<std::string> read_class_names(const std::string& path, size_t expect
   return names;
 }
 
-std::string files_identity(const std::string& kind, const Params& p, const std::vector<std::string>& files) {
+struct CifarFiles {
+  std::vector<std::string> train;
+  std::string test, class_names;
+};
+
+Dataset load_cifar(const std::string& kind, const std::string& dir, const CifarFiles& files, size_t classes,
+                   const RecordLayout& layout) {
+  require_directory(dir, kind + " binary folder");
+  Dataset d;
+  d.kind = kind;
+  d.class_names = read_class_names(files.class_names, classes);
+  d.train = read_split(files.train, layout);
+  d.test = read_split({files.test}, layout);
+  validate_dataset(d, dir);
+  return d;
+}
+
+std::string files_identity(const std::string& kind, const Params& p, const CifarFiles& files) {
   std::string id = kind + "|" + params_identity(p);
-  for (const auto& f : files) id += "|" + file_identity(f);
-  return id;
+  for (const auto& f : files.train) id += "|" + file_identity(f);
+  return id + "|" + file_identity(files.test) + "|" + file_identity(files.class_names);
 }
 
 // ---- CIFAR-10 ----
-std::vector<std::string> cifar10_files(const std::string& dir) {
-  std::vector<std::string> files;
-  for (int b = 1; b <= 5; ++b) files.push_back(fmt::format("{}/data_batch_{}.bin", dir, b));
-  files.push_back(dir + "/test_batch.bin");
-  files.push_back(dir + "/batches.meta.txt");
+CifarFiles cifar10_files(const Params& p) {
+  const std::string dir = p.get_string("path");
+  CifarFiles files{{}, dir + "/test_batch.bin", dir + "/batches.meta.txt"};
+  for (int b = 1; b <= 5; ++b) files.train.push_back(fmt::format("{}/data_batch_{}.bin", dir, b));
   return files;
 }
 
 Dataset load_cifar10(const Params& p) {
-  const std::string dir = p.get_string("path");
-  require_directory(dir, "CIFAR-10 binary folder");
-  const auto files = cifar10_files(dir);
-  const RecordLayout layout{1, 0, {10}, {"class"}};
-  Dataset d;
-  d.kind = "cifar10";
-  d.class_names = read_class_names(files[6], 10);
-  d.train = read_split({files.begin(), files.begin() + 5}, layout);
-  d.test = read_split({files[5]}, layout);
-  validate_dataset(d, dir);
-  return d;
+  return load_cifar("cifar10", p.get_string("path"), cifar10_files(p), 10, {1, 0, {10}, {"class"}});
 }
 
 DatasetLoaderInfo make_cifar10_info() {
@@ -105,30 +111,21 @@ DatasetLoaderInfo make_cifar10_info() {
   info.params = {{"path", ParamType::String, std::string("data/cifar-10-batches-bin"),
                   "folder holding data_batch_1..5.bin, test_batch.bin and batches.meta.txt", {}, {}, {}}};
   info.load = load_cifar10;
-  info.fingerprint = [](const Params& p) { return files_identity("cifar10", p, cifar10_files(p.get_string("path"))); };
+  info.fingerprint = [](const Params& p) { return files_identity("cifar10", p, cifar10_files(p)); };
   return info;
 }
 
 // ---- CIFAR-100 ----
-std::vector<std::string> cifar100_files(const Params& p) {
+CifarFiles cifar100_files(const Params& p) {
   const std::string dir = p.get_string("path");
   const std::string names = p.get_string("label") == "fine" ? "fine_label_names.txt" : "coarse_label_names.txt";
-  return {dir + "/train.bin", dir + "/test.bin", dir + "/" + names};
+  return {{dir + "/train.bin"}, dir + "/test.bin", dir + "/" + names};
 }
 
 Dataset load_cifar100(const Params& p) {
-  const std::string dir = p.get_string("path");
-  require_directory(dir, "CIFAR-100 binary folder");
   const bool fine = p.get_string("label") == "fine";
-  const auto files = cifar100_files(p);
-  const RecordLayout layout{2, fine ? 1 : 0, {20, 100}, {"coarse", "fine"}};
-  Dataset d;
-  d.kind = "cifar100";
-  d.class_names = read_class_names(files[2], fine ? 100 : 20);
-  d.train = read_split({files[0]}, layout);
-  d.test = read_split({files[1]}, layout);
-  validate_dataset(d, dir);
-  return d;
+  return load_cifar("cifar100", p.get_string("path"), cifar100_files(p), fine ? 100 : 20,
+                    {2, fine ? 1 : 0, {20, 100}, {"coarse", "fine"}});
 }
 
 DatasetLoaderInfo make_cifar100_info() {

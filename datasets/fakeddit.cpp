@@ -124,10 +124,7 @@ DatasetLoaderInfo make_fakeddit_info() {
        {}, 0.0, {}},
       {"max_test_per_class", ParamType::Int, int64_t{0}, "same for the test split", {}, 0.0, {}},
   };
-  for (auto& spec : image_decode_param_specs()) {
-    if (spec.name == "jpeg_dct_scaling") spec.default_value = true;  // Reddit photos are large
-    info.params.push_back(std::move(spec));
-  }
+  append_image_decode_params(info.params, true);  // Reddit photos are large
   info.load = load_fakeddit;
   // The image folder's own mtime changes when images are added or removed; an image rewritten in
   // place is not noticed (stat-ing 600,000 files per fingerprint would cost more than it saves).

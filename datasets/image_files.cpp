@@ -17,8 +17,8 @@
 
 namespace dq {
 
-std::vector<ParamSpec> image_decode_param_specs() {
-  return {
+void append_image_decode_params(std::vector<ParamSpec>& params, bool jpeg_dct_scaling_default) {
+  std::vector<ParamSpec> specs = {
       {"image_size", ParamType::Int, int64_t{32}, "output side length in pixels (images become square)", {}, 1.0,
        4096.0},
       {"channels", ParamType::String, std::string("3"), "3 = RGB, 1 = grey (ITU-R 601 luma, as PIL)", {"1", "3"}, {},
@@ -31,12 +31,13 @@ std::vector<ParamSpec> image_decode_param_specs() {
       {"on_bad_image", ParamType::String, std::string("error"),
        "unreadable/empty/truncated/unknown image: error aborts; skip drops it and counts it in the load report",
        {"error", "skip"}, {}, {}},
-      {"jpeg_dct_scaling", ParamType::Bool, false,
+      {"jpeg_dct_scaling", ParamType::Bool, jpeg_dct_scaling_default,
        "decode large JPEGs at a reduced DCT scale (k/8) before resizing: faster, slightly different pixels", {}, {},
        {}},
       {"threads", ParamType::Int, int64_t{0}, "decoding threads (0 = 4 per core: file reads wait on the disk); does not change the result", {}, 0.0,
        1024.0},
   };
+  params.insert(params.end(), specs.begin(), specs.end());
 }
 
 ImageDecodeOptions image_decode_options(const Params& p) {

@@ -23,9 +23,10 @@ struct ImageDecodeOptions {
   int threads = 0;                // 0 = 4 per core (see resolve_threads)
 };
 
-// The ParamSpecs behind ImageDecodeOptions (image_size, channels, interpolation, resize,
-// on_bad_image, jpeg_dct_scaling, threads), appended to each image loader's own.
-std::vector<ParamSpec> image_decode_param_specs();
+// Appends the ParamSpecs behind ImageDecodeOptions (image_size, channels, interpolation, resize,
+// on_bad_image, jpeg_dct_scaling, threads) to an image loader's own.
+// `jpeg_dct_scaling_default`: on for sources of large photos that are shrunk a lot (ImageNet, Fakeddit).
+void append_image_decode_params(std::vector<ParamSpec>& params, bool jpeg_dct_scaling_default);
 ImageDecodeOptions image_decode_options(const Params& params);
 
 int resolve_threads(int requested);

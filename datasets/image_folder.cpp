@@ -76,7 +76,7 @@ DatasetLoaderInfo make_image_folder_info() {
       {"max_test_per_class", ParamType::Int, int64_t{0}, "keep the first N test files of each class (0 = all)", {},
        0.0, {}},
   };
-  for (auto& spec : image_decode_param_specs()) info.params.push_back(std::move(spec));
+  append_image_decode_params(info.params, false);
   info.load = load_image_folder;
   info.fingerprint = fingerprint_image_folder;
   return info;

@@ -186,11 +186,8 @@ DatasetLoaderInfo make_imagenet_info() {
       {"max_test_per_class", ParamType::Int, int64_t{0}, "keep the first N val images of each class (0 = all)", {},
        0.0, {}},
   };
-  for (auto& spec : image_decode_param_specs()) {
-    // ImageNet photos are ~400 x 350 and get shrunk a lot: DCT scaling saves most of the decode time.
-    if (spec.name == "jpeg_dct_scaling") spec.default_value = true;
-    info.params.push_back(std::move(spec));
-  }
+  // ImageNet photos are ~400 x 350 and get shrunk a lot: DCT scaling saves most of the decode time.
+  append_image_decode_params(info.params, true);
   info.load = load_imagenet;
   info.fingerprint = fingerprint_imagenet;
   return info;

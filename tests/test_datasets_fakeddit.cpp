@@ -24,12 +24,6 @@ std::string row(int index, const std::string& id, const std::string& has_image, 
          "\t\t2.0\t12\tmildlyinteresting\t" + title + "\t0.84\t" + labels + "\n";
 }
 
-std::vector<uint8_t> tagged_png(uint8_t tag) {
-  std::vector<uint8_t> px;
-  for (int i = 0; i < 16; ++i) px.insert(px.end(), {tag, 1, 2});
-  return encode_png(px.data(), 4, 4, 3);
-}
-
 fs::path make_fakeddit(const std::string& name) {
   const fs::path root = scratch_dir(name);
   std::string train = kHeader;
@@ -42,25 +36,17 @@ fs::path make_fakeddit(const std::string& name) {
   write_text(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "0\t2\t3"));
   write_text(root / "multimodal_validate.tsv", kHeader + row(0, "v1", "True", "u", "v", "1\t0\t0") +
                                                    row(1, "awxhir", "True", "u", "v", "1\t0\t0"));
-  write_bytes(root / "public_image_set/awxhir.jpg", tagged_png(10));
-  write_bytes(root / "public_image_set/b1.jpg", tagged_png(20));
-  write_bytes(root / "public_image_set/c2.jpg", tagged_png(30));  // present, but the row says hasImage False
-  write_bytes(root / "public_image_set/e4.jpg", tagged_png(40));
-  write_bytes(root / "public_image_set/t1.jpg", tagged_png(50));
-  write_bytes(root / "public_image_set/v1.jpg", tagged_png(60));
+  write_bytes(root / "public_image_set/awxhir.jpg", tagged_png(10, 4));
+  write_bytes(root / "public_image_set/b1.jpg", tagged_png(20, 4));
+  write_bytes(root / "public_image_set/c2.jpg", tagged_png(30, 4));  // present, but the row says hasImage False
+  write_bytes(root / "public_image_set/e4.jpg", tagged_png(40, 4));
+  write_bytes(root / "public_image_set/t1.jpg", tagged_png(50, 4));
+  write_bytes(root / "public_image_set/v1.jpg", tagged_png(60, 4));
   return root;
 }
 
-KeyValues with(const fs::path& root, KeyValues extra) {
-  KeyValues kv = {{"path", root.string()}, {"image_size", "4"}};
-  kv.insert(kv.end(), extra.begin(), extra.end());
-  return kv;
-}
-
-std::vector<int> tags(const ImageSet& s) {
-  std::vector<int> out;
-  for (int64_t i = 0; i < s.n; ++i) out.push_back(pixel(s, i, 0, 1, 1));
-  return out;
+KeyValues with(const fs::path& root, const KeyValues& extra) {
+  return joined({{"path", root.string()}, {"image_size", "4"}}, extra);
 }
 
 }  // namespace
@@ -98,19 +84,19 @@ TEST_CASE("fakeddit: rows with images, labels by column name, skipped rows count
   const fs::path root = make_fakeddit("fakeddit_ok");
   const Dataset d = load_with("fakeddit", with(root, {}));
   CHECK(d.class_names == std::vector<std::string>{"fake", "true"});
-  CHECK(tags(d.train) == std::vector<int>{10, 20, 40});
+  CHECK(red_tags(d.train) == std::vector<int>{10, 20, 40});
   CHECK(d.train.labels == std::vector<int64_t>{1, 0, 1});
   CHECK(d.load_report.at("train_rows") == 5);
   CHECK(d.load_report.at("train_rows_without_image") == 1);
   CHECK(d.load_report.at("train_rows_image_file_missing") == 1);
   CHECK(d.load_report.at("test_rows") == 1);
-  CHECK(tags(d.test) == std::vector<int>{50});
+  CHECK(red_tags(d.test) == std::vector<int>{50});
 
   const Dataset six = load_with("fakeddit", with(root, {{"label", "6_way"}, {"test_split", "validate"}}));
   CHECK(six.class_names.size() == 6);
   CHECK(six.class_names[4] == "manipulated_content");
   CHECK(six.train.labels == std::vector<int64_t>{0, 4, 0});
-  CHECK(tags(six.test) == std::vector<int>{60, 10});
+  CHECK(red_tags(six.test) == std::vector<int>{60, 10});
   const Dataset three = load_with("fakeddit", with(root, {{"label", "3_way"}, {"max_per_class", "1"}}));
   CHECK(three.train.labels == std::vector<int64_t>{0, 2});
   CHECK(three.load_report.at("train_rows_over_class_cap") == 1);
@@ -134,7 +120,7 @@ TEST_CASE("fakeddit errors name the file, line and column", "[datasets]") {
     write_bytes(root / "public_image_set/b1.jpg", {});
     CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})), Catch::Contains("b1.jpg") && Catch::Contains("0 bytes"));
     const Dataset d = load_with("fakeddit", with(root, {{"on_bad_image", "skip"}}));
-    CHECK(tags(d.train) == std::vector<int>{10, 40});
+    CHECK(red_tags(d.train) == std::vector<int>{10, 40});
     CHECK(d.load_report.at("train_bad_images_skipped") == 1);
   }
   SECTION("missing TSV") {

@@ -15,26 +15,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A flat 6 x 6 PNG whose red channel is `tag`: identifies the image after loading.
-std::vector<uint8_t> tagged_png(uint8_t tag) {
-  std::vector<uint8_t> px;
-  for (int i = 0; i < 36; ++i) px.insert(px.end(), {tag, 50, 60});
-  return encode_png(px.data(), 6, 6, 3);
-}
-
 // train: n01440764 (tags 1, 2), n01443537 (tag 3), n15075141 (tag 4, a CMYK JPEG).
 // val (flat): ILSVRC2012_val_0000000{1..4}.JPEG, tags 101..104, all PNG bytes under a .JPEG name.
 // The devkit-style IDs deliberately differ from the sorted order: ID 1 = n15075141 (sorted index 2),
 // ID 2 = n01440764 (0), ID 3 = n01443537 (1). Ground truth IDs 1, 2, 3, 1 -> labels 2, 0, 1, 2.
 fs::path make_imagenet(const std::string& name) {
   const fs::path root = scratch_dir(name);
-  write_bytes(root / "train/n01440764/n01440764_10026.JPEG", tagged_png(1));
-  write_bytes(root / "train/n01440764/n01440764_20.JPEG", tagged_png(2));
-  write_bytes(root / "train/n01443537/n01443537_7.JPEG", tagged_png(3));
+  write_bytes(root / "train/n01440764/n01440764_10026.JPEG", tagged_png(1, 6));
+  write_bytes(root / "train/n01440764/n01440764_20.JPEG", tagged_png(2, 6));
+  write_bytes(root / "train/n01443537/n01443537_7.JPEG", tagged_png(3, 6));
   std::vector<uint8_t> cmyk;
   for (int i = 0; i < 64; ++i) cmyk.insert(cmyk.end(), {4, 100, 100, 255});
   write_bytes(root / "train/n15075141/n15075141_1.JPEG", encode_jpeg(cmyk.data(), 8, 8, 4, 98));
-  for (int k = 1; k <= 4; ++k) write_bytes(root / fmt::format("val/ILSVRC2012_val_{:08}.JPEG", k), tagged_png(uint8_t(100 + k)));
+  for (int k = 1; k <= 4; ++k) write_bytes(root / fmt::format("val/ILSVRC2012_val_{:08}.JPEG", k), tagged_png(uint8_t(100 + k), 6));
   write_text(root / "synsets.txt", "1 n15075141 toilet tissue\n2 n01440764 tench, Tinca tinca\n3 n01443537 goldfish\n");
   write_text(root / "gt.txt", "1\n2\n3\n1\n");
   write_text(root / "val.txt",
@@ -48,16 +41,8 @@ fs::path make_imagenet(const std::string& name) {
   return root;
 }
 
-KeyValues with(const fs::path& root, KeyValues extra) {
-  KeyValues kv = {{"path", root.string()}, {"image_size", "6"}};
-  kv.insert(kv.end(), extra.begin(), extra.end());
-  return kv;
-}
-
-std::vector<int> tags(const ImageSet& s) {
-  std::vector<int> out;
-  for (int64_t i = 0; i < s.n; ++i) out.push_back(pixel(s, i, 0, 2, 2));
-  return out;
+KeyValues with(const fs::path& root, const KeyValues& extra) {
+  return joined({{"path", root.string()}, {"image_size", "6"}}, extra);
 }
 
 }  // namespace
@@ -68,12 +53,12 @@ TEST_CASE("imagenet: flat val labels go through the ID -> WNID map, not the ID o
   const Dataset gt = load_with("imagenet", with(root, {{"val_ground_truth", r + "/gt.txt"}, {"synsets", r + "/synsets.txt"}}));
   CHECK(gt.class_names == std::vector<std::string>{"n01440764", "n01443537", "n15075141"});
   CHECK(gt.train.labels == std::vector<int64_t>{0, 0, 1, 2});
-  CHECK(tags(gt.train)[0] == 1);  // n01440764_10026 sorts before n01440764_20
-  CHECK(tags(gt.train)[1] == 2);
+  CHECK(red_tags(gt.train)[0] == 1);  // n01440764_10026 sorts before n01440764_20
+  CHECK(red_tags(gt.train)[1] == 2);
   CHECK(std::abs(pixel(gt.train, 3, 0, 3, 3) - 4) <= 3);  // the CMYK JPEG, inverted (4, 100, 100, 255)
   CHECK(std::abs(pixel(gt.train, 3, 1, 3, 3) - 100) <= 3);
   CHECK(gt.test.labels == std::vector<int64_t>{2, 0, 1, 2});
-  CHECK(tags(gt.test) == std::vector<int>{101, 102, 103, 104});
+  CHECK(red_tags(gt.test) == std::vector<int>{101, 102, 103, 104});
 
   const Dataset caffe = load_with("imagenet", with(root, {{"val_txt", r + "/val.txt"}, {"synset_words", r + "/synset_words.txt"}}));
   CHECK(caffe.test.labels == gt.test.labels);
@@ -89,11 +74,11 @@ TEST_CASE("imagenet: flat val labels go through the ID -> WNID map, not the ID o
 TEST_CASE("imagenet: prepared val/<wnid>/ layout", "[datasets]") {
   const fs::path root = make_imagenet("imagenet_folders");
   fs::remove_all(root / "val");
-  write_bytes(root / "val/n15075141/ILSVRC2012_val_00000001.JPEG", tagged_png(101));
-  write_bytes(root / "val/n01440764/ILSVRC2012_val_00000002.JPEG", tagged_png(102));
+  write_bytes(root / "val/n15075141/ILSVRC2012_val_00000001.JPEG", tagged_png(101, 6));
+  write_bytes(root / "val/n01440764/ILSVRC2012_val_00000002.JPEG", tagged_png(102, 6));
   const Dataset d = load_with("imagenet", with(root, {}));
   CHECK(d.test.labels == std::vector<int64_t>{0, 2});
-  CHECK(tags(d.test) == std::vector<int>{102, 101});
+  CHECK(red_tags(d.test) == std::vector<int>{102, 101});
 }
 
 TEST_CASE("imagenet: label-file errors name the file and what was expected", "[datasets]") {
