@@ -5,7 +5,8 @@
 // the file is memory-mapped and every section is checked (size, CRC-32), so a truncated or
 // corrupt cache file is detected, reported and rebuilt instead of being trusted.
 //
-// Layout: "DQDSET01", u64 header length, JSON header (kind, fingerprint, class names, load report,
+// Layout (native little-endian: a cache is local to the machine that wrote it):
+// "DQDSET01", u64 header length, JSON header (kind, fingerprint, class names, load report,
 // split shapes, sections with offset/bytes/crc32, file size), then the sections, 64-byte aligned:
 // train pixels, train labels (int64 LE), test pixels, test labels, train features (float32).
 #include <optional>
