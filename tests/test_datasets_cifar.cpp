@@ -34,7 +34,7 @@ fs::path make_cifar10(const std::string& name) {
   append_record(test, {9}, 100);
   append_record(test, {0}, 101);
   write_bytes(dir / "test_batch.bin", test);
-  write_text(dir / "batches.meta.txt", kCifar10Names);
+  write_text_file(dir / "batches.meta.txt", kCifar10Names);
   return dir;
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("cifar10 errors name the file and the record", "[datasets]") {
     CHECK_THROWS_WITH(load_with("cifar10", {{"path", dir.string()}}), Catch::Contains("batches.meta.txt"));
   }
   SECTION("wrong number of class names") {
-    write_text(dir / "batches.meta.txt", "a\nb\n");
+    write_text_file(dir / "batches.meta.txt", "a\nb\n");
     CHECK_THROWS_WITH(load_with("cifar10", {{"path", dir.string()}}), Catch::Contains("2 class names, expected 10"));
   }
   SECTION("missing folder") {
@@ -106,8 +106,8 @@ TEST_CASE("cifar100: fine or coarse label from the two label bytes", "[datasets]
   std::string fine, coarse;
   for (int i = 0; i < 100; ++i) fine += fmt::format("fine{}\n", i);
   for (int i = 0; i < 20; ++i) coarse += fmt::format("coarse{}\r\n", i);  // CRLF line ends are fine too
-  write_text(dir / "fine_label_names.txt", fine);
-  write_text(dir / "coarse_label_names.txt", coarse);
+  write_text_file(dir / "fine_label_names.txt", fine);
+  write_text_file(dir / "coarse_label_names.txt", coarse);
 
   const Dataset f = load_with("cifar100", {{"path", dir.string()}});
   CHECK(f.class_names.size() == 100);

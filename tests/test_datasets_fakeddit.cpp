@@ -32,9 +32,9 @@ fs::path make_fakeddit(const std::string& name) {
   train += row(2, "c2", "False", "", "no image here", "0\t1\t1");
   train += row(3, "d3", "True", "https://i.imgur.com/d.jpg", "image never downloaded", "0\t1\t5");
   train += "4\t\t\t\t\tTrue\te4\thttps://x/e.jpg\t\t\t\t\t\t\t1.0\t0\t0\n";  // empty values, float label
-  write_text(root / "multimodal_train.tsv", train);
-  write_text(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "0\t2\t3"));
-  write_text(root / "multimodal_validate.tsv", kHeader + row(0, "v1", "True", "u", "v", "1\t0\t0") +
+  write_text_file(root / "multimodal_train.tsv", train);
+  write_text_file(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "0\t2\t3"));
+  write_text_file(root / "multimodal_validate.tsv", kHeader + row(0, "v1", "True", "u", "v", "1\t0\t0") +
                                                    row(1, "awxhir", "True", "u", "v", "1\t0\t0"));
   write_bytes(root / "public_image_set/awxhir.jpg", tagged_png(10, 4));
   write_bytes(root / "public_image_set/b1.jpg", tagged_png(20, 4));
@@ -53,7 +53,7 @@ KeyValues with(const fs::path& root, const KeyValues& extra) {
 
 TEST_CASE("TSV reader: pandas quoting, empty values, CRLF, line numbers", "[datasets]") {
   const fs::path dir = scratch_dir("tsv_reader");
-  write_text(dir / "a.tsv", "\tid\ttitle\r\n0\tx\t\"tab\there, \"\"quoted\"\"\nand a newline\"\r\n\n1\t\t\r\n2\ty\tplain");
+  write_text_file(dir / "a.tsv", "\tid\ttitle\r\n0\tx\t\"tab\there, \"\"quoted\"\"\nand a newline\"\r\n\n1\t\t\r\n2\ty\tplain");
   TsvReader tsv((dir / "a.tsv").string());
   CHECK(tsv.header() == std::vector<std::string>{"", "id", "title"});
   CHECK(tsv.column("title") == 2);
@@ -71,10 +71,10 @@ TEST_CASE("TSV reader: pandas quoting, empty values, CRLF, line numbers", "[data
   CHECK_FALSE(tsv.next(f));
   CHECK_THROWS_WITH(tsv.column("label"), Catch::Contains("a.tsv:1") && Catch::Contains("'label'") && Catch::Contains("<empty>, id, title"));
 
-  write_text(dir / "b.tsv", "a\tb\n1\t\"open\n2\t3\n");
+  write_text_file(dir / "b.tsv", "a\tb\n1\t\"open\n2\t3\n");
   TsvReader open_quote((dir / "b.tsv").string());
   CHECK_THROWS_WITH(open_quote.next(f), Catch::Contains("b.tsv:2") && Catch::Contains("never closed"));
-  write_text(dir / "c.tsv", "a\tb\n1\t2\n1\t2\t3\n");
+  write_text_file(dir / "c.tsv", "a\tb\n1\t2\n1\t2\t3\n");
   TsvReader ragged((dir / "c.tsv").string());
   CHECK(ragged.next(f));
   CHECK_THROWS_WITH(ragged.next(f), Catch::Contains("c.tsv:3") && Catch::Contains("3 fields, the header has 2"));
@@ -105,12 +105,12 @@ TEST_CASE("fakeddit: rows with images, labels by column name, skipped rows count
 TEST_CASE("fakeddit errors name the file, line and column", "[datasets]") {
   const fs::path root = make_fakeddit("fakeddit_errors");
   SECTION("missing label column") {
-    write_text(root / "multimodal_test_public.tsv", "\tid\thasImage\t2_way_label\n0\tt1\tTrue\t1\n");
+    write_text_file(root / "multimodal_test_public.tsv", "\tid\thasImage\t2_way_label\n0\tt1\tTrue\t1\n");
     CHECK_THROWS_WITH(load_with("fakeddit", with(root, {{"label", "6_way"}})),
                       Catch::Contains("multimodal_test_public.tsv:1") && Catch::Contains("'6_way_label'"));
   }
   SECTION("label out of range") {
-    write_text(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "1\t0\t0") +
+    write_text_file(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "1\t0\t0") +
                                                         row(1, "t2", "True", "u", "t", "2\t0\t0"));
     CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})),
                       Catch::Contains("multimodal_test_public.tsv:3") && Catch::Contains("2_way_label '2'") &&

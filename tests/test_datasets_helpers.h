@@ -20,7 +20,7 @@ inline void write_bytes(const std::filesystem::path& path, const std::vector<uin
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-inline void write_text(const std::filesystem::path& path, const std::string& text) {
+inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
   out << text;

@@ -30,7 +30,7 @@ fs::path make_tree(const std::string& name) {
   write_bytes(root / "train/cat/b.JPEG", png(2));
   std::vector<uint8_t> grey(64, 90);
   write_bytes(root / "train/cat/c.jpg", encode_jpeg(grey.data(), 8, 8, 1, 95));
-  write_text(root / "train/cat/notes.txt", "not an image");
+  write_text_file(root / "train/cat/notes.txt", "not an image");
   write_bytes(root / "train/cat/.hidden.png", png(9));
   write_bytes(root / "train/dog/d.png", png(4));
   std::vector<uint8_t> cmyk;

@@ -28,13 +28,13 @@ fs::path make_imagenet(const std::string& name) {
   for (int i = 0; i < 64; ++i) cmyk.insert(cmyk.end(), {4, 100, 100, 255});
   write_bytes(root / "train/n15075141/n15075141_1.JPEG", encode_jpeg(cmyk.data(), 8, 8, 4, 98));
   for (int k = 1; k <= 4; ++k) write_bytes(root / fmt::format("val/ILSVRC2012_val_{:08}.JPEG", k), tagged_png(uint8_t(100 + k), 6));
-  write_text(root / "synsets.txt", "1 n15075141 toilet tissue\n2 n01440764 tench, Tinca tinca\n3 n01443537 goldfish\n");
-  write_text(root / "gt.txt", "1\n2\n3\n1\n");
-  write_text(root / "val.txt",
+  write_text_file(root / "synsets.txt", "1 n15075141 toilet tissue\n2 n01440764 tench, Tinca tinca\n3 n01443537 goldfish\n");
+  write_text_file(root / "gt.txt", "1\n2\n3\n1\n");
+  write_text_file(root / "val.txt",
              "ILSVRC2012_val_00000001.JPEG 2\nILSVRC2012_val_00000002.JPEG 0\nILSVRC2012_val_00000003.JPEG 1\n"
              "ILSVRC2012_val_00000004.JPEG 2\n");
-  write_text(root / "synset_words.txt", "n01440764 tench\nn01443537 goldfish\nn15075141 toilet tissue\n");
-  write_text(root / "LOC_val_solution.csv",
+  write_text_file(root / "synset_words.txt", "n01440764 tench\nn01443537 goldfish\nn15075141 toilet tissue\n");
+  write_text_file(root / "LOC_val_solution.csv",
              "ImageId,PredictionString\nILSVRC2012_val_00000003,n01443537 1 2 3 4\n"
              "ILSVRC2012_val_00000001,n15075141 5 5 9 9 n15075141 1 1 2 2\nILSVRC2012_val_00000002,n01440764 0 0 1 1\n"
              "ILSVRC2012_val_00000004,n15075141 0 0 3 3\n");
@@ -91,22 +91,22 @@ TEST_CASE("imagenet: label-file errors name the file and what was expected", "[d
     CHECK_THROWS_WITH(load_with("imagenet", with(root, {})), Catch::Contains("exactly one label source"));
   }
   SECTION("ground truth too short") {
-    write_text(root / "gt.txt", "1\n2\n");
+    write_text_file(root / "gt.txt", "1\n2\n");
     CHECK_THROWS_WITH(load_with("imagenet", with(root, {{"val_ground_truth", r + "/gt.txt"}, {"synsets", r + "/synsets.txt"}})),
                       Catch::Contains("gt.txt") && Catch::Contains("ILSVRC2012_val_00000003.JPEG"));
   }
   SECTION("a WNID with no train folder") {
-    write_text(root / "synsets.txt", "1 n09999999\n2 n01440764\n3 n01443537\n");
+    write_text_file(root / "synsets.txt", "1 n09999999\n2 n01440764\n3 n01443537\n");
     CHECK_THROWS_WITH(load_with("imagenet", with(root, {{"val_ground_truth", r + "/gt.txt"}, {"synsets", r + "/synsets.txt"}})),
                       Catch::Contains("n09999999"));
   }
   SECTION("synset_words in another order than the train folders") {
-    write_text(root / "synset_words.txt", "n15075141 toilet tissue\nn01440764 tench\nn01443537 goldfish\n");
+    write_text_file(root / "synset_words.txt", "n15075141 toilet tissue\nn01440764 tench\nn01443537 goldfish\n");
     CHECK_THROWS_WITH(load_with("imagenet", with(root, {{"val_txt", r + "/val.txt"}, {"synset_words", r + "/synset_words.txt"}})),
                       Catch::Contains("synset_words.txt"));
   }
   SECTION("malformed synsets line") {
-    write_text(root / "synsets.txt", "1 n15075141\nfoo bar\n");
+    write_text_file(root / "synsets.txt", "1 n15075141\nfoo bar\n");
     CHECK_THROWS_WITH(load_with("imagenet", with(root, {{"val_ground_truth", r + "/gt.txt"}, {"synsets", r + "/synsets.txt"}})),
                       Catch::Contains("synsets.txt:2"));
   }
@@ -114,7 +114,7 @@ TEST_CASE("imagenet: label-file errors name the file and what was expected", "[d
 
 TEST_CASE("imagenet label-file readers", "[datasets]") {
   const fs::path dir = scratch_dir("imagenet_readers");
-  write_text(dir / "wnids.txt", "n15075141\nn01440764\n");  // plain WNID per line: line i = ID i
+  write_text_file(dir / "wnids.txt", "n15075141\nn01440764\n");  // plain WNID per line: line i = ID i
   const auto ids = read_synset_ids((dir / "wnids.txt").string());
   CHECK(ids.at(1) == "n15075141");
   CHECK(ids.at(2) == "n01440764");

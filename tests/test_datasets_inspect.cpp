@@ -43,7 +43,7 @@ TEST_CASE("inspect an experiment YAML: every dataset, cache status on the second
   for (const char* f : {"train/x/1.png", "train/x/2.png", "train/y/3.png", "test/y/4.png"})
     write_bytes(dir / "imgs" / f, encode_png(px.data(), 4, 4, 3));
   const fs::path yaml = dir / "exp.yaml";
-  write_text(yaml, "name: t\ndatasets:\n  syn: {kind: synthetic_images, classes: 2, train_per_class: 3, test_per_class: 1}\n"
+  write_text_file(yaml, "name: t\ndatasets:\n  syn: {kind: synthetic_images, classes: 2, train_per_class: 3, test_per_class: 1}\n"
                    "  folder:\n    kind: image_folder\n    path: " + (dir / "imgs").string() + "\n    image_size: 4\n"
                    "grid: {dataset: [syn]}\n");
   const auto defs = parse_dataset_definitions(yaml.string());
@@ -63,13 +63,13 @@ TEST_CASE("inspect an experiment YAML: every dataset, cache status on the second
 
 TEST_CASE("inspect errors name the file, line and key", "[datasets]") {
   const fs::path dir = scratch_dir("inspect_errors");
-  write_text(dir / "a.yaml", "datasets:\n  d: {kind: synthetic_images, clases: 3}\n");
+  write_text_file(dir / "a.yaml", "datasets:\n  d: {kind: synthetic_images, clases: 3}\n");
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "a.yaml").string()),
                     Catch::Contains("a.yaml:2:") && Catch::Contains("'clases'"));
-  write_text(dir / "b.yaml", "datasets:\n  d: {kind: cifar11}\n");
+  write_text_file(dir / "b.yaml", "datasets:\n  d: {kind: cifar11}\n");
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "b.yaml").string()),
                     Catch::Contains("b.yaml:2:") && Catch::Contains("cifar11") && Catch::Contains("image_folder"));
-  write_text(dir / "c.yaml", "name: x\n");
+  write_text_file(dir / "c.yaml", "name: x\n");
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "c.yaml").string()), Catch::Contains("datasets:"));
   CHECK_THROWS_WITH(parse_dataset_definitions("synthetic_images(classes=x)"), Catch::Contains("classes"));
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "missing.yaml").string()), Catch::Contains("missing.yaml"));
