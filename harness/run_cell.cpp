@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/memory_budget.h"
 #include "datasets/dataset.h"
+#include "datasets/decode_cache.h"
 #include "harness/provenance.h"
 #include "methods/class_partition.h"
 #include "methods/method.h"
@@ -63,12 +64,9 @@ void apply_address_space_limit(uint64_t budget) {
   setrlimit(RLIMIT_AS, &lim);
 }
 
-Dataset load_cell_dataset(const CellConfig& cell, const std::string& cache_dir) {
-  const auto& info = DatasetRegistry::instance().find(cell.dataset.kind, "dataset '" + cell.dataset.name + "'");
-  Dataset d = info.load(cell.dataset.params);
-  if (d.fingerprint.empty()) d.fingerprint = info.fingerprint(cell.dataset.params);
-  (void)cache_dir;
-  return d;
+LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
+  return load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir + "/datasets",
+                      fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
 }
 
 }  // namespace
@@ -103,10 +101,12 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     Dataset dataset;
     {
       auto scope = timer.scope("dataset");
-      dataset = load_cell_dataset(cell, ex.cache_dir);
+      LoadedDataset loaded = load_cell_dataset(ex, cell);
+      dataset = std::move(loaded.dataset);
       scope.stop();
       std::map<std::string, double> m = {{"train_samples", static_cast<double>(dataset.train.n)},
-                                         {"test_samples", static_cast<double>(dataset.test.n)}};
+                                         {"test_samples", static_cast<double>(dataset.test.n)},
+                                         {"dataset_from_cache", loaded.from_cache ? 1.0 : 0.0}};
       for (const auto& [k, v] : dataset.load_report) m["dataset_" + k] = v;
       record_new_stages(m);
       say(fmt::format("dataset: {} train / {} test, {} classes ({:.1f}s)", dataset.train.n, dataset.test.n,
