@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "core/error.h"
 #include "methods/class_partition.h"
 #include "methods/method.h"
 
