@@ -1,7 +1,6 @@
 // Feature extractors: the embeddings every selection method works on, computed once per
 // (dataset, extractor) and cached on disk as .npy so that every method, ratio and seed reuses them.
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <torch/script.h>
 
 #include <filesystem>
@@ -10,18 +9,13 @@
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "datasets/dataset.h"
+#include "datasets/source_files.h"
 #include "models/models.h"
 #include "models/networks.h"
 
 namespace dq {
 
 namespace {
-
-std::string file_identity(const std::string& path) {
-  struct stat st{};
-  if (stat(path.c_str(), &st) != 0) throw Error(fmt::format("extractor: model file '{}' not found", path));
-  return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtim.tv_sec);
-}
 
 // Runs `fn` (N x C x H x W float -> N x d) over the training images in batches.
 template <typename Forward>

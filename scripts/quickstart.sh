@@ -5,5 +5,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-sh scripts/build.sh
+sh scripts/build.sh dqbench
 ./build/dqbench run experiments/quickstart.yaml
