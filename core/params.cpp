@@ -156,8 +156,10 @@ SpecString parse_spec_string(const std::string& text_in, const std::string& wher
     for (size_t i = 0; i < body.size(); ++i) {
       if (body[i] == ',') {
         size_t j = i + 1;
+        while (j < body.size() && std::isspace(static_cast<unsigned char>(body[j]))) ++j;
+        const size_t key_start = j;
         while (j < body.size() && (std::isalnum(static_cast<unsigned char>(body[j])) || body[j] == '_')) ++j;
-        if (j < body.size() && body[j] == '=' && j > i + 1) {
+        if (j < body.size() && body[j] == '=' && j > key_start) {
           items.push_back(current);
           current.clear();
           continue;

@@ -1,20 +1,14 @@
 // Fashion-MNIST (and MNIST) from the four gzipped IDX files, e.g. Debian's dataset-fashion-mnist
 // package at /usr/share/datasets/fashion-mnist/.
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
+#include "datasets/source_files.h"
 
 namespace dq {
 namespace {
-
-std::string file_identity(const std::string& path) {
-  struct stat st{};
-  if (stat(path.c_str(), &st) != 0) throw Error(fmt::format("{}: file not found", path));
-  return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtim.tv_sec);
-}
 
 ImageSet load_split(const std::string& dir, const std::string& prefix) {
   const std::string images_path = dir + "/" + prefix + "-images-idx3-ubyte.gz";

@@ -1,0 +1,46 @@
+#pragma once
+// Small file helpers shared by the loaders: whole-file reads with errors that name the file, text
+// lines, an atomic writer (tmp + rename) and the identity of sources for cache fingerprints.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+
+namespace dq {
+
+// Reads a whole file into `out` (reusing its capacity). Throws dq::Error naming the file.
+void read_file_bytes(const std::string& path, std::vector<uint8_t>& out);
+std::string read_text_file(const std::string& path);
+
+// Lines of a text file without their "\n" / "\r\n"; trailing blank lines are dropped.
+std::vector<std::string> read_text_lines(const std::string& path);
+
+// Throws dq::Error "<what> not found: <path>" unless `path` is an existing folder / regular file.
+void require_directory(const std::string& path, const std::string& what);
+void require_file(const std::string& path, const std::string& what);
+
+// "path:size:mtime_ns" of a file (throws if it does not exist).
+std::string file_identity(const std::string& path);
+
+// The loader options that change the decoded data, as canonical text: `threads` changes only the
+// speed, so a cache built with 1 thread serves a run with 8.
+std::string params_identity(const Params& params);
+
+// Writes `path` through a temporary file in the same folder and renames it into place on commit(),
+// so that readers see either no file or a complete one, even when two processes race.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  ~AtomicFileWriter();  // removes the temporary file unless committed
+  void write(const void* data, size_t bytes);
+  void commit();
+
+ private:
+  std::string path_, tmp_path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace dq

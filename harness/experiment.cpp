@@ -1,0 +1,322 @@
+#include "harness/experiment.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/memory_budget.h"
+#include "core/rng.h"
+#include "datasets/dataset.h"
+#include "harness/yaml_params.h"
+#include "models/models.h"
+
+namespace dq {
+
+namespace {
+
+nlohmann::json params_json(const Params& p) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : p.values())
+    std::visit([&](const auto& value) { out[k] = value; }, v);
+  return out;
+}
+
+const std::vector<std::string> kAxes = {"dataset", "method", "ratio", "seed"};
+const std::set<std::string> kTopKeys = {"name",    "description", "database", "cache_dir", "memory_budget", "timeout",
+                                        "threads", "datasets",    "extractor", "train",    "grid",          "zip"};
+
+std::string join(const std::set<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+}  // namespace
+
+double parse_duration(const std::string& text, const std::string& where) {
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("{}: '{}' is not a duration (e.g. 90s, 30m, 2h)", where, text));
+  }
+  const std::string unit = text.substr(pos);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  else if (unit == "m" || unit == "min") scale = 60;
+  else if (unit == "h") scale = 3600;
+  else throw Error(fmt::format("{}: unknown duration unit '{}' in '{}' (use s, m or h)", where, unit, text));
+  if (!(v > 0) || !std::isfinite(v)) throw Error(fmt::format("{}: duration '{}' must be positive", where, text));
+  return v * scale;
+}
+
+std::string CellConfig::canonical_json() const {
+  nlohmann::json j;
+  j["dataset"] = {{"kind", dataset.kind}, {"params", params_json(dataset.params)}};
+  j["method"] = {{"name", method.name}, {"params", params_json(method.params)}};
+  j["ratio"] = ratio;
+  j["seed"] = seed;
+  j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
+  j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
+  j["memory_budget"] = memory_budget;
+  return j.dump();
+}
+
+std::string CellConfig::id() const { return sha256_hex(canonical_json()); }
+
+uint64_t CellConfig::selection_seed() const {
+  nlohmann::json j;
+  j["dataset"] = {{"kind", dataset.kind}, {"params", params_json(dataset.params)}};
+  j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
+  j["method"] = method.canonical();
+  j["ratio"] = ratio;
+  j["seed"] = seed;
+  const std::string h = sha256_hex(j.dump());
+  return std::stoull(h.substr(0, 16), nullptr, 16);
+}
+
+uint64_t CellConfig::training_seed() const { return derive_seed(std::stoull(id().substr(0, 16), nullptr, 16), "train"); }
+
+std::string CellConfig::label() const {
+  return fmt::format("{} {} r={} s={}", dataset.name, method.canonical(), ratio, seed);
+}
+
+namespace {
+
+class ExperimentParser {
+ public:
+  explicit ExperimentParser(std::string file) : file_(std::move(file)) {}
+
+  Experiment parse() {
+    Experiment ex;
+    ex.file = file_;
+    std::ifstream in(file_);
+    if (!in) throw Error(fmt::format("{}: cannot open experiment file", file_));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    ex.yaml_text = buffer.str();
+    YAML::Node root;
+    try {
+      root = YAML::Load(ex.yaml_text);
+    } catch (const YAML::ParserException& e) {
+      throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", file_, e.mark.line + 1, e.mark.column + 1, e.msg));
+    }
+    if (!root.IsMap()) throw Error(fmt::format("{}: an experiment file must be a mapping of keys", file_));
+    for (const auto& entry : root) {
+      const std::string key = entry.first.as<std::string>();
+      if (!kTopKeys.count(key))
+        throw Error(fmt::format("{}: unknown key '{}' (allowed: {})", where(entry.first), key, join(kTopKeys)));
+    }
+    ex.name = root["name"] ? scalar(root["name"], "name")
+                           : std::filesystem::path(file_).stem().string();
+    ex.description = root["description"] ? scalar(root["description"], "description") : "";
+    ex.database = root["database"] ? scalar(root["database"], "database") : "results/" + ex.name + ".db";
+    ex.cache_dir = root["cache_dir"] ? scalar(root["cache_dir"], "cache_dir") : "cache";
+    ex.memory_budget = root["memory_budget"]
+                           ? parse_bytes(scalar(root["memory_budget"], "memory_budget"),
+                                         where(root["memory_budget"]) + " (key 'memory_budget')")
+                           : physical_memory_bytes() / 4 * 3;
+    ex.timeout_s = root["timeout"] ? parse_duration(scalar(root["timeout"], "timeout"),
+                                                    where(root["timeout"]) + " (key 'timeout')")
+                                   : 24 * 3600.0;
+    if (root["threads"]) {
+      Params t("the experiment", {{"threads", ParamType::Int, int64_t{0}, "", {}, 0.0, 1024.0}});
+      t.set_from_text("threads", scalar(root["threads"], "threads"), where(root["threads"]) + " (key 'threads')");
+      ex.threads = t.get_int("threads");
+    }
+
+    if (!root["datasets"] || !root["datasets"].IsMap() || root["datasets"].size() == 0)
+      throw Error(fmt::format("{}: key 'datasets' must map names to dataset definitions, e.g. "
+                              "datasets: {{fmnist: {{kind: fashion_mnist}}}}",
+                              file_));
+    for (const auto& entry : root["datasets"]) datasets_.push_back(parse_dataset(entry.first, entry.second));
+
+    std::optional<Params> extractor;
+    if (root["extractor"]) {
+      Params p("extractor", extractor_specs());
+      apply_yaml_params(root["extractor"], p, file_);
+      extractor = std::move(p);
+    }
+    std::optional<Params> train;
+    if (root["train"]) {
+      const YAML::Node t = root["train"];
+      if (t.IsScalar() && (t.Scalar() == "none" || t.Scalar() == "off" || t.Scalar() == "false")) {
+        // selection only
+      } else if (t.IsMap()) {
+        Params p("train", train_recipe_specs());
+        apply_yaml_params(t, p, file_);
+        train = std::move(p);
+      } else {
+        throw Error(fmt::format("{} (key 'train'): expected a recipe mapping or 'none'", where(t)));
+      }
+    }
+    if (ex.threads > 0) {
+      if (extractor && extractor->has("threads") && extractor->get_int("threads") == 0)
+        extractor->set_from_text("threads", std::to_string(ex.threads), file_);
+      if (train && train->get_int("threads") == 0) train->set_from_text("threads", std::to_string(ex.threads), file_);
+    }
+
+    expand(root, ex, extractor, train);
+    return ex;
+  }
+
+ private:
+  std::string where(const YAML::Node& n) const { return yaml_where(file_, n); }
+
+  std::string scalar(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) throw Error(fmt::format("{} (key '{}'): expected a single value", where(n), key));
+    return n.Scalar();
+  }
+
+  DatasetDef parse_dataset(const YAML::Node& name_node, const YAML::Node& def) {
+    DatasetDef d;
+    d.name = name_node.as<std::string>();
+    const std::string at = fmt::format("{} (dataset '{}')", where(name_node), d.name);
+    if (!def.IsMap() || !def["kind"])
+      throw Error(fmt::format("{}: a dataset needs a mapping with 'kind', e.g. {{kind: fashion_mnist}}", at));
+    d.kind = scalar(def["kind"], "kind");
+    const DatasetLoaderInfo& info = DatasetRegistry::instance().find(d.kind, where(def["kind"]) + " (key 'kind')");
+    d.params = Params("dataset kind '" + d.kind + "'", info.params);
+    apply_yaml_params(def, d.params, file_, {"kind"});
+    return d;
+  }
+
+  MethodSpec parse_method(const YAML::Node& n) {
+    if (n.IsScalar()) return parse_method_spec(n.Scalar(), where(n) + " (key 'method')");
+    if (!n.IsMap() || !n["name"])
+      throw Error(fmt::format("{} (key 'method'): a method is a spec string like \"bgfdq(k=20)\" or a mapping "
+                              "with 'name' and its parameters",
+                              where(n)));
+    const std::string name = scalar(n["name"], "name");
+    const MethodInfo& info = MethodRegistry::instance().find(name, where(n["name"]) + " (key 'name')");
+    MethodSpec spec{name, Params("method '" + name + "'", info.params)};
+    apply_yaml_params(n, spec.params, file_, {"name"});
+    return spec;
+  }
+
+  double parse_ratio(const YAML::Node& n) {
+    const std::string at = where(n) + " (key 'ratio')";
+    Params p("the matrix", {{"ratio", ParamType::Double, 0.0, "", {}, {}, {}}});
+    p.set_from_text("ratio", scalar(n, "ratio"), at);
+    const double r = p.get_double("ratio");
+    if (!(r > 0 && r <= 1)) throw Error(fmt::format("{}: ratio {} is outside (0, 1]", at, n.Scalar()));
+    return r;
+  }
+
+  int64_t parse_seed(const YAML::Node& n) {
+    Params p("the matrix", {{"seed", ParamType::Int, int64_t{0}, "", {}, 0.0, {}}});
+    p.set_from_text("seed", scalar(n, "seed"), where(n) + " (key 'seed')");
+    return p.get_int("seed");
+  }
+
+  const DatasetDef& find_dataset(const YAML::Node& n) {
+    const std::string name = scalar(n, "dataset");
+    for (const auto& d : datasets_)
+      if (d.name == name) return d;
+    std::string known;
+    for (const auto& d : datasets_) known += (known.empty() ? "" : ", ") + d.name;
+    throw Error(fmt::format("{} (key 'dataset'): unknown dataset '{}' (defined under datasets: {})", where(n), name,
+                            known));
+  }
+
+  // Collects each axis's list from grid (crossed) and zip (varying together).
+  void expand(const YAML::Node& root, Experiment& ex, const std::optional<Params>& extractor,
+              const std::optional<Params>& train) {
+    std::map<std::string, std::vector<YAML::Node>> grid, zip;
+    auto read_axes = [&](const char* section, std::map<std::string, std::vector<YAML::Node>>& into) {
+      const YAML::Node s = root[section];
+      if (!s) return;
+      if (!s.IsMap()) throw Error(fmt::format("{} (key '{}'): expected a mapping of axes to lists", where(s), section));
+      for (const auto& entry : s) {
+        const std::string axis = entry.first.as<std::string>();
+        if (std::find(kAxes.begin(), kAxes.end(), axis) == kAxes.end())
+          throw Error(fmt::format("{}: unknown axis '{}' under '{}' (axes: dataset, method, ratio, seed)",
+                                  where(entry.first), axis, section));
+        std::vector<YAML::Node> values;
+        if (entry.second.IsSequence()) {
+          for (const auto& v : entry.second) values.push_back(v);
+        } else {
+          values.push_back(entry.second);  // a single value is a one-element axis
+        }
+        if (values.empty()) throw Error(fmt::format("{}: axis '{}' has no values", where(entry.first), axis));
+        into[axis] = values;
+      }
+    };
+    read_axes("grid", grid);
+    read_axes("zip", zip);
+    for (const auto& [axis, _] : zip)
+      if (grid.count(axis))
+        throw Error(fmt::format("{}: axis '{}' appears under both grid and zip", where(root["zip"][axis]), axis));
+    size_t zip_len = 0;
+    for (const auto& [axis, values] : zip) {
+      if (zip_len && values.size() != zip_len)
+        throw Error(fmt::format("{}: zip axis '{}' has {} values but the other zip axes have {}",
+                                where(root["zip"][axis]), axis, values.size(), zip_len));
+      zip_len = values.size();
+    }
+    // Defaults for axes given nowhere.
+    if (!grid.count("dataset") && !zip.count("dataset")) {
+      if (datasets_.size() != 1)
+        throw Error(fmt::format("{}: no 'dataset' axis under grid or zip, and {} datasets are defined", file_,
+                                datasets_.size()));
+      grid["dataset"] = {YAML::Node(datasets_.front().name)};
+    }
+    if (!grid.count("seed") && !zip.count("seed")) grid["seed"] = {YAML::Node(0)};
+    for (const char* required : {"method", "ratio"})
+      if (!grid.count(required) && !zip.count(required))
+        throw Error(fmt::format("{}: the matrix needs a '{}' axis under grid or zip", file_, required));
+
+    // Parse every value once (errors carry their own line), then take the product.
+    struct Partial {
+      std::map<std::string, YAML::Node> chosen;
+    };
+    std::vector<Partial> rows(1);
+    for (const auto& axis : kAxes) {  // fixed axis order: a stable cell order
+      if (!grid.count(axis)) continue;
+      std::vector<Partial> next;
+      for (const auto& row : rows)
+        for (const auto& v : grid[axis]) {
+          Partial p = row;
+          p.chosen[axis] = v;
+          next.push_back(p);
+        }
+      rows = std::move(next);
+    }
+    if (zip_len) {
+      std::vector<Partial> next;
+      for (const auto& row : rows)
+        for (size_t i = 0; i < zip_len; ++i) {
+          Partial p = row;
+          for (const auto& [axis, values] : zip) p.chosen[axis] = values[i];
+          next.push_back(p);
+        }
+      rows = std::move(next);
+    }
+    std::set<std::string> seen;
+    for (const auto& row : rows) {
+      CellConfig cell{ex.name, find_dataset(row.chosen.at("dataset")), parse_method(row.chosen.at("method")),
+                      parse_ratio(row.chosen.at("ratio")), parse_seed(row.chosen.at("seed")), extractor, train,
+                      ex.memory_budget};
+      if (seen.insert(cell.id()).second) ex.cells.push_back(std::move(cell));
+    }
+  }
+
+  std::string file_;
+  std::vector<DatasetDef> datasets_;
+};
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path) { return ExperimentParser(path).parse(); }
+
+}  // namespace dq

@@ -1,0 +1,64 @@
+#pragma once
+// An experiment file (experiments/*.yaml) parsed, validated and expanded into cells. Every key is
+// checked before any cell runs: an unknown key, a wrong type, a ratio outside (0, 1], an unknown
+// method or dataset is a dq::Error naming the file, line and key. Format: experiments/README.md.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+#include "methods/method.h"
+
+namespace dq {
+
+struct DatasetDef {
+  std::string name;   // the experiment's own name for it ("fmnist")
+  std::string kind;   // loader kind ("fashion_mnist")
+  Params params;
+};
+
+struct CellConfig {
+  std::string experiment;
+  DatasetDef dataset;
+  MethodSpec method;
+  double ratio = 0;
+  int64_t seed = 0;
+  std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
+  std::optional<Params> train;      // absent: selection only (train: none)
+  uint64_t memory_budget = 0;
+
+  // Canonical JSON of everything that determines the cell's result (sorted keys, no whitespace).
+  std::string canonical_json() const;
+  // sha256 of canonical_json(): the cell's identity in the database.
+  std::string id() const;
+  // Seeds derived from the cell (never from the clock). The selection seed depends on what the
+  // selection sees (dataset, extractor, method, ratio, seed) so changing the training recipe does
+  // not change the coreset; the training seed depends on the whole cell.
+  uint64_t selection_seed() const;
+  uint64_t training_seed() const;
+  std::string label() const;  // short human form: "fmnist random r=0.1 s=0"
+};
+
+struct Experiment {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string yaml_text;
+  std::string database;    // SQLite file
+  std::string cache_dir;   // decoded datasets, embeddings, bins, KNN graphs
+  uint64_t memory_budget = 0;
+  double timeout_s = 0;
+  int64_t threads = 0;
+  std::vector<CellConfig> cells;  // the expanded matrix, in a stable order
+};
+
+// Reads and validates `path`. `root` resolves relative paths in it (database, cache_dir): the
+// current directory by default.
+Experiment load_experiment(const std::string& path);
+
+// "90", "90s", "30m", "2h" -> seconds. Throws dq::Error naming `where`.
+double parse_duration(const std::string& text, const std::string& where);
+
+}  // namespace dq

@@ -1,0 +1,212 @@
+#include "harness/run_cell.h"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <new>
+#include <thread>
+
+#include "core/error.h"
+#include "core/memory_budget.h"
+#include "datasets/dataset.h"
+#include "datasets/decode_cache.h"
+#include "harness/provenance.h"
+#include "methods/class_partition.h"
+#include "methods/method.h"
+#include "models/models.h"
+
+namespace dq {
+
+namespace {
+
+// Keeps the cell's heartbeat fresh from its own connection while long stages run.
+class HeartbeatThread {
+ public:
+  HeartbeatThread(std::string db_path, std::string cell_id)
+      : thread_([this, db = std::move(db_path), id = std::move(cell_id)] {
+          try {
+            Store store(db);
+            std::unique_lock lock(mutex_);
+            while (!stop_) {
+              if (cv_.wait_for(lock, std::chrono::seconds(15), [this] { return stop_; })) break;
+              store.heartbeat(id);
+            }
+          } catch (const std::exception&) {
+            // A missed heartbeat only makes a crashed cell look stale sooner; never fail the cell.
+          }
+        }) {}
+  ~HeartbeatThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+void apply_address_space_limit(uint64_t budget) {
+  // Headroom for what no method declares: LibTorch, BLAS and OpenMP reserve address space far beyond
+  // what they touch.
+  const uint64_t headroom = 8ull << 30;
+  rlimit lim{};
+  lim.rlim_cur = lim.rlim_max = budget + headroom;
+  setrlimit(RLIMIT_AS, &lim);
+}
+
+LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
+  return load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir + "/datasets",
+                      fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
+}
+
+}  // namespace
+
+CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, const CellRunOptions& options) {
+  const std::string id = cell.id();
+  const std::string prefix = options.progress_prefix.empty() ? "" : options.progress_prefix + " ";
+  auto say = [&](const std::string& msg) { std::cerr << prefix << msg << std::endl; };
+  store.start_cell(id);
+  HeartbeatThread heartbeat(store.path(), id);
+  if (options.hard_memory_limit) apply_address_space_limit(cell.memory_budget);
+
+  int64_t threads = ex.threads;
+  if (cell.train) threads = cell.train->get_int("threads");
+  set_compute_threads(threads);
+
+  MemoryBudget memory(cell.memory_budget);
+  StageTimer timer;
+  CellStatus status = CellStatus::Done;
+  std::string error;
+  std::map<std::string, double> oom_metrics;
+  size_t recorded = 0;
+  auto record_new_stages = [&](const std::map<std::string, double>& metrics) {
+    // Sub-stages finish before their parent; write every record not yet written, metrics with the last.
+    const auto& records = timer.records();
+    for (; recorded < records.size(); ++recorded)
+      store.record_stage(id, records[recorded], recorded + 1 == records.size() ? metrics : std::map<std::string, double>{});
+  };
+
+  try {
+    // 1. dataset
+    Dataset dataset;
+    {
+      auto scope = timer.scope("dataset");
+      LoadedDataset loaded = load_cell_dataset(ex, cell);
+      dataset = std::move(loaded.dataset);
+      scope.stop();
+      std::map<std::string, double> m = {{"train_samples", static_cast<double>(dataset.train.n)},
+                                         {"test_samples", static_cast<double>(dataset.test.n)},
+                                         {"dataset_from_cache", loaded.from_cache ? 1.0 : 0.0}};
+      for (const auto& [k, v] : dataset.load_report) m["dataset_" + k] = v;
+      record_new_stages(m);
+      say(fmt::format("dataset: {} train / {} test, {} classes ({:.1f}s)", dataset.train.n, dataset.test.n,
+                      dataset.num_classes(), timer.records().back().wall_s));
+    }
+
+    // 2. embed
+    auto method = cell.method.instantiate();
+    Embeddings embeddings;
+    if (cell.extractor) {
+      auto scope = timer.scope("embed");
+      embeddings = compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
+      scope.stop();
+      record_new_stages({{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
+                         {"embed_dim", static_cast<double>(embeddings.d)}});
+      if (!embeddings.cache_path.empty())
+        store.record_artefact(embeddings.key, "embeddings", embeddings.cache_path,
+                              static_cast<int64_t>(embeddings.z.size() * sizeof(float)));
+    } else if (method->needs_embeddings()) {
+      throw Error(fmt::format("{}: method '{}' works on embeddings; add an 'extractor:' section (e.g. "
+                              "{{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
+                              ex.file, cell.method.name));
+    }
+
+    // 3. select
+    ClassPartition classes =
+        partition_by_class(embeddings.z.empty() ? nullptr : embeddings.z.data(), embeddings.d, dataset.train.labels,
+                           dataset.num_classes());
+    std::vector<ClassSelection> selections;
+    std::vector<int64_t> selected;
+    std::vector<float> keep;
+    {
+      auto scope = timer.scope("select");
+      SelectContext ctx{cell.ratio, cell.selection_seed(), memory, timer, {}};
+      ctx.services.train_images = dataset.has_images() ? &dataset.train : nullptr;
+      ctx.services.cache_dir = ex.cache_dir;
+      ctx.services.embedding_key = embeddings.key;
+      selections = method->select_all(classes.views, ctx);
+      scope.stop();
+      std::map<std::string, double> m;
+      double kept = 0;
+      std::map<std::string, std::pair<double, int>> diag;
+      for (const auto& s : selections) {
+        DQ_ASSERT(s.ids.size() == s.keep.size(), "method returned ids and keep of different lengths");
+        selected.insert(selected.end(), s.ids.begin(), s.ids.end());
+        keep.insert(keep.end(), s.keep.begin(), s.keep.end());
+        for (float w : s.keep) kept += w;
+        for (const auto& [k, v] : s.diagnostics) {
+          diag[k].first += v;
+          diag[k].second += 1;
+        }
+      }
+      for (const auto& [k, v] : diag) m["diag_" + k + "_mean"] = v.first / v.second;
+      m["selected_samples"] = static_cast<double>(selected.size());
+      m["sample_ratio"] = static_cast<double>(selected.size()) / static_cast<double>(dataset.train.n);
+      m["storage_ratio"] = kept / static_cast<double>(dataset.train.n);
+      record_new_stages(m);
+      store.record_selection(id, selected, keep);
+      say(fmt::format("select: {} samples ({:.2f}% of the training set, {:.2f}% storage) in {:.2f}s",
+                      selected.size(), 100.0 * m["sample_ratio"], 100.0 * m["storage_ratio"],
+                      timer.records().back().wall_s));
+    }
+
+    // 4. train + eval
+    if (cell.train && dataset.has_images() && dataset.test.n > 0) {
+      auto scope = timer.scope("train");
+      const ImageSet coreset = dataset.train.subset(selected);
+      const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
+                                               train_recipe_from(*cell.train), cell.training_seed(),
+                                               [&](const std::string& msg) { say("train: " + msg); });
+      scope.stop();
+      record_new_stages({{"top1", r.final_top1},
+                         {"top1_best", r.best_top1},
+                         {"train_loss", r.final_train_loss},
+                         {"train_steps", static_cast<double>(r.steps)}});
+    } else if (cell.train) {
+      say("train: skipped (the dataset has no images or no test split)");
+    }
+  } catch (const OutOfMemory& e) {
+    status = CellStatus::Oom;
+    error = e.what();
+    oom_metrics = {{"oom_requested_bytes", static_cast<double>(e.requested_bytes())},
+                   {"oom_budget_bytes", static_cast<double>(e.budget_bytes())}};
+  } catch (const std::bad_alloc&) {
+    status = CellStatus::Oom;
+    error = "an undeclared allocation failed (std::bad_alloc) under the process memory limit";
+  } catch (const std::exception& e) {
+    // LibTorch reports allocation failures as c10::Error with these words.
+    const std::string what = e.what();
+    const bool oom = what.find("can't allocate memory") != std::string::npos ||
+                     what.find("out of memory") != std::string::npos;
+    status = oom ? CellStatus::Oom : CellStatus::Failed;
+    error = what.substr(0, what.find("\nException raised from"));  // drop LibTorch's backtrace
+  }
+  record_new_stages({});
+  oom_metrics["declared_peak_bytes"] = static_cast<double>(memory.peak());
+  store.record_metrics(id, oom_metrics);
+  store.finish_cell(id, status, error, collect_provenance(threads, torch_version(), options.command_line));
+  if (status != CellStatus::Done) say(fmt::format("{}: {}", status_name(status), error));
+  return status;
+}
+
+}  // namespace dq

@@ -1,0 +1,49 @@
+#pragma once
+// A small RAII wrapper over sqlite3 prepared statements: bind by position, step, read columns.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+namespace dq {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql, const std::string& db_path);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, const std::string& value);
+  Statement& bind(int index, double value);
+  Statement& bind(int index, int64_t value);
+  Statement& bind_blob(int index, const void* data, int64_t bytes);
+  Statement& bind_null(int index);
+  bool step();  // true while a row is available; throws dq::Error on failure
+  void run() { while (step()) {} }
+
+  std::string text(int col) const;
+  double real(int col) const;
+  int64_t integer(int col) const;
+  bool is_null(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string path_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back if destroyed without commit().
+class Transaction {
+ public:
+  Transaction(sqlite3* db, const std::string& db_path);
+  ~Transaction();
+  void commit();
+
+ private:
+  sqlite3* db_;
+  std::string path_;
+  bool done_ = false;
+};
+
+}  // namespace dq

@@ -1,0 +1,127 @@
+// The bin cache: GraphCut is deterministic, so one class's bins serve every ratio, seed and
+// bin-based method (DQ, ADQ, DQAS-approx) run on the same embeddings. Files, under
+// <cache_dir>/dq_bins/: <key>.npy (int64 dataset ids, bins concatenated in order) and <key>.json
+// (bin sizes and what the key was made of). The json is renamed into place last, so its presence
+// means the pair is complete. The mode is part of the key: a dense mode's cached bins were made
+// under a budget that held its matrix, and a streaming run must not let a dense one skip its OOM.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/npy.h"
+#include "methods/graphcut_bins.h"
+
+namespace dq {
+namespace {
+
+constexpr const char* kFormat = "dq-graphcut-bins/v1";
+
+std::string cache_key(const ClassView& cls, const BinParams& params, const std::string& embedding_key) {
+  const std::string ids_hash =
+      sha256_hex(std::string_view(reinterpret_cast<const char*>(cls.ids.data()), cls.ids.size() * sizeof(int64_t)));
+  return sha256_hex(fmt::format("{}\nembedding={}\nlabel={}\nm={}\nd={}\nids={}\n{}", kFormat, embedding_key,
+                                cls.label, cls.size(), cls.d, ids_hash, params.canonical()));
+}
+
+// Reads a complete cache entry; nullopt when absent. A present but inconsistent entry is an error
+// (the key covers the class's ids, so this means a damaged file).
+std::optional<ClassBins> load(const std::filesystem::path& json_path, const std::filesystem::path& npy_path,
+                              const ClassView& cls) {
+  if (!std::filesystem::exists(json_path)) return std::nullopt;
+  auto bad = [&](const std::string& why) {
+    return Error(fmt::format("bin cache {}: {}; delete it (and {}) to regenerate", json_path.string(), why,
+                             npy_path.filename().string()));
+  };
+  nlohmann::json meta;
+  try {
+    std::ifstream in(json_path);
+    meta = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw bad(std::string("unreadable JSON: ") + e.what());
+  }
+  std::vector<int64_t> sizes;
+  try {
+    if (!meta.is_object() || meta.value("format", "") != kFormat) throw bad("not a GraphCut bin file");
+    sizes = meta.at("bin_sizes").get<std::vector<int64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("not a GraphCut bin file: ") + e.what());
+  }
+  const std::vector<int64_t> ids = read_npy(npy_path.string()).as_int64(npy_path.string());
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (total != cls.size() || static_cast<int64_t>(ids.size()) != total)
+    throw bad(fmt::format("holds {} ids in bins summing to {}, the class has {}", ids.size(), total, cls.size()));
+
+  std::unordered_map<int64_t, int64_t> position;
+  position.reserve(cls.ids.size());
+  for (size_t i = 0; i < cls.ids.size(); ++i) position.emplace(cls.ids[i], static_cast<int64_t>(i));
+  std::vector<char> seen(cls.ids.size(), 0);
+  ClassBins bins(sizes.size());
+  size_t next = 0;
+  for (size_t b = 0; b < sizes.size(); ++b)
+    for (int64_t k = 0; k < sizes[b]; ++k, ++next) {
+      auto it = position.find(ids[next]);
+      if (it == position.end() || seen[static_cast<size_t>(it->second)])
+        throw bad(fmt::format("id {} is not in class {} or appears twice", ids[next], cls.label));
+      seen[static_cast<size_t>(it->second)] = 1;
+      bins[b].push_back(it->second);
+    }
+  return bins;
+}
+
+void store(const std::filesystem::path& json_path, const std::filesystem::path& npy_path, const ClassView& cls,
+           const BinParams& params, const std::string& embedding_key, const ClassBins& bins, double seconds) {
+  std::vector<int64_t> ids;
+  ids.reserve(cls.ids.size());
+  std::vector<int64_t> sizes;
+  for (const auto& bin : bins) {
+    sizes.push_back(static_cast<int64_t>(bin.size()));
+    for (int64_t p : bin) ids.push_back(cls.ids[static_cast<size_t>(p)]);
+  }
+  nlohmann::json meta = {{"format", kFormat},     {"embedding_key", embedding_key}, {"label", cls.label},
+                         {"m", cls.size()},       {"d", cls.d},                     {"params", params.canonical()},
+                         {"bin_sizes", sizes},    {"generation_seconds", seconds}};
+  // Unique temporary names: concurrent cells may generate the same bins; the last rename wins and
+  // both writers produce the same bytes.
+  const std::string suffix = fmt::format(".tmp{}", static_cast<long>(::getpid()));
+  const auto npy_tmp = npy_path.string() + suffix, json_tmp = json_path.string() + suffix;
+  write_npy(npy_tmp, ids.data(), {static_cast<int64_t>(ids.size())});
+  {
+    std::ofstream out(json_tmp);
+    out << meta.dump(1) << "\n";
+    if (!out) throw Error(fmt::format("bin cache: cannot write {}", json_tmp));
+  }
+  std::filesystem::rename(npy_tmp, npy_path);
+  std::filesystem::rename(json_tmp, json_path);
+}
+
+}  // namespace
+
+BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, SelectContext& ctx) {
+  auto stage = ctx.timer.scope("bin_generation");
+  const auto& services = ctx.services;
+  if (services.cache_dir.empty() || services.embedding_key.empty())
+    return {generate_graphcut_bins(cls, params, ctx.memory), false};
+
+  const std::filesystem::path dir = std::filesystem::path(services.cache_dir) / "dq_bins";
+  const std::string key = cache_key(cls, params, services.embedding_key);
+  const auto json_path = dir / (key + ".json"), npy_path = dir / (key + ".npy");
+  if (auto cached = load(json_path, npy_path, cls)) return {std::move(*cached), true};
+
+  const auto start = std::chrono::steady_clock::now();
+  BinsResult result{generate_graphcut_bins(cls, params, ctx.memory), false};
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::filesystem::create_directories(dir);
+  store(json_path, npy_path, cls, params, services.embedding_key, result.bins, seconds);
+  return result;
+}
+
+}  // namespace dq

@@ -1,0 +1,136 @@
+// Feature extractors: the embeddings every selection method works on, computed once per
+// (dataset, extractor) and cached on disk as .npy so that every method, ratio and seed reuses them.
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/npy.h"
+#include "datasets/dataset.h"
+#include "datasets/source_files.h"
+#include "models/models.h"
+#include "models/networks.h"
+
+namespace dq {
+
+namespace {
+
+// Runs `fn` (N x C x H x W float -> N x d) over the training images in batches.
+template <typename Forward>
+Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, const std::vector<float>& std,
+                        Forward&& fn, const ProgressFn& progress) {
+  torch::NoGradGuard no_grad;
+  Embeddings out;
+  out.n = images.n;
+  const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
+  for (int64_t start = 0; start < images.n; start += batch) {
+    const int64_t count = std::min(batch, images.n - start);
+    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, mean, std);
+    auto f = fn(x).to(torch::kCPU).to(torch::kFloat32).contiguous();
+    if (f.dim() != 2 || f.size(0) != count)
+      throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
+                              fmt::join(f.sizes(), "x"), count, count));
+    if (out.d == 0) {
+      out.d = f.size(1);
+      out.z.resize(static_cast<size_t>(images.n * out.d));
+    }
+    std::copy_n(f.template data_ptr<float>(), count * out.d, out.z.data() + start * out.d);
+  }
+  if (progress) progress(fmt::format("embedded {} images into {} dimensions", out.n, out.d));
+  return out;
+}
+
+}  // namespace
+
+Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std::string& cache_dir,
+                              const ProgressFn& progress) {
+  const std::string kind = p.get_string("kind");
+  if (kind == "none") {
+    if (dataset.feature_dim <= 0)
+      throw Error(fmt::format("extractor kind 'none' needs a dataset that carries features, but '{}' has images "
+                              "only (use kind: proxy or torchscript)",
+                              dataset.kind));
+    Embeddings out;
+    out.n = dataset.train.n;
+    out.d = dataset.feature_dim;
+    out.z = dataset.train_features;
+    out.key = sha256_hex(dataset.fingerprint + "|extractor:none");
+    return out;
+  }
+  if (!dataset.has_images())
+    throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
+                            kind, dataset.kind));
+
+  // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
+  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical() + "|networks:" + kNetworksVersion;
+  if (kind == "torchscript") identity += "|" + file_identity(p.get_string("path"));
+  const std::string key = sha256_hex(identity);
+  std::string path;
+  if (!cache_dir.empty()) {
+    std::filesystem::create_directories(std::filesystem::path(cache_dir) / "embeddings");
+    path = (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
+    if (std::filesystem::exists(path)) {
+      const NpyArray arr = read_npy(path);
+      if (arr.shape.size() == 2 && arr.shape[0] == dataset.train.n) {
+        Embeddings out;
+        out.n = arr.shape[0];
+        out.d = arr.shape[1];
+        out.z = arr.as_float32(path);
+        out.from_cache = true;
+        out.key = key;
+        out.cache_path = path;
+        if (progress) progress(fmt::format("embeddings from cache {}", path));
+        return out;
+      }
+      // A stale or foreign file under our key: recompute and overwrite.
+    }
+  }
+
+  const TrainRecipe recipe = train_recipe_from(p);
+  set_compute_threads(recipe.threads);
+  const ImageSet& train = dataset.train;
+  std::vector<float> mean, std;
+  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, mean, std);
+  Embeddings out;
+  if (kind == "proxy") {
+    // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
+    // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
+    const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
+    torch::manual_seed(seed);
+    auto model = make_classifier(recipe.arch, train.channels, dataset.num_classes());
+    const torch::Device device = resolve_device(recipe.device);
+    model->to(device);
+    train_model_in_place(*model, train, dataset.test, recipe, seed, device, progress);
+    model->eval();
+    out = embed_images(train, mean, std, [&](torch::Tensor x) { return model->features(x.to(device)); }, progress);
+  } else {
+    torch::jit::script::Module module;
+    try {
+      module = torch::jit::load(p.get_string("path"));
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
+                              e.what_without_backtrace()));
+    }
+    module.eval();
+    const std::string norm = p.get_string("normalize");
+    if (norm == "imagenet") {
+      mean = {0.485f, 0.456f, 0.406f};
+      std = {0.229f, 0.224f, 0.225f};
+      if (train.channels != 3) throw Error("extractor normalize: imagenet needs 3-channel images");
+    } else if (norm == "none") {
+      mean.assign(static_cast<size_t>(train.channels), 0.f);
+      std.assign(static_cast<size_t>(train.channels), 1.f);
+    }
+    out = embed_images(train, mean, std, [&](torch::Tensor x) { return module.forward({x}).toTensor(); }, progress);
+  }
+  out.key = key;
+  if (!path.empty()) {
+    write_npy(path, out.z.data(), {out.n, out.d});
+    out.cache_path = path;
+  }
+  return out;
+}
+
+}  // namespace dq

@@ -1,2 +1,0 @@
-// replaced by the networks
-namespace dq { int models_placeholder = 0; }

@@ -1,0 +1,116 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/memory_budget.h"
+#include "core/npy.h"
+#include "core/params.h"
+#include "core/rng.h"
+#include "test_helpers.h"
+
+using namespace dq;
+
+TEST_CASE("spec strings split on key= commas and keep FAISS factory strings whole", "[core]") {
+  const SpecString s = parse_spec_string("bgfdq(k=20, knn=PCA64,Flat,alpha=1.5)", "t");
+  CHECK(s.name == "bgfdq");
+  REQUIRE(s.args.size() == 3);
+  CHECK(s.args[0] == std::make_pair(std::string("k"), std::string("20")));
+  CHECK(s.args[1] == std::make_pair(std::string("knn"), std::string("PCA64,Flat")));
+  CHECK(s.args[2] == std::make_pair(std::string("alpha"), std::string("1.5")));
+  CHECK(parse_spec_string("random", "t").args.empty());
+  CHECK_THROWS_WITH(parse_spec_string("dq(bins=3", "here"), Catch::Contains("here"));
+  CHECK_THROWS_WITH(parse_spec_string("dq(3)", "here"), Catch::Contains("key=value"));
+}
+
+TEST_CASE("params validate names, types, ranges and choices", "[core]") {
+  Params p("method 'x'", {{"k", ParamType::Int, int64_t{20}, "", {}, 1.0, {}},
+                          {"alpha", ParamType::Double, 1.0, "", {}, 0.0, {}},
+                          {"mode", ParamType::String, std::string("memo"), "", {"naive", "memo"}, {}, {}},
+                          {"on", ParamType::Bool, false, "", {}, {}, {}}});
+  CHECK(p.get_int("k") == 20);
+  p.set_from_text("k", "7", "f:1");
+  p.set_from_text("alpha", "2.5", "f:1");
+  p.set_from_text("on", "on", "f:1");
+  CHECK(p.get_int("k") == 7);
+  CHECK(p.get_double("alpha") == 2.5);
+  CHECK(p.get_bool("on"));
+  CHECK(p.canonical() == "alpha=2.5,k=7,mode=memo,on=true");
+  CHECK_THROWS_WITH(p.set_from_text("kk", "1", "f.yaml:3:4"),
+                    Catch::Contains("f.yaml:3:4") && Catch::Contains("unknown parameter 'kk'") && Catch::Contains("k, alpha"));
+  CHECK_THROWS_WITH(p.set_from_text("k", "2.5", "w"), Catch::Contains("expects an integer"));
+  CHECK_THROWS_WITH(p.set_from_text("k", "0", "w"), Catch::Contains("outside"));
+  CHECK_THROWS_WITH(p.set_from_text("mode", "fast", "w"), Catch::Contains("naive|memo"));
+  CHECK_THROWS_WITH(p.set_from_text("on", "maybe", "w"), Catch::Contains("true/false"));
+}
+
+TEST_CASE("byte sizes parse with binary and decimal units", "[core]") {
+  CHECK(parse_bytes("12GiB", "w") == 12ull << 30);
+  CHECK(parse_bytes("1.5 MiB", "w") == 1572864ull);
+  CHECK(parse_bytes("2GB", "w") == 2000000000ull);
+  CHECK(parse_bytes("100", "w") == 100ull);
+  CHECK_THROWS_WITH(parse_bytes("12 gigs", "budget"), Catch::Contains("budget") && Catch::Contains("unit"));
+}
+
+TEST_CASE("memory budget refuses requests over the limit and releases on scope exit", "[core]") {
+  MemoryBudget budget(1000);
+  {
+    auto a = budget.reserve(600, "a");
+    CHECK(budget.in_use() == 600);
+    try {
+      auto b = budget.reserve(500, "dense similarity");
+      FAIL("expected OutOfMemory");
+    } catch (const OutOfMemory& e) {
+      CHECK(e.requested_bytes() == 500);
+      CHECK(e.buffer() == "dense similarity");
+      CHECK(std::string(e.what()).find("500 bytes") != std::string::npos);
+    }
+  }
+  CHECK(budget.in_use() == 0);
+  CHECK(budget.peak() == 600);
+  auto c = budget.reserve(1000, "exactly the budget");
+  CHECK(budget.in_use() == 1000);
+}
+
+TEST_CASE("rng is reproducible, bounded and roughly uniform", "[core]") {
+  Rng a(42), b(42), c(43);
+  bool differs = false;
+  for (int i = 0; i < 100; ++i) {
+    const uint64_t x = a.next_u64();
+    CHECK(x == b.next_u64());
+    differs |= x != c.next_u64();
+  }
+  CHECK(differs);
+  std::vector<int> counts(7, 0);
+  Rng r(1);
+  for (int i = 0; i < 70000; ++i) {
+    const uint64_t v = r.uniform_below(7);
+    REQUIRE(v < 7);
+    ++counts[v];
+  }
+  for (int k : counts) CHECK(std::abs(k - 10000) < 500);  // ~5 sigma
+  CHECK(derive_seed(1, "a") == derive_seed(1, "a"));
+  CHECK(derive_seed(1, "a") != derive_seed(1, "b"));
+  CHECK(derive_seed(1, uint64_t{3}) != derive_seed(2, uint64_t{3}));
+}
+
+TEST_CASE("sha256 matches the published test vector", "[core]") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("npy round trip for float32 and int64, and conversions", "[core]") {
+  const auto dir = test::scratch_dir("npy");
+  const std::vector<float> z = {1.5f, -2.f, 3.25f, 0.f, 7.f, 8.f};
+  write_npy((dir / "z.npy").string(), z.data(), {2, 3});
+  const NpyArray a = read_npy((dir / "z.npy").string());
+  CHECK(a.dtype == "f4");
+  CHECK(a.shape == std::vector<int64_t>{2, 3});
+  CHECK(a.as_float32("z") == z);
+  const std::vector<int64_t> ids = {5, -1, 1ll << 40};
+  write_npy((dir / "i.npy").string(), ids.data(), {3});
+  CHECK(read_npy((dir / "i.npy").string()).as_int64("i") == ids);
+  CHECK_THROWS_WITH(read_npy((dir / "i.npy").string()).as_float32("i.npy"), Catch::Contains("expected a float"));
+  test::write_text(dir / "bad.npy", "not numpy");
+  CHECK_THROWS_WITH(read_npy((dir / "bad.npy").string()), Catch::Contains("bad magic"));
+}

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "core/error.h"
+#include "harness/experiment.h"
+#include "test_helpers.h"
+
+using namespace dq;
+
+namespace {
+std::string write_experiment(const std::string& name, const std::string& body) {
+  const auto dir = test::scratch_dir("exp_" + name);
+  const auto path = dir / (name + ".yaml");
+  test::write_text(path, body);
+  return path.string();
+}
+
+const char* kBase = R"(name: t
+datasets:
+  fm: {kind: fashion_mnist, path: /nonexistent}
+train: none
+)";
+}  // namespace
+
+TEST_CASE("grid axes expand as a cartesian product in a stable order", "[experiment]") {
+  const auto ex = load_experiment(write_experiment("grid", std::string(kBase) + R"(grid:
+  method: [random]
+  ratio: [0.1, 0.2, 1.0]
+  seed: [0, 1]
+)"));
+  REQUIRE(ex.cells.size() == 6);
+  CHECK(ex.cells[0].ratio == 0.1);
+  CHECK(ex.cells[0].seed == 0);
+  CHECK(ex.cells[1].seed == 1);
+  CHECK(ex.cells[5].ratio == 1.0);
+  CHECK(ex.database == "results/t.db");
+  std::set<std::string> ids;
+  for (const auto& c : ex.cells) ids.insert(c.id());
+  CHECK(ids.size() == 6);
+}
+
+TEST_CASE("zip axes vary together and cross the grid", "[experiment]") {
+  const auto ex = load_experiment(write_experiment("zip", std::string(kBase) + R"(grid:
+  seed: [0, 1]
+zip:
+  method: [random, random]
+  ratio: [0.1, 0.3]
+)"));
+  REQUIRE(ex.cells.size() == 4);  // 2 seeds x 2 zipped rows
+  std::set<std::pair<double, int64_t>> got;
+  for (const auto& c : ex.cells) got.insert({c.ratio, c.seed});
+  CHECK(got == std::set<std::pair<double, int64_t>>{{0.1, 0}, {0.3, 0}, {0.1, 1}, {0.3, 1}});
+}
+
+TEST_CASE("cell ids are stable, canonical and sensitive to every result-changing field", "[experiment]") {
+  const std::string body = std::string(kBase) + "grid: {method: [random], ratio: [0.2], seed: [3]}\n";
+  const auto a = load_experiment(write_experiment("ida", body));
+  // Same cell written differently (key order, default written out, spacing) -> same id.
+  const auto b = load_experiment(write_experiment("idb", R"Y(train: none
+datasets:
+  other_name: {path: /nonexistent, kind: fashion_mnist, names: fashion}
+zip: {ratio: [0.20], method: ["random()"]}
+grid: {seed: 3}
+name: u
+)Y"));
+  REQUIRE(a.cells.size() == 1);
+  REQUIRE(b.cells.size() == 1);
+  CHECK(a.cells[0].id() == b.cells[0].id());
+  CHECK(a.cells[0].id().size() == 64);
+  CHECK(a.cells[0].selection_seed() == b.cells[0].selection_seed());
+  // Pinned: the canonical JSON must not drift between versions, or every database loses its cells.
+  CHECK(a.cells[0].canonical_json() ==
+        R"({"dataset":{"kind":"fashion_mnist","params":{"names":"fashion","path":"/nonexistent"}},"extractor":null,)"
+        R"("memory_budget":)" + std::to_string(a.memory_budget) +
+            R"(,"method":{"name":"random","params":{}},"ratio":0.2,"seed":3,"train":null})");
+  const auto c = load_experiment(write_experiment("idc", std::string(kBase) + "grid: {method: [random], ratio: [0.2], seed: [4]}\n"));
+  CHECK(c.cells[0].id() != a.cells[0].id());
+  CHECK(c.cells[0].selection_seed() != a.cells[0].selection_seed());
+}
+
+TEST_CASE("the selection seed ignores the training recipe; the training seed does not", "[experiment]") {
+  const std::string head = "datasets: {fm: {kind: fashion_mnist, path: /x}}\ngrid: {method: [random], ratio: [0.5]}\n";
+  const auto a = load_experiment(write_experiment("seed_a", head + "train: {epochs: 2}\n"));
+  const auto b = load_experiment(write_experiment("seed_b", head + "train: {epochs: 3}\n"));
+  CHECK(a.cells[0].id() != b.cells[0].id());
+  CHECK(a.cells[0].selection_seed() == b.cells[0].selection_seed());
+  CHECK(a.cells[0].training_seed() != b.cells[0].training_seed());
+}
+
+TEST_CASE("validation errors name the file, line and key", "[experiment]") {
+  auto fails_with = [](const std::string& name, const std::string& body, const std::string& line_key) {
+    const std::string path = write_experiment(name, body);
+    try {
+      load_experiment(path);
+      FAIL("expected an error for " << name);
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      INFO(msg);
+      CHECK(msg.find(path) != std::string::npos);
+      CHECK(msg.find(line_key) != std::string::npos);
+    }
+  };
+  fails_with("topkey", std::string(kBase) + "grdi: {ratio: [0.1]}\n", ":5:1: unknown key 'grdi'");
+  fails_with("ratio", std::string(kBase) + "grid:\n  method: [random]\n  ratio: [0.1, 1.5]\n", ":7:16 (key 'ratio'): ratio 1.5 is outside (0, 1]");
+  fails_with("method", std::string(kBase) + "grid:\n  method: [randon]\n  ratio: [0.1]\n", ":6:12 (key 'method'): unknown method 'randon'");
+  fails_with("param", std::string(kBase) + "grid:\n  method: [\"random(k=2)\"]\n  ratio: [0.1]\n", "unknown parameter 'k'");
+  fails_with("dsname", std::string(kBase) + "grid:\n  dataset: [fmnist]\n  method: [random]\n  ratio: [0.1]\n",
+             ":6:13 (key 'dataset'): unknown dataset 'fmnist'");
+  fails_with("dskind", "datasets:\n  fm: {kind: fashion_mnst}\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":2:14 (key 'kind'): unknown dataset kind 'fashion_mnst'");
+  fails_with("dsparam", "datasets:\n  fm: {kind: fashion_mnist, pth: /x}\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":2:29 (key 'pth'): unknown parameter 'pth'");
+  fails_with("train", std::string("datasets: {fm: {kind: fashion_mnist}}\ntrain:\n  epochs: three\n") +
+                          "grid: {method: [random], ratio: [0.1]}\n",
+             ":3:3 (key 'epochs'): parameter 'epochs' of train expects an integer");
+  fails_with("zip", std::string(kBase) + "zip:\n  method: [random]\n  ratio: [0.1, 0.2]\n", "zip axis 'ratio' has 2 values");
+  fails_with("axis", std::string(kBase) + "grid:\n  ratios: [0.1]\n", ":6:3: unknown axis 'ratios'");
+  fails_with("budget", std::string(kBase) + "memory_budget: 12 gigs\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:16 (key 'memory_budget'): unknown size unit");
+  fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
+}

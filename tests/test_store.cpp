@@ -1,0 +1,102 @@
+#include <catch2/catch.hpp>
+
+#include "harness/experiment.h"
+#include "harness/runner.h"
+#include "harness/store.h"
+#include "harness/table.h"
+#include "test_helpers.h"
+
+using namespace dq;
+
+namespace {
+Experiment tiny_experiment(const std::filesystem::path& dir) {
+  test::write_text(dir / "e.yaml", "name: st\ndatasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: none\n"
+                                   "grid: {method: [random], ratio: [0.1, 0.2], seed: [0, 1]}\n");
+  return load_experiment((dir / "e.yaml").string());
+}
+}  // namespace
+
+TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, final status", "[store]") {
+  const auto dir = test::scratch_dir("store_rt");
+  const Experiment ex = tiny_experiment(dir);
+  const std::string db = (dir / "r.db").string();
+  const CellConfig& cell = ex.cells[0];
+  {
+    Store store(db);
+    store.record_experiment(ex);
+    const CellRow row = store.ensure_cell(cell);
+    CHECK(row.status == CellStatus::Pending);
+    CHECK(row.method == "random");
+    store.start_cell(cell.id());
+    store.record_stage(cell.id(), {"select", 1.5, 1.25, 4096}, {{"sample_ratio", 0.1}});
+    // Repeated sub-stages (one per class) add up.
+    store.record_stage(cell.id(), {"select/bin_generation", 0.5, 0.25, 100});
+    store.record_stage(cell.id(), {"select/bin_generation", 0.75, 0.5, 300});
+    store.record_selection(cell.id(), {4, 2, 9}, {1.f, 1.f, 0.75f});
+    store.finish_cell(cell.id(), CellStatus::Done, "", Provenance{"abc", true, "host"});
+  }
+  Store store(db);  // reopened: everything persisted
+  const auto row = store.find_cell(cell.id());
+  REQUIRE(row);
+  CHECK(row->status == CellStatus::Done);
+  CHECK(row->heartbeat_age_s >= 0);
+  CHECK(store.metrics(cell.id()).at("sample_ratio") == 0.1);
+  const auto stages = store.stages(cell.id());
+  REQUIRE(stages.size() == 2);
+  CHECK(stages[0].wall_s == 1.5);
+  CHECK(stages[0].peak_rss_bytes == 4096);
+  CHECK(stages[1].name == "select/bin_generation");
+  CHECK(stages[1].wall_s == 1.25);
+  CHECK(stages[1].cpu_s == 0.75);
+  CHECK(stages[1].peak_rss_bytes == 300);
+  // Re-running a cell clears its earlier stages, metrics and selection before it starts again.
+  store.start_cell(cell.id());
+  CHECK(store.stages(cell.id()).empty());
+  CHECK(store.metrics(cell.id()).empty());
+  CHECK(store.find_cell(cell.id())->status == CellStatus::Running);
+  // ensure_cell never resets an existing row.
+  CHECK(store.ensure_cell(cell).status == CellStatus::Running);
+}
+
+TEST_CASE("resume rule: DONE and OOM are results, FAILED/TIMEOUT only with --retry-failed, stale RUNNING re-runs",
+          "[store]") {
+  auto row = [](CellStatus s, int64_t age = -1) {
+    CellRow r;
+    r.status = s;
+    r.heartbeat_age_s = age;
+    return r;
+  };
+  CHECK(should_run(row(CellStatus::Pending), false, 120));
+  CHECK_FALSE(should_run(row(CellStatus::Done), true, 120));
+  CHECK_FALSE(should_run(row(CellStatus::Oom), true, 120));
+  CHECK_FALSE(should_run(row(CellStatus::Failed), false, 120));
+  CHECK(should_run(row(CellStatus::Failed), true, 120));
+  CHECK(should_run(row(CellStatus::Timeout), true, 120));
+  CHECK_FALSE(should_run(row(CellStatus::Running, 5), false, 120));
+  CHECK(should_run(row(CellStatus::Running, 500), false, 120));
+}
+
+TEST_CASE("table groups seeds into mean ± std per (dataset, method, ratio)", "[store]") {
+  const auto dir = test::scratch_dir("store_table");
+  const Experiment ex = tiny_experiment(dir);
+  Store store((dir / "t.db").string());
+  store.record_experiment(ex);
+  const double top1[4] = {0.80, 0.82, 0.90, 0.0};
+  for (size_t i = 0; i < ex.cells.size(); ++i) {
+    const auto id = ex.cells[i].id();
+    store.ensure_cell(ex.cells[i]);
+    store.start_cell(id);
+    if (i == 3) {
+      store.finish_cell(id, CellStatus::Oom, "out of memory", {});
+      continue;
+    }
+    store.record_stage(id, {"train", 1, 1, 1}, {{"top1", top1[i]}});
+    store.finish_cell(id, CellStatus::Done, "", {});
+  }
+  const std::string md = render_results_table(store, "st", TableFormat::Markdown);
+  INFO(md);
+  // ratio 0.1: seeds 0 and 1 -> 81.00 ± 1.41 (sample std of 80, 82); ratio 0.2: one DONE, one OOM.
+  CHECK(md.find("| fm | random | 0.1 | 2 | 81.00 ± 1.41 |") != std::string::npos);
+  CHECK(md.find("| fm | random | 0.2 | 1 | 90.00 |") != std::string::npos);
+  CHECK(md.find("DONE:1 OOM:1") != std::string::npos);
+}
