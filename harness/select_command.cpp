@@ -14,6 +14,7 @@
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/stage_timer.h"
+#include "methods/class_partition.h"
 #include "methods/method.h"
 #include "methods/metrics.h"
 
@@ -21,16 +22,14 @@ namespace dq {
 namespace {
 
 struct Inputs {
-  std::vector<float> z;        // rows grouped by class (label order), each class in dataset order
-  std::vector<int64_t> ids;    // dataset id of each grouped row
-  std::vector<ClassView> classes;
+  ClassPartition classes;  // views carry the user's labels
   int64_t n = 0, d = 0;
 };
 
 Inputs load_inputs(const SelectOptions& o, MemoryBudget& memory) {
   std::vector<float> flat;
   std::vector<int64_t> labels;
-  int64_t n = 0, d = 0;
+  Inputs in;
   {  // the raw file bytes go out of scope once converted
     const NpyArray z = read_npy(o.embeddings);
     if (z.shape.size() != 2 || z.shape[0] < 1 || z.shape[1] < 1)
@@ -44,30 +43,18 @@ Inputs load_inputs(const SelectOptions& o, MemoryBudget& memory) {
       throw Error(fmt::format("{}: {} labels for {} embedding rows in {}", o.labels, y.shape[0], z.shape[0], o.embeddings));
     flat = z.as_float32(o.embeddings);
     labels = y.as_int64(o.labels);
-    n = z.shape[0];
-    d = z.shape[1];
+    in.n = z.shape[0];
+    in.d = z.shape[1];
   }
-  Inputs in;
-  in.n = n;
-  in.d = d;
-  std::map<int64_t, std::vector<int64_t>> members;  // label -> dataset ids, ascending
-  for (int64_t i = 0; i < in.n; ++i) members[labels[static_cast<size_t>(i)]].push_back(i);
+  // Any integer labels: classes are the distinct values in ascending order.
+  std::vector<int64_t> values = labels;
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  for (auto& y : labels) y = std::lower_bound(values.begin(), values.end(), y) - values.begin();
   auto reservation = memory.reserve(static_cast<uint64_t>(in.n * in.d) * sizeof(float), "class-grouped embeddings");
   reservation.release();  // only checks that the inputs fit; they live for the whole command
-  in.z.resize(static_cast<size_t>(in.n * in.d));
-  in.ids.reserve(static_cast<size_t>(in.n));
-  for (const auto& [label, rows] : members)
-    for (int64_t i : rows) {
-      std::copy_n(flat.data() + i * in.d, in.d, in.z.data() + static_cast<int64_t>(in.ids.size()) * in.d);
-      in.ids.push_back(i);
-    }
-  int64_t offset = 0;
-  for (const auto& [label, rows] : members) {
-    const auto m = static_cast<int64_t>(rows.size());
-    in.classes.push_back(ClassView{label, std::span<const int64_t>(in.ids.data() + offset, static_cast<size_t>(m)),
-                                   in.z.data() + offset * in.d, in.d});
-    offset += m;
-  }
+  in.classes = partition_by_class(flat.data(), in.d, labels, static_cast<int64_t>(values.size()));
+  for (auto& view : in.classes.views) view.label = values[static_cast<size_t>(view.label)];
   return in;
 }
 
@@ -159,13 +146,13 @@ int run(const SelectOptions& o, std::ostream& out) {
   std::vector<ClassSelection> selections;
   {
     auto stage = timer.scope("select");
-    selections = method->select_all(in.classes, ctx);
+    selections = method->select_all(in.classes.views, ctx);
   }
-  DQ_ASSERT(selections.size() == in.classes.size(), "one selection per class");
+  DQ_ASSERT(selections.size() == in.classes.views.size(), "one selection per class");
   std::map<std::string, double> metrics;
   {
     auto stage = timer.scope("metrics");
-    metrics = selection_metrics(in.classes, selections, memory);
+    metrics = selection_metrics(in.classes.views, selections, memory);
   }
   std::vector<int64_t> ids;
   std::vector<float> keep;
@@ -180,12 +167,12 @@ int run(const SelectOptions& o, std::ostream& out) {
 
   fmt::print(out, "method {}\n", spec.canonical());
   fmt::print(out, "{} samples x {} dims, {} classes, ratio {}, seed {}, memory budget {} (peak declared {})\n", in.n, in.d,
-             in.classes.size(), o.ratio, o.seed, format_bytes(memory.limit()), format_bytes(memory.peak()));
+             in.classes.views.size(), o.ratio, o.seed, format_bytes(memory.limit()), format_bytes(memory.peak()));
   fmt::print(out, "selected {} -> {}\n", ids.size(), o.out);
   print_stages(out, timer);
   fmt::print(out, "metrics\n");
   for (const auto& [k, v] : metrics) fmt::print(out, "  {:<24} {:.6g}\n", k, v);
-  print_diagnostics(out, in.classes, selections);
+  print_diagnostics(out, in.classes.views, selections);
   return 0;
 }
 
