@@ -194,6 +194,31 @@ SingleThreadedBlas::~SingleThreadedBlas() {
     if (auto set = reinterpret_cast<BlasThreadsSet>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(saved_);
 }
 
+NeighbourLists empty_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBudget::Reservation& reservation) {
+  reservation = memory.reserve(static_cast<uint64_t>(n * k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
+  NeighbourLists lists;
+  lists.n = n;
+  lists.k = k;
+  lists.ids.assign(static_cast<size_t>(n * k), -1);
+  lists.dist.assign(static_cast<size_t>(n * k), NeighbourLists::kEmpty);
+  return lists;
+}
+
+int64_t count_duplicates(const std::vector<int32_t>& groups) {
+  int64_t count = 0;
+  for (size_t i = 0; i < groups.size(); ++i) count += groups[i] != static_cast<int32_t>(i);
+  return count;
+}
+
+ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory) {
+  ApproximateStart start;
+  start.groups = duplicate_groups(z);
+  start.result.pairs_exact = false;
+  start.result.duplicates = count_duplicates(start.groups);
+  start.result.lists = empty_lists(z.rows, k, memory, start.lists_reservation);
+  return start;
+}
+
 void TopK::offer(double d, int32_t j) {
   auto before = [](const Neighbour& a, const Neighbour& b) { return a.d < b.d || (a.d == b.d && a.j < b.j); };
   if (k == 0) return;
@@ -321,16 +346,6 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, P
   }
 }
 
-NeighbourLists make_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBudget::Reservation& reservation) {
-  reservation = memory.reserve(static_cast<uint64_t>(n * k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
-  NeighbourLists lists;
-  lists.n = n;
-  lists.k = k;
-  lists.ids.assign(static_cast<size_t>(n * k), -1);
-  lists.dist.assign(static_cast<size_t>(n * k), NeighbourLists::kEmpty);
-  return lists;
-}
-
 int64_t tile_rows(int64_t nq, int64_t nb, uint64_t tile_bytes, int threads) {
   const int64_t by_budget = static_cast<int64_t>(tile_bytes / (static_cast<uint64_t>(std::max<int64_t>(nb, 1)) * sizeof(float)));
   // At most 2048 query rows per tile (large enough for GEMM efficiency; for classes bigger than that a
@@ -354,7 +369,7 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
   DQ_ASSERT(nb < std::numeric_limits<int32_t>::max(), "base too large for int32 ids");
   SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
-  result.lists = make_lists(nq, s.options.k, memory, list_reservation);
+  result.lists = empty_lists(nq, s.options.k, memory, list_reservation);
   if (nq == 0 || nb == 0) return result;
 
   // Each thread computes whole tiles (its own single-threaded GEMM, then its rows): no hand-over
@@ -451,7 +466,7 @@ SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOption
   SelfKnnResult out;
   out.lists = std::move(t.lists);
   out.smallest_pairs = std::move(t.smallest_pairs);
-  for (size_t i = 0; i < groups.size(); ++i) out.duplicates += groups[i] != static_cast<int32_t>(i);
+  out.duplicates = detail::count_duplicates(groups);
   return out;
 }
 

@@ -49,17 +49,10 @@ std::unique_ptr<faiss::Index> make_index(int64_t d, const ApproxSearchOptions& o
 
 SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, MemoryBudget& memory) {
   const int64_t n = z.rows, d = z.cols;
-  const std::vector<int32_t> groups = duplicate_groups(z);
-  SelfKnnResult out;
-  out.pairs_exact = false;
-  for (size_t i = 0; i < groups.size(); ++i) out.duplicates += groups[i] != static_cast<int32_t>(i);
-  auto list_reservation =
-      memory.reserve(static_cast<uint64_t>(n * o.k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
-  out.lists.n = n;
-  out.lists.k = o.k;
-  out.lists.ids.assign(static_cast<size_t>(n * o.k), -1);
-  out.lists.dist.assign(static_cast<size_t>(n * o.k), NeighbourLists::kEmpty);
-  if (n <= 1) return out;
+  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory);
+  const std::vector<int32_t>& groups = start.groups;
+  SelfKnnResult& out = start.result;
+  if (n <= 1) return std::move(out);
 
   // No factory string keeps more than a flat copy of the data (plus small tables), so reserve that.
   auto index_reservation = memory.reserve(static_cast<uint64_t>(n * d) * sizeof(float), "approximate knn index");
@@ -107,12 +100,8 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
       }
     }
   }
-  PairSet merged;
-  merged.capacity = static_cast<size_t>(o.pairs);
-  for (const auto& p : pair_sets)
-    for (const auto& pair : p.pairs) merged.offer(pair);
-  out.smallest_pairs = merged.distances();
-  return out;
+  out.smallest_pairs = PairSet::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+  return std::move(out);
 }
 
 }  // namespace dq

@@ -40,15 +40,9 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   const ExactSearchOptions exact{o.k, o.tile_bytes};
   if (nprobe >= nlist) return exact_self_knn(z, o.pairs, exact, memory);  // every cell probed: exact
 
-  const std::vector<int32_t> groups = duplicate_groups(z);
-  SelfKnnResult out;
-  out.pairs_exact = false;
-  for (size_t i = 0; i < groups.size(); ++i) out.duplicates += groups[i] != static_cast<int32_t>(i);
-  auto list_reservation = memory.reserve(static_cast<uint64_t>(n * o.k) * (sizeof(int32_t) + sizeof(float)), "knn lists");
-  out.lists.n = n;
-  out.lists.k = o.k;
-  out.lists.ids.assign(static_cast<size_t>(n * o.k), -1);
-  out.lists.dist.assign(static_cast<size_t>(n * o.k), NeighbourLists::kEmpty);
+  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory);
+  const std::vector<int32_t>& groups = start.groups;
+  SelfKnnResult& out = start.result;
 
   // k-means on a sample (64 rows per cell, 10 iterations: the cells only have to be local, not optimal).
   faiss::ClusteringParameters cp;
@@ -139,12 +133,8 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     }
   }
   if (failure) std::rethrow_exception(failure);  // e.g. dq::OutOfMemory from a cell's buffers
-  detail::PairSet pairs;
-  pairs.capacity = static_cast<size_t>(o.pairs);
-  for (const auto& p : pair_sets)
-    for (const auto& pair : p.pairs) pairs.offer(pair);
-  out.smallest_pairs = pairs.distances();
-  return out;
+  out.smallest_pairs = detail::PairSet::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+  return std::move(out);
 }
 
 }  // namespace dq

@@ -48,6 +48,21 @@ struct SearchOutput {
 };
 SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
 
+// n x k lists with every slot empty (id -1, distance +inf), declared to the budget while `reservation`
+// lives.
+NeighbourLists empty_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBudget::Reservation& reservation);
+// Rows whose duplicate group is another row's.
+int64_t count_duplicates(const std::vector<int32_t>& groups);
+
+// Where an approximate self-search starts: the rows' duplicate groups (pairs inside a group are zero
+// and never feed lambda_C) and a result with empty lists, reserved while `lists_reservation` lives.
+struct ApproximateStart {
+  std::vector<int32_t> groups;
+  SelfKnnResult result;
+  MemoryBudget::Reservation lists_reservation;
+};
+ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory);
+
 struct Neighbour {
   double d;
   int32_t j;
@@ -98,6 +113,14 @@ struct PairSet {
     std::vector<double> out;
     for (const auto& p : pairs) out.push_back(std::get<0>(p));
     return out;
+  }
+  // The smallest distinct pairs over per-thread sets, ascending distances.
+  static std::vector<double> merged_distances(const std::vector<PairSet>& sets, size_t capacity) {
+    PairSet merged;
+    merged.capacity = capacity;
+    for (const auto& set : sets)
+      for (const auto& pair : set.pairs) merged.offer(pair);
+    return merged.distances();
   }
 };
 

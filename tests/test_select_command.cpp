@@ -32,6 +32,16 @@ Files write_inputs(const std::string& name, const dq::test::Points& p) {
   return f;
 }
 
+SelectOptions options_for(const Files& f, const std::string& method, double ratio) {
+  SelectOptions o;
+  o.method = method;
+  o.embeddings = f.z;
+  o.labels = f.y;
+  o.ratio = ratio;
+  o.out = f.dir + "/sel.npy";
+  return o;
+}
+
 int run(const SelectOptions& o, std::string* err_text = nullptr) {
   std::ostringstream out, err;
   const int status = run_select(o, out, err);
@@ -44,13 +54,8 @@ int run(const SelectOptions& o, std::string* err_text = nullptr) {
 TEST_CASE("select writes the method's picks, class by class in label order", "[select]") {
   const dq::test::Points p = dq::test::clustered_points(300, 8, 4, 0.0, 2);
   const Files f = write_inputs("select_round_trip", p);
-  SelectOptions o;
-  o.method = "bgfdq(k=10)";
-  o.embeddings = f.z;
-  o.labels = f.y;
-  o.ratio = 0.2;
+  SelectOptions o = options_for(f, "bgfdq(k=10)", 0.2);
   o.seed = 3;
-  o.out = f.dir + "/sel.npy";
   o.keep_out = f.dir + "/keep.npy";
   std::ostringstream out, err;
   REQUIRE(run_select(o, out, err) == 0);
@@ -103,12 +108,7 @@ TEST_CASE("select accepts float64 embeddings and (N, 1) labels", "[select]") {
   std::fclose(fz);
   const std::vector<int64_t> y = {0, 0, 0, 0};
   write_npy(ypath, y.data(), {4, 1});
-  SelectOptions o;
-  o.method = "random";
-  o.embeddings = zpath;
-  o.labels = ypath;
-  o.ratio = 0.5;
-  o.out = (dir / "sel.npy").string();
+  const SelectOptions o = options_for(Files{dir.string(), zpath, ypath}, "random", 0.5);
   REQUIRE(run(o) == 0);
   REQUIRE(read_npy(o.out).shape == std::vector<int64_t>{2});
 }
@@ -116,12 +116,7 @@ TEST_CASE("select accepts float64 embeddings and (N, 1) labels", "[select]") {
 TEST_CASE("select rejects bad input with a message and a non-zero status", "[select]") {
   const dq::test::Points p = dq::test::clustered_points(30, 4, 2, 0.0, 2);
   const Files f = write_inputs("select_errors", p);
-  SelectOptions good;
-  good.method = "random";
-  good.embeddings = f.z;
-  good.labels = f.y;
-  good.ratio = 0.5;
-  good.out = f.dir + "/sel.npy";
+  const SelectOptions good = options_for(f, "random", 0.5);
   std::string err;
 
   SelectOptions o = good;
