@@ -181,7 +181,8 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       record_new_stages({{"top1", r.final_top1},
                          {"top1_best", r.best_top1},
                          {"train_loss", r.final_train_loss},
-                         {"train_steps", static_cast<double>(r.steps)}});
+                         {"train_steps", static_cast<double>(r.steps)},
+                         {"train_epochs", static_cast<double>(r.epochs)}});
     } else if (cell.train) {
       say("train: skipped (the dataset has no images or no test split)");
     }

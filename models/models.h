@@ -18,6 +18,7 @@ class MemoryBudget;
 struct TrainRecipe {
   std::string arch;          // small_cnn | resnet18 (CIFAR stem) | resnet18_imagenet
   int64_t epochs = 0;
+  int64_t min_steps = 0;     // at least this many SGD steps: small coresets get more epochs
   int64_t batch_size = 0;
   double lr = 0;
   double momentum = 0;
@@ -33,9 +34,10 @@ TrainRecipe train_recipe_from(const Params& params);
 
 struct TrainResult {
   double final_top1 = 0;  // test top-1 after the last epoch, in [0, 1]
-  double best_top1 = 0;   // best test top-1 over epochs (DQ's reported metric)
+  double best_top1 = 0;   // best test top-1 over the evaluated epochs (DQ's reported metric)
   double final_train_loss = 0;
   int64_t steps = 0;
+  int64_t epochs = 0;     // epochs run (recipe epochs, or more for min_steps)
   int64_t train_samples = 0;
 };
 

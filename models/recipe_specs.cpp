@@ -9,6 +9,8 @@ std::vector<ParamSpec> train_recipe_specs() {
       {"arch", ParamType::String, std::string("small_cnn"), "target network",
        {"small_cnn", "resnet18", "resnet18_imagenet"}, {}, {}},
       {"epochs", ParamType::Int, int64_t{3}, "training epochs", {}, 1.0, {}},
+      {"min_steps", ParamType::Int, int64_t{0},
+       "train at least this many SGD steps (more epochs for small coresets; 0 = epochs only)", {}, 0.0, {}},
       {"batch_size", ParamType::Int, int64_t{128}, "mini-batch size", {}, 1.0, {}},
       {"lr", ParamType::Double, 0.05, "initial SGD learning rate", {}, 0.0, {}},
       {"momentum", ParamType::Double, 0.9, "SGD momentum", {}, 0.0, 1.0},
@@ -27,6 +29,7 @@ TrainRecipe train_recipe_from(const Params& p) {
   TrainRecipe r;
   r.arch = p.get_string("arch");
   r.epochs = p.get_int("epochs");
+  r.min_steps = p.get_int("min_steps");
   r.batch_size = p.get_int("batch_size");
   r.lr = p.get_double("lr");
   r.momentum = p.get_double("momentum");
