@@ -36,7 +36,10 @@ struct Dataset {
   std::string fingerprint;
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
-  bool has_images() const { return train.n > 0 && train.pixels.size() == static_cast<size_t>(train.n * train.image_bytes()); }
+  bool has_images() const {
+    return train.n > 0 && train.image_bytes() > 0 &&
+           train.pixels.size() == static_cast<size_t>(train.n * train.image_bytes());
+  }
 };
 
 // Checks the invariants every loader promises (label range, sizes); throws dq::Error naming `source`.

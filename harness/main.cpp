@@ -12,6 +12,7 @@
 #include "harness/cmd_datasets.h"
 #include "harness/experiment.h"
 #include "harness/run_cell.h"
+#include "harness/select_command.h"
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
@@ -56,6 +57,10 @@ void keep_freed_memory_in_heap() {
 
 int main(int argc, char** argv) {
   keep_freed_memory_in_heap();
+  // Cell processes inherit this: spinning OpenMP threads took the second core from FAISS's k-means
+  // and BLAS (the clustered KNN ran 1.7-2.2x slower without it; methods/docs/bgfdq.md). libgomp reads
+  // it when it loads, so it takes effect in the children `run` spawns; an explicit setting wins.
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
   const std::string command_line = joined_command_line(argc, argv);
@@ -97,6 +102,8 @@ int main(int argc, char** argv) {
 
   // datasets list | inspect (harness/cmd_datasets.cpp); throws dq::Error from its callbacks
   dq::add_datasets_command(app);
+  // select (harness/select_command.cpp): numpy in, numpy out, no training
+  dq::add_select_command(app);
 
   try {
     app.parse(argc, argv);

@@ -17,6 +17,7 @@
 #include "harness/provenance.h"
 #include "methods/class_partition.h"
 #include "methods/method.h"
+#include "methods/metrics.h"
 #include "models/models.h"
 
 namespace dq {
@@ -170,7 +171,15 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                       timer.records().back().wall_s));
     }
 
-    // 4. train + eval
+    // 4. coverage and redundancy of the selection in embedding space
+    if (!embeddings.z.empty()) {
+      auto scope = timer.scope("metrics");
+      const auto m = selection_metrics(classes.views, selections, memory);
+      scope.stop();
+      record_new_stages(m);
+    }
+
+    // 5. train + eval
     if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
       const ImageSet coreset = dataset.train.subset(selected);
