@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>

@@ -58,7 +58,8 @@ inline void write_tiny_fashion_mnist(const std::filesystem::path& dir, uint32_t 
       for (uint32_t p = 0; p < 784; ++p) {
         state = state * 1664525u + 1013904223u;
         const uint32_t row = p / 28;
-        const bool band = row >= 2 * labels[i] + 3 && row < 2 * labels[i] + 6;
+        const uint32_t top = 2u * labels[i] + 3u;
+        const bool band = row >= top && row < top + 3u;
         images[static_cast<size_t>(i) * 784 + p] = static_cast<uint8_t>((band ? 180 : 20) + (state >> 27));
       }
     }

@@ -33,7 +33,11 @@ TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, fina
     store.record_stage(cell.id(), {"select/bin_generation", 0.5, 0.25, 100});
     store.record_stage(cell.id(), {"select/bin_generation", 0.75, 0.5, 300});
     store.record_selection(cell.id(), {4, 2, 9}, {1.f, 1.f, 0.75f});
-    store.finish_cell(cell.id(), CellStatus::Done, "", Provenance{"abc", true, "host"});
+    Provenance provenance;
+    provenance.git_commit = "abc";
+    provenance.git_dirty = true;
+    provenance.host = "host";
+    store.finish_cell(cell.id(), CellStatus::Done, "", provenance);
   }
   Store store(db);  // reopened: everything persisted
   const auto row = store.find_cell(cell.id());
