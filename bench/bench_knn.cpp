@@ -11,7 +11,7 @@
 
 #include "core/params.h"
 #include "datasets/dataset.h"
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "methods/method.h"
 
 namespace {

@@ -4,7 +4,7 @@
 // methods/docs/bgfdq.md.
 #include <cmath>
 
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "methods/method.h"
 #include "methods/ncs.h"
 

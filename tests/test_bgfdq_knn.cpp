@@ -10,7 +10,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "tests/test_bgfdq_data.h"
 #include "tests/test_helpers.h"
 
