@@ -325,3 +325,54 @@ TEST_CASE("clustered search: exact distances within probed cells, high recall, e
     REQUIRE_THROWS_AS(clustered_self_knn(p.matrix(), {20, 40, 4, 50, 1 << 22}, tight), OutOfMemory);
   }
 }
+
+TEST_CASE("symmetric exact search equals the one-sided search and a full sort", "[bgfdq][symmetric]") {
+  // Duplicates (a group larger than k), equal distances on a grid, a large offset and a class
+  // smaller than k; tile sizes from 8 rows per block (many rounds, a bye when the block count is
+  // odd) to one block; 1 and 2 threads.
+  Points dup = dq::test::clustered_points(333, 24, 5, 0.0, 3);
+  for (int64_t i = 1; i <= 30; ++i) dq::test::copy_row(dup, 0, i * 9);
+  for (int64_t i = 0; i < 20; ++i) dq::test::copy_row(dup, 200 + i, 300 + i);
+  const std::vector<std::pair<const char*, Points>> sets = {
+      {"duplicates", dup},
+      {"grid ties", dq::test::grid_points(257, 3, 3, 8)},
+      {"offset", dq::test::clustered_points(301, 64, 4, 1.0e4, 9)},
+      {"smaller than k", dq::test::clustered_points(13, 8, 2, 0.0, 1)},
+  };
+  const int threads = omp_get_max_threads();
+  for (const auto& [name, p] : sets) {
+    const double lambda = dq::test::brute_lambda(p, 50);
+    for (const uint64_t tile_bytes : {uint64_t{256}, uint64_t{4096}, uint64_t{40000}, uint64_t{1} << 24}) {
+      ExactSearchOptions one_sided{20, tile_bytes, false};
+      omp_set_num_threads(1);
+      const auto reference = exact_self_knn(p.matrix(), 50, one_sided, big_budget());
+      for (const int t : {1, 2}) {
+        INFO(name << ", tile " << tile_bytes << " bytes, " << t << " threads");
+        omp_set_num_threads(t);
+        const auto r = exact_self_knn(p.matrix(), 50, {20, tile_bytes, true}, big_budget());
+        REQUIRE(r.lists.ids == reference.lists.ids);
+        REQUIRE(r.lists.dist == reference.lists.dist);
+        REQUIRE(r.smallest_pairs == reference.smallest_pairs);
+        REQUIRE(r.duplicates == reference.duplicates);
+        double sum = 0;
+        for (double v : r.smallest_pairs) sum += v;
+        REQUIRE((r.smallest_pairs.empty() ? 0.0 : sum / static_cast<double>(r.smallest_pairs.size())) ==
+                Approx(lambda).epsilon(1e-12));
+        require_equal_to_brute_force(r.lists, p, 20);
+      }
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+TEST_CASE("symmetric exact search declares its tiles and rankings to the memory budget", "[bgfdq][symmetric]") {
+  const Points p = dq::test::clustered_points(2000, 64, 4, 0.0, 5);
+  // Enough for the centred copy (2000 x 67 floats) and the lists, not for the rankings (2000 x 20 x 12).
+  MemoryBudget tight(2000ull * 67 * 4 + 2000ull * 20 * 8 + (100 << 10));
+  REQUIRE_THROWS_AS(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true}, tight), OutOfMemory);
+  MemoryBudget enough(16 << 20);
+  exact_self_knn(p.matrix(), 50, {20, 1 << 20, true}, enough);
+  REQUIRE(enough.peak() <= (16u << 20));
+  REQUIRE(enough.peak() >= 2000ull * 20 * 12);
+  REQUIRE(enough.in_use() == 0);
+}

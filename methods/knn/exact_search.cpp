@@ -30,7 +30,7 @@ SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOption
   s.groups = groups.data();
   s.pairs = pairs;
   s.options = options;
-  detail::SearchOutput t = detail::tiled_search(s, memory);
+  detail::SearchOutput t = options.symmetric ? detail::symmetric_self_search(s, memory) : detail::tiled_search(s, memory);
   SelfKnnResult out;
   out.lists = std::move(t.lists);
   out.smallest_pairs = std::move(t.smallest_pairs);

@@ -42,7 +42,10 @@ std::vector<int32_t> duplicate_groups(RowMatrix z);
 
 struct ExactSearchOptions {
   int64_t k = 20;
-  uint64_t tile_bytes = 256ull << 20;  // the float distance tile (rows x base) stays under this
+  uint64_t tile_bytes = 256ull << 20;  // the float distance tiles (all threads together) stay under this
+  // Self-search only: compute each tile pair (I, J >= I) once and feed both rows' lists (half the
+  // GEMM work); false runs the one-sided search. Both give the same lists and pairs, byte for byte.
+  bool symmetric = true;
 };
 
 // For each query row, the k nearest base rows. When self_in_base is non-empty, query i never lists

@@ -29,6 +29,9 @@ struct SearchOutput {
   std::vector<double> smallest_pairs;
 };
 SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
+// The same self-search (search.self_search, queries == base) over tile pairs (I, J >= I): each pair
+// of rows measured once for both lists. Same lists, byte for byte; same lambda_C pairs.
+SearchOutput symmetric_self_search(const TiledSearch& search, MemoryBudget& memory);
 
 // One query row of a distance tile.
 struct RowJob {
