@@ -245,8 +245,9 @@ TEST_CASE("the KNN graph is cached per embedding key, class and options", "[bgfd
   REQUIRE(second.lambda_c == first.lambda_c);
   REQUIRE(second.duplicates == 1);
 
-  options.k = 5;  // other options: another entry
+  options.lambda_pairs = 10;  // other options: another entry
   REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  options.lambda_pairs = 50;
   // A truncated file is rebuilt, not trusted.
   options.k = 20;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
@@ -375,4 +376,70 @@ TEST_CASE("symmetric exact search declares its tiles and rankings to the memory 
   REQUIRE(enough.peak() <= (16u << 20));
   REQUIRE(enough.peak() >= 2000ull * 20 * 12);
   REQUIRE(enough.in_use() == 0);
+}
+
+TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefixes", "[bgfdq][ksweep]") {
+  const auto dir = dq::test::scratch_dir("bgfdq_knn_sweep");
+  Points p = dq::test::grid_points(240, 3, 4, 12);  // ties everywhere: prefixes must keep the tie order
+  for (int64_t i = 0; i < 12; ++i) dq::test::copy_row(p, 5, 100 + i);
+  std::vector<int64_t> ids(240);
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{3, ids, p.z.data(), p.d};
+  Services services;
+  services.cache_dir = dir.string();
+  services.embedding_key = "sweep";
+  KnnGraphOptions options;
+  options.k = 40;
+  const KnnGraph largest = build_knn_graph(cls, options, big_budget(), services);
+  REQUIRE_FALSE(largest.from_cache);
+  REQUIRE(largest.computed_k == 40);
+  for (const int64_t k : {20, 10, 5}) {
+    INFO("k = " << k);
+    options.k = k;
+    const KnnGraph served = build_knn_graph(cls, options, big_budget(), services);
+    const KnnGraph direct = build_knn_graph(cls, options, big_budget(), {});
+    REQUIRE(served.from_cache);
+    REQUIRE(served.computed_k == 40);
+    REQUIRE_FALSE(direct.from_cache);
+    REQUIRE(direct.computed_k == k);
+    REQUIRE(served.lists.k == k);
+    REQUIRE(served.lists.ids == direct.lists.ids);
+    REQUIRE(served.lists.dist == direct.lists.dist);
+    REQUIRE(served.lambda_c == direct.lambda_c);
+    REQUIRE(served.duplicates == direct.duplicates);
+  }
+  // A larger k than any cached one is computed (and then serves as well); approximate modes are not
+  // served from prefixes (their candidates, pairs and recall depend on k).
+  options.k = 60;
+  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  options.knn = "clustered";
+  options.nlist = 6;
+  options.nprobe = 2;
+  options.k = 40;
+  build_knn_graph(cls, options, big_budget(), services);
+  options.k = 20;
+  const KnnGraph clustered = build_knn_graph(cls, options, big_budget(), services);
+  REQUIRE_FALSE(clustered.from_cache);
+  REQUIRE(clustered.computed_k == 20);
+  REQUIRE_FALSE(clustered.exact_search);
+}
+
+TEST_CASE("knn=auto searches small classes exactly and large ones with the clustered search", "[bgfdq][ksweep]") {
+  KnnGraphOptions options;
+  options.knn = "auto";
+  REQUIRE(options.resolved(kAutoExactMaxRows).knn == "exact");
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "clustered");
+  options.knn = "PCA8,Flat";
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "PCA8,Flat");
+  const Points p = dq::test::clustered_points(300, 16, 4, 0.0, 31);
+  std::vector<int64_t> ids(300);
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{0, ids, p.z.data(), p.d};
+  options.knn = "auto";
+  const KnnGraph g = build_knn_graph(cls, options, big_budget(), {});
+  options.knn = "exact";
+  const KnnGraph exact = build_knn_graph(cls, options, big_budget(), {});
+  REQUIRE(g.exact_search);
+  REQUIRE(g.lists.ids == exact.lists.ids);
+  REQUIRE(g.lambda_c == exact.lambda_c);
 }

@@ -7,14 +7,22 @@
 #include <numeric>
 #include <optional>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "methods/knn/internal/graph_cache.h"
 #include "methods/knn/knn.h"
 
 namespace dq {
 
+KnnGraphOptions KnnGraphOptions::resolved(int64_t rows) const {
+  KnnGraphOptions o = *this;
+  if (knn == "auto") o.knn = rows <= kAutoExactMaxRows ? "exact" : "clustered";
+  return o;
+}
+
 std::string KnnGraphOptions::canonical() const {
-  std::string s = fmt::format("knn={},k={},lambda_pairs={}", knn, k, lambda_pairs);
+  DQ_ASSERT(knn != "auto", "resolve knn=auto for the class before keying the cache");
+  std::string s = fmt::format("knn={},lambda_pairs={}", knn, lambda_pairs);
   if (knn == "clustered") s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
   else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
   return s;
@@ -42,16 +50,24 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
-KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryBudget& memory, const Services& services,
-                         StageTimer* timer) {
+KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
+                         const Services& services, StageTimer* timer) {
   const RowMatrix z{cls.z, cls.size(), cls.d};
+  const KnnGraphOptions o = options.resolved(z.rows);
   std::string path;
   if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
-    path = detail::graph_cache_path(cls, o, services);
+    const std::string entry = detail::graph_cache_entry(cls, o, services);
+    path = detail::graph_cache_file(entry, o.k);
     if (auto cached = detail::read_cached_graph(path, z.rows, o.k)) return std::move(*cached);
+    // Only exact lists are prefixes of a larger k's: approximate candidates, pairs and recall@k
+    // depend on k.
+    if (o.exact())
+      if (auto served = detail::read_cached_prefix(entry, z.rows, o.k)) return std::move(*served);
   }
   const ExactSearchOptions exact_options{o.k, o.tile_bytes};
   KnnGraph g;
+  g.computed_k = o.k;
+  g.exact_search = o.exact();
   SelfKnnResult r;
   if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
   else if (o.knn == "clustered")

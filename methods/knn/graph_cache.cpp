@@ -1,9 +1,11 @@
-// The on-disk cache of per-class KNN graphs: one file per (embeddings, class, ids, options), written
-// atomically; a missing, truncated or mismatching file is a miss.
+// The on-disk cache of per-class KNN graphs: one folder per (embeddings, class, ids, options but k),
+// one file per k in it, written atomically; a missing, truncated or mismatching file is a miss.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 
@@ -14,22 +16,60 @@
 namespace dq::detail {
 namespace {
 
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '1'};
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '2'};
 
 struct CacheHeader {
   char magic[8];
   int64_t n, k;
   double lambda_c, recall;
-  int64_t lambda_exact, duplicates;
+  int64_t lambda_exact, duplicates, exact_search;
 };
 
 }  // namespace
 
-std::string graph_cache_path(const ClassView& cls, const KnnGraphOptions& o, const Services& services) {
+std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& o, const Services& services) {
   const std::string ids_hash = sha256_hex(std::string_view(reinterpret_cast<const char*>(cls.ids.data()), cls.ids.size_bytes()));
-  const std::string key = fmt::format("knn-graph-v1|{}|label={}|n={}|d={}|ids={}|{}", services.embedding_key, cls.label,
+  const std::string key = fmt::format("knn-graph-v2|{}|label={}|n={}|d={}|ids={}|{}", services.embedding_key, cls.label,
                                       cls.size(), cls.d, ids_hash, o.canonical());
-  return (std::filesystem::path(services.cache_dir) / "knn" / (sha256_hex(key) + ".bin")).string();
+  return (std::filesystem::path(services.cache_dir) / "knn" / sha256_hex(key)).string();
+}
+
+std::string graph_cache_file(const std::string& entry, int64_t k) {
+  return (std::filesystem::path(entry) / fmt::format("k{}.bin", k)).string();
+}
+
+std::optional<KnnGraph> read_cached_prefix(const std::string& entry, int64_t n, int64_t k) {
+  std::error_code ec;
+  std::vector<int64_t> larger;
+  for (const auto& file : std::filesystem::directory_iterator(entry, ec)) {
+    const std::string name = file.path().filename().string();
+    int64_t stored = 0;
+    size_t used = 0;
+    if (name.size() < 6 || name[0] != 'k' || !name.ends_with(".bin")) continue;
+    try {
+      stored = std::stoll(name.substr(1, name.size() - 5), &used);
+    } catch (const std::exception&) {
+      continue;  // a temporary or foreign file
+    }
+    if (used == name.size() - 5 && stored > k) larger.push_back(stored);
+  }
+  std::sort(larger.begin(), larger.end());
+  for (const int64_t stored : larger) {
+    std::optional<KnnGraph> g = read_cached_graph(graph_cache_file(entry, stored), n, stored);
+    if (!g) continue;
+    NeighbourLists cut;
+    cut.n = n;
+    cut.k = k;
+    cut.ids.resize(static_cast<size_t>(n * k));
+    cut.dist.resize(static_cast<size_t>(n * k));
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(g->lists.ids_of(i), k, cut.ids.begin() + i * k);
+      std::copy_n(g->lists.dist_of(i), k, cut.dist.begin() + i * k);
+    }
+    g->lists = std::move(cut);
+    return g;
+  }
+  return std::nullopt;
 }
 
 // A missing, truncated or mismatching file is a miss (the graph is rebuilt and the file replaced).
@@ -52,6 +92,8 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   g.lambda_exact = h.lambda_exact != 0;
   g.duplicates = h.duplicates;
   g.from_cache = true;
+  g.computed_k = k;
+  g.exact_search = h.exact_search != 0;
   return g;
 }
 
@@ -69,6 +111,7 @@ void write_cached_graph(const std::string& path, const KnnGraph& g) {
     h.recall = g.recall;
     h.lambda_exact = g.lambda_exact;
     h.duplicates = g.duplicates;
+    h.exact_search = g.exact_search;
     out.write(reinterpret_cast<const char*>(&h), sizeof h);
     out.write(reinterpret_cast<const char*>(g.lists.ids.data()), static_cast<std::streamsize>(g.lists.ids.size() * sizeof(int32_t)));
     out.write(reinterpret_cast<const char*>(g.lists.dist.data()), static_cast<std::streamsize>(g.lists.dist.size() * sizeof(float)));
