@@ -71,6 +71,15 @@ std::string blas_kernel() {
   return "not OpenBLAS";
 }
 
+// One whole selection (select_all at ratio 0.2, seed 0) through the method registry.
+std::vector<dq::ClassSelection> select(const std::string& spec, const std::vector<dq::ClassView>& classes,
+                                       dq::MemoryBudget& memory, const dq::Services& services = {}) {
+  auto method = dq::parse_method_spec(spec, "bench").instantiate();
+  dq::StageTimer timer;
+  dq::SelectContext ctx{0.2, 0, memory, timer, services};
+  return method->select_all(classes, ctx);
+}
+
 uint64_t picks_hash(const std::vector<dq::ClassSelection>& out) {
   uint64_t hash = 0xCBF29CE484222325ULL;
   for (const auto& sel : out)
@@ -200,14 +209,12 @@ void BM_KSweep(benchmark::State& state) {
     std::map<int, uint64_t> hashes;
     auto sweep = [&](const std::vector<int>& ks, bool cache) {
       for (int k : ks) {
-        auto method = dq::parse_method_spec("bgfdq(k=" + std::to_string(k) + ")", "bench").instantiate();
-        dq::StageTimer timer;
-        dq::SelectContext ctx{0.2, 0, memory, timer, {}};
+        dq::Services services;
         if (cache) {
-          ctx.services.cache_dir = dir.string();
-          ctx.services.embedding_key = "bench-ksweep";
+          services.cache_dir = dir.string();
+          services.embedding_key = "bench-ksweep";
         }
-        const auto out = method->select_all(classes, ctx);
+        const auto out = select("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
         if (cache && k < 40) served += out[0].diagnostics.at("knn_graph_k") == 40 ? 1 : 0;
         const uint64_t h = picks_hash(out);
         if (hashes.count(k) && hashes[k] != h) state.SkipWithError("cached sweep picked other ids");
@@ -233,14 +240,7 @@ void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   std::vector<int64_t> ids;
   const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
   dq::MemoryBudget memory(16ull << 30);
-  auto run = [&](const std::string& spec) {
-    auto method = dq::parse_method_spec(spec, "bench").instantiate();
-    return seconds([&] {
-      dq::StageTimer timer;
-      dq::SelectContext ctx{0.2, 0, memory, timer, {}};
-      benchmark::DoNotOptimize(method->select_all(classes, ctx));
-    });
-  };
+  auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select(spec, classes, memory)); }); };
   double bgfdq = 0, bgfdq_one_sided = 0, dq_memo = 0, dq_streaming = 0;
   for (auto _ : state) {
     bgfdq = run("bgfdq(knn=exact)");
