@@ -74,7 +74,7 @@ MethodInfo make_bgfdq_info() {
               {"theta", ParamType::Double, 0.25, "fixed patch-drop ratio; keep fraction is 1-theta", {}, 0.0, 0.95},
               {"knn", ParamType::String, std::string("exact"),
                "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its nprobe "
-               "nearest cells), 'auto' (exact up to 20,000 rows per class, clustered above) or a FAISS index_factory "
+               "nearest cells), 'auto' (exact up to 10,000 rows per class, clustered above) or a FAISS index_factory "
                "string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'",
                {}, {}, {}},
               {"nlist", ParamType::Int, int64_t{0}, "cells for knn=clustered (0: round(sqrt(M_c)))", {}, 0.0, {}},

@@ -14,7 +14,7 @@ namespace dq {
 // knn = "auto" searches classes of up to this many rows exactly and larger ones with the clustered
 // search (recall checked): the size where the clustered search plus its recall check became cheaper
 // than the symmetric exact search on this project's machine (methods/docs/bgfdq.md, "knn: auto").
-inline constexpr int64_t kAutoExactMaxRows = 20000;
+inline constexpr int64_t kAutoExactMaxRows = 10000;
 
 struct KnnGraphOptions {
   std::string knn = "exact";     // "exact", "clustered", "auto" (by class size) or a FAISS index_factory string

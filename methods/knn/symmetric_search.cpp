@@ -61,8 +61,8 @@ class RowState {
 
   static uint64_t bytes(int64_t rows, int64_t kk) {
     const auto cap = static_cast<uint64_t>(std::max<int64_t>(kk * kBufferPerK, 8));
-    return static_cast<uint64_t>(rows) * (static_cast<uint64_t>(kk) * (sizeof(double) + 2 * sizeof(int32_t) + sizeof(float)) +
-                                          cap * (sizeof(float) + sizeof(int32_t)) + 4 * sizeof(int32_t));
+    return static_cast<uint64_t>(rows) * (static_cast<uint64_t>(kk) * (sizeof(double) + sizeof(int32_t) + sizeof(float)) +
+                                          cap * (sizeof(float) + sizeof(int32_t)) + 3 * sizeof(int32_t) + sizeof(float));
   }
 
   const float* limits() const { return limit_.data(); }
