@@ -72,8 +72,8 @@ std::string blas_kernel() {
 }
 
 // One whole selection (select_all at ratio 0.2, seed 0) through the method registry.
-std::vector<dq::ClassSelection> select(const std::string& spec, const std::vector<dq::ClassView>& classes,
-                                       dq::MemoryBudget& memory, const dq::Services& services = {}) {
+std::vector<dq::ClassSelection> select_classes(const std::string& spec, const std::vector<dq::ClassView>& classes,
+                                               dq::MemoryBudget& memory, const dq::Services& services = {}) {
   auto method = dq::parse_method_spec(spec, "bench").instantiate();
   dq::StageTimer timer;
   dq::SelectContext ctx{0.2, 0, memory, timer, services};
@@ -214,7 +214,7 @@ void BM_KSweep(benchmark::State& state) {
           services.cache_dir = dir.string();
           services.embedding_key = "bench-ksweep";
         }
-        const auto out = select("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
+        const auto out = select_classes("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
         if (cache && k < 40) served += out[0].diagnostics.at("knn_graph_k") == 40 ? 1 : 0;
         const uint64_t h = picks_hash(out);
         if (hashes.count(k) && hashes[k] != h) state.SkipWithError("cached sweep picked other ids");
@@ -240,7 +240,7 @@ void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   std::vector<int64_t> ids;
   const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
   dq::MemoryBudget memory(16ull << 30);
-  auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select(spec, classes, memory)); }); };
+  auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select_classes(spec, classes, memory)); }); };
   double bgfdq = 0, bgfdq_one_sided = 0, dq_memo = 0, dq_streaming = 0;
   for (auto _ : state) {
     bgfdq = run("bgfdq(knn=exact)");
