@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 
+#include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -41,8 +42,9 @@ Inputs load_inputs(const SelectOptions& o, MemoryBudget& memory) {
       throw Error(fmt::format("{}: labels must be a 1-D array (N,), found shape ({})", o.labels, fmt::join(y.shape, ", ")));
     if (y.shape[0] != z.shape[0])
       throw Error(fmt::format("{}: {} labels for {} embedding rows in {}", o.labels, y.shape[0], z.shape[0], o.embeddings));
-    flat = z.as_float32(o.embeddings);
     labels = y.as_int64(o.labels);
+    check_embeddings(z, {o.embeddings, labels});  // the one finiteness check, before any conversion
+    flat = z.as_float32(o.embeddings);
     in.n = z.shape[0];
     in.d = z.shape[1];
   }
