@@ -28,14 +28,7 @@ Params params_for(const std::string& kind, const std::string& where) {
 }
 
 std::vector<DatasetDefinition> from_yaml(const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw Error(fmt::format("{}: cannot read the experiment file", file));
-  } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}:{}:{}: invalid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  const YAML::Node root = load_yaml_file(file);  // refuses duplicate keys at any depth
   const YAML::Node datasets = root.IsMap() ? root["datasets"] : YAML::Node();
   if (!datasets || !datasets.IsMap() || datasets.size() == 0)
     throw Error(fmt::format("{}: expected a top-level 'datasets:' map (name: {{kind: ..., params...}})", file));
