@@ -121,8 +121,8 @@ void add_datasets_command(CLI::App& app) {
   auto no_cache = std::make_shared<bool>(false);
   inspect->add_option("source", *source, "spec like 'image_folder(path=data/cifar10-jpg,image_size=32)' or an experiment YAML")
       ->required();
-  inspect->add_option("--cache-dir", *cache_dir, "decode cache folder")->capture_default_str();
-  inspect->add_flag("--no-cache", *no_cache, "decode without reading or writing the cache");
+  auto* cache_opt = inspect->add_option("--cache-dir", *cache_dir, "decode cache folder")->capture_default_str();
+  inspect->add_flag("--no-cache", *no_cache, "decode without reading or writing the cache")->excludes(cache_opt);
   inspect->callback([=] { std::cout << inspect_datasets(*source, *no_cache ? "" : *cache_dir) << std::flush; });
 
   CLI::App* list = datasets->add_subcommand("list", "List the dataset kinds and their parameters");

@@ -297,6 +297,11 @@ class ExperimentParser {
       CellConfig cell{ex.name, find_dataset(row.chosen.at("dataset")), parse_method(row.chosen.at("method")),
                       parse_ratio(row.chosen.at("ratio")), parse_seed(row.chosen.at("seed")), extractor, train,
                       ex.memory_budget};
+      // Options that cannot be honoured are refused here, before anything runs.
+      if (!extractor && cell.method.instantiate()->needs_embeddings())
+        throw Error(fmt::format("{} (key 'method'): method '{}' works on embeddings; add an 'extractor:' section "
+                                "(e.g. {{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
+                                where(row.chosen.at("method")), cell.method.name));
       if (seen.insert(cell.id()).second) ex.cells.push_back(std::move(cell));
     }
   }
