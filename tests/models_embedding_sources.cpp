@@ -45,7 +45,7 @@ size_t files_in(const fs::path& dir) {
 TEST_CASE("a TorchScript extractor's NaN, or float64 beyond float32, names row, class and dim", "[hygiene][extractor]") {
   const fs::path dir = test::scratch_dir("extractor_bad_values");
   const Dataset d = test::load_with(
-      "synthetic_images", {{"classes", "3"}, {"train_per_class", "4"}, {"test_per_class", "1"}, {"image_size", "4"}});
+      "synthetic_images", {{"classes", "3"}, {"train_per_class", "4"}, {"test_per_class", "1"}, {"image_size", "8"}});
   REQUIRE(d.train.n == 12);
   const int64_t label = d.train.labels[7];
   const std::string cls = fmt::format("class {} '{}'", label, d.class_names[static_cast<size_t>(label)]);
@@ -63,10 +63,12 @@ def forward(self, x):
                                 nan_model, cls));
   CHECK(files_in(fs::path(cache) / "embeddings") == 0);  // nothing cached
 
+  // 1e39 in float64 (TorchScript will not take the literal: it converts scalars through float).
   const std::string wide_model = save_module(dir, "wide.pt", R"(
 def forward(self, x):
     y = x.flatten(1)[:, 0:4].double()
-    y[7, 2] = 1e39
+    y[7, 2] = 1e30
+    y[7] = y[7] * 1e9
     return y
 )");
   CHECK_THROWS_WITH(compute_embeddings(d, torchscript(wide_model), cache, nullptr),

@@ -46,6 +46,19 @@ grid:
   ratio: [0.1]
 YAML
 fails 2 "error: $dir/f.yaml:6:12 (key 'method'): method 'bgfdq' works on embeddings" "$dqbench" run "$dir/f.yaml"
+# ADQ reads pixels: on a features-only dataset the cell stops before its embeddings are computed.
+cat > "$dir/g.yaml" <<YAML
+name: g
+database: $dir/run/g.db
+cache_dir: $dir/run/cache
+datasets:
+  syn: {kind: synthetic_embeddings, classes: 2, per_class: 20, dim: 4}
+extractor: {kind: none}
+train: none
+grid: {method: [adq], ratio: [0.5]}
+YAML
+fails 1 "-> FAILED: $dir/g.yaml: method 'adq' needs the training images, but dataset 'syn' has features only" \
+  "$dqbench" run "$dir/g.yaml"
 fails nonzero "--cache-dir excludes --no-cache" \
   "$dqbench" datasets inspect --no-cache --cache-dir "$dir/c" "synthetic_images(classes=2)"
 for f in sel.npy bins.npy e.db f.db c; do
