@@ -82,6 +82,37 @@ ReportTable paper_only_table(const std::string& source, const std::vector<std::s
   return t;
 }
 
+// One experiment's top-1 grid with the paper's number beside each cell, its footnotes, and its paired
+// differences: appended to `f`.
+void add_accuracy_tables(TableFile& f, const std::string& experiment, const std::vector<const CellResult*>& cells,
+                         const MethodGrid& g, const std::string& done_without_top1,
+                         const std::function<std::optional<PaperNumber>(const MethodGrid::Row&, const GridColumn&)>&
+                             paper) {
+  ReportTable t;
+  t.title = fmt::format("Experiment {}", experiment);
+  t.caption = experiment_caption(cells, "Top-1 (%).");
+  t.header = {"method"};
+  for (const auto& c : g.columns) {
+    t.header.push_back(column_name(c));
+    t.header.push_back("paper");
+  }
+  for (size_t r = 0; r < g.rows.size(); ++r) {
+    std::vector<std::string> row = {g.rows[r].display};
+    for (size_t c = 0; c < g.columns.size(); ++c) {
+      row.push_back(summary_cell(g.at(r, c), metric_quantity("top1"), 100, 2, done_without_top1));
+      row.push_back(paper_cell(paper(g.rows[r], g.columns[c])));
+    }
+    t.rows.push_back(row);
+  }
+  t.notes = deviation_notes(cells);
+  t.notes.push_back(spec_note(g));
+  f.tables.push_back(std::move(t));
+  ReportTable p = paired_table(fmt::format("Experiment {}: paired differences in top-1", experiment),
+                               g.paired_columns(column_name), metric_quantity("top1"), 100, 2,
+                               "top-1 percentage points");
+  if (!p.rows.empty()) f.tables.push_back(std::move(p));
+}
+
 }  // namespace
 
 TableFile build_main_table(const ResultSet& rs) {
@@ -96,30 +127,9 @@ TableFile build_main_table(const ResultSet& rs) {
     if (cells.empty()) continue;
     MethodGrid g = make_grid(cells, main_row_label);
     g.add_missing_rows(kMainRows);
-    ReportTable t;
-    t.title = fmt::format("Experiment {}", ex);
-    t.caption = experiment_caption(cells, "Top-1 (%).");
-    t.header = {"method"};
-    for (const auto& c : g.columns) {
-      t.header.push_back(column_name(c));
-      t.header.push_back("paper");
-    }
-    for (size_t r = 0; r < g.rows.size(); ++r) {
-      std::vector<std::string> row = {g.rows[r].display};
-      for (size_t c = 0; c < g.columns.size(); ++c) {
-        row.push_back(summary_cell(g.at(r, c), metric_quantity("top1"), 100, 2, "selection only"));
-        row.push_back(paper_cell(find_paper_number("Table 1", g.columns[c].dataset, g.columns[c].ratio,
-                                                   paper_row_of(g.rows[r].label), "top1")));
-      }
-      t.rows.push_back(row);
-    }
-    t.notes = deviation_notes(cells);
-    t.notes.push_back(spec_note(g));
-    f.tables.push_back(std::move(t));
-    ReportTable p = paired_table(fmt::format("Experiment {}: paired differences in top-1", ex),
-                                 g.paired_columns(column_name), metric_quantity("top1"), 100, 2,
-                                 "top-1 percentage points");
-    if (!p.rows.empty()) f.tables.push_back(std::move(p));
+    add_accuracy_tables(f, ex, cells, g, "selection only", [](const MethodGrid::Row& r, const GridColumn& c) {
+      return find_paper_number("Table 1", c.dataset, c.ratio, paper_row_of(r.label), "top1");
+    });
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("Table 1", kMainRows,
@@ -220,34 +230,13 @@ TableFile build_cross_arch_table(const ResultSet& rs) {
              e->second != target(c);
     });
     if (cells.empty()) continue;
-    MethodGrid g = make_grid(cells, main_row_label, target);
-    ReportTable t;
-    t.title = fmt::format("Experiment {}", ex);
-    t.caption = experiment_caption(cells, "Top-1 (%).");
-    t.header = {"method"};
-    for (const auto& c : g.columns) {
-      t.header.push_back(column_name(c));
-      t.header.push_back("paper");
-    }
-    for (size_t r = 0; r < g.rows.size(); ++r) {
-      std::vector<std::string> row = {g.rows[r].display};
-      for (size_t c = 0; c < g.columns.size(); ++c) {
-        row.push_back(summary_cell(g.at(r, c), metric_quantity("top1"), 100, 2, "–"));
-        std::optional<PaperNumber> p;
-        if (g.columns[c].extra.find("vit") != std::string::npos)
-          p = find_paper_number("text (cross-architecture)", g.columns[c].dataset, 0, paper_row_of(g.rows[r].label),
-                                "vit");
-        row.push_back(paper_cell(p));
-      }
-      t.rows.push_back(row);
-    }
-    t.notes = deviation_notes(cells);
-    t.notes.push_back(spec_note(g));
-    f.tables.push_back(std::move(t));
-    ReportTable p = paired_table(fmt::format("Experiment {}: paired differences in top-1", ex),
-                                 g.paired_columns(column_name), metric_quantity("top1"), 100, 2,
-                                 "top-1 percentage points");
-    if (!p.rows.empty()) f.tables.push_back(std::move(p));
+    const MethodGrid g = make_grid(cells, main_row_label, target);
+    add_accuracy_tables(f, ex, cells, g, "–", [](const MethodGrid::Row& r, const GridColumn& c) {
+      std::optional<PaperNumber> p;
+      if (c.extra.find("vit") != std::string::npos)
+        p = find_paper_number("text (cross-architecture)", c.dataset, 0, paper_row_of(r.label), "vit");
+      return p;
+    });
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("text (cross-architecture)", {"ADQ", "BGFDQ w/ SPD"},
