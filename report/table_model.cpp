@@ -60,6 +60,26 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+namespace {
+// `code` spans (the Markdown form every generated text uses) in another markup: open/close tags.
+std::string code_spans(const std::string& text, const char* open, const char* close) {
+  std::string out;
+  bool inside = false;
+  for (char ch : text) {
+    if (ch == '`') {
+      out += inside ? close : open;
+      inside = !inside;
+    } else {
+      out += ch;
+    }
+  }
+  if (inside) out += close;
+  return out;
+}
+std::string tex(const std::string& text) { return code_spans(latex_escape(text), "\\texttt{", "}"); }
+std::string html(const std::string& text) { return code_spans(html_escape(text), "<code>", "</code>"); }
+}  // namespace
+
 std::string render_markdown(const TableFile& file) {
   std::string out = fmt::format("# {}\n\n", file.title);
   if (!file.intro.empty()) out += file.intro + "\n\n";
@@ -97,13 +117,13 @@ std::string render_latex(const TableFile& file) {
   for (const auto& t : file.tables) {
     check_shape(t);
     out += "\\begin{table}[t]\n\\centering\\small\n";
-    out += fmt::format("\\caption{{{}. {}}}\n", latex_escape(t.title), latex_escape(t.caption));
+    out += fmt::format("\\caption{{{}. {}}}\n", tex(t.title), tex(t.caption));
     std::string spec;
     for (size_t i = 0; i < t.header.size(); ++i) spec += i < t.left_columns ? "l" : "r";
     out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", spec);
     auto line = [](const std::vector<std::string>& cells) {
       std::string l;
-      for (size_t i = 0; i < cells.size(); ++i) l += (i ? " & " : "") + latex_escape(cells[i]);
+      for (size_t i = 0; i < cells.size(); ++i) l += (i ? " & " : "") + tex(cells[i]);
       return l + " \\\\\n";
     };
     out += line(t.header) + "\\midrule\n";
@@ -112,7 +132,7 @@ std::string render_latex(const TableFile& file) {
     if (!t.notes.empty()) {
       out += "\\par\\footnotesize\n";
       for (size_t i = 0; i < t.notes.size(); ++i)
-        out += fmt::format("({}) {}\\\\\n", i + 1, latex_escape(t.notes[i]));
+        out += fmt::format("({}) {}\\\\\n", i + 1, tex(t.notes[i]));
     }
     out += "\\end{table}\n\n";
   }
@@ -126,20 +146,20 @@ std::string render_html(const TableFile& file) {
   for (const auto& t : file.tables) {
     check_shape(t);
     out += "<h3>" + html_escape(t.title) + "</h3>\n";
-    if (!t.caption.empty()) out += "<p>" + html_escape(t.caption) + "</p>\n";
+    if (!t.caption.empty()) out += "<p>" + html(t.caption) + "</p>\n";
     out += "<table>\n<thead><tr>";
     for (const auto& h : t.header) out += "<th>" + html_escape(h) + "</th>";
     out += "</tr></thead>\n<tbody>\n";
     for (const auto& r : t.rows) {
       out += "<tr>";
       for (size_t i = 0; i < r.size(); ++i)
-        out += (i < t.left_columns ? "<td>" : "<td class=\"num\">") + html_escape(r[i]) + "</td>";
+        out += (i < t.left_columns ? "<td>" : "<td class=\"num\">") + html(r[i]) + "</td>";
       out += "</tr>\n";
     }
     out += "</tbody>\n</table>\n";
     if (!t.notes.empty()) {
       out += "<ol class=\"notes\">\n";
-      for (const auto& n : t.notes) out += "<li>" + html_escape(n) + "</li>\n";
+      for (const auto& n : t.notes) out += "<li>" + html(n) + "</li>\n";
       out += "</ol>\n";
     }
   }
