@@ -53,17 +53,20 @@ double per_class(const CellResult& c) {
 }
 
 Figure selection_time(const ResultSet& rs) {
+  // Every method and mode at its default k and alpha (sweep variants would crowd the legend).
   std::vector<const CellResult*> cells;
   for (const auto& c : rs.cells)
-    if ((c.done() && c.stage_wall("select")) || c.status == "OOM") cells.push_back(&c);
+    if (((c.done() && c.stage_wall("select")) || c.status == "OOM") && c.method_param("k", "20") == "20" &&
+        c.method_param("alpha", "1") == "1")
+      cells.push_back(&c);
   const auto labels = spec_labels(cells);
-  // (label, ratio) -> per-class size -> times; OOM positions
-  std::map<std::pair<std::string, double>, std::map<double, std::vector<double>>> times;
-  std::map<std::pair<std::string, double>, std::set<double>> ooms;
+  // label -> per-class size -> times (all ratios pooled); OOM positions
+  std::map<std::string, std::map<double, std::vector<double>>> times;
+  std::map<std::string, std::set<double>> ooms;
   for (const CellResult* c : cells) {
     const double m = per_class(*c);
     if (m <= 0) continue;
-    const auto key = std::make_pair(labels.at(c->method), c->ratio);
+    const std::string& key = labels.at(c->method);
     if (c->done())
       times[key][m].push_back(*c->stage_wall("select"));
     else
@@ -74,12 +77,12 @@ Figure selection_time(const ResultSet& rs) {
   p.x_label = "samples per class M (log)";
   p.y_label = "select stage wall time, s (log)";
   p.log_x = p.log_y = true;
-  std::set<std::pair<std::string, double>> keys;
+  std::set<std::string> keys;
   for (const auto& [k, v] : times) keys.insert(k);
   for (const auto& [k, v] : ooms) keys.insert(k);
   for (const auto& key : keys) {
     PlotSeries s;
-    s.name = fmt::format("{} ρ={}", key.first, ratio_text(key.second));
+    s.name = key;
     if (auto it = times.find(key); it != times.end())
       for (const auto& [m, ts] : it->second) {
         const Summary sum = summarize(ts);
@@ -92,7 +95,8 @@ Figure selection_time(const ResultSet& rs) {
   }
   if (p.series.empty())
     return {"fig_selection_time", p.title, render_svg_message(p.title, "no recorded selection times yet")};
-  return {"fig_selection_time", p.title + " (mean ± std over seeds; × = OOM)", render_svg(p)};
+  p.note = "mean ± std over seeds and ratios; × = OOM (stopped at a declared allocation over the memory budget)";
+  return {"fig_selection_time", p.title + " (every method and mode at default k and alpha; × = OOM)", render_svg(p)};
 }
 
 std::vector<Figure> accuracy_vs_ratio(const ResultSet& rs) {

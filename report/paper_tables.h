@@ -11,8 +11,8 @@
 namespace dq {
 
 // Table 1: top-1 per method and (dataset, ratio). Cells: every trained cell, and selection-only
-// cells on the paper's datasets (the Fakeddit OOM story); methods with theta = 0 (no patch
-// dropping) other than Random belong to the selection ablation instead.
+// cells on the paper's datasets in experiments with OOM cells (the Fakeddit story); methods with
+// theta = 0 (no patch dropping) other than Random belong to the selection ablation instead.
 TableFile build_main_table(const ResultSet& rs);
 // Table 5: RS / BG+RS / NI+NCS without patch dropping; top-1 and coverage/redundancy. Experiments
 // with at least one of BG+RS or NI+NCS.

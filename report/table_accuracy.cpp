@@ -124,7 +124,12 @@ TableFile build_main_table(const ResultSet& rs) {
       "finish are shown by status and never averaged in. Paper: BGFDQ Table 1 (ResNet-18 extractor and target).";
   for (const auto& ex : rs.experiments()) {
     const auto cells = of_experiment(rs, ex, main_table_cell);
-    if (cells.empty()) continue;
+    // A selection-only experiment belongs here only for its OOM cells (the paper's Fakeddit row);
+    // otherwise its coverage and times are in the other tables.
+    const bool informative = std::any_of(cells.begin(), cells.end(), [](const CellResult* c) {
+      return !c->train.empty() || c->status == "OOM";
+    });
+    if (cells.empty() || !informative) continue;
     MethodGrid g = make_grid(cells, main_row_label);
     g.add_missing_rows(kMainRows);
     add_accuracy_tables(f, ex, cells, g, "selection only", [](const MethodGrid::Row& r, const GridColumn& c) {
