@@ -159,9 +159,23 @@ std::string render_svg(const Plot& plot) {
     xs.insert(xs.end(), s.oom_x.begin(), s.oom_x.end());
     any_oom |= !s.oom_x.empty();
   }
-  const Axis x = make_axis(xs, plot.log_x, false);
-  const Axis y = make_axis(ys, plot.log_y, false);
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
+  const Axis x = make_axis(xs, plot.log_x, false);
+  Axis y = make_axis(ys, plot.log_y, false);
+  if (any_oom && !ys.empty()) {
+    // The OOM marks take one 14 px row per series at the top: grow the axis until the data sit below.
+    const size_t rows = static_cast<size_t>(
+        std::count_if(plot.series.begin(), plot.series.end(), [](const PlotSeries& s) { return !s.oom_x.empty(); }));
+    const double band = (14.0 * static_cast<double>(rows) + 8) / ph;
+    const double top = *std::max_element(ys.begin(), ys.end()), bottom = *std::min_element(ys.begin(), ys.end());
+    double headroom = plot.log_y ? top : top + 1e-12;
+    for (int i = 0; i < 8 && y.to_unit(top) > 1 - band; ++i) {
+      headroom = plot.log_y ? headroom * 10 : headroom + 0.25 * (top - bottom + 1e-12);
+      std::vector<double> grown = ys;
+      grown.push_back(headroom);
+      y = make_axis(grown, plot.log_y, false);
+    }
+  }
   auto px = [&](double v) { return kLeft + pw * x.to_unit(v); };
   auto py = [&](double v) { return kTop + ph * (1 - std::clamp(y.to_unit(v), -0.02, 1.02)); };
   std::string out = header(plot.title) + frame(x, y, plot.x_label, plot.y_label);
