@@ -171,8 +171,8 @@ std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& c
   size_t fewest = SIZE_MAX;
   for (const auto& [spec, s] : seeds) fewest = std::min(fewest, s.size());
   if (fewest != SIZE_MAX && fewest < 3)
-    add(fmt::format("Some rows have {} seed{}: a standard deviation needs 2 and a paired interval 2 shared seeds; "
-                    "the issue asks for at least 3.",
+    add(fmt::format("Some rows have {} seed{}: a standard deviation needs 2 seeds and a paired interval 2 shared "
+                    "seeds; the project's protocol runs at least 3.",
                     fewest, fewest == 1 ? "" : "s"));
   return notes;
 }
