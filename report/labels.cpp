@@ -102,6 +102,10 @@ std::optional<std::string> ablation_row_label(const CellResult& c) {
   return main_row_label(c);
 }
 
+bool reused_cached_work(const CellResult& c) {
+  return c.metric("diag_bin_cache_hit_mean").value_or(0) > 0 || c.metric("diag_knn_cache_hit_mean").value_or(0) > 0;
+}
+
 std::string recipe_text(const CellResult& c) {
   if (c.train.empty()) return "no training (selection only)";
   std::string out = fmt::format("{}, {} epochs", param(c.train, "arch"), param(c.train, "epochs"));

@@ -35,6 +35,10 @@ bool spd_on(const CellResult& c);
 // The fixed patch-drop ratio theta (0 when the method has none).
 double theta_of(const CellResult& c);
 
+// True when the cell read DQ's bins or BGFDQ's KNN graph from the cache (diag_bin_cache_hit_mean or
+// diag_knn_cache_hit_mean > 0): its selection time is a cache read, not the method's work.
+bool reused_cached_work(const CellResult& c);
+
 // "small_cnn, 6 epochs, batch 128, lr 0.05, flip_crop" or "no training".
 std::string recipe_text(const CellResult& c);
 std::string extractor_text(const CellResult& c);
