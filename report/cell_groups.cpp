@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "report/labels.h"
 #include "report/stats.h"
 
 namespace dq {
@@ -15,6 +16,13 @@ Quantity metric_quantity(const std::string& name) {
 
 Quantity stage_quantity(const std::string& stage) {
   return [stage](const CellResult& c) { return c.stage_wall(stage); };
+}
+
+Quantity unless_cached(const Quantity& q) {
+  return [q](const CellResult& c) -> std::optional<double> {
+    if (reused_cached_work(c)) return std::nullopt;
+    return q(c);
+  };
 }
 
 std::map<int64_t, double> CellGroup::by_seed(const Quantity& q, double scale) const {

@@ -16,6 +16,9 @@ namespace dq {
 using Quantity = std::function<std::optional<double>(const CellResult&)>;
 Quantity metric_quantity(const std::string& name);
 Quantity stage_quantity(const std::string& stage);
+// `q`, or nothing for a cell that read DQ's bins or BGFDQ's KNN graph from the cache (its selection
+// time is a file read, not the method's work).
+Quantity unless_cached(const Quantity& q);
 
 struct CellGroup {
   std::vector<const CellResult*> cells;

@@ -139,12 +139,14 @@ std::vector<CellResult> read_database(const std::string& path) {
 ResultSet load_results(const std::vector<std::string>& database_paths) {
   ResultSet rs;
   rs.databases = database_paths;
-  std::map<std::string, CellResult> by_id;
+  // Cell ids hash the configuration only, so two experiments may hold the same cell: keyed by both.
+  std::map<std::pair<std::string, std::string>, CellResult> by_id;
   for (const auto& path : database_paths)
     for (auto& c : read_database(path)) {
-      auto it = by_id.find(c.cell_id);
+      const auto key = std::make_pair(c.experiment, c.cell_id);
+      auto it = by_id.find(key);
       if (it == by_id.end())
-        by_id.emplace(c.cell_id, std::move(c));
+        by_id.emplace(key, std::move(c));
       else if (!it->second.done() && c.done())
         it->second = std::move(c);
     }

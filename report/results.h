@@ -44,8 +44,9 @@ struct CellResult {
 
 struct ResultSet {
   std::vector<std::string> databases;  // in the order given
-  // Sorted by (experiment, dataset, method_name, method, ratio, seed, cell_id). A cell id found in
-  // more than one database is kept once: the DONE row wins, then the first database given.
+  // Sorted by (experiment, dataset, method_name, method, ratio, seed, cell_id). A cell found in more
+  // than one database under the same experiment is kept once: the DONE row wins, then the first
+  // database given. (Cell ids hash the configuration only: different experiments may share one.)
   std::vector<CellResult> cells;
   std::vector<std::string> experiments() const;  // sorted, unique
 };

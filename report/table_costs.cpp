@@ -44,14 +44,6 @@ std::optional<double> pipeline_seconds(const CellResult& c) {
 
 bool synthetic(const CellResult& c) { return c.dataset_kind == "synthetic_embeddings"; }
 
-// A selection time, or nothing when the cell read its bins or KNN graph from the cache.
-Quantity computed(const Quantity& q) {
-  return [q](const CellResult& c) -> std::optional<double> {
-    if (reused_cached_work(c)) return std::nullopt;
-    return q(c);
-  };
-}
-
 std::string cache_note(const std::vector<const CellResult*>& cells) {
   const auto n = std::count_if(cells.begin(), cells.end(),
                                [](const CellResult* c) { return c->done() && reused_cached_work(*c); });
@@ -124,12 +116,12 @@ TableFile build_runtime_table(const ResultSet& rs) {
         const CellGroup& grp = g.at(r, col);
         if (grp.cells.empty()) continue;
         const std::string paper_row = paper_row_of(g.rows[r].label);
-        t.rows.push_back({g.rows[r].display, summary_cell(grp, computed(stage_quantity("select/bin_generation")), 1, 2),
-                          summary_cell(grp, computed(stage_quantity("select/neighbour_id")), 1, 2),
+        t.rows.push_back({g.rows[r].display, summary_cell(grp, unless_cached(stage_quantity("select/bin_generation")), 1, 2),
+                          summary_cell(grp, unless_cached(stage_quantity("select/neighbour_id")), 1, 2),
                           summary_cell(grp, patch_drop_seconds, 1, 2),
-                          summary_cell(grp, computed(stage_quantity("select")), 1, 2),
+                          summary_cell(grp, unless_cached(stage_quantity("select")), 1, 2),
                           summary_cell(grp, stage_quantity("embed"), 1, 2),
-                          summary_cell(grp, computed(pipeline_seconds), 1, 2),
+                          summary_cell(grp, unless_cached(pipeline_seconds), 1, 2),
                           summary_cell(grp, stage_quantity("train"), 1, 1),
                           paper_runtime(gc.dataset, gc.ratio, paper_row),
                           summary_cell(grp, metric_quantity("top1"), 100, 2, "–"),
@@ -148,7 +140,7 @@ TableFile build_runtime_table(const ResultSet& rs) {
       std::vector<PairedColumn> pc = {g.paired_columns(column_title)[col]};
       ReportTable p = paired_table(fmt::format("Experiment {}, {}: paired differences in selection time", ex,
                                                column_title(gc)),
-                                   pc, computed(stage_quantity("select")), 1, 2, "seconds of the select stage");
+                                   pc, unless_cached(stage_quantity("select")), 1, 2, "seconds of the select stage");
       if (!p.rows.empty()) f.tables.push_back(std::move(p));
     }
   }
@@ -228,9 +220,9 @@ TableFile build_scale_table(const ResultSet& rs) {
         t.rows.push_back({g.rows[r].display, status, asked > 0 ? format_bytes(static_cast<uint64_t>(asked)) : "–",
                           budget > 0 ? format_bytes(static_cast<uint64_t>(budget)) : "–",
                           rss > 0 ? format_bytes(static_cast<uint64_t>(rss)) : "–",
-                          measured(computed(stage_quantity("select")), 1),
-                          measured(computed(stage_quantity("select/bin_generation")), 1),
-                          measured(computed(stage_quantity("select/neighbour_id")), 1),
+                          measured(unless_cached(stage_quantity("select")), 1),
+                          measured(unless_cached(stage_quantity("select/bin_generation")), 1),
+                          measured(unless_cached(stage_quantity("select/neighbour_id")), 1),
                           measured(metric_quantity("diag_knn_recall_at_k_mean"), 3),
                           measured(metric_quantity("coverage_mean"), 2), measured(metric_quantity("redundancy_mean"), 3),
                           paper_text});

@@ -227,6 +227,10 @@ TEST_CASE("results: a missing or foreign file is an error; duplicates keep the D
   REQUIRE(rs.cells.size() == 1);
   CHECK(rs.cells[0].done());
   CHECK(rs.cells[0].db == b.path);
+  // The same configuration recorded by two experiments is two results.
+  TinyDb c((dir / "c.db").string());
+  c.cell("same", "other", kCifar, "random", "{}", 0.2, 0, "DONE", {{"top1", 0.6}});
+  CHECK(load_results({a.path, b.path, c.path}).cells.size() == 2);
 }
 
 TEST_CASE("SVG figures: log axes, error bars, OOM marks, fixed formatting", "[report]") {
