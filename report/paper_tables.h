@@ -19,7 +19,8 @@ TableFile build_main_table(const ResultSet& rs);
 TableFile build_ablation_table(const ResultSet& rs);
 // Table 4: recorded stage times (bin generation, neighbour identification, patch dropping, the whole
 // selection, embedding, training) per method, for experiments whose cells record selection
-// sub-stages on real (not synthetic) data.
+// sub-stages on real (not synthetic) data and compare at least two methods (sweeps of one method are
+// in the sweeps table).
 TableFile build_runtime_table(const ResultSet& rs);
 // The scale table: cells on synthetic embeddings or Fakeddit: status, memory asked on OOM, budget,
 // peak RSS, times, recall of approximate neighbours, coverage/redundancy.

@@ -15,7 +15,8 @@ namespace {
 constexpr double kWidth = 820, kHeight = 420;
 constexpr double kLeft = 72, kRight = 290, kTop = 40, kBottom = 64;
 constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                    "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+                                    "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+                                    "#393b79", "#637939", "#843c39", "#7b4173"};
 constexpr size_t kColours = sizeof(kPalette) / sizeof(kPalette[0]);
 
 std::string num(double v) { return fmt::format("{:.2f}", v); }
@@ -73,6 +74,8 @@ Axis make_axis(std::vector<double> values, bool log, bool include_zero) {
     }
   a.lo = std::floor(lo / step) * step;
   a.hi = std::ceil(hi / step) * step;
+  if (a.hi - hi < 0.1 * step) a.hi += step;  // keep points and error bars off the frame
+  if (lo - a.lo < 0.1 * step && !include_zero) a.lo -= step;
   for (double t = a.lo; t <= a.hi + step * 1e-6; t += step) a.ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
   return a;
 }

@@ -207,6 +207,9 @@ TableFile build_ablation_table(const ResultSet& rs) {
     ReportTable pc = paired_table(fmt::format("Experiment {}: paired differences in coverage R(S)", ex), columns,
                                   metric_quantity("coverage_mean"), 1, 3, "squared distance (negative is better)");
     if (!pc.rows.empty()) f.tables.push_back(std::move(pc));
+    ReportTable pr = paired_table(fmt::format("Experiment {}: paired differences in redundancy Γ(S)", ex), columns,
+                                  metric_quantity("redundancy_mean"), 1, 3, "squared distance (positive is better)");
+    if (!pr.rows.empty()) f.tables.push_back(std::move(pr));
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("Table 5", kAblationRows,

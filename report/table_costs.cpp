@@ -104,7 +104,9 @@ TableFile build_runtime_table(const ResultSet& rs) {
           in_column.push_back(c);
           for (const auto& [name, t] : c->stages) substages |= c->done() && name.rfind("select/", 0) == 0;
         }
-      if (!substages) continue;
+      std::set<std::string> methods;
+      for (const CellResult* c : in_column) methods.insert(c->method_name);
+      if (!substages || methods.size() < 2) continue;  // a comparison of methods, not one method's sweep
       const GridColumn& gc = g.columns[col];
       ReportTable t;
       t.title = fmt::format("Experiment {}, {}", ex, column_title(gc));

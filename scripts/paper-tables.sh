@@ -12,5 +12,8 @@ cd "$repo"
 "$dqbench" tables --out "$out" \
   --db results/cifar10_random.db \
   --db results/fakeddit_scale.db \
+  --db results/cpu_selection_ablation.db \
+  --db results/cpu_runtime.db \
+  --db results/cpu_sweeps.db \
   > /dev/null
 echo "paper-tables: wrote $out"
