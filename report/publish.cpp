@@ -77,7 +77,7 @@ std::string render_report_html(const ResultSet& rs) {
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>dqbench results</title>\n<style>\n"
       "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\n"
-      "table{border-collapse:collapse;margin:0.5em 0 0.5em 0;font-size:13px}\n"
+      "table{border-collapse:collapse;margin:0.5em 0;font-size:13px;display:block;overflow-x:auto;max-width:100%}\n"
       "th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}\n"
       "th{background:#f0f0f0}td.num{text-align:right;white-space:nowrap}\n"
       "ol.notes{font-size:12px;color:#444}p.empty{color:#a00}\n"
