@@ -17,6 +17,7 @@
 #include "harness/store.h"
 #include "harness/table.h"
 #include "methods/method.h"
+#include "report/commands.h"
 
 namespace {
 
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
+  // tables, report (report/commands.cpp): the paper's tables and figures from result databases
+  dq::add_report_commands(app);
 
   try {
     app.parse(argc, argv);
