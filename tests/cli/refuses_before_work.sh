@@ -44,6 +44,9 @@ grid:
   ratio: [0.1]
 YAML
 fails 2 "error: unknown table format 'html'" "$dqbench" run "$dir/e.yaml" --format html
+# run-cell names what is missing or wrong (it said "no cell with id ''" for both).
+fails 2 "error: --index -1 is negative" "$dqbench" run-cell "$dir/e.yaml" --index -1
+fails 2 "error: run-cell needs --index N or --cell-id ID" "$dqbench" run-cell "$dir/e.yaml"
 cat > "$dir/f.yaml" <<YAML
 name: f
 database: $dir/f.db
