@@ -2,7 +2,6 @@
 // on a sample of queries, and an on-disk cache so that every ratio, seed and NCS setting of a class
 // reuses one search.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include <numeric>
 #include <optional>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/rng.h"
@@ -61,13 +61,14 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
 
 namespace {
 
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '1'};
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '2'};  // 02: + declared_bytes
 
 struct CacheHeader {
   char magic[8];
   int64_t n, k;
   double lambda_c, recall;
   int64_t lambda_exact, duplicates;
+  uint64_t declared_bytes;  // what building the graph declared above its baseline (re-declared on a hit)
 };
 
 std::string cache_path(const ClassView& cls, const KnnGraphOptions& o, const Services& services) {
@@ -78,7 +79,7 @@ std::string cache_path(const ClassView& cls, const KnnGraphOptions& o, const Ser
 }
 
 // A missing, truncated or mismatching file is a miss (the graph is rebuilt and the file replaced).
-std::optional<KnnGraph> read_cached(const std::string& path, int64_t n, int64_t k) {
+std::optional<KnnGraph> read_cached(const std::string& path, int64_t n, int64_t k, uint64_t& declared_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   CacheHeader h{};
@@ -97,15 +98,13 @@ std::optional<KnnGraph> read_cached(const std::string& path, int64_t n, int64_t 
   g.lambda_exact = h.lambda_exact != 0;
   g.duplicates = h.duplicates;
   g.from_cache = true;
+  declared_bytes = h.declared_bytes;
   return g;
 }
 
-void write_cached(const std::string& path, const KnnGraph& g) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(fmt::format("{}: cannot write the KNN graph cache", tmp));
+void write_cached(const std::string& path, const KnnGraph& g, uint64_t declared_bytes) {
+  // core/atomic_file.h: unique temporary, fsync, rename; a failed write is a warning, not a failed cell.
+  write_cache_file(path, "KNN graph", [&](AtomicFileWriter& out) {
     CacheHeader h{};
     std::memcpy(h.magic, kMagic, 8);
     h.n = g.lists.n;
@@ -114,14 +113,11 @@ void write_cached(const std::string& path, const KnnGraph& g) {
     h.recall = g.recall;
     h.lambda_exact = g.lambda_exact;
     h.duplicates = g.duplicates;
-    out.write(reinterpret_cast<const char*>(&h), sizeof h);
-    out.write(reinterpret_cast<const char*>(g.lists.ids.data()), static_cast<std::streamsize>(g.lists.ids.size() * sizeof(int32_t)));
-    out.write(reinterpret_cast<const char*>(g.lists.dist.data()), static_cast<std::streamsize>(g.lists.dist.size() * sizeof(float)));
-    if (!out) throw Error(fmt::format("{}: write failed (disk full?)", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);  // atomic: concurrent cells never read a half-written graph
-  if (ec) throw Error(fmt::format("{}: cannot move the KNN graph cache into place: {}", path, ec.message()));
+    h.declared_bytes = declared_bytes;
+    out.write(&h, sizeof h);
+    out.write(g.lists.ids.data(), g.lists.ids.size() * sizeof(int32_t));
+    out.write(g.lists.dist.data(), g.lists.dist.size() * sizeof(float));
+  });
 }
 
 // A fixed sample of query rows (independent of the cell seed, so a cached recall stays valid).
@@ -150,8 +146,15 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryB
   std::string path;
   if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
     path = cache_path(cls, o, services);
-    if (auto cached = read_cached(path, z.rows, o.k)) return std::move(*cached);
+    uint64_t declared = 0;
+    if (auto cached = read_cached(path, z.rows, o.k, declared)) {
+      // A hit declares what the build declared, so that declared_peak_bytes and OOM do not depend on
+      // what happens to be cached.
+      (void)memory.reserve(declared, "knn graph (re-declared from its cache: what building it declared)");
+      return std::move(*cached);
+    }
   }
+  const uint64_t baseline = memory.in_use();
   const ExactSearchOptions exact_options{o.k, o.tile_bytes};
   KnnGraph g;
   SelfKnnResult r;
@@ -171,7 +174,7 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& o, MemoryB
   g.lists = std::move(r.lists);
   g.lambda_c = mean(r.smallest_pairs);
   g.duplicates = r.duplicates;
-  if (!path.empty()) write_cached(path, g);
+  if (!path.empty()) write_cached(path, g, memory.peak() - baseline);
   return g;
 }
 
