@@ -60,6 +60,9 @@ class SelectionMethod {
   virtual std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx);
   // Methods that do not look at embeddings (Random) let the runner skip the embedding stage.
   virtual bool needs_embeddings() const { return true; }
+  // Methods that read the training images (ADQ's texture scores) are refused before running on a
+  // dataset whose loader provides none (DatasetLoaderInfo::provides_images).
+  virtual bool needs_images() const { return false; }
 };
 
 // Rounding used for every per-class budget: half away from zero, as C's llround. (DQ's Python code
