@@ -12,7 +12,9 @@ namespace dq {
 
 class ChildProcess {
  public:
-  // Starts argv[0] with `extra_env` ("NAME=value") added to this process's environment.
+  // Starts argv[0] with `extra_env` ("NAME=value") added to this process's environment. The child
+  // gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG, set before exec): start
+  // children from a thread that lives as long as they should.
   ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env);
   ~ChildProcess();  // kills and reaps a child still running
   ChildProcess(const ChildProcess&) = delete;

@@ -179,7 +179,16 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
   const size_t jobs = static_cast<size_t>(std::max<int64_t>(1, options.jobs));
   while (next < todo.size() || !active.empty()) {
     while (active.size() < jobs && next < todo.size()) {
-      launch(*todo[next]);
+      // Another runner may have taken or finished the cell meanwhile: look again before starting a
+      // process (the child's claim stays the arbiter).
+      const CellRow now = *store.find_cell(todo[next]->id());
+      if (decide_resume(now, policy).run) {
+        launch(*todo[next]);
+      } else {
+        ++finished;
+        out << fmt::format("[{}/{}] {}: skipped, {}\n", next + 1, todo.size(), todo[next]->label(),
+                           decide_resume(now, policy).reason);
+      }
       ++next;
     }
     std::vector<pollfd> fds;

@@ -26,7 +26,7 @@ cache_dir: $dir/cache
 timeout: 60s
 threads: 1
 datasets:
-  syn: {kind: synthetic_embeddings, classes: 2, per_class: 300, dim: 16, clusters_per_class: 8}
+  syn: {kind: synthetic_embeddings, classes: 2, per_class: 2000, dim: 32, clusters_per_class: 8}
 extractor: {kind: none}
 train: none
 grid:
@@ -58,13 +58,21 @@ lost_before=0
 for k in $(seq 1 "$kills"); do
   "$dq" run "$dir/killed.yaml" > "$dir/kill$k.out" 2>&1 &
   pid=$!
-  # A random moment within the first few cells (a cell takes ~0.5-2 s, mostly process start).
-  sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 1 + rand() * 5 }')"
+  # A random moment while a cell is RUNNING (its process has claimed it and works): wait for a claimed
+  # row, then up to 0.2 s more.
+  for _ in $(seq 1 600); do
+    [ "$(q "$dir/killed.db" "SELECT count(*) FROM cells WHERE status='RUNNING'" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+    sleep 0.05
+  done
+  sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", rand() * 0.2 }')"
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  sleep 0.3
-  # The runner's children die with it.
-  left=$(pgrep -f "run-cell $dir/killed.yaml" | wc -l)
+  # The runner's children die with it (SIGKILL from PR_SET_PDEATHSIG; allow a moment to be reaped).
+  for _ in $(seq 1 30); do
+    left=$(pgrep -f "run-cell $dir/killed.yaml" | wc -l)
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
   [ "$left" = 0 ] || fail "kill $k: $left cell processes outlived the runner"
   running=$(q "$dir/killed.db" "SELECT count(*) FROM cells WHERE status='RUNNING'" 2>/dev/null || echo 0)
   echo "kill $k: $(q "$dir/killed.db" "SELECT count(*) FROM cells WHERE status='DONE'" 2>/dev/null || echo 0) DONE, $running RUNNING left by the killed runner"
@@ -73,9 +81,10 @@ t0=$(now)
 "$dq" run "$dir/killed.yaml" > "$dir/final.out" 2>&1 || { cat "$dir/final.out"; fail "the run after the kills exited $?"; }
 t_resume=$(awk -v a="$(now)" -v b="$t0" "BEGIN { printf \"%.1f\", a - b }")
 grep -q "RUNNING in\|heartbeat" "$dir/final.out" && { cat "$dir/final.out"; fail "the re-run waited for or skipped a RUNNING cell"; }
+redone=$(grep -c "^redo .*is gone" "$dir/final.out")
 check_complete "$dir/killed.db" "after $kills kills"
 attempts=$(q "$dir/killed.db" "SELECT sum(attempts) FROM cells")
-echo "after $kills kills: 20 DONE, 0 duplicated, 0 lost, selections identical; $attempts attempts for 20 cells; resume took ${t_resume}s"
+echo "after $kills kills: 20 DONE, 0 duplicated, 0 lost, selections identical; $attempts attempts for 20 cells; the last re-run redid $redone killed cells at once; resume took ${t_resume}s"
 
 # 3. -j 2 and two concurrent runners
 write_yaml j2 "$dir/j2.db"
@@ -97,8 +106,9 @@ check_complete "$dir/conc.db" "two runners"
 [ "$(q "$dir/conc.db" "SELECT sum(attempts) FROM cells")" = 20 ] || fail "two runners ran a cell twice"
 # Each exits 0, or 3 if it ended while the other still ran a cell (documented: "still RUNNING elsewhere").
 case "$c1$c2" in 00|03|30) ;; *) fail "two runners: exit codes $c1 $c2";; esac
-ran1=$(grep -c "^\[[0-9]*/[0-9]*\] .* r=" "$dir/conc1.out"); ran2=$(grep -c "^\[[0-9]*/[0-9]*\] .* r=" "$dir/conc2.out")
-echo "two runners: 20 DONE, each cell once (started $ran1 + $ran2, the later claim of a cell declined)"
+ran1=$(grep -c "^\[[0-9]*/[0-9]*\] .* r=[0-9.]* s=[0-9]*\(, ETA .*\)\?$" "$dir/conc1.out")
+ran2=$(grep -c "^\[[0-9]*/[0-9]*\] .* r=[0-9.]* s=[0-9]*\(, ETA .*\)\?$" "$dir/conc2.out")
+echo "two runners: 20 DONE, each cell once ($ran1 + $ran2 cell processes started; a losing claim runs nothing)"
 
 # 4. shards and merge
 write_yaml shard "$dir/unused.db"
