@@ -77,7 +77,7 @@ TEST_CASE("resume: a RUNNING cell of a dead process on this host is redone at on
   CHECK(decide_resume(done, policy).run);
 }
 
-TEST_CASE("claim: of many concurrent claims on one cell exactly one wins; a finished cell is not claimed again",
+TEST_CASE("claim: of many concurrent claims on one cell exactly one wins, a finished cell is not claimed again",
           "[harness]") {
   const auto dir = test::scratch_dir("harness_claim");
   const Experiment ex = synthetic_experiment(dir);
@@ -107,7 +107,7 @@ TEST_CASE("claim: of many concurrent claims on one cell exactly one wins; a fini
   CHECK_FALSE(store.claim_cell(ex.cells[0], {}).claimed);
 }
 
-TEST_CASE("fencing: a process whose cell was taken over cannot write to the new attempt; attempts never add up",
+TEST_CASE("fencing: a process whose cell was taken over cannot write to the new attempt, attempts never add up",
           "[harness]") {
   const auto dir = test::scratch_dir("harness_fence");
   const Experiment ex = synthetic_experiment(dir);
@@ -137,7 +137,7 @@ TEST_CASE("fencing: a process whose cell was taken over cannot write to the new 
   CHECK(store.find_cell(id)->status == CellStatus::Failed);
 }
 
-TEST_CASE("read-only open: never creates or writes; reads what is there", "[harness]") {
+TEST_CASE("read-only open: never creates or writes, reads what is there", "[harness]") {
   const auto dir = test::scratch_dir("harness_ro");
   const Experiment ex = synthetic_experiment(dir);
   CHECK_THROWS_WITH(Store(ex.database, OpenMode::ReadOnly), Catch::Contains("no such database"));
@@ -215,7 +215,7 @@ TEST_CASE("merge: newest finished attempt per cell, idempotent, refuses another 
   CHECK(snapshot() == once);
 }
 
-TEST_CASE("--force filters and --shard", "[harness]") {
+TEST_CASE("force filters and shard selection", "[harness]") {
   const auto dir = test::scratch_dir("harness_filter");
   const Experiment ex = synthetic_experiment(dir, "hr", "[random, \"bgfdq(k=5)\"]");
   auto matching = [&](const std::string& text) {
@@ -285,7 +285,7 @@ TEST_CASE("atomic cache writes: no temporary left on failure, a failed cache wri
   CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
 }
 
-TEST_CASE("dry run: dense GraphCut is 4*M^2 and marked OOM over the budget; slurm array ranges", "[harness]") {
+TEST_CASE("dry run: dense GraphCut is 4*M^2 and marked OOM over the budget, slurm array ranges", "[harness]") {
   const auto dir = test::scratch_dir("harness_dry");
   test::write_text(dir / "e.yaml",
                    "name: dry\nmemory_budget: 1MiB\ndatasets: {syn: {kind: synthetic_embeddings, classes: 2, "
