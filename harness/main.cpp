@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) {
+      const dq::TableFormat format = dq::table_format_from(run_format);  // every option before any work
       dq::Experiment ex = dq::load_experiment(run_yaml);  // validates before touching the database
       if (!run_db.empty()) ex.database = run_db;
       dq::RunOptions options;
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
       }
       const dq::RunSummary summary = dq::run_experiment(ex, options, std::cout);
       dq::Store store(ex.database, dq::OpenMode::ReadOnly);
-      std::cout << "\n" << dq::render_results_table(store, ex.name, dq::table_format_from(run_format));
+      std::cout << "\n" << dq::render_results_table(store, ex.name, format);
       std::cout << "results: " << ex.database << "\n";
       return dq::run_exit_code(summary);
     }
@@ -197,9 +198,10 @@ int main(int argc, char** argv) {
                                    cell_retry, !no_hard_limit});
     }
     if (*table) {
+      const dq::TableFormat format = dq::table_format_from(table_format);
       const auto [db, experiment] = database_of(table_source, table_experiment);
       dq::Store store(db, dq::OpenMode::ReadOnly);
-      std::cout << dq::render_results_table(store, experiment, dq::table_format_from(table_format));
+      std::cout << dq::render_results_table(store, experiment, format);
       return 0;
     }
     if (*cells) {

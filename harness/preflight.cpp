@@ -43,12 +43,6 @@ std::vector<std::string> check_before_running(const Experiment& ex) {
                                      "features only",
                                      ex.file, cell.method.name, d.name, d.kind));
     }
-    if (method->needs_embeddings() && !cell.extractor) {
-      reported.insert(key);
-      problems.push_back(fmt::format("{}: method '{}' works on embeddings; add an 'extractor:' section (e.g. "
-                                     "{{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
-                                     ex.file, cell.method.name));
-    }
   }
   return problems;
 }

@@ -1,8 +1,9 @@
 #pragma once
 // What can be known before a cell runs is checked before anything runs or is written: every
-// dataset's files exist, methods that need images get datasets that have them, methods that need
-// embeddings have an extractor. And a cache folder that cannot be written is not an error: caching is
-// optional, so the run goes on without it after one warning.
+// dataset's files exist, methods that need images get datasets that have them (a method that needs
+// embeddings without an extractor is refused when the file loads: harness/experiment.cpp). And a
+// cache folder that cannot be written is not an error: caching is optional, so the run goes on
+// without it after one warning.
 #include <ostream>
 #include <string>
 #include <vector>

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -51,6 +52,17 @@ const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selection
 // Binds ?1..?4 of kOwned.
 Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIdentity& owner) {
   return s.bind(1, cell_id).bind(2, owner.host).bind(3, owner.pid).bind(4, owner.start);
+}
+
+// Policy: a metric is a finite number or it is not recorded at all. A NaN or infinity is a failed
+// computation (a diverged training loss, a distance to nothing), never a result, so the whole write
+// is refused and the cell ends FAILED with this message (SQLite would store NaN as NULL, and
+// infinity would average into tables unnoticed).
+void require_finite(const std::string& db, const std::string& cell_id, const std::map<std::string, double>& metrics) {
+  for (const auto& [name, value] : metrics)
+    if (!std::isfinite(value))
+      throw Error(fmt::format("{}: cell {}: metric '{}' is {}; the store keeps only finite metrics", db,
+                              cell_id.substr(0, 12), name, std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf"));
 }
 }  // namespace
 
@@ -340,6 +352,7 @@ void Store::heartbeat(const std::string& cell_id) {
 
 void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
                          const std::map<std::string, double>& metrics_in) {
+  require_finite(path_, cell_id, metrics_in);
   Transaction tx(db_, path_);
   require_owned(cell_id);
   // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row; rows of
@@ -366,6 +379,7 @@ void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
 }
 
 void Store::record_metrics(const std::string& cell_id, const std::map<std::string, double>& m) {
+  require_finite(path_, cell_id, m);
   Transaction tx(db_, path_);
   require_owned(cell_id);
   for (const auto& [name, value] : m)

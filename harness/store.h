@@ -100,7 +100,9 @@ class Store {
   int64_t reset_cells(const std::vector<std::string>& cell_ids);
 
   // Cell lifecycle. Writes for a cell are accepted only while this process owns it; otherwise they
-  // throw dq::Error ("taken over"). Each call is one transaction.
+  // throw dq::Error ("taken over"). Each call is one transaction. record_stage and record_metrics
+  // refuse a NaN or infinite metric with a dq::Error naming the metric and the cell, writing nothing
+  // of the call.
   void start_cell(const std::string& cell_id);  // claims the cell unless this process already owns it
   void heartbeat(const std::string& cell_id);   // silently ignored unless owned
   void record_stage(const std::string& cell_id, const StageRecord& stage,

@@ -54,7 +54,10 @@ munged --force
 started+=("$(cat /run/munge/munged.pid 2> /dev/null || pgrep -n munged)")
 slurmctld
 slurmd
-started+=("$(cat /run/slurmctld.pid)" "$(cat /run/slurmd.pid)")
+for f in /run/slurmctld.pid /run/slurmd.pid; do  # the daemons write them a moment after forking
+  for _ in $(seq 1 50); do [ -s "$f" ] && break; sleep 0.2; done
+  started+=("$(cat "$f")")
+done
 for i in $(seq 1 30); do
   sinfo -h -o %T 2> /dev/null | grep -q idle && break
   sleep 1
