@@ -135,6 +135,7 @@ Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(m
       open("file:" + path + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
       exec("SELECT count(*) FROM sqlite_master");
     }
+    shadow_missing_columns();
     return;
   }
   const auto parent = std::filesystem::path(path).parent_path();
@@ -168,13 +169,34 @@ void Store::open(const std::string& uri, int flags) {
   sqlite3_busy_timeout(db_, 60000);
 }
 
-void Store::migrate() {
-  for (const auto& [table, column] : kAddedColumns) {
+// The columns of kAddedColumns that `table` lacks (a database written by an older dqbench).
+std::vector<std::string> Store::missing_columns(const std::string& table) {
+  std::vector<std::string> missing;
+  for (const auto& [t, column] : kAddedColumns) {
+    if (t != table) continue;
     const std::string name = column.substr(0, column.find(' '));
-    Statement s(db_, fmt::format("SELECT count(*) FROM pragma_table_info('{}') WHERE name=?", table), path_);
+    Statement s(db_, fmt::format("SELECT count(*) FROM main.pragma_table_info('{}') WHERE name=?", table), path_);
     s.bind(1, name);
     s.step();
-    if (s.integer(0) == 0) exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", table, column));
+    if (s.integer(0) == 0) missing.push_back(column);
+  }
+  return missing;
+}
+
+void Store::migrate() {
+  for (const std::string table : {"experiments", "cells"})
+    for (const std::string& column : missing_columns(table))
+      exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", table, column));
+}
+
+// A read-only connection cannot add columns: a TEMP view of the same name (the temp schema is searched
+// first) shows the missing ones as NULL, so `table`, `cells` and `status` read an older database as is.
+void Store::shadow_missing_columns() {
+  for (const std::string table : {"experiments", "cells"}) {
+    std::string added;
+    for (const std::string& column : missing_columns(table))
+      added += fmt::format(", NULL AS {}", column.substr(0, column.find(' ')));
+    if (!added.empty()) exec(fmt::format("CREATE TEMP VIEW {0} AS SELECT *{1} FROM main.{0}", table, added));
   }
 }
 

@@ -133,6 +133,8 @@ class Store {
  private:
   void open(const std::string& uri, int flags);
   void migrate();
+  void shadow_missing_columns();
+  std::vector<std::string> missing_columns(const std::string& table);
   // Throws unless this process owns `cell_id` (inside a transaction).
   void require_owned(const std::string& cell_id);
   void claim_row(const std::string& cell_id);

@@ -153,6 +153,31 @@ TEST_CASE("read-only open: never creates or writes, reads what is there", "[harn
   CHECK(render_status(ro, "hr").find("4 PENDING") != std::string::npos);
 }
 
+TEST_CASE("read-only open of a database written before the kill-safe columns existed", "[harness]") {
+  // results/*.db committed before cells.host/pid/pid_start and experiments.definition: table, cells and
+  // status open them read-only and cannot add the columns (an SQL error before the fix).
+  const auto dir = test::scratch_dir("harness_ro_old");
+  const Experiment ex = synthetic_experiment(dir);
+  {
+    Store rw(ex.database);
+    rw.record_experiment(ex);
+    rw.ensure_cells(ex.cells);
+    for (const char* column : {"host", "pid", "pid_start"})
+      Statement(rw.handle(), std::string("ALTER TABLE cells DROP COLUMN ") + column, rw.path()).run();
+    Statement(rw.handle(), "ALTER TABLE experiments DROP COLUMN definition", rw.path()).run();
+  }
+  Store ro(ex.database, OpenMode::ReadOnly);
+  const auto cells = ro.cells("hr");
+  REQUIRE(cells.size() == 4);
+  CHECK(cells[0].owner.host.empty());
+  CHECK(render_status(ro, "hr").find("4 PENDING") != std::string::npos);
+  {
+    Store rw(ex.database);  // a writer adds the columns for good
+  }
+  Store ro_again(ex.database, OpenMode::ReadOnly);
+  CHECK(count(ro_again, "SELECT count(*) FROM main.pragma_table_info('cells') WHERE name='pid_start'") == 1);
+}
+
 TEST_CASE("merge: newest finished attempt per cell, idempotent, refuses another matrix", "[harness]") {
   const auto dir = test::scratch_dir("harness_merge");
   const Experiment ex = synthetic_experiment(dir);

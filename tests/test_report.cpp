@@ -109,10 +109,13 @@ struct TinyDb {
         .bind(6, ratio)
         .bind(7, seed)
         .bind(8, config)
-        .bind(9, status)
+        .bind(9, std::string("PENDING"))
         .run();
+    // Results are recorded only by the process that owns the RUNNING row; the status is set afterwards.
+    s.start_cell(id);
     s.record_metrics(id, metrics);
     for (const auto& [name, wall] : stages) s.record_stage(id, {name, wall, wall, 1 << 20});
+    Statement(s.handle(), "UPDATE cells SET status=? WHERE cell_id=?", path).bind(1, status).bind(2, id).run();
   }
 };
 
