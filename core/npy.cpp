@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <span>
 
 #include "core/error.h"
 
@@ -97,8 +98,9 @@ NpyArray read_npy(const std::string& path) {
 }
 
 namespace {
-void write_raw(const std::string& path, const char* descr, const void* data, size_t item,
-               const std::vector<int64_t>& shape) {
+// Writes the header for `shape` and then `parts` back to back (their bytes must add up to the shape).
+void write_raw_parts(const std::string& path, const char* descr, const std::vector<std::span<const unsigned char>>& parts,
+                     size_t item, const std::vector<int64_t>& shape) {
   std::string shape_text = "(";
   int64_t n = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -119,10 +121,21 @@ void write_raw(const std::string& path, const char* descr, const void* data, siz
                                   static_cast<unsigned char>(header.size() >> 8)};
     out.write(reinterpret_cast<const char*>(len), 2);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n * item));
+    size_t written = 0;
+    for (const auto& part : parts) {
+      out.write(reinterpret_cast<const char*>(part.data()), static_cast<std::streamsize>(part.size()));
+      written += part.size();
+    }
+    DQ_ASSERT(written == static_cast<size_t>(n) * item, "npy parts do not add up to the shape");
     if (!out) throw Error(fmt::format("{}: write failed", path));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("{}: cannot rename from {}", path, tmp));
+}
+void write_raw(const std::string& path, const char* descr, const void* data, size_t item,
+               const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  write_raw_parts(path, descr, {{static_cast<const unsigned char*>(data), static_cast<size_t>(n) * item}}, item, shape);
 }
 }  // namespace
 
@@ -134,6 +147,16 @@ void write_npy(const std::string& path, const int64_t* data, const std::vector<i
 }
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape) {
   write_raw(path, "<i4", data, 4, shape);
+}
+
+void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "|u1", data, 1, shape);
+}
+void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,
+                    const std::vector<int64_t>& shape) {
+  std::vector<std::span<const unsigned char>> bytes;
+  for (const auto& p : parts) bytes.emplace_back(reinterpret_cast<const unsigned char*>(p.data()), p.size_bytes());
+  write_raw_parts(path, "<f4", bytes, 4, shape);
 }
 
 }  // namespace dq

@@ -104,7 +104,7 @@ CellRow Store::ensure_cell(const CellConfig& cell) {
       .bind(1, id)
       .bind(2, cell.experiment)
       .bind(3, cell.dataset.name)
-      .bind(4, cell.method.canonical())
+      .bind(4, cell.method.display())
       .bind(5, cell.method.name)
       .bind(6, cell.ratio)
       .bind(7, cell.seed)
