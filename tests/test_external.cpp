@@ -64,7 +64,7 @@ std::unique_ptr<SelectionMethod> external(const std::string& command, const std:
 // Writes `body` as a Python script in `dir` and runs it as the external method over the toy classes.
 Run run_script(const fs::path& dir, const std::string& body, uint64_t memory_limit = 1ull << 32,
                std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
-               const ImageSet* images = nullptr) {
+               const ImageSet* images = nullptr, int drop_class = -1) {
   const fs::path script = dir / "method.py";
   // numpy only where the body uses it: its import is most of a short script's time.
   const bool numpy = body.find("np.") != std::string::npos;
@@ -79,7 +79,9 @@ Run run_script(const fs::path& dir, const std::string& body, uint64_t memory_lim
   ctx.services.train_images = images;
   ctx.services.cache_dir = (dir / "cache").string();
   ctx.services.note = [&run](const std::string& k, const std::string& v) { run.notes[k] = v; };
-  run.selections = external(python_with_numpy() + " " + script.string())->select_all(toy.part.views, ctx);
+  std::vector<ClassView> views = toy.part.views;
+  if (drop_class >= 0) views.erase(views.begin() + drop_class);
+  run.selections = external(python_with_numpy() + " " + script.string())->select_all(views, ctx);
   return run;
 }
 
@@ -184,6 +186,10 @@ TEST_CASE("external: a selection with bad ids or dtype fails the cell with a pre
              "selection.npy has dtype 'i4'; it must be int64 ('<i8')");
   fails_with("np.save('selection.npy', np.array([3.0]))", "selection.npy has dtype 'f8'");
   fails_with("np.save('selection.npy', np.array([[3, 4]], dtype=np.int64))", "selection.npy has 2 dimensions");
+  // Class 1 (ids 1, 4, 7, 10) not given to the command: its ids are not the command's to pick.
+  CHECK_THROWS_WITH(run_script(dir, "np.save('selection.npy', np.array([0, 4], dtype=np.int64))", 1ull << 32,
+                               std::chrono::steady_clock::time_point::max(), nullptr, 1),
+                    Catch::Contains("selection.npy[1] = 4 is not a training sample given to the command (not in ids.npy)"));
 }
 
 TEST_CASE("external: a failing command, no selection or a bad keep.npy fails the cell with a precise message",

@@ -53,34 +53,33 @@ with tempfile.TemporaryDirectory() as d:
     sleeper = script("sleeper.py", "import subprocess\nc = subprocess.Popen(['sleep', '100'])\n"
                      "open('pids.txt', 'w').write(f'{os.getpid()} {c.pid}')\ntime.sleep(100)")
     moderate = f"{py} {example} --alpha {{alpha}}"
-    head = f"""database: {d}/ext.db
+
+    def experiment(name, timeout, methods):
+        """Writes <name>.yaml: tiny synthetic features, no training, the given method entries."""
+        entries = "".join(f"    - {m}\n" for m in methods)
+        with open(f"{d}/{name}.yaml", "w") as f:
+            f.write(f"""name: {name}
+timeout: {timeout}
+database: {d}/ext.db
 cache_dir: {d}/cache
 memory_budget: 1GiB
 datasets:
   blobs: {{kind: synthetic_embeddings, classes: 4, per_class: 50, dim: 8, clusters_per_class: 4}}
 extractor: {{kind: none}}
 train: none
-"""
-    with open(f"{d}/ext.yaml", "w") as f:
-        f.write(f"""name: ext
-timeout: 2m
-{head}grid:
+grid:
   ratio: [0.2]
   method:
-    - random
-    - {{name: external, command: "{moderate}", label: moderate, params: {{alpha: 0.5}}}}
-    - {{name: external, command: "{moderate}", label: moderate, params: {{alpha: 0.25}}}}
-    - {{name: external, command: "{dup}", label: dup}}
-    - {{name: external, command: "{oom}", label: oom}}
-""")
-    with open(f"{d}/slow.yaml", "w") as f:
-        f.write(f"""name: slow
-timeout: 4s
-{head}grid:
-  ratio: [0.2]
-  method:
-    - {{name: external, command: "{sleeper}", label: sleeper}}
-""")
+{entries}""")
+
+    experiment("ext", "2m", [
+        "random",
+        f'{{name: external, command: "{moderate}", label: moderate, params: {{alpha: 0.5}}}}',
+        f'{{name: external, command: "{moderate}", label: moderate, params: {{alpha: 0.25}}}}',
+        f'{{name: external, command: "{dup}", label: dup}}',
+        f'{{name: external, command: "{oom}", label: oom}}',
+    ])
+    experiment("slow", "4s", [f'{{name: external, command: "{sleeper}", label: sleeper}}'])
     r = run(["run", f"{d}/ext.yaml"])
     check(r.returncode != 0, "dqbench run exits non-zero when a cell FAILED")
     got = cells(f"{d}/ext.db")
