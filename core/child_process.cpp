@@ -127,6 +127,7 @@ ChildProcessResult run_child_process(const ChildProcessSpec& spec) {
     if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) fail(1);
     const int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) fail(2);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // the cell's files (its database) stay out of the command
     if (setrlimit(RLIMIT_AS, &limit) != 0) fail(3);
     execve(program.c_str(), argv.data(), environ);
     fail(4);

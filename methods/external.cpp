@@ -32,8 +32,8 @@ namespace fs = std::filesystem;
 
 const char* kBudgetRule =
     "per class c of size M_c: round(ratio * M_c / (1 - theta)) samples, halves away from zero, where theta is "
-    "the patch-drop ratio (0 without patch dropping); class_budgets lists the theta = 0 counts. The storage "
-    "ratio reported is sum(keep) / n_train.";
+    "the patch-drop ratio (0 without patch dropping); classes[].budget is the count at theta = 0. The storage "
+    "ratio reported is sum(keep) / n.";
 
 // The command's parameters: a JSON object of scalars (YAML `params:` arrives as canonical JSON text),
 // each value as the text its placeholder takes.

@@ -39,9 +39,9 @@ struct Services {
   // (empty outside cells: such a method makes its own), the moment the cell's timeout passes, and
   // a sink for strings that belong to the cell's provenance (command, script hash, log path), stored
   // at once so that they survive the cell being killed (null outside cells).
-  std::string work_dir;
+  std::string work_dir{};
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  std::function<void(const std::string& name, const std::string& value)> note;
+  std::function<void(const std::string& name, const std::string& value)> note{};
 };
 
 struct SelectContext {
