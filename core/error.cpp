@@ -18,6 +18,13 @@ OutOfMemory::OutOfMemory(std::string what, uint64_t requested_bytes, uint64_t in
       requested_(requested_bytes),
       budget_(budget_bytes) {}
 
+OutOfMemory::OutOfMemory(const std::string& message, uint64_t budget_bytes)
+    : Error(message), requested_(0), budget_(budget_bytes) {}
+
+OutOfMemory OutOfMemory::in_process(const std::string& message, uint64_t budget_bytes) {
+  return OutOfMemory(message, budget_bytes);
+}
+
 void assertion_failed(const char* expr, const char* file, int line, const std::string& msg) {
   std::fprintf(stderr, "dqbench internal error: %s:%d: assertion '%s' failed: %s\n", file, line, expr,
                msg.c_str());

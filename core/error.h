@@ -19,14 +19,25 @@ class Error : public std::runtime_error {
 class OutOfMemory : public Error {
  public:
   OutOfMemory(std::string what, uint64_t requested_bytes, uint64_t in_use_bytes, uint64_t budget_bytes);
+  // A process outside the budget's bookkeeping (an external method's command) failed to allocate
+  // under its address-space cap of `budget_bytes`; `message` says what and where its log is.
+  static OutOfMemory in_process(const std::string& message, uint64_t budget_bytes);
   const std::string& buffer() const { return buffer_; }
   uint64_t requested_bytes() const { return requested_; }
   uint64_t budget_bytes() const { return budget_; }
 
  private:
+  OutOfMemory(const std::string& message, uint64_t budget_bytes);
   std::string buffer_;
   uint64_t requested_;
   uint64_t budget_;
+};
+
+// The cell's timeout passed while the cell itself was waiting (on an external method's command,
+// methods/external.cpp). Cells that throw this end as TIMEOUT, like those the runner's watchdog stops.
+class Timeout : public Error {
+ public:
+  using Error::Error;
 };
 
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line, const std::string& msg);

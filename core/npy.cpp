@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <span>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -115,8 +116,9 @@ NpyArray read_npy(const std::string& path) {
 }
 
 namespace {
-void write_raw(const std::string& path, const char* descr, const void* data, size_t item,
-               const std::vector<int64_t>& shape) {
+// Writes the header for `shape` and then `parts` back to back (their bytes must add up to the shape).
+void write_raw_parts(const std::string& path, const char* descr, const std::vector<std::span<const unsigned char>>& parts,
+                     size_t item, const std::vector<int64_t>& shape) {
   std::string shape_text = "(";
   int64_t n = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -134,8 +136,19 @@ void write_raw(const std::string& path, const char* descr, const void* data, siz
                                 static_cast<unsigned char>(header.size() >> 8)};
   out.write(len, 2);
   out.write(header.data(), header.size());
-  out.write(data, static_cast<size_t>(n) * item);
+  size_t written = 0;
+  for (const auto& part : parts) {
+    out.write(part.data(), part.size());
+    written += part.size();
+  }
+  DQ_ASSERT(written == static_cast<size_t>(n) * item, "npy parts do not add up to the shape");
   out.commit();
+}
+void write_raw(const std::string& path, const char* descr, const void* data, size_t item,
+               const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  write_raw_parts(path, descr, {{static_cast<const unsigned char*>(data), static_cast<size_t>(n) * item}}, item, shape);
 }
 }  // namespace
 
@@ -150,6 +163,16 @@ void write_npy(const std::string& path, const int64_t* data, const std::vector<i
 }
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape) {
   write_raw(path, "<i4", data, 4, shape);
+}
+
+void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "|u1", data, 1, shape);
+}
+void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,
+                    const std::vector<int64_t>& shape) {
+  std::vector<std::span<const unsigned char>> bytes;
+  for (const auto& p : parts) bytes.emplace_back(reinterpret_cast<const unsigned char*>(p.data()), p.size_bytes());
+  write_raw_parts(path, "<f4", bytes, 4, shape);
 }
 
 }  // namespace dq

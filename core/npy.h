@@ -2,6 +2,7 @@
 // NumPy .npy files (format 1.0/2.0/3.0), little-endian, C order: the format users' embeddings,
 // labels and selections come in. Also our embedding cache format.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,10 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
 void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape);
+void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
+// float32 written from consecutive pieces (e.g. per-class blocks) without joining them in memory;
+// their sizes must add up to the shape.
+void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,
+                    const std::vector<int64_t>& shape);
 
 }  // namespace dq

@@ -16,6 +16,7 @@
 #include "core/memory_budget.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
+#include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
 #include "models/models.h"
 
@@ -88,7 +89,7 @@ uint64_t CellConfig::selection_seed() const {
 uint64_t CellConfig::training_seed() const { return derive_seed(std::stoull(id().substr(0, 16), nullptr, 16), "train"); }
 
 std::string CellConfig::label() const {
-  return fmt::format("{} {} r={} s={}", dataset.name, method.canonical(), ratio, seed);
+  return fmt::format("{} {} r={} s={}", dataset.name, method.display(), ratio, seed);
 }
 
 namespace {
@@ -194,10 +195,20 @@ class ExperimentParser {
       throw Error(fmt::format("{} (key 'method'): a method is a spec string like \"bgfdq(k=20)\" or a mapping "
                               "with 'name' and its parameters",
                               where(n)));
-    const std::string name = scalar(n["name"], "name");
+    std::string name = scalar(n["name"], "name");
+    std::set<std::string> skip = {"name"};
+    if (name == "plugin") {  // {name: plugin, library: libmine.so, method: mine, ...its params}
+      name = load_plugin_method(n, file_);
+      skip.insert({"library", "method"});
+    }
     const MethodInfo& info = MethodRegistry::instance().find(name, where(n["name"]) + " (key 'name')");
     MethodSpec spec{name, Params("method '" + name + "'", info.params)};
-    apply_yaml_params(n, spec.params, file_, {"name"});
+    apply_yaml_params(n, spec.params, file_, skip);
+    try {
+      spec.instantiate();  // a method's own checks (an external command's placeholders) fail here, not mid-run
+    } catch (const Error& e) {
+      throw Error(fmt::format("{} (key 'method'): {}", where(n), e.what()));
+    }
     return spec;
   }
 

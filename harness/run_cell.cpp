@@ -5,14 +5,17 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <new>
 #include <thread>
 
 #include "core/error.h"
+#include "core/hashing.h"
 #include "core/memory_budget.h"
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
+#include "harness/method_notes.h"
 #include "harness/provenance.h"
 #include "methods/class_partition.h"
 #include "methods/method.h"
@@ -69,6 +72,23 @@ LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
                       fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
 }
 
+// Where a method's provenance strings go (Services::note): the method_notes table at once, and an
+// external command's log also as an artefact. A plugin method's library and its sha256 go first.
+std::function<void(const std::string&, const std::string&)> method_note_sink(Store& store, const std::string& id,
+                                                                              const MethodSpec& spec) {
+  clear_method_notes(store, id);
+  auto sink = [&store, id](const std::string& name, const std::string& value) {
+    record_method_note(store, id, name, value);
+    if (name == "external_log") store.record_artefact(id + ":external_log", "external_log", value, -1);
+  };
+  const std::string& library = MethodRegistry::instance().find(spec.name, "method").library;
+  if (!library.empty()) {
+    sink("plugin_library", library);
+    sink("plugin_library_sha256", sha256_file_hex(library));
+  }
+  return sink;
+}
+
 }  // namespace
 
 CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, const CellRunOptions& options) {
@@ -85,6 +105,8 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
 
   MemoryBudget memory(cell.memory_budget);
   StageTimer timer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                std::chrono::duration<double>(ex.timeout_s));
   CellStatus status = CellStatus::Done;
   std::string error;
   std::map<std::string, double> oom_metrics;
@@ -147,6 +169,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       ctx.services.train_images = dataset.has_images() ? &dataset.train : nullptr;
       ctx.services.cache_dir = ex.cache_dir;
       ctx.services.embedding_key = embeddings.key;
+      ctx.services.work_dir = ex.cache_dir + "/cells/" + id;
+      ctx.services.deadline = deadline;
+      ctx.services.note = method_note_sink(store, id, cell.method);
       selections = method->select_all(classes.views, ctx);
       scope.stop();
       std::map<std::string, double> m;
@@ -202,6 +227,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     error = e.what();
     oom_metrics = {{"oom_requested_bytes", static_cast<double>(e.requested_bytes())},
                    {"oom_budget_bytes", static_cast<double>(e.budget_bytes())}};
+  } catch (const Timeout& e) {
+    status = CellStatus::Timeout;
+    error = e.what();
   } catch (const std::bad_alloc&) {
     status = CellStatus::Oom;
     error = "an undeclared allocation failed (std::bad_alloc) under the process memory limit";

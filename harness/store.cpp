@@ -236,7 +236,7 @@ void insert_cell(sqlite3* db, const std::string& path, const CellConfig& cell) {
       .bind(1, cell.id())
       .bind(2, cell.experiment)
       .bind(3, cell.dataset.name)
-      .bind(4, cell.method.canonical())
+      .bind(4, cell.method.display())
       .bind(5, cell.method.name)
       .bind(6, cell.ratio)
       .bind(7, cell.seed)

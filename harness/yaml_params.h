@@ -23,7 +23,11 @@ YAML::Node parse_yaml(const std::string& text, const std::string& file);
 // Reads `file` and parse_yaml()s it; its contents go to `text` when not null.
 YAML::Node load_yaml_file(const std::string& file, std::string* text = nullptr);
 
-// Applies each scalar entry of `map` to `params`, skipping keys in `skip` (e.g. "kind").
+// A mapping of scalars as canonical JSON text (sorted keys, every value a string): {"alpha":"0.5"}.
+std::string yaml_map_to_json(const YAML::Node& map, const std::string& file, const std::string& where);
+
+// Applies each scalar entry of `map` to `params`, skipping keys in `skip` (e.g. "kind"). A mapping
+// given to a string parameter (an external method's `params:`) is stored as yaml_map_to_json.
 void apply_yaml_params(const YAML::Node& map, Params& params, const std::string& file,
                        const std::set<std::string>& skip = {});
 

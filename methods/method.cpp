@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -35,6 +36,14 @@ MethodRegistry& MethodRegistry::instance() {
 }
 
 void MethodRegistry::add(MethodInfo info) {
+  if (!loading_library_.empty()) {
+    if (methods_.count(info.name)) {
+      loading_.conflicts.push_back(info.name);
+      return;
+    }
+    info.library = loading_library_;
+    loading_.added.push_back(info.name);
+  }
   DQ_ASSERT(!methods_.count(info.name), "method registered twice: " + info.name);
   methods_.emplace(info.name, std::move(info));
 }
@@ -55,9 +64,26 @@ std::vector<const MethodInfo*> MethodRegistry::list() const {
   return out;
 }
 
+void MethodRegistry::begin_plugin(const std::string& library) {
+  DQ_ASSERT(!library.empty() && loading_library_.empty(), "plugin loads do not nest");
+  loading_library_ = library;
+  loading_ = {};
+}
+
+MethodRegistry::PluginLoad MethodRegistry::end_plugin() {
+  loading_library_.clear();
+  return std::exchange(loading_, {});
+}
+
 std::string MethodSpec::canonical() const {
   const std::string body = params.canonical();
   return body.empty() ? name : name + "(" + body + ")";
+}
+
+std::string MethodSpec::display() const {
+  for (const MethodInfo* info : MethodRegistry::instance().list())
+    if (info->name == name && info->display) return info->display(params);
+  return canonical();
 }
 
 std::unique_ptr<SelectionMethod> MethodSpec::instantiate() const {

@@ -3,7 +3,9 @@
 // embedding space and returns an ordered list of dataset ids plus, per pick, the fraction of the
 // image it keeps (1 - patch-drop ratio). Methods that need all classes at once (global bin sizes,
 // class budgets) override select_all.
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -33,6 +35,13 @@ struct Services {
   const ImageSet* train_images = nullptr;  // ADQ's texture level, patch dropping
   std::string cache_dir;                   // where methods may cache artefacts (bins, KNN graphs)
   std::string embedding_key;               // identity of the embeddings, for those caches
+  // For methods that run outside this process (methods/external.cpp): a folder private to this cell
+  // (empty outside cells: such a method makes its own), the moment the cell's timeout passes, and
+  // a sink for strings that belong to the cell's provenance (command, script hash, log path), stored
+  // at once so that they survive the cell being killed (null outside cells).
+  std::string work_dir{};
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::function<void(const std::string& name, const std::string& value)> note{};
 };
 
 struct SelectContext {
@@ -77,6 +86,11 @@ struct MethodInfo {
   std::string description;
   std::vector<ParamSpec> params;
   std::unique_ptr<SelectionMethod> (*make)(const Params&);
+  // Optional: how tables and progress lines name a configured instance ("mine(alpha=0.5)" for an
+  // external command labelled "mine"); null: the canonical spec.
+  std::string (*display)(const Params&) = nullptr;
+  // The shared library that registered the method (harness/plugin_loader.cpp); empty: built in.
+  std::string library{};
 };
 
 class MethodRegistry {
@@ -86,8 +100,18 @@ class MethodRegistry {
   const MethodInfo& find(const std::string& name, const std::string& where) const;  // dq::Error if unknown
   std::vector<const MethodInfo*> list() const;
 
+  // While a plugin library loads (harness/plugin_loader.cpp), the methods it registers are tagged
+  // with its path, and a name already taken is set aside as a conflict instead of aborting.
+  struct PluginLoad {
+    std::vector<std::string> added, conflicts;
+  };
+  void begin_plugin(const std::string& library);
+  PluginLoad end_plugin();
+
  private:
   std::map<std::string, MethodInfo> methods_;
+  std::string loading_library_;
+  PluginLoad loading_;
 };
 
 // A method with its validated parameters, parsed from "bgfdq(k=20,alpha=1)" or built from YAML.
@@ -96,6 +120,7 @@ struct MethodSpec {
   Params params;
   std::string canonical() const;  // "bgfdq(alpha=1,k=20,...)" with every parameter, sorted
   std::unique_ptr<SelectionMethod> instantiate() const;
+  std::string display() const;    // MethodInfo::display, or canonical()
 };
 MethodSpec parse_method_spec(const std::string& text, const std::string& where);
 

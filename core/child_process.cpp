@@ -1,0 +1,202 @@
+#include "core/child_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+
+extern char** environ;
+
+namespace dq {
+
+namespace {
+
+// The process group of the command being waited for, read by the signal handler below.
+std::atomic<pid_t> g_group{0};
+
+// SIGTERM/SIGINT while a command runs: take its whole group down, then die of the signal as before.
+extern "C" void kill_group_and_reraise(int sig) {
+  const pid_t group = g_group.load();
+  if (group > 0) kill(-group, SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// Installs the handler for the lifetime of one wait and restores what was there.
+class ForwardTerminationSignals {
+ public:
+  explicit ForwardTerminationSignals(pid_t group) {
+    g_group.store(group);
+    struct sigaction sa {};
+    sa.sa_handler = kill_group_and_reraise;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term_);
+    sigaction(SIGINT, &sa, &old_int_);
+  }
+  ~ForwardTerminationSignals() {
+    sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGINT, &old_int_, nullptr);
+    g_group.store(0);
+  }
+
+ private:
+  struct sigaction old_term_ {}, old_int_ {};
+};
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+std::string resolve_program(const std::string& program) {
+  if (program.empty()) throw Error("empty command");
+  if (program.find('/') != std::string::npos) return program;
+  const char* path_env = std::getenv("PATH");
+  const std::string path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string dir = end > start ? path.substr(start, end - start) : ".";
+    const std::string candidate = dir + "/" + program;
+    if (is_executable_file(candidate)) return candidate;
+    start = end + 1;
+  }
+  throw Error(fmt::format("program '{}' was not found in PATH ({})", program, path));
+}
+
+ChildProcessResult run_child_process(const ChildProcessSpec& spec) {
+  DQ_ASSERT(!spec.argv.empty(), "run_child_process needs a program");
+  DQ_ASSERT(g_group.load() == 0, "one child process at a time per process");
+  // Everything the child needs is prepared here: between fork and exec only async-signal-safe calls.
+  const std::string program = resolve_program(spec.argv[0]);
+  std::vector<char*> argv;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw Error(fmt::format("{}: cannot open the log file: {}", spec.log_path, std::strerror(errno)));
+  int error_pipe[2];
+  if (pipe2(error_pipe, O_CLOEXEC) != 0) {
+    close(log_fd);
+    throw Error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_AS, &limit);
+  if (spec.address_space_bytes > 0) {
+    const rlim_t want = static_cast<rlim_t>(spec.address_space_bytes);
+    if (limit.rlim_max == RLIM_INFINITY || want < limit.rlim_max) limit.rlim_max = want;
+    limit.rlim_cur = limit.rlim_max;
+  }
+  const pid_t parent = getpid();
+  const auto start = std::chrono::steady_clock::now();
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(log_fd);
+    close(error_pipe[0]);
+    close(error_pipe[1]);
+    throw Error(fmt::format("cannot start '{}': fork failed: {}", spec.argv[0], std::strerror(errno)));
+  }
+  if (pid == 0) {
+    // The child. Report a failure before exec through the pipe (errno, then a step number).
+    auto fail = [&](int step) {
+      const int codes[2] = {errno, step};
+      [[maybe_unused]] ssize_t w = write(error_pipe[1], codes, sizeof codes);
+      _exit(127);
+    };
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the cell already died
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) fail(1);
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) fail(2);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // the cell's files (its database) stay out of the command
+    if (setrlimit(RLIMIT_AS, &limit) != 0) fail(3);
+    execve(program.c_str(), argv.data(), environ);
+    fail(4);
+  }
+  // The parent. Set the group from this side too, so a signal right after fork already reaches it.
+  setpgid(pid, pid);
+  close(log_fd);
+  close(error_pipe[1]);
+  ForwardTerminationSignals forward(pid);
+  int codes[2] = {0, 0};
+  const ssize_t got = read(error_pipe[0], codes, sizeof codes);  // returns 0 at exec (close-on-exec)
+  close(error_pipe[0]);
+
+  ChildProcessResult result;
+  int status = 0;
+  if (got == static_cast<ssize_t>(sizeof codes)) {
+    waitpid(pid, &status, 0);
+    static const char* steps[] = {"", "enter its working directory", "redirect its output", "set its memory limit",
+                                  "execute"};
+    throw Error(fmt::format("cannot start '{}': failed to {} ({}): {}", spec.argv[0],
+                            steps[codes[1] >= 1 && codes[1] <= 4 ? codes[1] : 0],
+                            codes[1] == 1 ? spec.cwd : program, std::strerror(codes[0])));
+  }
+  bool term_sent = false;
+  std::chrono::steady_clock::time_point term_time;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (!term_sent && now >= spec.deadline) {
+      kill(-pid, SIGTERM);
+      term_sent = true;
+      result.timed_out = true;
+      term_time = now;
+    } else if (term_sent && now - term_time > std::chrono::duration<double>(spec.kill_grace_s)) {
+      kill(-pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(-pid, SIGKILL);  // whatever the command left running in its group goes with it
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  return result;
+}
+
+std::vector<std::string> tail_lines(const std::string& path, size_t max_lines, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > static_cast<std::streamoff>(max_bytes) ? size - static_cast<std::streamoff>(max_bytes) : 0;
+  in.seekg(from);
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  std::vector<std::string> lines;
+  size_t end = text.size();
+  while (end > 0 && lines.size() < max_lines) {
+    size_t begin = text.rfind('\n', end - 1);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    std::string line = text.substr(begin, end - begin);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    size_t lead = 0;
+    while (lead < line.size() && std::isspace(static_cast<unsigned char>(line[lead]))) ++lead;
+    if (lead < line.size()) lines.insert(lines.begin(), line.substr(lead));
+    if (begin == 0) break;
+    end = begin - 1;
+  }
+  return lines;
+}
+
+}  // namespace dq

@@ -1,0 +1,349 @@
+// External-command methods: a selection method written in any language (usually Python) runs as a
+// program once per cell. Protocol and examples: methods/README.md ("Bring your own method").
+//
+// dqbench writes the cell's inputs to the cell's private folder (embeddings.npy, labels.npy,
+// ids.npy, cell.json; the decoded training images once per dataset), runs the command there without
+// a shell, under the cell's memory budget as its address-space cap and before the cell's deadline,
+// and reads back selection.npy (int64 dataset ids) and optionally keep.npy (float32 in (0, 1]).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/child_process.h"
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/npy.h"
+#include "datasets/dataset.h"
+#include "methods/external_command.h"
+#include "methods/method.h"
+
+namespace dq {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kBudgetRule =
+    "per class c of size M_c: round(ratio * M_c / (1 - theta)) samples, halves away from zero, where theta is "
+    "the patch-drop ratio (0 without patch dropping); classes[].budget is the count at theta = 0. The storage "
+    "ratio reported is sum(keep) / n.";
+
+// The command's parameters: a JSON object of scalars (YAML `params:` arrives as canonical JSON text),
+// each value as the text its placeholder takes.
+std::map<std::string, std::string> parse_command_params(const std::string& text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.empty() ? "{}" : text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("method 'external': params must be a mapping (YAML) or a JSON object, got '{}': {}",
+                            text, e.what()));
+  }
+  if (!j.is_object())
+    throw Error(fmt::format("method 'external': params must be a mapping of names to values, got '{}'", text));
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+    else if (v.is_number() || v.is_boolean()) out[k] = v.dump();
+    else throw Error(fmt::format("method 'external': params value of '{}' must be a single value, got {}", k, v.dump()));
+  }
+  return out;
+}
+
+// What tables call a configured command: its label (default: the script's file name) and its params.
+std::string display_external(const Params& p) {
+  std::string label = p.get_string("label");
+  if (label.empty()) {
+    label = "external";
+    try {
+      const CommandTemplate command(p.get_string("command"), "method 'external'");
+      for (const auto& arg : command.arguments()) {
+        const fs::path path(arg);
+        if (path.has_extension() && path.stem() != "" && arg.find('{') == std::string::npos) {
+          label = path.stem().string();
+          break;
+        }
+      }
+    } catch (const Error&) {
+      // An invalid command is reported when the method is built; the name falls back to "external".
+    }
+  }
+  std::string args;
+  try {
+    for (const auto& [k, v] : parse_command_params(p.get_string("params"))) args += (args.empty() ? "" : ",") + k + "=" + v;
+  } catch (const Error&) {
+  }
+  return args.empty() ? label : label + "(" + args + ")";
+}
+
+// Allocation failures as the usual runtimes print them (Python, NumPy, C++, C, LibTorch).
+bool log_reports_out_of_memory(const std::string& log_path) {
+  static const char* markers[] = {"MemoryError", "Unable to allocate", "std::bad_alloc", "Cannot allocate memory",
+                                  "out of memory", "Out of memory", "can't allocate memory"};
+  for (const auto& line : tail_lines(log_path, 200))
+    for (const char* m : markers)
+      if (line.find(m) != std::string::npos) return true;
+  return false;
+}
+
+std::string log_tail(const std::string& log_path) {
+  std::string out;
+  for (const auto& line : tail_lines(log_path, 3)) out += (out.empty() ? "" : " | ") + line.substr(0, 300);
+  return out.empty() ? "the log is empty" : "last lines: " + out;
+}
+
+std::string signal_text(int sig) {
+  const char* name = sigabbrev_np(sig);
+  return name ? fmt::format("signal {} (SIG{})", sig, name) : fmt::format("signal {}", sig);
+}
+
+class ExternalMethod final : public SelectionMethod {
+ public:
+  explicit ExternalMethod(const Params& p)
+      : command_text_(p.get_string("command")),
+        command_(command_text_, "method 'external' (parameter 'command')"),
+        params_(parse_command_params(p.get_string("params"))),
+        write_embeddings_(p.get_bool("embeddings")),
+        write_images_(p.get_bool("images")) {
+    command_.expand(params_, "method 'external' (parameter 'command')");  // every placeholder has a value
+  }
+
+  bool needs_embeddings() const override { return write_embeddings_; }
+
+  ClassSelection select(const ClassView&, SelectContext&) override {
+    throw Error("method 'external' selects all classes in one run of its command; call select_all");
+  }
+
+  std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx) override {
+    const fs::path dir = prepare_folder(ctx.services);
+    const std::string log = (dir / "command.log").string();
+    std::vector<std::string> argv = command_.expand(params_, "method 'external'");
+    const std::string script = absolutize_file_arguments(argv);
+    note(ctx, "external_command_template", command_text_);
+    note(ctx, "external_command", shell_quote_join(argv));
+    note(ctx, "external_folder", dir.string());
+    note(ctx, "external_log", log);
+    if (!script.empty()) {
+      note(ctx, "external_script", script);
+      note(ctx, "external_script_sha256", sha256_file_hex(script));
+    }
+    {
+      auto t = ctx.timer.scope("write_inputs");
+      write_inputs(dir, classes, ctx);
+    }
+    ChildProcessResult run;
+    {
+      auto t = ctx.timer.scope("command");
+      ChildProcessSpec spec{argv, dir.string(), log, ctx.memory.limit(), ctx.services.deadline};
+      run = run_child_process(spec);
+    }
+    note(ctx, "external_exit", run.signal ? signal_text(run.signal) : fmt::format("code {}", run.exit_code));
+    if (run.timed_out)
+      throw Timeout(fmt::format("the external command was still running at the cell's timeout after {:.1f}s; its "
+                                "process group was stopped (log: {})",
+                                run.wall_s, log));
+    if (!run.ok()) {
+      const std::string how = run.signal ? "was killed by " + signal_text(run.signal)
+                                         : fmt::format("exited with code {}", run.exit_code);
+      if (log_reports_out_of_memory(log))
+        throw OutOfMemory::in_process(
+            fmt::format("the external command ran out of memory under its limit of {} ({}; {}; log: {})",
+                        format_bytes(ctx.memory.limit()), how, log_tail(log), log),
+            ctx.memory.limit());
+      throw Error(fmt::format("the external command {} ({}; log: {})", how, log_tail(log), log));
+    }
+    auto t = ctx.timer.scope("read_outputs");
+    return read_outputs(dir, log, classes);
+  }
+
+ private:
+  static void note(SelectContext& ctx, const std::string& key, const std::string& value) {
+    if (ctx.services.note) ctx.services.note(key, value);
+  }
+
+  // The cell's folder, emptied (a rerun must not read an earlier attempt's selection), or a fresh
+  // temporary one outside cells (`dqbench select`).
+  static fs::path prepare_folder(const Services& services) {
+    if (services.work_dir.empty()) {
+      const fs::path root = services.cache_dir.empty() ? fs::temp_directory_path() : fs::path(services.cache_dir);
+      fs::create_directories(root);
+      std::string pattern = (root / "external-XXXXXX").string();
+      if (!mkdtemp(pattern.data())) throw Error(fmt::format("{}: cannot create a folder: {}", pattern, std::strerror(errno)));
+      return fs::absolute(pattern);
+    }
+    const fs::path dir = fs::absolute(services.work_dir);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(fmt::format("{}: cannot create the cell's folder: {}", dir.string(), ec.message()));
+    return dir;
+  }
+
+  void write_inputs(const fs::path& dir, std::span<const ClassView> classes, SelectContext& ctx) const {
+    std::vector<int64_t> ids, labels;
+    std::vector<std::span<const float>> rows;
+    nlohmann::json class_info = nlohmann::json::array();
+    int64_t d = 0;
+    for (const auto& c : classes) {
+      ids.insert(ids.end(), c.ids.begin(), c.ids.end());
+      labels.insert(labels.end(), static_cast<size_t>(c.size()), c.label);
+      d = c.d;
+      if (c.z) rows.emplace_back(c.z, static_cast<size_t>(c.size() * c.d));
+      class_info.push_back({{"label", c.label}, {"size", c.size()}, {"budget", budget_count(ctx.ratio, c.size())}});
+    }
+    const auto n = static_cast<int64_t>(ids.size());
+    write_npy((dir / "ids.npy").string(), ids.data(), {n});
+    write_npy((dir / "labels.npy").string(), labels.data(), {n});
+    nlohmann::json files = {{"ids", "ids.npy"}, {"labels", "labels.npy"}, {"embeddings", nullptr}, {"images", nullptr}};
+    if (write_embeddings_ && d > 0) {
+      write_npy_rows((dir / "embeddings.npy").string(), rows, {n, d});
+      files["embeddings"] = "embeddings.npy";
+    }
+    const ImageSet* images = ctx.services.train_images;
+    nlohmann::json image_info = nullptr;
+    if (write_images_ && images && images->n > 0 && images->pixels.size() == static_cast<size_t>(images->n * images->image_bytes())) {
+      const std::string path = images_file(*images, ctx.services, dir);
+      files["images"] = path;
+      image_info = {{"path", path}, {"shape", {images->n, images->channels, images->height, images->width}},
+                    {"dtype", "uint8"}, {"row", "dataset id"}};
+    }
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [k, v] : params_) params[k] = v;
+    const nlohmann::json cell = {
+        {"format", 1},
+        {"ratio", ctx.ratio},
+        {"seed", ctx.seed},
+        {"n", n},
+        {"embedding_dim", write_embeddings_ ? d : 0},
+        {"num_classes", classes.size()},
+        {"classes", class_info},
+        {"budget_rule", kBudgetRule},
+        {"params", params},
+        {"memory_limit_bytes", ctx.memory.limit()},
+        {"files", files},
+        {"images", image_info},
+        {"outputs", {{"selection", "selection.npy"}, {"keep", "keep.npy"}}},
+    };
+    std::ofstream out(dir / "cell.json");
+    out << cell.dump(2) << "\n";
+    if (!out) throw Error(fmt::format("{}: cannot write cell.json", dir.string()));
+  }
+
+  // Decoded training images as N x C x H x W uint8, row = dataset id. Written once per content under
+  // the cache (cells share it), else into the cell's folder.
+  static std::string images_file(const ImageSet& images, const Services& services, const fs::path& dir) {
+    if (services.cache_dir.empty()) {
+      const std::string path = (dir / "images.npy").string();
+      write_npy(path, images.pixels.data(), {images.n, images.channels, images.height, images.width});
+      return path;
+    }
+    const std::string key = sha256_hex(fmt::format(
+        "external-images-v1|{}x{}x{}x{}|{}", images.n, images.channels, images.height, images.width,
+        sha256_hex(std::string_view(reinterpret_cast<const char*>(images.pixels.data()), images.pixels.size()))));
+    const fs::path folder = fs::absolute(fs::path(services.cache_dir) / "external");
+    fs::create_directories(folder);
+    const fs::path path = folder / ("images-" + key.substr(0, 16) + ".npy");
+    if (!fs::exists(path)) {  // written in the cell's folder, then renamed: never seen half-written
+      const fs::path mine = dir / "images.npy";
+      write_npy(mine.string(), images.pixels.data(), {images.n, images.channels, images.height, images.width});
+      fs::rename(mine, path);
+    }
+    return path.string();
+  }
+
+  static std::vector<ClassSelection> read_outputs(const fs::path& dir, const std::string& log,
+                                                  std::span<const ClassView> classes) {
+    const std::string sel_path = (dir / "selection.npy").string();
+    if (!fs::exists(sel_path))
+      throw Error(fmt::format("the external command exited with code 0 but wrote no selection.npy in {} (log: {})",
+                              dir.string(), log));
+    const NpyArray sel = read_npy(sel_path);
+    if (sel.dtype != "i8")
+      throw Error(fmt::format("selection.npy has dtype '{}'; it must be int64 ('<i8'): "
+                              "np.save('selection.npy', np.asarray(ids, dtype=np.int64))",
+                              sel.dtype));
+    if (sel.shape.size() != 1)
+      throw Error(fmt::format("selection.npy has {} dimensions; it must be 1-D (n,)", sel.shape.size()));
+    const std::vector<int64_t> ids = sel.as_int64(sel_path);
+
+    std::vector<float> keep(ids.size(), 1.0f);
+    const std::string keep_path = (dir / "keep.npy").string();
+    if (fs::exists(keep_path)) {
+      const NpyArray k = read_npy(keep_path);
+      if (k.dtype != "f4")
+        throw Error(fmt::format("keep.npy has dtype '{}'; it must be float32 ('<f4')", k.dtype));
+      if (k.shape.size() != 1 || k.shape[0] != static_cast<int64_t>(ids.size()))
+        throw Error(fmt::format("keep.npy has shape ({}); it must be ({},), one keep fraction per selected id",
+                                fmt::join(k.shape, ", "), ids.size()));
+      keep = k.as_float32(keep_path);
+      for (size_t i = 0; i < keep.size(); ++i)
+        if (!(keep[i] > 0.0f && keep[i] <= 1.0f))
+          throw Error(fmt::format("keep.npy[{}] = {} is outside (0, 1]", i, keep[i]));
+    }
+
+    // Which class each dataset id of this cell belongs to (-1: not a training sample given to the command).
+    int64_t n_train = 0;
+    for (const auto& c : classes)
+      if (c.size() > 0) n_train = std::max(n_train, c.ids.back() + 1);
+    std::vector<int32_t> owner(static_cast<size_t>(n_train), -1);
+    for (size_t c = 0; c < classes.size(); ++c)
+      for (int64_t id : classes[c].ids) owner[static_cast<size_t>(id)] = static_cast<int32_t>(c);
+    std::unordered_map<int64_t, size_t> first_seen;
+    std::vector<ClassSelection> out(classes.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const int64_t id = ids[i];
+      if (id < 0 || id >= n_train)
+        throw Error(fmt::format("selection.npy[{}] = {} is outside the training split (dataset ids 0..{})", i, id,
+                                n_train - 1));
+      const int32_t c = owner[static_cast<size_t>(id)];
+      if (c < 0)
+        throw Error(fmt::format("selection.npy[{}] = {} is not a training sample given to the command (not in ids.npy)",
+                                i, id));
+      if (auto [it, fresh] = first_seen.emplace(id, i); !fresh)
+        throw Error(fmt::format("selection.npy holds id {} twice (positions {} and {}); ids must be unique", id,
+                                it->second, i));
+      out[static_cast<size_t>(c)].ids.push_back(id);
+      out[static_cast<size_t>(c)].keep.push_back(keep[i]);
+    }
+    return out;
+  }
+
+  std::string command_text_;
+  CommandTemplate command_;
+  std::map<std::string, std::string> params_;
+  bool write_embeddings_;
+  bool write_images_;
+};
+
+MethodInfo make_external_info() {
+  MethodInfo info{
+      "external",
+      "A selection method run as a program once per cell: reads the cell's folder (embeddings.npy, labels.npy, "
+      "ids.npy, cell.json), writes selection.npy (int64 dataset ids) and optionally keep.npy (methods/README.md).",
+      {{"command", ParamType::String, std::string{}, "command line, run without a shell in the cell's folder; {name} "
+                                                     "takes the value of params' name, as one argument", {}, {}, {}},
+       {"label", ParamType::String, std::string{}, "name in tables and progress lines (default: the script's file name)",
+        {}, {}, {}},
+       {"params", ParamType::String, std::string{"{}"}, "the command's parameters (a YAML mapping); part of the cell id",
+        {}, {}, {}},
+       {"embeddings", ParamType::Bool, true, "write embeddings.npy (needs an extractor)", {}, {}, {}},
+       {"images", ParamType::Bool, true, "give the decoded training images (uint8 N x C x H x W .npy) when the dataset has them",
+        {}, {}, {}}},
+      [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+        if (p.get_string("command").empty())
+          throw Error("method 'external' needs a command, e.g. {name: external, command: \"python3 my_method.py\"}");
+        return std::make_unique<ExternalMethod>(p);
+      }};
+  info.display = display_external;
+  return info;
+}
+
+}  // namespace
+DQ_REGISTER_METHOD(make_external_info);
+}  // namespace dq
