@@ -29,8 +29,7 @@ std::atomic<pid_t> g_group{0};
 
 // SIGTERM/SIGINT while a command runs: take its whole group down, then die of the signal as before.
 extern "C" void kill_group_and_reraise(int sig) {
-  const pid_t group = g_group.load();
-  if (group > 0) kill(-group, SIGKILL);
+  kill_running_child_process();
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -62,6 +61,11 @@ bool is_executable_file(const std::string& path) {
 }
 
 }  // namespace
+
+void kill_running_child_process() {
+  const pid_t group = g_group.load();
+  if (group > 0) kill(-group, SIGKILL);
+}
 
 std::string resolve_program(const std::string& program) {
   if (program.empty()) throw Error("empty command");

@@ -30,6 +30,9 @@ struct ChildProcessResult {
 
 // Throws dq::Error if the program cannot be found or started (the message names it and errno's text).
 ChildProcessResult run_child_process(const ChildProcessSpec& spec);
+// SIGKILLs the whole process group of the command run_child_process is waiting for, if any. Async-signal
+// safe; for whoever ends this process abruptly (a signal handler, the cell's own timeout watchdog).
+void kill_running_child_process();
 
 // argv[0] as execvp would find it: itself if it contains '/', else the first executable PATH entry.
 // Throws dq::Error naming the program when none is found.

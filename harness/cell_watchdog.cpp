@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "core/child_process.h"
 #include "harness/process_identity.h"
 #include "harness/store.h"
 
@@ -28,6 +29,7 @@ CellWatchdog::CellWatchdog(std::string db_path, std::string cell_id, double time
     } catch (const std::exception& e) {
       std::cerr << "TIMEOUT: could not record it: " << e.what() << std::endl;
     }
+    kill_running_child_process();  // an external method's command and everything it started go too
     std::_Exit(kExitCellTimeout);
   });
 }

@@ -1,7 +1,8 @@
 #pragma once
 // A cell's own timeout, inside the cell process: it holds even when the runner that started the cell
 // is gone. At the timeout the watchdog records TIMEOUT (if the cell is still RUNNING in this process)
-// and ends the process with exit code kExitCellTimeout; an alarm one minute later ends it in any case.
+// and ends the process with exit code kExitCellTimeout, taking an external method's command (its whole
+// process group) with it; an alarm one minute later ends the process in any case.
 #include <condition_variable>
 #include <mutex>
 #include <string>
