@@ -149,6 +149,11 @@ int run(const SelectOptions& o, std::ostream& out) {
     selections = method->select_all(in.classes.views, ctx);
   }
   DQ_ASSERT(selections.size() == in.classes.views.size(), "one selection per class");
+  for (const auto& s : selections)
+    if (s.spd)
+      throw Error(fmt::format("method '{}': SPD chooses its samples in the patch stage, which needs images and the "
+                              "extractor network; run it in an experiment (dqbench run) instead of select",
+                              o.method));
   std::map<std::string, double> metrics;
   {
     auto stage = timer.scope("metrics");
