@@ -258,6 +258,7 @@ class PatchStage {
     const int64_t p = grid_.count();
     // SPD first: it decides which candidates are stored and at what theta.
     std::vector<int64_t> hist(kSpdThetas.size() + 1, 0);
+    std::vector<double> seen_offsets;  // offsets of every evaluated candidate, in units of its class threshold
     double spd_drop = 0, spd_seconds = 0;
     int64_t spd_stored = 0, spd_evaluated = 0;
     for (size_t c = 0; c < selections.size(); ++c) {
@@ -269,7 +270,12 @@ class PatchStage {
       {
         auto scope = in_.timer.scope("spd");
         spd = semantic_offset_dropping(s.ids, s.spd_threshold, s.spd_budget, p, kSpdThetas, in_.config.batch,
-                                       [&](std::span<const int64_t> ids) { return offsets(ids); });
+                                       [&](std::span<const int64_t> ids) {
+                                         auto off = offsets(ids);
+                                         for (size_t i = 0; i < off.size(); ++i)
+                                           seen_offsets.push_back(off[i] / s.spd_threshold);
+                                         return off;
+                                       });
       }
       spd_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.ids = spd.ids;
@@ -292,6 +298,15 @@ class PatchStage {
       m["spd_candidates_evaluated"] = static_cast<double>(spd_evaluated);
       m["spd_seconds"] = spd_seconds;
       m["spd_seconds_per_candidate"] = spd_seconds / static_cast<double>(spd_evaluated);
+      // What another threshold would have chosen for the same candidates (the lambda_scale sweep, without
+      // re-running): mean theta* at x times the threshold used.
+      const size_t nt = kSpdThetas.size();
+      for (double x : {0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0}) {
+        double sum = 0;
+        for (size_t i = 0; i + nt <= seen_offsets.size(); i += nt)
+          sum += spd_pick_theta(kSpdThetas, std::span(seen_offsets).subspan(i, nt), x);
+        m[fmt::format("spd_mean_drop_at_threshold_x{}", x)] = sum / static_cast<double>(seen_offsets.size() / nt);
+      }
       for (const auto& s : selections)
         if (s.spd && s.diagnostics.count("lambda_c"))
           m[fmt::format("spd_lambda_c_class_{}", &s - selections.data())] = s.diagnostics.at("lambda_c");

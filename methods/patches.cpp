@@ -65,6 +65,21 @@ void fill_dropped_patches(uint8_t* image, int64_t channels, int64_t height, int6
   }
 }
 
+void copy_dropped_patches(uint8_t* dst, const uint8_t* src, int64_t channels, int64_t height, int64_t width,
+                          const PatchGrid& grid, std::span<const uint8_t> mask) {
+  DQ_ASSERT(static_cast<int64_t>(mask.size()) == grid.count(), "mask size differs from the grid");
+  DQ_ASSERT(grid.rows * grid.patch == height && grid.cols * grid.patch == width, "grid does not match the image");
+  for (int64_t p = 0; p < grid.count(); ++p) {
+    if (mask[static_cast<size_t>(p)]) continue;
+    const int64_t y0 = (p / grid.cols) * grid.patch, x0 = (p % grid.cols) * grid.patch;
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t y = y0; y < y0 + grid.patch; ++y) {
+        const int64_t off = (c * height + y) * width + x0;
+        std::copy_n(src + off, grid.patch, dst + off);
+      }
+  }
+}
+
 std::vector<uint8_t> channel_mean_bytes(const ImageSet& images) {
   const int64_t hw = images.height * images.width;
   std::vector<uint8_t> out(static_cast<size_t>(images.channels), 0);

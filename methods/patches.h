@@ -44,6 +44,11 @@ std::vector<uint8_t> random_patch_mask(int64_t patches, int64_t keep, Rng& rng);
 void fill_dropped_patches(uint8_t* image, int64_t channels, int64_t height, int64_t width, const PatchGrid& grid,
                           std::span<const uint8_t> mask, std::span<const uint8_t> fill);
 
+// Copies the dropped patches of one C x H x W uint8 image from `src` into `dst` (a reconstruction's
+// predictions); the kept pixels of `dst` are not touched.
+void copy_dropped_patches(uint8_t* dst, const uint8_t* src, int64_t channels, int64_t height, int64_t width,
+                          const PatchGrid& grid, std::span<const uint8_t> mask);
+
 // Per-channel mean of a uint8 image set, rounded to the nearest byte: the `mean` reconstruction fill.
 std::vector<uint8_t> channel_mean_bytes(const ImageSet& images);
 

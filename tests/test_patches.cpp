@@ -291,3 +291,10 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
     CHECK(r.metrics.at("patch_rankings_computed") == 0);
   }
 }
+
+TEST_CASE("copy_dropped_patches takes only the dropped patches from the source", "[patches]") {
+  const PatchGrid grid = PatchGrid::for_image(2, 4, 2, "t");  // 1 x 2 patches of 2 px
+  std::vector<uint8_t> dst(8, 1), src(8, 9);
+  copy_dropped_patches(dst.data(), src.data(), 1, 2, 4, grid, std::vector<uint8_t>{1, 0});
+  CHECK(dst == std::vector<uint8_t>{1, 1, 9, 9, 1, 1, 9, 9});
+}
