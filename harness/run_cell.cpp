@@ -117,6 +117,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
 
     // 2. embed
     auto method = cell.method.instantiate();
+    if (method->needs_images() && !dataset.has_images())  // refused before the embeddings are computed
+      throw Error(fmt::format("{}: method '{}' needs the training images, but dataset '{}' has features only",
+                              ex.file, cell.method.name, cell.dataset.name));
     Embeddings embeddings;
     if (cell.extractor) {
       auto scope = timer.scope("embed");
@@ -180,9 +183,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     }
     ImageSet coreset_images;
     bool have_coreset_images = false;
-    if (any_spd && !dataset.has_images())
-      throw Error(fmt::format("{}: method '{}' uses SPD, which needs images, but dataset '{}' has features only",
-                              ex.file, cell.method.canonical(), cell.dataset.name));
+    DQ_ASSERT(!any_spd || dataset.has_images(), "SPD methods declare needs_images");
     if (any_spd || (any_drop && cell.train && dataset.has_images())) {
       auto scope = timer.scope("patches");
       const PatchConfig config = PatchConfig::from(cell.patches);

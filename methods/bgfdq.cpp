@@ -31,6 +31,9 @@ class BgfdqMethod final : public SelectionMethod {
     lambda_scale_ = p.get_double("lambda_scale");
   }
 
+  // SPD reconstructs and re-embeds the picked images in the patch stage.
+  bool needs_images() const override { return spd_; }
+
   ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
     KnnGraph graph;
     {

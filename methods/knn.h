@@ -39,7 +39,7 @@ struct NeighbourLists {
 };
 
 // Rows that are equal value by value (so -0 equals +0) share a group; the group id is the lowest row
-// index in it. Rejects NaN and infinity with a dq::Error.
+// index in it. The rows must be finite (checked where embeddings enter: core/embedding_check.h).
 std::vector<int32_t> duplicate_groups(RowMatrix z);
 
 struct ExactSearchOptions {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -16,10 +17,12 @@ namespace dq {
 
 namespace {
 
-// Runs `fn` (N x C x H x W float -> N x d) over the training images in batches.
+// Runs `fn` (N x C x H x W float -> N x d) over the training images in batches. Each batch is
+// checked (core/embedding_check.h) in the dtype the network returned, so a float64 output beyond the
+// float32 range is reported as such rather than as the infinity the conversion would make of it.
 template <typename Forward>
 Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, const std::vector<float>& std,
-                        Forward&& fn, const ProgressFn& progress) {
+                        Forward&& fn, const EmbeddingOrigin& origin, const ProgressFn& progress) {
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
@@ -27,10 +30,17 @@ Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, 
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
     auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, mean, std);
-    auto f = fn(x).to(torch::kCPU).to(torch::kFloat32).contiguous();
-    if (f.dim() != 2 || f.size(0) != count)
+    auto raw = fn(x).to(torch::kCPU).contiguous();
+    if (raw.dim() != 2 || raw.size(0) != count)
       throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
-                              fmt::join(f.sizes(), "x"), count, count));
+                              fmt::join(raw.sizes(), "x"), count, count));
+    EmbeddingOrigin batch = origin;
+    batch.labels = origin.labels.subspan(static_cast<size_t>(start), static_cast<size_t>(count));
+    batch.first_row = start;
+    if (raw.scalar_type() == torch::kDouble)
+      check_embeddings(raw.template data_ptr<double>(), count, raw.size(1), batch);
+    auto f = raw.to(torch::kFloat32).contiguous();
+    check_embeddings(f.template data_ptr<float>(), count, f.size(1), batch);
     if (out.d == 0) {
       out.d = f.size(1);
       out.z.resize(static_cast<size_t>(images.n * out.d));
@@ -154,6 +164,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
         Embeddings out;
         out.n = arr.shape[0];
         out.d = arr.shape[1];
+        check_embeddings(arr, {"cached embeddings " + path, dataset.train.labels, &dataset.class_names});
         out.z = arr.as_float32(path);
         out.from_cache = true;
         out.key = key;
@@ -166,7 +177,10 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
   }
 
   ExtractorNetwork net = load_extractor_network(dataset, p, extractor_model_path(cache_dir, key), progress);
-  Embeddings out = embed_images(dataset.train, net.mean, net.std, [&](torch::Tensor x) { return net.embed(x); }, progress);
+  const std::string origin = kind == "proxy" ? fmt::format("proxy extractor ({})", p.get_string("arch"))
+                                             : "TorchScript extractor " + p.get_string("path");
+  Embeddings out = embed_images(dataset.train, net.mean, net.std, [&](torch::Tensor x) { return net.embed(x); },
+                                {origin, dataset.train.labels, &dataset.class_names}, progress);
   out.key = key;
   if (!path.empty()) {
     write_npy(path, out.z.data(), {out.n, out.d});

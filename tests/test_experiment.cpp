@@ -119,10 +119,13 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("budget", std::string(kBase) + "memory_budget: 12 gigs\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:16 (key 'memory_budget'): unknown size unit");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
+  // An option combination that cannot be honoured is refused here, before any cell runs.
+  fails_with("noextractor", std::string(kBase) + "grid:\n  method: [random, bgfdq]\n  ratio: [0.1]\n",
+             ":6:20 (key 'method'): method 'bgfdq' works on embeddings; add an 'extractor:' section");
 }
 
 TEST_CASE("the patches section is validated up front and enters only patch-dropping cells' ids", "[experiment][patches]") {
-  const std::string grid = "grid: {method: [random, \"bgfdq(theta=0.25)\"], ratio: [0.2]}\n";
+  const std::string grid = "extractor: {kind: none}\ngrid: {method: [random, \"bgfdq(theta=0.25)\"], ratio: [0.2]}\n";
   const auto plain = load_experiment(write_experiment("patches_plain", std::string(kBase) + grid));
   const auto mae = load_experiment(
       write_experiment("patches_mae", std::string(kBase) + "patches: {reconstruct: mae, mae_epochs: 3}\n" + grid));
@@ -139,6 +142,6 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(bad_value), Catch::Contains("sideways"));
   const auto missing = write_experiment("patches_missing", std::string(kBase) + "patches: {mae_path: /no/such/mae.pt}\n" + grid);
   CHECK_THROWS_WITH(load_experiment(missing), Catch::Contains("patches.mae_path") && Catch::Contains("/no/such/mae.pt"));
-  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "grid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
 }
