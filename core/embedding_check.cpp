@@ -37,16 +37,12 @@ void scan(int64_t count, Read value, int64_t& first, int64_t& bad) {
     }
 }
 
+std::string class_of(const EmbeddingOrigin& o, int64_t local);
+
 template <typename T>
 [[noreturn]] void report(const EmbeddingOrigin& o, int64_t index, int64_t n, int64_t d, T v, int64_t bad) {
   const int64_t local = index / d, row = o.first_row + local, dim = index % d;
-  std::string cls = "class ?";
-  if (local < static_cast<int64_t>(o.labels.size())) {
-    const int64_t label = o.labels[static_cast<size_t>(local)];
-    cls = fmt::format("class {}", label);
-    if (o.class_names && label >= 0 && label < static_cast<int64_t>(o.class_names->size()))
-      cls += fmt::format(" '{}'", (*o.class_names)[static_cast<size_t>(label)]);
-  }
+  const std::string cls = class_of(o, local);
   const std::string all =
       fmt::format("{} bad value{} in rows {}..{}", bad, bad == 1 ? "" : "s", o.first_row, o.first_row + n - 1);
   const Fault f = classify(v);
@@ -59,13 +55,42 @@ template <typename T>
                           cls, dim, what, all));
 }
 
-// The check over n x d values, value i read by `read(i)` (float or double).
+// "class 1 'b'" for local row `local` of the origin (or "class ?" when it has no label).
+std::string class_of(const EmbeddingOrigin& o, int64_t local) {
+  if (local >= static_cast<int64_t>(o.labels.size())) return "class ?";
+  const int64_t label = o.labels[static_cast<size_t>(local)];
+  std::string cls = fmt::format("class {}", label);
+  if (o.class_names && label >= 0 && label < static_cast<int64_t>(o.class_names->size()))
+    cls += fmt::format(" '{}'", (*o.class_names)[static_cast<size_t>(label)]);
+  return cls;
+}
+
+// The check over n x d values, value i read by `read(i)` (float or double): every value finite and
+// within float32, then every row's squared norm within kMaxRowSquaredNorm.
 template <typename Read>
 void check_values(Read read, int64_t n, int64_t d, const EmbeddingOrigin& origin) {
   if (n <= 0 || d <= 0) return;
   int64_t first = 0, bad = 0;
   scan(n * d, read, first, bad);
   if (bad > 0) report(origin, first, n, d, read(first), bad);
+  int64_t first_row = n, big = 0;
+#pragma omp parallel for schedule(static) reduction(min : first_row) reduction(+ : big)
+  for (int64_t r = 0; r < n; ++r) {
+    double norm2 = 0;
+    for (int64_t j = 0; j < d; ++j) norm2 += static_cast<double>(read(r * d + j)) * static_cast<double>(read(r * d + j));
+    if (norm2 > kMaxRowSquaredNorm) {
+      first_row = std::min(first_row, r);
+      ++big;
+    }
+  }
+  if (big == 0) return;
+  double norm2 = 0;
+  for (int64_t j = 0; j < d; ++j)
+    norm2 += static_cast<double>(read(first_row * d + j)) * static_cast<double>(read(first_row * d + j));
+  throw Error(fmt::format("{}: embedding row {} ({}) has squared norm {:g}, beyond {:g} ({} such row{} in rows {}..{}): "
+                          "squared distances between rows would overflow float32; scale the embeddings down",
+                          origin.source, origin.first_row + first_row, class_of(origin, first_row), norm2,
+                          kMaxRowSquaredNorm, big, big == 1 ? "" : "s", origin.first_row, origin.first_row + n - 1));
 }
 
 // Reads values of type T stored (maybe unaligned) as little-endian bytes, as in a .npy file.

@@ -14,6 +14,11 @@ namespace dq {
 
 struct NpyArray;
 
+// The largest squared norm of one embedding row: FLT_MAX / 4, so that every squared distance
+// between two rows, ||x||^2 + ||y||^2 - 2 x.y <= (||x|| + ||y||)^2, is a finite float32. A row of
+// finite float32 values may still break it (1e20 in every dim): its distances would all be inf.
+inline constexpr double kMaxRowSquaredNorm = 3.4028234663852886e38 / 4;
+
 // What the message names: the source, and for the bad row its class.
 struct EmbeddingOrigin {
   std::string source;                      // "emb.npy", "TorchScript extractor model.pt", ...
@@ -25,6 +30,8 @@ struct EmbeddingOrigin {
 // z: n x d row-major, row i = dataset row i. Throws dq::Error naming the source, the first bad row
 // (in row order), its class, the dimension and the value, plus how many values are bad:
 //   "emb.npy: embedding row 7 (class 1), dim 2 is NaN (1 bad value in rows 0..29): embeddings must be finite"
+// and, when every value is finite, for the first row whose squared norm exceeds kMaxRowSquaredNorm:
+//   "emb.npy: embedding row 0 (class 0) has squared norm 4e+40, beyond 8.50706e+37 (...): squared distances ..."
 void check_embeddings(const float* z, int64_t n, int64_t d, const EmbeddingOrigin& origin);
 // The same for float64 values (a network's output before conversion): a finite value beyond the
 // float32 range is reported as such, not as non-finite.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -86,10 +87,26 @@ NpyArray read_npy(const std::string& path) {
     throw Error(fmt::format("{}: .npy header has no shape", path));
   const std::string shape_text = m[1];
   static const std::regex digits("\\d+");
-  for (std::sregex_iterator it(shape_text.begin(), shape_text.end(), digits), end; it != end; ++it)
+  for (std::sregex_iterator it(shape_text.begin(), shape_text.end(), digits), end; it != end; ++it) {
+    if (it->str().size() > 18) throw Error(fmt::format("{}: .npy shape ({}) is beyond any file", path, shape_text));
     arr.shape.push_back(std::stoll(it->str()));
+  }
   const int64_t item = std::stoll(arr.dtype.substr(1));
-  const int64_t nbytes = arr.size() * item;
+  // The header's shape is checked against the file before anything is allocated: a cut or lying
+  // header is bad input, not a request for terabytes (which used to end as "out of memory").
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const int64_t available = static_cast<int64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
+  int64_t nbytes = item;
+  for (const int64_t s : arr.shape)
+    if (s != 0 && nbytes > available / s) nbytes = available + 1;  // more than the file holds (and no overflow)
+    else nbytes *= s;
+  if (std::find(arr.shape.begin(), arr.shape.end(), 0) != arr.shape.end()) nbytes = 0;
+  if (nbytes > available)
+    throw Error(fmt::format("{}: truncated .npy data (shape ({}) of {}-byte items needs more than the {} bytes the file "
+                            "holds)",
+                            path, shape_text, item, available));
   arr.bytes.resize(static_cast<size_t>(nbytes));
   if (nbytes > 0 && !in.read(reinterpret_cast<char*>(arr.bytes.data()), nbytes))
     throw Error(fmt::format("{}: truncated .npy data (expected {} bytes for shape {})", path, nbytes, shape_text));

@@ -36,6 +36,13 @@ std::string OutputFiles::add(const std::string& option, const std::string& path,
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw Error(fmt::format("{} {}: folder {} does not exist", option, path, parent.string()));
   if (fs::is_directory(path, ec)) throw Error(fmt::format("{} {}: is a folder, expected a file name", option, path));
+  // A device, pipe or socket would be replaced by the rename (as root, /dev/null became a file).
+  const fs::file_status status = fs::status(path, ec);
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    throw Error(fmt::format("{} {}: not a regular file (a device, pipe or socket); give a file path", option, path));
+  const std::string folder = parent.empty() ? "." : parent.string();
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    throw Error(fmt::format("{} {}: cannot write in folder {}: {}", option, path, folder, std::strerror(errno)));
   for (const auto& e : entries_)
     if (same_file(e.path, path)) throw Error(fmt::format("{} {}: the same file as {}", option, path, e.option));
   for (const auto& [input_option, input] : inputs)

@@ -19,7 +19,8 @@ class OutputFiles {
 
   // Registers the output `path` given by `option` ("--out") before any work, and returns the
   // temporary path to write it to. Throws dq::Error naming the option when the folder does not
-  // exist, the path is a folder, or it is the same file as an earlier output or as one of `inputs`
+  // exist or is not writable, the path is a folder or another non-regular file (/dev/null, a pipe:
+  // the rename would replace it), or it is the same file as an earlier output or as one of `inputs`
   // (option, path pairs) — writing it would overwrite what the command reads.
   std::string add(const std::string& option, const std::string& path,
                   const std::vector<std::pair<std::string, std::string>>& inputs = {});

@@ -172,7 +172,10 @@ SpecString parse_spec_string(const std::string& text_in, const std::string& wher
       const auto eq = item.find('=');
       if (eq == std::string::npos)
         throw Error(fmt::format("{}: '{}' in spec '{}' is not key=value", where, trim(item), text));
-      out.args.emplace_back(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+      const std::string key = trim(item.substr(0, eq));
+      for (const auto& [seen, _] : out.args)  // as a YAML mapping refuses a key given twice
+        if (seen == key) throw Error(fmt::format("{} (key '{}'): duplicate key in spec '{}'", where, key, text));
+      out.args.emplace_back(key, trim(item.substr(eq + 1)));
     }
   }
   if (out.name.empty()) throw Error(fmt::format("{}: empty name in spec '{}'", where, text));

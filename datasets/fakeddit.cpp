@@ -84,6 +84,12 @@ std::vector<LabelledFile> read_rows(const Params& p, const std::string& path, co
     }
     out.push_back({std::move(image), *label});
   }
+  // As an emptied class folder: a split left with no row would leave a run nothing to train or
+  // evaluate on (an empty test split used to make a run skip training and record the cell DONE).
+  if (out.empty())
+    throw Error(fmt::format("{}: the {} split holds no row with an image (of {} rows, {} without an image, {} whose "
+                            "file is missing in {})",
+                            path, split, rows, without_image, missing, dir));
   report[split + "_rows"] = static_cast<double>(rows);
   report[split + "_rows_without_image"] = static_cast<double>(without_image);
   report[split + "_rows_image_file_missing"] = static_cast<double>(missing);

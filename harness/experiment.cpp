@@ -137,6 +137,13 @@ class ExperimentParser {
     if (root["extractor"]) {
       Params p("extractor", extractor_specs());
       apply_yaml_params(root["extractor"], p, file_);
+      if (p.get_string("kind") == "torchscript") {  // checked now, not in every cell after its dataset loads
+        const YAML::Node path = root["extractor"]["path"];
+        std::error_code ec;
+        if (!path || !std::filesystem::is_regular_file(p.get_string("path"), ec))
+          throw Error(fmt::format("{} (key 'path'): the TorchScript model '{}' is not a file", where(path ? path : root["extractor"]),
+                                  p.get_string("path")));
+      }
       extractor = std::move(p);
     }
     std::optional<Params> train;

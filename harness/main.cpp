@@ -17,6 +17,7 @@
 #include "harness/store.h"
 #include "harness/table.h"
 #include "methods/method.h"
+#include "report/commands.h"
 
 namespace {
 
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
+  // tables, report (report/commands.cpp): the paper's tables and figures from result databases
+  dq::add_report_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -129,9 +132,12 @@ int main(int argc, char** argv) {
       return summary.failed + summary.timeout > 0 ? 1 : 0;
     }
     if (*run_cell) {
+      const bool by_index = run_cell->count("--index") > 0;  // options first, before the file loads
+      if (by_index && cell_index < 0) throw dq::Error(fmt::format("--index {} is negative", cell_index));
+      if (!by_index && cell_id.empty()) throw dq::Error("run-cell needs --index N or --cell-id ID");
       const dq::Experiment ex = dq::load_experiment(cell_yaml);
       const dq::CellConfig* cell = nullptr;
-      if (cell_index >= 0) {
+      if (by_index) {
         if (cell_index >= static_cast<int64_t>(ex.cells.size()))
           throw dq::Error(fmt::format("--index {} is outside the matrix of {} cells", cell_index, ex.cells.size()));
         cell = &ex.cells[static_cast<size_t>(cell_index)];

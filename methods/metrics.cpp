@@ -1,4 +1,4 @@
-// Selection quality per class through the exact tiled search of methods/knn.h: the nearest selected
+// Selection quality per class through the exact tiled search of methods/knn/search.h: the nearest selected
 // sample of every class member (coverage, mean nearest-selected distance) and the nearest other
 // selected sample of every pick (redundancy). Classes without picks have no coverage and classes with
 // fewer than two picks no redundancy; they are left out of those summaries and counted.
@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 
 namespace dq {
 

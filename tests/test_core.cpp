@@ -24,6 +24,15 @@ TEST_CASE("spec strings split on key= commas and keep FAISS factory strings whol
   CHECK_THROWS_WITH(parse_spec_string("dq(3)", "here"), Catch::Contains("key=value"));
 }
 
+TEST_CASE("a key given twice in a spec string is refused, not last-wins", "[core][hygiene]") {
+  // Before: "bgfdq(k=3,k=5)" ran with k=5 silently (a YAML mapping refuses the same mistake).
+  CHECK_THROWS_WITH(parse_spec_string("bgfdq(k=3, alpha=1, k=5)", "--method"),
+                    "--method (key 'k'): duplicate key in spec 'bgfdq(k=3, alpha=1, k=5)'");
+  CHECK_THROWS_WITH(parse_spec_string("image_folder(path=a,path=b)", "command line"),
+                    "command line (key 'path'): duplicate key in spec 'image_folder(path=a,path=b)'");
+  CHECK(parse_spec_string("bgfdq(knn=IVF4,Flat,k=3)", "t").args.size() == 2);  // commas in a value are no keys
+}
+
 TEST_CASE("params validate names, types, ranges and choices", "[core]") {
   Params p("method 'x'", {{"k", ParamType::Int, int64_t{20}, "", {}, 1.0, {}},
                           {"alpha", ParamType::Double, 1.0, "", {}, 0.0, {}},
@@ -113,4 +122,29 @@ TEST_CASE("npy round trip for float32 and int64, and conversions", "[core]") {
   CHECK_THROWS_WITH(read_npy((dir / "i.npy").string()).as_float32("i.npy"), Catch::Contains("expected a float"));
   test::write_text(dir / "bad.npy", "not numpy");
   CHECK_THROWS_WITH(read_npy((dir / "bad.npy").string()), Catch::Contains("bad magic"));
+}
+
+TEST_CASE("an .npy header whose shape the file cannot hold is bad input, not an allocation", "[core][hygiene]") {
+  // Before: shape (100000000, 512) over 16 data bytes asked for 200 GB and `select` exited 3,
+  // "the machine ran out of memory"; a shape whose product overflows int64 did the same.
+  const auto dir = test::scratch_dir("npy_lying_header");
+  auto write = [&](const std::string& name, const std::string& shape) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header += '\n';
+    std::string file = std::string("\x93NUMPY\x01\x00", 8);
+    file += static_cast<char>(header.size() & 0xff);
+    file += static_cast<char>(header.size() >> 8);
+    test::write_text(dir / name, file + header + std::string(16, '\0'));
+    return (dir / name).string();
+  };
+  const std::string big = write("big.npy", "100000000, 512");
+  CHECK_THROWS_WITH(read_npy(big), big + ": truncated .npy data (shape (100000000, 512) of 4-byte items needs more "
+                                        "than the 16 bytes the file holds)");
+  const std::string wraps = write("wraps.npy", "4000000000000, 4000000");  // 1.6e19 elements: int64 overflows
+  CHECK_THROWS_WITH(read_npy(wraps), Catch::StartsWith(wraps + ": truncated .npy data"));
+  CHECK_THROWS_WITH(read_npy(write("digits.npy", "99999999999999999999, 2")), Catch::Contains("is beyond any file"));
+  const NpyArray exact = read_npy(write("exact.npy", "2, 2"));  // 16 bytes: exactly what the file holds
+  CHECK(exact.as_float32("exact") == std::vector<float>(4, 0.0f));
+  CHECK(read_npy(write("empty.npy", "0, 4000000000000")).size() == 0);
 }

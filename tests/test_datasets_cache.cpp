@@ -67,7 +67,7 @@ TEST_CASE("decode cache round-trips features and load reports", "[datasets]") {
   d.train.n = 3;
   d.train.labels = {0, 1, 1};
   d.feature_dim = 2;
-  d.train_features = {0.5f, -1.25f, 3e-8f, 7.0f, 1e30f, -0.0f};
+  d.train_features = {0.5f, -1.25f, 3e-8f, 7.0f, 1e18f, -0.0f};  // 1e18: the largest scale embeddings may have
   d.load_report = {{"rows_skipped", 3}, {"fraction", 0.1}};
   d.fingerprint = "embeddings|x";
   const std::string path = (dir / "e.dqds").string();

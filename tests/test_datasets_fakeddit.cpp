@@ -129,6 +129,14 @@ TEST_CASE("fakeddit errors name the file, line and column", "[datasets]") {
                       "train split: class 'fake' holds no usable image: on_bad_image: skip dropped all 1 of its files: " +
                           (root / "public_image_set/b1.jpg").string() + ": empty image file (0 bytes)");
   }
+  SECTION("a split left with no row with an image is an error, as an emptied class folder is") {
+    // Before: an empty test split made a run skip training and record the cell DONE without accuracy.
+    fs::remove(root / "public_image_set/t1.jpg");
+    CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})),
+                      (root / "multimodal_test_public.tsv").string() + ": the test split holds no row with an image "
+                          "(of 1 rows, 0 without an image, 1 whose file is missing in " +
+                          (root / "public_image_set").string() + ")");
+  }
   SECTION("missing TSV") {
     fs::remove(root / "multimodal_train.tsv");
     CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})), Catch::Contains("multimodal_train.tsv"));

@@ -83,7 +83,11 @@ TEST_CASE("select: a float64 value beyond float32 is reported as such, not as no
   const Example n = write_example("check_f64_nan", std::numeric_limits<double>::quiet_NaN());
   REQUIRE(select(n, "random", err) == 2);
   CHECK(err.find("dim 2 is NaN") != std::string::npos);
-  const Example ok = write_example("check_f64_max", 3.4e38);  // large but representable
+  // 3.4e38 fits float32, but its squared distances do not: refused by the row-norm rule, not as float64.
+  const Example max = write_example("check_f64_max", 3.4e38);
+  REQUIRE(select(max, "random", err) == 2);
+  CHECK(err.find("embedding row 7 (class 1) has squared norm 1.156e+77") != std::string::npos);
+  const Example ok = write_example("check_f64_large", 1e18);  // large, and its distances fit float32
   REQUIRE(select(ok, "random", err) == 0);
 }
 
@@ -102,8 +106,36 @@ TEST_CASE("check_embeddings: first bad row in order, class names, batch offsets,
   const std::vector<double> wide = {1.0, 2.0, 5e38, 4.0};
   CHECK_THROWS_WITH(check_embeddings(wide.data(), 2, 2, {"net", std::span<const int64_t>(labels).first(2), &names}),
                     Catch::StartsWith("net: embedding row 1 (class 1 'b'), dim 0 is 5e+38 in float64"));
-  const std::vector<float> fine(12, 3e38f);
+  const std::vector<float> fine(12, 5e18f);  // squared norm 7.5e37: every squared distance fits float32
   CHECK_NOTHROW(check_embeddings(fine.data(), 4, 3, {"ok", labels}));
+}
+
+TEST_CASE("finite embeddings whose squared distances overflow float32 are refused, naming the row", "[hygiene]") {
+  // Before: 1e20 in every dim passed the finiteness check, and every method ran on inf distances
+  // and printed inf coverage metrics (exit 0).
+  std::vector<float> z(5 * 3, 1.0f);
+  for (int j = 0; j < 3; ++j) z[3 * 3 + j] = 3e38f;  // finite floats, squared norm 2.7e77
+  const std::vector<int64_t> labels = {0, 1, 2, 0, 2};
+  const std::vector<std::string> names = {"a", "b", "c"};
+  CHECK_THROWS_WITH(check_embeddings(z.data(), 5, 3, {"src", labels, &names, 10}),
+                    "src: embedding row 13 (class 0 'a') has squared norm 2.7e+77, beyond 8.50706e+37 (1 such row in "
+                    "rows 10..14): squared distances between rows would overflow float32; scale the embeddings down");
+  const Example e = write_example<float>("hygiene_huge_row", 1e20f);
+  {  // row 7 of the issue's example gets 1e20 in every dim
+    std::vector<float> v(30 * 4);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(0.25 * static_cast<double>(i % 17));
+    for (int j = 0; j < 4; ++j) v[7 * 4 + j] = 1e20f;
+    write_npy(e.z, v.data(), {30, 4});
+  }
+  for (const std::string method : {"random", "dq", "bgfdq(k=3)"}) {
+    INFO(method);
+    std::string err;
+    CHECK(select(e, method, err) == 2);
+    CHECK(err == "dqbench select: " + e.z + ": embedding row 7 (class 1) has squared norm 4e+40, beyond 8.50706e+37 "
+                 "(1 such row in rows 0..29): squared distances between rows would overflow float32; scale the "
+                 "embeddings down\n");
+    CHECK_FALSE(fs::exists(e.out));
+  }
 }
 
 TEST_CASE("a dataset's own features are checked where they enter (synthetic_embeddings)", "[hygiene]") {

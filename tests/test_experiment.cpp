@@ -122,6 +122,12 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   // An option combination that cannot be honoured is refused here, before any cell runs.
   fails_with("noextractor", std::string(kBase) + "grid:\n  method: [random, bgfdq]\n  ratio: [0.1]\n",
              ":6:20 (key 'method'): method 'bgfdq' works on embeddings; add an 'extractor:' section");
+  // Before: a missing TorchScript file was found by each cell after its dataset loaded (cells FAILED).
+  fails_with("torchscript", std::string(kBase) + "extractor: {kind: torchscript, path: /nonexistent/m.pt}\n" +
+                                "grid: {method: [dq], ratio: [0.1]}\n",
+             ":5:38 (key 'path'): the TorchScript model '/nonexistent/m.pt' is not a file");
+  fails_with("torchscript_nopath", std::string(kBase) + "extractor: {kind: torchscript}\ngrid: {method: [dq], ratio: [0.1]}\n",
+             ":5:12 (key 'path'): the TorchScript model '' is not a file");
 }
 
 TEST_CASE("the patches section is validated up front and enters only patch-dropping cells' ids", "[experiment][patches]") {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 #include "methods/metrics.h"
 #include "tests/test_bgfdq_data.h"
 

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -230,6 +232,33 @@ TEST_CASE("select refuses options it cannot honour before reading any input", "[
   o.out = f.dir + "/no/such/folder/sel.npy";
   REQUIRE(run(o, &err) == 2);
   CHECK(err == "dqbench select: --out " + o.out + ": folder " + f.dir + "/no/such/folder does not exist\n");
+
+  // Before: a non-regular output was replaced by the final rename (as root, --out /dev/null turned
+  // /dev/null into a file), or failed only after the whole selection.
+  const std::string fifo = f.dir + "/pipe.npy";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  o = options_for(Files{f.dir, f.dir + "/absent_z.npy", f.dir + "/absent_y.npy"}, "random", 0.5);
+  o.keep_out = fifo;
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --keep-out " + fifo + ": not a regular file (a device, pipe or socket); give a file path\n");
+  CHECK(std::filesystem::is_fifo(fifo));
+  o.keep_out.clear();
+  o.out = "/dev/null";
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --out /dev/null: not a regular file (a device, pipe or socket); give a file path\n");
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+
+  // A folder the user cannot write in: refused before the selection, naming the user's path, not a
+  // temporary (root may write anywhere, so this part needs an ordinary user).
+  if (::geteuid() != 0) {
+    const std::string locked = f.dir + "/locked";
+    std::filesystem::create_directory(locked);
+    std::filesystem::permissions(locked, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+    o.out = locked + "/sel.npy";
+    REQUIRE(run(o, &err) == 2);
+    CHECK(err == "dqbench select: --out " + o.out + ": cannot write in folder " + locked + ": Permission denied\n");
+    std::filesystem::permissions(locked, std::filesystem::perms::owner_all);
+  }
 }
 
 TEST_CASE("a failing select leaves no output behind, and earlier files as they were", "[select][hygiene]") {

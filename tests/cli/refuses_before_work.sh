@@ -26,6 +26,14 @@ fails 2 "method 'adq' needs the training images" \
 fails 2 "dqbench select: --keep-out $dir/sel.npy: the same file as --out" \
   "$dqbench" select --method random --embeddings "$dir/none.npy" --labels "$dir/none.npy" --ratio 0.1 \
   --out "$dir/sel.npy" --keep-out "$dir/sel.npy"
+# A device is not a file to rename over (as root, --out /dev/null once turned /dev/null into a file).
+fails 2 "dqbench select: --out /dev/null: not a regular file (a device, pipe or socket); give a file path" \
+  "$dqbench" select --method random --embeddings "$dir/none.npy" --labels "$dir/none.npy" --ratio 0.1 --out /dev/null
+[ -c /dev/null ] || { echo "FAIL: /dev/null is no longer a device"; exit 1; }
+# A key given twice in a spec string is refused as in a YAML mapping (it used to be last-wins).
+fails 2 "dqbench select: --method (key 'k'): duplicate key in spec 'bgfdq(k=3,k=5)'" \
+  "$dqbench" select --method "bgfdq(k=3,k=5)" --embeddings "$dir/none.npy" --labels "$dir/none.npy" --ratio 0.1 \
+  --out "$dir/sel.npy"
 cat > "$dir/e.yaml" <<YAML
 name: e
 database: $dir/e.db
@@ -36,6 +44,9 @@ grid:
   ratio: [0.1]
 YAML
 fails 2 "error: unknown table format 'html'" "$dqbench" run "$dir/e.yaml" --format html
+# run-cell names what is missing or wrong (it said "no cell with id ''" for both).
+fails 2 "error: --index -1 is negative" "$dqbench" run-cell "$dir/e.yaml" --index -1
+fails 2 "error: run-cell needs --index N or --cell-id ID" "$dqbench" run-cell "$dir/e.yaml"
 cat > "$dir/f.yaml" <<YAML
 name: f
 database: $dir/f.db

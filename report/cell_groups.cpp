@@ -1,0 +1,217 @@
+#include "report/cell_groups.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "report/labels.h"
+#include "report/stats.h"
+
+namespace dq {
+
+Quantity metric_quantity(const std::string& name) {
+  return [name](const CellResult& c) { return c.metric(name); };
+}
+
+Quantity stage_quantity(const std::string& stage) {
+  return [stage](const CellResult& c) { return c.stage_wall(stage); };
+}
+
+Quantity unless_cached(const Quantity& q) {
+  return [q](const CellResult& c) -> std::optional<double> {
+    if (reused_cached_work(c)) return std::nullopt;
+    return q(c);
+  };
+}
+
+std::map<int64_t, double> CellGroup::by_seed(const Quantity& q, double scale) const {
+  std::map<int64_t, double> out;
+  for (const CellResult* c : cells)
+    if (c->done())
+      if (auto v = q(*c)) out[c->seed] = *v * scale;
+  return out;
+}
+
+std::vector<double> CellGroup::values(const Quantity& q, double scale) const {
+  std::vector<double> out;
+  for (const auto& [seed, v] : by_seed(q, scale)) out.push_back(v);
+  return out;
+}
+
+int CellGroup::done() const {
+  return static_cast<int>(std::count_if(cells.begin(), cells.end(), [](const CellResult* c) { return c->done(); }));
+}
+
+std::string not_done_text(const CellGroup& g) {
+  std::map<std::string, int> counts;
+  double oom_asked = 0;
+  for (const CellResult* c : g.cells) {
+    if (c->done()) continue;
+    counts[c->status] += 1;
+    if (auto asked = c->metric("oom_requested_bytes")) oom_asked = std::max(oom_asked, *asked);
+  }
+  std::string out;
+  for (const auto& [status, n] : counts) {
+    out += (out.empty() ? "" : ", ") + fmt::format("{} ×{}", status, n);
+    if (status == "OOM" && oom_asked > 0)
+      out += fmt::format(" ({} asked)", format_bytes(static_cast<uint64_t>(oom_asked)));
+  }
+  return out;
+}
+
+std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, int digits,
+                         const std::string& done_without_value) {
+  if (g.cells.empty()) return "not run";
+  const Summary s = summarize(g.values(q, scale));
+  const std::string rest = not_done_text(g);
+  std::string out;
+  if (s.n == 0) {
+    if (!rest.empty()) return rest;
+    return done_without_value;
+  }
+  if (s.n == 1)
+    out = fmt::format("{:.{}f} (n=1)", s.mean, digits);
+  else
+    out = fmt::format("{:.{}f} ± {:.{}f} (n={})", s.mean, digits, s.sd, digits, s.n);
+  if (!rest.empty()) out += "; " + rest;
+  return out;
+}
+
+ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& q,
+                         double scale, int digits, const std::string& unit) {
+  ReportTable t;
+  t.title = title;
+  t.caption = fmt::format(
+      "Paired differences A − B over seeds (the same seed gives both methods the same extractor and split), "
+      "in {}; 95% Student-t interval over the shared seeds; 'yes' marks an interval that excludes 0.",
+      unit);
+  t.header = {"column", "A", "B", "pairs", "mean A − B", "95% interval", "excludes 0"};
+  t.left_columns = 3;
+  for (const auto& col : columns) {
+    for (size_t i = 0; i < col.rows.size(); ++i) {
+      const auto a = col.rows[i].second.by_seed(q, scale);
+      if (a.empty()) continue;
+      for (size_t j = 0; j < i; ++j) {
+        const auto b = col.rows[j].second.by_seed(q, scale);
+        if (b.empty()) continue;
+        const PairedDifference d = paired_difference(a, b);
+        std::string mean = d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–";
+        std::string interval = d.has_interval
+                                   ? fmt::format("[{:+.{}f}, {:+.{}f}]", d.low, digits, d.high, digits)
+                                   : (d.n ? "needs ≥2 shared seeds" : "no shared seed");
+        t.rows.push_back({col.label, col.rows[i].first, col.rows[j].first, std::to_string(d.n), mean, interval,
+                          d.excludes_zero() ? "yes" : (d.has_interval ? "no" : "–")});
+      }
+    }
+  }
+  return t;
+}
+
+std::string ratio_text(double ratio) { return fmt::format("{:g}%", ratio * 100); }
+
+}  // namespace dq
+
+#include "report/labels.h"
+
+namespace dq {
+
+bool GridColumn::operator<(const GridColumn& o) const {
+  const int a = dataset_order(dataset), b = dataset_order(o.dataset);
+  if (a != b) return a < b;
+  if (dataset != o.dataset) return dataset < o.dataset;
+  if (ratio != o.ratio) return ratio > o.ratio;
+  return extra < o.extra;
+}
+
+const CellGroup& MethodGrid::at(size_t row, size_t column) const {
+  static const CellGroup empty;
+  auto it = groups.find({row, column});
+  return it == groups.end() ? empty : it->second;
+}
+
+void MethodGrid::add_missing_rows(const std::vector<std::string>& labels) {
+  for (const auto& label : labels) {
+    const bool present = std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.label == label; });
+    if (!present) rows.push_back({"", label, label, nullptr});
+  }
+  // Keep the paper's order; groups are keyed by row index, so re-key them.
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return row_order(rows[a].label) < row_order(rows[b].label);
+  });
+  std::vector<Row> sorted;
+  std::map<std::pair<size_t, size_t>, CellGroup> regrouped;
+  for (size_t i = 0; i < order.size(); ++i) {
+    sorted.push_back(rows[order[i]]);
+    for (size_t c = 0; c < columns.size(); ++c)
+      if (auto it = groups.find({order[i], c}); it != groups.end()) regrouped[{i, c}] = it->second;
+  }
+  rows = std::move(sorted);
+  groups = std::move(regrouped);
+}
+
+std::vector<PairedColumn> MethodGrid::paired_columns(
+    const std::function<std::string(const GridColumn&)>& name) const {
+  std::vector<PairedColumn> out;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    PairedColumn col{name(columns[c]), {}};
+    for (size_t r = 0; r < rows.size(); ++r)
+      if (!at(r, c).cells.empty()) col.rows.push_back({rows[r].display, at(r, c)});
+    out.push_back(std::move(col));
+  }
+  return out;
+}
+
+MethodGrid make_grid(const std::vector<const CellResult*>& cells,
+                     const std::function<std::string(const CellResult&)>& row_label,
+                     const std::function<std::string(const CellResult&)>& column_extra) {
+  MethodGrid g;
+  std::map<std::string, size_t> row_of;
+  for (const CellResult* c : cells) {
+    if (row_of.count(c->method)) continue;
+    row_of[c->method] = g.rows.size();
+    g.rows.push_back({c->method, row_label(*c), "", c});
+  }
+  std::vector<size_t> order(g.rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto& x = g.rows[a];
+    const auto& y = g.rows[b];
+    const int ox = row_order(x.label), oy = row_order(y.label);
+    if (ox != oy) return ox < oy;
+    if (x.label != y.label) return x.label < y.label;
+    return x.spec < y.spec;
+  });
+  std::vector<MethodGrid::Row> sorted;
+  for (size_t i : order) sorted.push_back(g.rows[i]);
+  g.rows = std::move(sorted);
+  row_of.clear();
+  std::vector<std::string> labels;
+  std::vector<const CellResult*> examples;
+  for (size_t i = 0; i < g.rows.size(); ++i) {
+    row_of[g.rows[i].spec] = i;
+    labels.push_back(g.rows[i].label);
+    examples.push_back(g.rows[i].example);
+  }
+  const auto displays = distinguish_variants(labels, examples);
+  for (size_t i = 0; i < g.rows.size(); ++i) g.rows[i].display = displays[i];
+
+  auto column_of = [&](const CellResult& c) {
+    return GridColumn{paper_dataset(c), c.ratio, column_extra ? column_extra(c) : ""};
+  };
+  for (const CellResult* c : cells) {
+    const GridColumn col = column_of(*c);
+    if (std::find(g.columns.begin(), g.columns.end(), col) == g.columns.end()) g.columns.push_back(col);
+  }
+  std::sort(g.columns.begin(), g.columns.end());
+  for (const CellResult* c : cells) {
+    const GridColumn col = column_of(*c);
+    const size_t ci = static_cast<size_t>(std::find(g.columns.begin(), g.columns.end(), col) - g.columns.begin());
+    g.groups[{row_of[c->method], ci}].cells.push_back(c);
+  }
+  return g;
+}
+
+}  // namespace dq

@@ -1,0 +1,44 @@
+#include "report/commands.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "core/error.h"
+#include "report/publish.h"
+#include "report/results.h"
+
+namespace dq {
+
+void add_report_commands(CLI::App& app) {
+  auto dbs = std::make_shared<std::vector<std::string>>();
+  auto out_dir = std::make_shared<std::string>("paper_tables");
+  CLI::App* tables = app.add_subcommand(
+      "tables", "regenerate the paper's tables (Markdown + LaTeX) and figures (SVG) from result databases");
+  tables->add_option("--db", *dbs, "a result database (repeat for several)")->required();
+  tables->add_option("--out", *out_dir, "output folder (default paper_tables)");
+  tables->callback([dbs, out_dir] {
+    const ResultSet rs = load_results(*dbs);
+    for (const auto& path : write_paper_tables(rs, *out_dir)) std::cout << path << "\n";
+  });
+
+  auto report_dbs = std::make_shared<std::vector<std::string>>();
+  auto report_out = std::make_shared<std::string>("report.html");
+  CLI::App* report = app.add_subcommand("report", "write one self-contained HTML page of tables and figures");
+  report->add_option("--db", *report_dbs, "a result database (repeat for several)")->required();
+  report->add_option("--out", *report_out, "output HTML file (default report.html)");
+  report->callback([report_dbs, report_out] {
+    const std::string html = render_report_html(load_results(*report_dbs));
+    const auto parent = std::filesystem::path(*report_out).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+    std::ofstream out(*report_out, std::ios::binary | std::ios::trunc);
+    if (!out || !(out << html).flush()) throw Error(fmt::format("{}: cannot write", *report_out));
+    std::cout << *report_out << "\n";
+  });
+}
+
+}  // namespace dq

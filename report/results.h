@@ -1,0 +1,58 @@
+#pragma once
+// Recorded cells read back from one or more result databases (harness/README.md has the schema),
+// read-only and in a stable order, for the paper tables, figures and the HTML report. Nothing here
+// writes to a database.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dq {
+
+struct StageTiming {
+  double wall_s = 0, cpu_s = 0;
+  int64_t peak_rss_bytes = 0;
+};
+
+struct CellResult {
+  std::string db;          // the database file the row came from (as given on the command line)
+  std::string cell_id, experiment;
+  std::string dataset;     // the experiment's own name for the dataset ("cifar10")
+  std::string dataset_kind;  // loader kind ("image_folder", "synthetic_embeddings", ...)
+  std::string method;      // canonical spec "bgfdq(alpha=1,k=20,...)"
+  std::string method_name; // "bgfdq"
+  double ratio = 0;
+  int64_t seed = 0;
+  std::string status;      // DONE, OOM, TIMEOUT, FAILED, RUNNING, PENDING
+  std::string error;
+  // Parameters from the cell's canonical config, as text (numbers as JSON prints them, strings bare).
+  std::map<std::string, std::string> dataset_params, method_params;
+  std::map<std::string, std::string> extractor;  // with "kind"; empty when the cell has none
+  std::map<std::string, std::string> train;      // empty when the cell trains nothing (train: none)
+  double memory_budget_bytes = 0;
+  std::map<std::string, double> metrics;
+  std::map<std::string, StageTiming> stages;     // by stage name ("select", "select/neighbour_id")
+  std::string cpu_model;                          // from provenance; empty if none recorded
+
+  bool done() const { return status == "DONE"; }
+  std::optional<double> metric(const std::string& name) const;
+  std::optional<double> stage_wall(const std::string& stage) const;
+  // The parameter's text, or `fallback` when the method has no such parameter.
+  std::string method_param(const std::string& key, const std::string& fallback = "") const;
+};
+
+struct ResultSet {
+  std::vector<std::string> databases;  // in the order given
+  // Sorted by (experiment, dataset, method_name, method, ratio, seed, cell_id). A cell found in more
+  // than one database under the same experiment is kept once: the DONE row wins, then the first
+  // database given. (Cell ids hash the configuration only: different experiments may share one.)
+  std::vector<CellResult> cells;
+  std::vector<std::string> experiments() const;  // sorted, unique
+};
+
+// Opens each file read-only. Throws dq::Error naming the file when it does not exist or is not a
+// dqbench results database.
+ResultSet load_results(const std::vector<std::string>& database_paths);
+
+}  // namespace dq

@@ -1,0 +1,37 @@
+#pragma once
+// A generated table (header, rows, footnotes) and its renderings: Markdown, LaTeX (booktabs) and
+// HTML. Cells are plain text; "±", "–", "×" and "≥" are translated for LaTeX. Generated text holds
+// no timestamps and nothing from the machine that renders it, so output is byte for byte
+// reproducible from the same databases.
+#include <string>
+#include <vector>
+
+namespace dq {
+
+struct ReportTable {
+  std::string title;    // "CIFAR-10, experiment cpu_table1"
+  std::string caption;  // one paragraph: what the cells hold
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;  // each as long as the header
+  std::vector<std::string> notes;              // footnotes, numbered in order
+  size_t left_columns = 1;                     // leading columns aligned left; the rest right
+};
+
+// One output file: a paper table with one ReportTable per experiment (and its paired differences).
+struct TableFile {
+  std::string id;     // file stem: "table1_main"
+  std::string title;  // "Table 1: main results"
+  std::string intro;  // a paragraph under the title
+  std::vector<ReportTable> tables;
+  std::string empty_message;  // shown when `tables` is empty
+};
+
+std::string render_markdown(const TableFile& file);
+std::string render_latex(const TableFile& file);
+// A fragment (no <html>): headings, tables, notes.
+std::string render_html(const TableFile& file);
+
+std::string latex_escape(const std::string& text);
+std::string html_escape(const std::string& text);
+
+}  // namespace dq

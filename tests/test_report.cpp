@@ -1,0 +1,269 @@
+// The paper-table generator: statistics against hand-worked values, the tables built from a small
+// database written here, LaTeX escaping, SVG figures, and byte-for-byte determinism.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "harness/sql.h"
+#include "harness/store.h"
+#include "report/cell_groups.h"
+#include "report/figures.h"
+#include "report/paper_numbers.h"
+#include "report/paper_tables.h"
+#include "report/publish.h"
+#include "report/results.h"
+#include "report/stats.h"
+#include "report/svg_plot.h"
+#include "report/table_model.h"
+#include "test_helpers.h"
+
+using namespace dq;
+
+TEST_CASE("Student t quantiles match published values", "[report]") {
+  // Two-sided 95% critical values (tables of Student's t).
+  CHECK(student_t_quantile(0.975, 1) == Approx(12.706204736).epsilon(1e-9));
+  CHECK(student_t_quantile(0.975, 2) == Approx(4.302652730).epsilon(1e-9));
+  CHECK(student_t_quantile(0.975, 4) == Approx(2.776445105).epsilon(1e-9));
+  CHECK(student_t_quantile(0.975, 9) == Approx(2.262157163).epsilon(1e-9));
+  CHECK(student_t_quantile(0.975, 30) == Approx(2.042272456).epsilon(1e-9));
+  CHECK(student_t_quantile(0.95, 5) == Approx(2.015048373).epsilon(1e-9));
+  CHECK(student_t_quantile(0.025, 2) == Approx(-4.302652730).epsilon(1e-9));
+  CHECK(student_t_cdf(0, 3) == Approx(0.5));
+}
+
+TEST_CASE("summaries use the sample standard deviation", "[report]") {
+  const Summary s = summarize({87.0, 87.5, 88.0});
+  CHECK(s.n == 3);
+  CHECK(s.mean == Approx(87.5));
+  CHECK(s.sd == Approx(0.5));  // sqrt((0.25 + 0 + 0.25) / 2)
+  CHECK(summarize({4.0}).sd == 0);
+  CHECK(summarize({}).n == 0);
+}
+
+TEST_CASE("paired differences: hand-worked intervals, only shared seeds", "[report]") {
+  // d = {1.0, 0.5, 1.5}: mean 1, sd 0.5, half-width t(0.975, 2) * 0.5 / sqrt(3) = 1.2420689.
+  const auto wide = paired_difference({{0, 90.0}, {1, 91.0}, {2, 92.5}, {7, 50.0}}, {{0, 89.0}, {1, 90.5}, {2, 91.0}});
+  CHECK(wide.n == 3);  // seed 7 has no partner
+  CHECK(wide.mean == Approx(1.0));
+  CHECK(wide.sd == Approx(0.5));
+  CHECK(wide.low == Approx(1.0 - 1.2420689).epsilon(1e-6));
+  CHECK(wide.high == Approx(1.0 + 1.2420689).epsilon(1e-6));
+  CHECK_FALSE(wide.excludes_zero());
+  // d = {1.0, 1.1, 0.9}: sd 0.1, half-width 0.2484138: the interval excludes 0.
+  const auto tight = paired_difference({{0, 2.0}, {1, 2.1}, {2, 1.9}}, {{0, 1.0}, {1, 1.0}, {2, 1.0}});
+  CHECK(tight.low == Approx(1.0 - 0.2484138).epsilon(1e-6));
+  CHECK(tight.excludes_zero());
+  // Negative differences exclude 0 from the other side.
+  CHECK(paired_difference({{0, 1.0}, {1, 1.0}, {2, 1.0}}, {{0, 2.0}, {1, 2.1}, {2, 1.9}}).excludes_zero());
+  // One shared seed: a difference but no interval.
+  const auto one = paired_difference({{0, 2.0}}, {{0, 1.0}, {1, 3.0}});
+  CHECK(one.n == 1);
+  CHECK_FALSE(one.has_interval);
+  CHECK_FALSE(one.excludes_zero());
+}
+
+TEST_CASE("the paper's numbers are findable by table, dataset, ratio, row and column", "[report]") {
+  CHECK(paper_cell(find_paper_number("Table 1", "cifar10", 0.2, "BGFDQ w/ SPD", "top1")) == "91.6");
+  CHECK(paper_cell(find_paper_number("Table 1", "fakeddit", 0.01, "DQ", "top1")) == "OOM");
+  CHECK(paper_cell(find_paper_number("Table 5", "cifar10", 0.1, "NI+NCS", "top1")) == "76.4");
+  CHECK(paper_cell(find_paper_number("Table 4", "cifar10", 0.2, "BGFDQ w/o SPD", "neighbour_id_s"), 0) == "155");
+  CHECK_FALSE(find_paper_number("Table 1", "cifar10", 0.3, "DQ", "top1"));
+}
+
+TEST_CASE("LaTeX and HTML escaping", "[report]") {
+  CHECK(latex_escape("87.50 ± 0.50 (n=3)") == "87.50 $\\pm$ 0.50 (n=3)");
+  CHECK(latex_escape("dq_x 10% & #1 – OOM ×1") == "dq\\_x 10\\% \\& \\#1 -- OOM $\\times$1");
+  CHECK(html_escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;");
+}
+
+namespace {
+
+// A results database written with the store's schema, cells inserted directly.
+struct TinyDb {
+  std::string path;
+  explicit TinyDb(const std::string& p) : path(p) { Store s(p); }
+  void cell(const std::string& id, const std::string& experiment, const std::string& dataset_json,
+            const std::string& method_name, const std::string& params_json, double ratio, int64_t seed,
+            const std::string& status, const std::map<std::string, double>& metrics,
+            const std::map<std::string, double>& stages = {}, const std::string& train_json =
+                                                                 R"({"arch":"resnet18","epochs":200})") {
+    Store s(path);
+    const std::string config = fmt::format(
+        R"({{"dataset":{},"extractor":{{"kind":"proxy","arch":"resnet18","epochs":10}},"memory_budget":21474836480,)"
+        R"("method":{{"name":"{}","params":{}}},"ratio":{},"seed":{},"train":{}}})",
+        dataset_json, method_name, params_json, ratio, seed, train_json);
+    Statement(s.handle(),
+              "INSERT INTO cells(cell_id, experiment, dataset, method, method_name, ratio, seed, config, status) "
+              "VALUES(?,?,?,?,?,?,?,?,?)",
+              path)
+        .bind(1, id)
+        .bind(2, experiment)
+        .bind(3, std::string("cifar10"))
+        .bind(4, method_name + params_json)
+        .bind(5, method_name)
+        .bind(6, ratio)
+        .bind(7, seed)
+        .bind(8, config)
+        .bind(9, status)
+        .run();
+    s.record_metrics(id, metrics);
+    for (const auto& [name, wall] : stages) s.record_stage(id, {name, wall, wall, 1 << 20});
+  }
+};
+
+const char* kCifar = R"({"kind":"cifar10","params":{"path":"data/cifar10"}})";
+
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Table 1 cells: Random and BGFDQ over three seeds, DQ over three, ADQ with one OOM.
+std::string main_table_db(const std::filesystem::path& dir) {
+  TinyDb db((dir / "t1.db").string());
+  const double random[] = {0.870, 0.875, 0.880}, bgfdq[] = {0.880, 0.886, 0.889}, dq[] = {0.880, 0.880, 0.895};
+  for (int s = 0; s < 3; ++s) {
+    db.cell(fmt::format("r{}", s), "t1", kCifar, "random", "{}", 0.2, s, "DONE", {{"top1", random[s]}},
+            {{"select", 0.01}});
+    // Seed 2 read its KNN graph from the cache: its time is a file read, not neighbour identification.
+    db.cell(fmt::format("b{}", s), "t1", kCifar, "bgfdq", R"({"k":20,"theta":0.25})", 0.2, s, "DONE",
+            {{"top1", bgfdq[s]}, {"diag_knn_cache_hit_mean", s == 2 ? 1.0 : 0.0}},
+            {{"select", 2.0 + s}, {"select/neighbour_id", s == 2 ? 0.01 : 1.5}});
+    db.cell(fmt::format("d{}", s), "t1", kCifar, "dq", R"({"mode":"memo","theta":0.25})", 0.2, s, "DONE",
+            {{"top1", dq[s]}}, {{"select", 5.0}, {"select/bin_generation", 4.0}});
+  }
+  db.cell("a0", "t1", kCifar, "adq", R"({"theta":0.25})", 0.2, 0, "OOM",
+          {{"oom_requested_bytes", 160000000000.0}, {"oom_budget_bytes", 21474836480.0}});
+  db.cell("a1", "t1", kCifar, "adq", R"({"theta":0.25})", 0.2, 1, "DONE", {{"top1", 0.9}}, {{"select", 6.0}});
+  return db.path;
+}
+
+}  // namespace
+
+TEST_CASE("Table 1 from a database: mean ± std, paper beside, OOM never averaged, paired marks", "[report]") {
+  const auto dir = test::scratch_dir("report_main");
+  const ResultSet rs = load_results({main_table_db(dir)});
+  REQUIRE(rs.cells.size() == 11);
+  const std::string md = render_markdown(build_main_table(rs));
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% | paper |"));
+  CHECK_THAT(md, Catch::Contains("| Random | 87.50 ± 0.50 (n=3) | 87.1 |"));
+  CHECK_THAT(md, Catch::Contains("| ADQ | 90.00 (n=1); OOM ×1 (149.0 GiB asked) | 89.3 |"));
+  CHECK_THAT(md, Catch::Contains("| DQAS-approx | not run | 90.2 |"));  // a paper row with no data says so
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | not run | 91.6 |"));
+  // Paired: BGFDQ - Random = {1.0, 1.1, 0.9}: [+0.75, +1.25] excludes 0; DQ - Random = {1.0, 0.5, 1.5} does not.
+  CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | BGFDQ w/o SPD | Random | 3 | +1.00 | [+0.75, +1.25] | yes |"));
+  CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | DQ | Random | 3 | +1.00 | [-0.24, +2.24] | no |"));
+  CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | ADQ | Random | 1 | +2.50 | needs ≥2 shared seeds | – |"));
+  // Footnotes: the extractor is a proxy, the recipe is the paper's (no CPU-recipe note).
+  CHECK_THAT(md, Catch::Contains("Extractor: proxy resnet18 trained 10 epochs"));
+  CHECK_THAT(md, !Catch::Contains("CPU recipe"));
+  const std::string tex = render_latex(build_main_table(rs));
+  CHECK_THAT(tex, Catch::Contains("Random & 87.50 $\\pm$ 0.50 (n=3) & 87.1 \\\\"));
+}
+
+TEST_CASE("runtime table from recorded stages; empty paper tables say so", "[report]") {
+  const auto dir = test::scratch_dir("report_runtime");
+  const ResultSet rs = load_results({main_table_db(dir)});
+  const std::string md = render_markdown(build_runtime_table(rs));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | – | 1.50 ± 0.00 (n=2) | – | 2.50 ± 0.71 (n=2) |"));
+  CHECK_THAT(md, Catch::Contains("1 cell read DQ's bins or BGFDQ's KNN graph from the cache"));
+  CHECK_THAT(md, Catch::Contains("| DQ | 4.00 ± 0.00 (n=3) | – |"));
+  CHECK_THAT(md, Catch::Contains("441 / – / 806 / 1248"));
+  // No ablation cells (theta = 0) and no sweeps: the files still exist and say so.
+  const std::string ablation = render_markdown(build_ablation_table(rs));
+  CHECK_THAT(ablation, Catch::Contains("The paper's numbers (no recorded cells yet)"));
+  CHECK_THAT(ablation, Catch::Contains("| NI+NCS | not run | 76.4 | not run | 87.6 | not run | 90.5 |"));
+  CHECK_THAT(render_markdown(build_sweeps_table(rs)), Catch::Contains("No recorded sweeps yet"));
+}
+
+TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
+  const auto dir = test::scratch_dir("report_other");
+  TinyDb db((dir / "o.db").string());
+  const char* synth = R"({"kind":"synthetic_embeddings","params":{"classes":2,"per_class":200000,"dim":512}})";
+  db.cell("s1", "scale", synth, "dq", R"({"mode":"naive","theta":0.25})", 0.01, 0, "OOM",
+          {{"oom_requested_bytes", 160000000000.0}}, {{"dataset", 1.0}}, "null");
+  db.cell("s2", "scale", synth, "bgfdq", R"({"knn":"exact","theta":0.25})", 0.01, 0, "DONE",
+          {{"coverage_mean", 31.9}, {"redundancy_mean", 5.98}}, {{"select", 662.4}, {"select/neighbour_id", 662.3}},
+          "null");
+  for (int s = 0; s < 2; ++s) {
+    db.cell(fmt::format("n{}", s), "abl", kCifar, "bgfdq", R"({"k":20,"theta":0})", 0.1, s, "DONE",
+            {{"coverage_mean", 10.0 + s}, {"redundancy_mean", 2.0}}, {}, "null");
+    db.cell(fmt::format("k{}", s), "abl", kCifar, "bgfdq", R"({"k":5,"theta":0})", 0.1, s, "DONE",
+            {{"coverage_mean", 12.0 + s}, {"redundancy_mean", 1.0}}, {}, "null");
+  }
+  const ResultSet rs = load_results({db.path});
+  const std::string scale = render_markdown(build_scale_table(rs));
+  CHECK_THAT(scale, Catch::Contains("| DQ | OOM ×1 | 149.0 GiB | 20.0 GiB |"));
+  CHECK_THAT(scale, Catch::Contains("| 662.4 (n=1) |"));
+  CHECK_THAT(scale, Catch::Contains("synthetic embeddings standing in for the real data (2 classes x 200000 per class"));
+  const std::string ablation = render_markdown(build_ablation_table(rs));
+  CHECK_THAT(ablation, Catch::Contains("| NI+NCS (k=20) | selection only | 76.4 |"));
+  CHECK_THAT(ablation, Catch::Contains("| RS | not run | 75.7 |"));
+  // No selection sub-stages on real data here: Table 4 shows the paper's numbers and says so.
+  CHECK_THAT(render_markdown(build_runtime_table(rs)), Catch::Contains("| DQ | not run | 441 | – | 806 | 1248 | 87.6 |"));
+  const std::string sweeps = render_markdown(build_sweeps_table(rs));
+  CHECK_THAT(sweeps, Catch::Contains("## k over bgfdq: CIFAR-10 10% (experiment abl)"));
+  CHECK_THAT(sweeps, Catch::Contains("| 5 | – | 12.500 ± 0.707 (n=2) |"));
+  // Coverage k=20 - k=5 = {-2, -2}: sd 0, the interval is the point and excludes 0.
+  CHECK_THAT(sweeps, Catch::Contains("| CIFAR-10 10% | k=20 | k=5 | 2 | -2.000 | [-2.000, -2.000] | yes |"));
+}
+
+TEST_CASE("results: a missing or foreign file is an error; duplicates keep the DONE row", "[report]") {
+  const auto dir = test::scratch_dir("report_load");
+  CHECK_THROWS_AS(load_results({(dir / "none.db").string()}), Error);
+  test::write_text(dir / "x.db", "not a database");
+  CHECK_THROWS_AS(load_results({(dir / "x.db").string()}), Error);
+  TinyDb a((dir / "a.db").string()), b((dir / "b.db").string());
+  a.cell("same", "e", kCifar, "random", "{}", 0.2, 0, "FAILED", {});
+  b.cell("same", "e", kCifar, "random", "{}", 0.2, 0, "DONE", {{"top1", 0.5}});
+  const ResultSet rs = load_results({a.path, b.path});
+  REQUIRE(rs.cells.size() == 1);
+  CHECK(rs.cells[0].done());
+  CHECK(rs.cells[0].db == b.path);
+  // The same configuration recorded by two experiments is two results.
+  TinyDb c((dir / "c.db").string());
+  c.cell("same", "other", kCifar, "random", "{}", 0.2, 0, "DONE", {{"top1", 0.6}});
+  CHECK(load_results({a.path, b.path, c.path}).cells.size() == 2);
+}
+
+TEST_CASE("SVG figures: log axes, error bars, OOM marks, fixed formatting", "[report]") {
+  Plot p;
+  p.title = "t";
+  p.log_x = p.log_y = true;
+  p.series.push_back({"dq", {5000, 200000}, {0.5, 74.0}, {0.1, 0}, true, {}});
+  p.series.push_back({"dq naive", {}, {}, {}, true, {200000}});
+  const std::string svg = render_svg(p);
+  CHECK(svg == render_svg(p));
+  CHECK_THAT(svg, Catch::StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK_THAT(svg, Catch::Contains(">OOM</text>"));
+  CHECK_THAT(svg, Catch::Contains(">1e6</text>"));   // decade ticks on the log x axis: 1000 .. 1e6
+  CHECK_THAT(svg, Catch::Contains(">1000</text>"));
+  CHECK_THAT(svg, Catch::Contains("<polyline"));
+  CHECK_THAT(svg, Catch::EndsWith("</svg>\n"));
+  CHECK_THAT(render_svg_message("x", "no data"), Catch::Contains("no data"));
+}
+
+TEST_CASE("write_paper_tables is byte for byte repeatable and writes every table", "[report]") {
+  const auto dir = test::scratch_dir("report_write");
+  const ResultSet rs = load_results({main_table_db(dir)});
+  const auto files = write_paper_tables(rs, (dir / "a").string());
+  write_paper_tables(rs, (dir / "b").string());
+  CHECK(files.size() == 6 * 2 + 4 + 1);  // 6 tables x (md, tex), 4 figures, index.md
+  for (const auto& f : files) {
+    const auto rel = std::filesystem::relative(f, dir / "a");
+    CHECK(read_text(f) == read_text(dir / "b" / rel));
+  }
+  CHECK(std::filesystem::exists(dir / "a" / "table4_runtime.tex"));
+  CHECK(std::filesystem::exists(dir / "a" / "figures" / "fig_spd_theta_hist.svg"));
+  const std::string html = render_report_html(rs);
+  CHECK_THAT(html, Catch::Contains("<svg"));
+  CHECK_THAT(html, !Catch::Contains("http://") || Catch::Contains("xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK_THAT(html, !Catch::Contains("<script"));
+}
