@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace dq {
@@ -127,19 +128,14 @@ void write_raw(const std::string& path, const char* descr, const void* data, siz
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(fmt::format("{}: cannot write .npy file", path));
-    out.write("\x93NUMPY\x01\x00", 8);
-    const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                  static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(len), 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n * item));
-    if (!out) throw Error(fmt::format("{}: write failed", path));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("{}: cannot rename from {}", path, tmp));
+  AtomicFileWriter out(path);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
+                                static_cast<unsigned char>(header.size() >> 8)};
+  out.write(len, 2);
+  out.write(header.data(), header.size());
+  out.write(data, static_cast<size_t>(n) * item);
+  out.commit();
 }
 }  // namespace
 

@@ -3,7 +3,7 @@
 // its final path, and commit() renames them into place only once every one is written. An object
 // destroyed without commit() (the command failed) removes its temporaries, so a failing command
 // leaves no partial output, and an existing file of the same name is left as it was.
-// (datasets/source_files.h's AtomicFileWriter does the same for one streamed file of a cache.)
+// (core/atomic_file.h's AtomicFileWriter does the same for one streamed file of a cache.)
 #include <string>
 #include <utility>
 #include <vector>

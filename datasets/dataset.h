@@ -53,6 +53,9 @@ struct DatasetLoaderInfo {
   std::function<Dataset(const Params&)> load;
   // Cheap identity of the source (paths, sizes, mtimes) + options, computed without decoding.
   std::function<std::string(const Params&)> fingerprint;
+  // False for loaders that give features only (no images): `dqbench run` refuses, before running,
+  // a method that needs images (SelectionMethod::needs_images) on such a dataset.
+  bool provides_images = true;
 };
 
 class DatasetRegistry {

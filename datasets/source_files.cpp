@@ -82,36 +82,4 @@ std::string params_identity(const Params& params) {
   return out;
 }
 
-AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
-  std::random_device entropy;  // only names the temporary file; never reaches the data
-  tmp_path_ = fmt::format("{}.tmp.{}.{:08x}", path_, ::getpid(), entropy());
-  file_ = std::fopen(tmp_path_.c_str(), "wb");
-  if (!file_) throw Error(fmt::format("{}: cannot create: {}", tmp_path_, std::strerror(errno)));
-}
-
-AtomicFileWriter::~AtomicFileWriter() {
-  if (file_) {
-    std::fclose(file_);
-    std::remove(tmp_path_.c_str());
-  }
-}
-
-void AtomicFileWriter::write(const void* data, size_t bytes) {
-  DQ_ASSERT(file_, "write after commit");
-  if (bytes && std::fwrite(data, 1, bytes, file_) != bytes)
-    throw Error(fmt::format("{}: write failed: {}", tmp_path_, std::strerror(errno)));
-}
-
-void AtomicFileWriter::commit() {
-  DQ_ASSERT(file_, "commit twice");
-  const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
-  const int err = errno;
-  std::fclose(file_);
-  file_ = nullptr;
-  if (!ok || std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp_path_.c_str());
-    throw Error(fmt::format("{}: cannot write: {}", path_, std::strerror(ok ? errno : err)));
-  }
-}
-
 }  // namespace dq

@@ -28,19 +28,5 @@ std::string file_identity(const std::string& path);
 // speed, so a cache built with 1 thread serves a run with 8.
 std::string params_identity(const Params& params);
 
-// Writes `path` through a temporary file in the same folder and renames it into place on commit(),
-// so that readers see either no file or a complete one, even when two processes race.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(std::string path);
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  ~AtomicFileWriter();  // removes the temporary file unless committed
-  void write(const void* data, size_t bytes);
-  void commit();
-
- private:
-  std::string path_, tmp_path_;
-  std::FILE* file_ = nullptr;
-};
 
 }  // namespace dq

@@ -128,6 +128,7 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
     return d;
   };
   info.fingerprint = [](const Params& p) { return "synthetic_embeddings-v1|" + p.canonical(); };
+  info.provides_images = false;
   return info;
 }
 

@@ -9,10 +9,16 @@
 
 #include "core/error.h"
 #include "datasets/dataset.h"
+#include "harness/cell_filter.h"
+#include "harness/cell_process.h"
 #include "harness/cmd_datasets.h"
 #include "harness/experiment.h"
 #include "harness/run_cell.h"
+#include "harness/merge.h"
 #include "harness/select_command.h"
+#include "harness/slurm.h"
+#include "harness/status.h"
+#include "harness/preflight.h"
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
@@ -45,6 +51,13 @@ void print_params(const std::vector<dq::ParamSpec>& specs) {
   }
 }
 
+// `source` is an experiment YAML (its database, its experiment unless one is given) or a database.
+std::pair<std::string, std::string> database_of(const std::string& source, const std::string& experiment) {
+  if (!source.ends_with(".yaml") && !source.ends_with(".yml")) return {source, experiment};
+  const dq::Experiment ex = dq::load_experiment(source);
+  return {ex.database, experiment.empty() ? ex.name : experiment};
+}
+
 // glibc serves large blocks (LibTorch's activations and gradients) with fresh mmap pages and unmaps
 // them on free; on the VMs we measured, faulting those pages in again every step made training 5x
 // slower than the arithmetic (31.6 s vs 6.2 s for one epoch on 6,000 Fashion-MNIST images). Keep
@@ -70,17 +83,55 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run an experiment matrix (resumes: finished cells are skipped)");
   std::string run_yaml;
   bool retry_failed = false;
-  std::string run_format = "term";
+  std::string run_format = "term", run_force, run_db, run_shard;
+  int64_t run_jobs = 1;
   run->add_option("experiment", run_yaml, "experiment YAML file")->required();
   run->add_flag("--retry-failed", retry_failed, "also re-run FAILED and TIMEOUT cells");
+  run->add_option("--force", run_force, "re-run cells matching FILTER even if finished: 'method=dq,ratio=0.1', 'all'");
+  run->add_option("-j,--jobs", run_jobs, "cells at a time, each with its share of the threads")->check(CLI::Range(1, 1024));
+  run->add_option("--db", run_db, "write to this database instead of the YAML's (a shard)");
+  run->add_option("--shard", run_shard, "K/N: run only cells whose index % N == K-1");
   run->add_option("--format", run_format, "result table format: term | md");
+  bool dry_run = false;
+  run->add_flag("--dry-run", dry_run, "list the cells, their status and estimated peak memory; run nothing");
+
+  // status
+  auto* status = app.add_subcommand("status", "where a matrix stands: counts, running cells, slowest, failures");
+  std::string status_source, status_experiment;
+  status->add_option("source", status_source, "experiment YAML or database file")->required();
+  status->add_option("--experiment", status_experiment, "only this experiment (default: all in the database)");
+
+  // merge
+  auto* merge = app.add_subcommand("merge", "fold shard databases into one (newest finished attempt per cell)");
+  std::string merge_out;
+  std::vector<std::string> merge_shards;
+  merge->add_option("out", merge_out, "the database to merge into (created if missing)")->required();
+  merge->add_option("shards", merge_shards, "shard databases")->required();
+
+  // slurm
+  auto* slurm = app.add_subcommand("slurm", "run the matrix as a Slurm job array (+ a dependent merge job)");
+  std::string slurm_yaml;
+  dq::SlurmOptions slurm_options;
+  bool slurm_no_submit = false;
+  slurm->add_option("experiment", slurm_yaml, "experiment YAML file")->required();
+  slurm->add_option("--partition", slurm_options.partition, "Slurm partition")->required();
+  slurm->add_option("--gpus", slurm_options.gpus, "GPUs per task (--gres=gpu:G)");
+  slurm->add_option("--time", slurm_options.time, "time limit per task (Slurm syntax, default 24:00:00)");
+  slurm->add_option("--array-parallelism", slurm_options.array_parallelism, "at most N tasks at once");
+  slurm->add_option("--cpus-per-task", slurm_options.cpus_per_task, "CPUs per task");
+  slurm->add_option("--mem", slurm_options.mem, "memory per task (Slurm syntax, e.g. 32G)");
+  slurm->add_option("--dir", slurm_options.out_dir, "scripts, logs and shards (default: <database>.slurm)");
+  slurm->add_flag("--no-submit", slurm_no_submit, "write the scripts only");
 
   // run-cell
   auto* run_cell = app.add_subcommand("run-cell", "run one cell of an experiment in this process (used by run and Slurm)");
-  std::string cell_yaml, cell_id, progress;
-  int64_t cell_index = -1;
-  bool no_hard_limit = false;
+  std::string cell_yaml, cell_id, progress, cell_db;
+  int64_t cell_index = -1, parent_pid = 0;
+  bool no_hard_limit = false, cell_retry = false;
   run_cell->add_option("experiment", cell_yaml, "experiment YAML file")->required();
+  run_cell->add_option("--db", cell_db, "write to this database instead of the YAML's (a shard)");
+  run_cell->add_option("--parent-pid", parent_pid, "die with this process (set by run)");
+  run_cell->add_flag("--retry-failed", cell_retry, "run the cell even if it is FAILED or TIMEOUT");
   auto* id_opt = run_cell->add_option("--cell-id", cell_id, "the cell's id (sha256 of its config)");
   run_cell->add_option("--index", cell_index, "the cell's position in the expanded matrix (0-based)")->excludes(id_opt);
   run_cell->add_option("--progress", progress, "prefix for progress lines");
@@ -120,56 +171,49 @@ int main(int argc, char** argv) {
   try {
     if (*run) {
       const dq::TableFormat format = dq::table_format_from(run_format);  // every option before any work
-      const dq::Experiment ex = dq::load_experiment(run_yaml);  // validates before touching the database
+      dq::Experiment ex = dq::load_experiment(run_yaml);  // validates before touching the database
+      if (!run_db.empty()) ex.database = run_db;
       dq::RunOptions options;
       options.retry_failed = retry_failed;
+      options.force = run_force;
+      if (!run_force.empty()) (void)dq::parse_cell_filter(run_force, "--force");
+      options.jobs = run_jobs;
+      if (!run_shard.empty()) std::tie(options.shard_index, options.shard_count) = dq::parse_shard(run_shard);
       options.self_exe = self_executable();
       options.command_line = command_line;
+      dq::require_runnable(ex);  // dataset paths, images, extractor: before anything is written
+      if (dry_run) {
+        std::unique_ptr<dq::Store> store;
+        if (std::filesystem::exists(ex.database))
+          store = std::make_unique<dq::Store>(ex.database, dq::OpenMode::ReadOnly);
+        std::cout << dq::render_dry_run(ex, store.get());
+        return 0;
+      }
       const dq::RunSummary summary = dq::run_experiment(ex, options, std::cout);
-      dq::Store store(ex.database);
+      dq::Store store(ex.database, dq::OpenMode::ReadOnly);
       std::cout << "\n" << dq::render_results_table(store, ex.name, format);
       std::cout << "results: " << ex.database << "\n";
-      return summary.failed + summary.timeout > 0 ? 1 : 0;
+      return dq::run_exit_code(summary);
     }
     if (*run_cell) {
       const bool by_index = run_cell->count("--index") > 0;  // options first, before the file loads
       if (by_index && cell_index < 0) throw dq::Error(fmt::format("--index {} is negative", cell_index));
       if (!by_index && cell_id.empty()) throw dq::Error("run-cell needs --index N or --cell-id ID");
-      const dq::Experiment ex = dq::load_experiment(cell_yaml);
-      const dq::CellConfig* cell = nullptr;
-      if (by_index) {
-        if (cell_index >= static_cast<int64_t>(ex.cells.size()))
-          throw dq::Error(fmt::format("--index {} is outside the matrix of {} cells", cell_index, ex.cells.size()));
-        cell = &ex.cells[static_cast<size_t>(cell_index)];
-      } else {
-        for (const auto& c : ex.cells)
-          if (c.id() == cell_id) cell = &c;
-        if (!cell) throw dq::Error(fmt::format("{}: no cell with id '{}'", cell_yaml, cell_id));
-      }
-      dq::Store store(ex.database);
-      store.record_experiment(ex);
-      store.ensure_cell(*cell);
-      dq::CellRunOptions options{progress, command_line, !no_hard_limit};
-      const dq::CellStatus status = dq::run_cell(ex, *cell, store, options);
-      return status == dq::CellStatus::Done || status == dq::CellStatus::Oom ? 0 : 1;
+      return dq::run_cell_process({cell_yaml, cell_id, cell_index, cell_db, progress, command_line, parent_pid,
+                                   cell_retry, !no_hard_limit});
     }
     if (*table) {
       const dq::TableFormat format = dq::table_format_from(table_format);
-      std::string db = table_source, experiment = table_experiment;
-      if (table_source.ends_with(".yaml") || table_source.ends_with(".yml")) {
-        const dq::Experiment ex = dq::load_experiment(table_source);
-        db = ex.database;
-        if (experiment.empty()) experiment = ex.name;
-      }
-      if (!std::filesystem::exists(db)) throw dq::Error(fmt::format("{}: no such database", db));
-      dq::Store store(db);
+      const auto [db, experiment] = database_of(table_source, table_experiment);
+      dq::Store store(db, dq::OpenMode::ReadOnly);
       std::cout << dq::render_results_table(store, experiment, format);
       return 0;
     }
     if (*cells) {
       const dq::Experiment ex = dq::load_experiment(cells_yaml);
       std::unique_ptr<dq::Store> store;
-      if (std::filesystem::exists(ex.database)) store = std::make_unique<dq::Store>(ex.database);
+      if (std::filesystem::exists(ex.database))
+        store = std::make_unique<dq::Store>(ex.database, dq::OpenMode::ReadOnly);
       for (size_t i = 0; i < ex.cells.size(); ++i) {
         const auto& c = ex.cells[i];
         std::string status = "PENDING";
@@ -177,6 +221,26 @@ int main(int argc, char** argv) {
           if (auto row = store->find_cell(c.id())) status = dq::status_name(row->status);
         std::cout << fmt::format("{:>4}  {}  {:<8} {}\n", i, c.id().substr(0, 12), status, c.label());
       }
+      return 0;
+    }
+    if (*status) {
+      const auto [db, experiment] = database_of(status_source, status_experiment);
+      dq::Store store(db, dq::OpenMode::ReadOnly);
+      std::cout << dq::render_status(store, experiment);
+      return 0;
+    }
+    if (*merge) {
+      const dq::MergeSummary s = dq::merge_databases(merge_out, merge_shards, std::cout);
+      std::cout << fmt::format("merged {} shards into {}: {} cells added, {} replaced, {} kept\n", s.shards, merge_out,
+                               s.cells_added, s.cells_replaced, s.cells_kept);
+      return 0;
+    }
+    if (*slurm) {
+      const dq::Experiment ex = dq::load_experiment(slurm_yaml);
+      dq::require_runnable(ex);
+      slurm_options.self_exe = self_executable();
+      slurm_options.submit = !slurm_no_submit;
+      dq::slurm_submit(ex, slurm_options, std::cout);
       return 0;
     }
     if (*methods) {

@@ -67,7 +67,7 @@ void apply_address_space_limit(uint64_t budget) {
 }
 
 LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
-  return load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir + "/datasets",
+  return load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir.empty() ? "" : ex.cache_dir + "/datasets",
                       fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
 }
 

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/hashing.h"
@@ -16,12 +18,12 @@ namespace dq {
 namespace {
 const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS experiments(
-  name TEXT PRIMARY KEY, file TEXT, yaml TEXT, created TEXT, updated TEXT);
+  name TEXT PRIMARY KEY, file TEXT, yaml TEXT, created TEXT, updated TEXT, definition TEXT);
 CREATE TABLE IF NOT EXISTS cells(
   cell_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, dataset TEXT NOT NULL, method TEXT NOT NULL,
   method_name TEXT NOT NULL, ratio REAL NOT NULL, seed INTEGER NOT NULL, config TEXT NOT NULL,
   status TEXT NOT NULL, started TEXT, finished TEXT, heartbeat TEXT, error TEXT,
-  attempts INTEGER NOT NULL DEFAULT 0);
+  attempts INTEGER NOT NULL DEFAULT 0, host TEXT, pid INTEGER, pid_start TEXT);
 CREATE TABLE IF NOT EXISTS stages(
   cell_id TEXT NOT NULL, stage TEXT NOT NULL, wall_s REAL, cpu_s REAL, peak_rss_bytes INTEGER,
   PRIMARY KEY(cell_id, stage));
@@ -37,7 +39,20 @@ CREATE TABLE IF NOT EXISTS provenance(
   omp_wait_policy TEXT, command_line TEXT, recorded TEXT);
 )SQL";
 
+// Columns added after the first release: a database written by an older dqbench gains them on open.
+const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
+    {"experiments", "definition TEXT"}, {"cells", "host TEXT"}, {"cells", "pid INTEGER"}, {"cells", "pid_start TEXT"}};
+
 const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+// The row is RUNNING and owned by the process bound at ?2 (host), ?3 (pid), ?4 (start).
+const char* kOwned = "cell_id=?1 AND status='RUNNING' AND host=?2 AND pid=?3 AND pid_start=?4";
+
+const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selections", "provenance"};
+
+// Binds ?1..?4 of kOwned.
+Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIdentity& owner) {
+  return s.bind(1, cell_id).bind(2, owner.host).bind(3, owner.pid).bind(4, owner.start);
+}
 
 // Policy: a metric is a finite number or it is not recorded at all. A NaN or infinity is a failed
 // computation (a diverged training loss, a distance to nothing), never a result, so the whole write
@@ -70,18 +85,97 @@ CellStatus status_from_name(const std::string& n) {
   throw Error(fmt::format("unknown cell status '{}' in the database", n));
 }
 
-Store::Store(const std::string& path) : path_(path) {
+ResumeDecision decide_resume(const CellRow& row, const ClaimPolicy& policy) {
+  switch (row.status) {
+    case CellStatus::Pending: return {true, "pending"};
+    case CellStatus::Done:
+    case CellStatus::Oom:
+      if (policy.force) return {true, "forced"};
+      return {false, fmt::format("already {}", status_name(row.status))};
+    case CellStatus::Failed:
+    case CellStatus::Timeout:
+      if (policy.force || policy.retry_failed) return {true, "retry"};
+      return {false, fmt::format("{} (--retry-failed re-runs it)", status_name(row.status))};
+    case CellStatus::Running: {
+      switch (liveness(row.owner)) {
+        case Liveness::Alive:
+          return {false, fmt::format("RUNNING in live process {} on this host", row.owner.pid)};
+        case Liveness::Dead:
+          return {true, fmt::format("its process {} on this host is gone", row.owner.pid)};
+        case Liveness::Unknown: break;
+      }
+      if (row.heartbeat_age_s < 0 || row.heartbeat_age_s > policy.stale_after_s)
+        return {true, fmt::format("its heartbeat is stale ({}s old)", row.heartbeat_age_s)};
+      return {false, fmt::format("RUNNING on {} (pid {}, heartbeat {}s ago)",
+                                 row.owner.host.empty() ? "another host" : row.owner.host, row.owner.pid,
+                                 row.heartbeat_age_s)};
+    }
+  }
+  return {false, "?"};
+}
+
+std::string experiment_definition(const Experiment& ex) {
+  std::string ids;
+  for (const auto& c : ex.cells) ids += c.id() + "\n";
+  return sha256_hex(ids);
+}
+
+Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(mode == OpenMode::ReadOnly),
+                                                        self_(ProcessIdentity::self()) {
+  if (read_only_) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such database", path));
+    try {
+      open(path, SQLITE_OPEN_READONLY);
+      exec("SELECT count(*) FROM sqlite_master");  // WAL needs a writable -shm; fails on a read-only mount
+    } catch (const Error&) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      // Immutable: no locks, no -shm. Only for files nobody writes now (a read-only mount).
+      open("file:" + path + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      exec("SELECT count(*) FROM sqlite_master");
+    }
+    return;
+  }
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  // Switching to WAL needs a moment alone with the file; a busy timeout does not cover every case of
+  // two processes creating the same database at once, so retry.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      exec("PRAGMA journal_mode=WAL");
+      break;
+    } catch (const Error&) {
+      if (attempt >= 100) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  exec("PRAGMA synchronous=NORMAL");
+  Transaction tx(db_, path_);
+  exec(kSchema);
+  migrate();
+  tx.commit();
+}
+
+void Store::open(const std::string& uri, int flags) {
+  if (sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
-    throw Error(fmt::format("{}: cannot open database: {}", path, msg));
+    db_ = nullptr;
+    throw Error(fmt::format("{}: cannot open database: {}", path_, msg));
   }
-  sqlite3_busy_timeout(db_, 30000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
-  exec(kSchema);
+  sqlite3_busy_timeout(db_, 60000);
+}
+
+void Store::migrate() {
+  for (const auto& [table, column] : kAddedColumns) {
+    const std::string name = column.substr(0, column.find(' '));
+    Statement s(db_, fmt::format("SELECT count(*) FROM pragma_table_info('{}') WHERE name=?", table), path_);
+    s.bind(1, name);
+    s.step();
+    if (s.integer(0) == 0) exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", table, column));
+  }
 }
 
 Store::~Store() { sqlite3_close(db_); }
@@ -96,24 +190,28 @@ void Store::exec(const std::string& sql) {
 }
 
 void Store::record_experiment(const Experiment& ex) {
+  Transaction tx(db_, path_);
   Statement(db_,
-            fmt::format("INSERT INTO experiments(name, file, yaml, created, updated) VALUES(?,?,?,{0},{0}) "
-                        "ON CONFLICT(name) DO UPDATE SET file=excluded.file, yaml=excluded.yaml, updated={0}",
+            fmt::format("INSERT INTO experiments(name, file, yaml, created, updated, definition) "
+                        "VALUES(?,?,?,{0},{0},?) ON CONFLICT(name) DO UPDATE SET file=excluded.file, "
+                        "yaml=excluded.yaml, definition=excluded.definition, updated={0}",
                         kNow),
             path_)
       .bind(1, ex.name)
       .bind(2, ex.file)
       .bind(3, ex.yaml_text)
+      .bind(4, experiment_definition(ex))
       .run();
+  tx.commit();
 }
 
-CellRow Store::ensure_cell(const CellConfig& cell) {
-  const std::string id = cell.id();
-  Statement(db_,
+namespace {
+void insert_cell(sqlite3* db, const std::string& path, const CellConfig& cell) {
+  Statement(db,
             "INSERT OR IGNORE INTO cells(cell_id, experiment, dataset, method, method_name, ratio, seed, config, "
             "status) VALUES(?,?,?,?,?,?,?,?,'PENDING')",
-            path_)
-      .bind(1, id)
+            path)
+      .bind(1, cell.id())
       .bind(2, cell.experiment)
       .bind(3, cell.dataset.name)
       .bind(4, cell.method.canonical())
@@ -122,15 +220,14 @@ CellRow Store::ensure_cell(const CellConfig& cell) {
       .bind(7, cell.seed)
       .bind(8, cell.canonical_json())
       .run();
-  auto row = find_cell(id);
-  DQ_ASSERT(row.has_value(), "cell vanished after insert");
-  return *row;
 }
 
-namespace {
 const char* kCellColumns =
     "cell_id, experiment, dataset, method, ratio, seed, status, coalesce(error,''), "
-    "CASE WHEN heartbeat IS NULL THEN -1 ELSE CAST((julianday('now') - julianday(heartbeat)) * 86400 AS INTEGER) END";
+    "CASE WHEN heartbeat IS NULL THEN -1 ELSE CAST((julianday('now') - julianday(heartbeat)) * 86400 AS INTEGER) END, "
+    "attempts, coalesce(host,''), coalesce(pid,0), coalesce(pid_start,''), coalesce(started,''), "
+    "coalesce(finished,''), "
+    "CASE WHEN started IS NULL THEN -1 ELSE (julianday(coalesce(finished, 'now')) - julianday(started)) * 86400 END";
 CellRow read_cell(const Statement& s) {
   CellRow r;
   r.cell_id = s.text(0);
@@ -142,9 +239,31 @@ CellRow read_cell(const Statement& s) {
   r.status = status_from_name(s.text(6));
   r.error = s.text(7);
   r.heartbeat_age_s = s.integer(8);
+  r.attempts = s.integer(9);
+  r.owner = {s.text(10), s.integer(11), s.text(12)};
+  r.started = s.text(13);
+  r.finished = s.text(14);
+  r.run_s = s.real(15);
   return r;
 }
 }  // namespace
+
+CellRow Store::ensure_cell(const CellConfig& cell) {
+  {
+    Transaction tx(db_, path_);
+    insert_cell(db_, path_, cell);
+    tx.commit();
+  }
+  auto row = find_cell(cell.id());
+  DQ_ASSERT(row.has_value(), "cell vanished after insert");
+  return *row;
+}
+
+void Store::ensure_cells(const std::vector<CellConfig>& cells) {
+  Transaction tx(db_, path_);
+  for (const auto& c : cells) insert_cell(db_, path_, c);
+  tx.commit();
+}
 
 std::optional<CellRow> Store::find_cell(const std::string& cell_id) {
   Statement s(db_, fmt::format("SELECT {} FROM cells WHERE cell_id=?", kCellColumns), path_);
@@ -165,29 +284,79 @@ std::vector<CellRow> Store::cells(const std::string& experiment) {
   return out;
 }
 
+void Store::claim_row(const std::string& cell_id) {
+  for (const char* table : kPerCellTables)
+    Statement(db_, fmt::format("DELETE FROM {} WHERE cell_id=?", table), path_).bind(1, cell_id).run();
+  Statement s(db_,
+              fmt::format("UPDATE cells SET status='RUNNING', started={0}, heartbeat={0}, finished=NULL, error=NULL, "
+                          "attempts=attempts+1, host=?2, pid=?3, pid_start=?4 WHERE cell_id=?1",
+                          kNow),
+              path_);
+  bind_owned(s, cell_id, self_).run();
+}
+
+ClaimResult Store::claim_cell(const CellConfig& cell, const ClaimPolicy& policy) {
+  const std::string id = cell.id();
+  Transaction tx(db_, path_);
+  insert_cell(db_, path_, cell);
+  ClaimResult r;
+  r.row = *find_cell(id);
+  const ResumeDecision d = decide_resume(r.row, policy);
+  r.reason = d.reason;
+  if (!d.run) return r;  // rolled back: nothing was inserted that matters
+  claim_row(id);
+  tx.commit();
+  r.claimed = true;
+  r.attempt = r.row.attempts + 1;
+  return r;
+}
+
+int64_t Store::reset_cells(const std::vector<std::string>& cell_ids) {
+  Transaction tx(db_, path_);
+  int64_t n = 0;
+  for (const auto& id : cell_ids) {
+    Statement(db_, "UPDATE cells SET status='PENDING', error=NULL WHERE cell_id=? AND status<>'RUNNING'", path_)
+        .bind(1, id)
+        .run();
+    n += sqlite3_changes(db_);
+  }
+  tx.commit();
+  return n;
+}
+
+void Store::require_owned(const std::string& cell_id) {
+  Statement s(db_, fmt::format("SELECT count(*) FROM cells WHERE {}", kOwned), path_);
+  bind_owned(s, cell_id, self_).step();
+  if (s.integer(0) == 1) return;
+  const auto row = find_cell(cell_id);
+  throw Error(fmt::format("{}: cell {} is no longer owned by this process (now {} {} pid {}); result discarded",
+                          path_, cell_id.substr(0, 12), row ? status_name(row->status) : "missing",
+                          row ? row->owner.host : "", row ? row->owner.pid : 0));
+}
+
 void Store::start_cell(const std::string& cell_id) {
   Transaction tx(db_, path_);
-  for (const char* table : {"stages", "metrics", "selections", "provenance"})
-    Statement(db_, fmt::format("DELETE FROM {} WHERE cell_id=?", table), path_).bind(1, cell_id).run();
-  Statement(db_,
-            fmt::format("UPDATE cells SET status='RUNNING', started={0}, heartbeat={0}, finished=NULL, error=NULL, "
-                        "attempts=attempts+1 WHERE cell_id=?",
-                        kNow),
-            path_)
-      .bind(1, cell_id)
-      .run();
+  Statement s(db_, fmt::format("SELECT count(*) FROM cells WHERE {}", kOwned), path_);
+  bind_owned(s, cell_id, self_).step();
+  if (s.integer(0) == 1) return;  // claimed by this process already
+  claim_row(cell_id);
   tx.commit();
 }
 
 void Store::heartbeat(const std::string& cell_id) {
-  Statement(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE cell_id=?", kNow), path_).bind(1, cell_id).run();
+  Transaction tx(db_, path_);
+  Statement s(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE {}", kNow, kOwned), path_);
+  bind_owned(s, cell_id, self_).run();
+  tx.commit();
 }
 
 void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
                          const std::map<std::string, double>& metrics_in) {
   require_finite(path_, cell_id, metrics_in);
   Transaction tx(db_, path_);
-  // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row.
+  require_owned(cell_id);
+  // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row; rows of
+  // an earlier attempt were deleted by the claim, so attempts never add up.
   Statement(db_,
             "INSERT INTO stages(cell_id, stage, wall_s, cpu_s, peak_rss_bytes) VALUES(?,?,?,?,?) "
             "ON CONFLICT(cell_id, stage) DO UPDATE SET wall_s = wall_s + excluded.wall_s, "
@@ -212,6 +381,7 @@ void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
 void Store::record_metrics(const std::string& cell_id, const std::map<std::string, double>& m) {
   require_finite(path_, cell_id, m);
   Transaction tx(db_, path_);
+  require_owned(cell_id);
   for (const auto& [name, value] : m)
     Statement(db_, "INSERT OR REPLACE INTO metrics(cell_id, name, value) VALUES(?,?,?)", path_)
         .bind(1, cell_id)
@@ -225,6 +395,8 @@ void Store::record_selection(const std::string& cell_id, const std::vector<int64
                              const std::vector<float>& keep) {
   std::string bytes(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
   bytes.append(reinterpret_cast<const char*>(keep.data()), keep.size() * sizeof(float));
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
   Statement(db_, "INSERT OR REPLACE INTO selections(cell_id, count, sha256, ids, keep) VALUES(?,?,?,?,?)", path_)
       .bind(1, cell_id)
       .bind(2, static_cast<int64_t>(ids.size()))
@@ -232,10 +404,12 @@ void Store::record_selection(const std::string& cell_id, const std::vector<int64
       .bind_blob(4, ids.data(), static_cast<int64_t>(ids.size() * sizeof(int64_t)))
       .bind_blob(5, keep.data(), static_cast<int64_t>(keep.size() * sizeof(float)))
       .run();
+  tx.commit();
 }
 
 void Store::record_artefact(const std::string& key, const std::string& kind, const std::string& path,
                             int64_t bytes) {
+  Transaction tx(db_, path_);
   Statement(db_,
             fmt::format("INSERT OR REPLACE INTO artefacts(key, kind, path, bytes, created) VALUES(?,?,?,?,{})", kNow),
             path_)
@@ -244,11 +418,13 @@ void Store::record_artefact(const std::string& key, const std::string& kind, con
       .bind(3, path)
       .bind(4, bytes)
       .run();
+  tx.commit();
 }
 
 void Store::finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
                         const Provenance& p) {
   Transaction tx(db_, path_);
+  require_owned(cell_id);
   Statement(db_,
             fmt::format("INSERT OR REPLACE INTO provenance(cell_id, git_commit, git_dirty, host, cpu_model, cores, "
                         "threads, torch_version, faiss_version, sqlite_version, build_type, omp_wait_policy, "
@@ -278,12 +454,24 @@ void Store::finish_cell(const std::string& cell_id, CellStatus status, const std
   tx.commit();
 }
 
+bool Store::end_abandoned(const std::string& cell_id, const ProcessIdentity& owner, CellStatus status,
+                          const std::string& error) {
+  Transaction tx(db_, path_);
+  Statement s(db_, fmt::format("UPDATE cells SET status=?5, error=?6, finished={} WHERE {}", kNow, kOwned), path_);
+  bind_owned(s, cell_id, owner).bind(5, std::string(status_name(status))).bind(6, error).run();
+  const bool changed = sqlite3_changes(db_) == 1;
+  tx.commit();
+  return changed;
+}
+
 void Store::set_status(const std::string& cell_id, CellStatus status, const std::string& error) {
+  Transaction tx(db_, path_);
   Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={} WHERE cell_id=?", kNow), path_)
       .bind(1, std::string(status_name(status)))
       .bind(2, error)
       .bind(3, cell_id)
       .run();
+  tx.commit();
 }
 
 std::map<std::string, double> Store::metrics(const std::string& cell_id) {
@@ -299,6 +487,13 @@ std::vector<StageRecord> Store::stages(const std::string& cell_id) {
   s.bind(1, cell_id);
   std::vector<StageRecord> out;
   while (s.step()) out.push_back({s.text(0), s.real(1), s.real(2), s.integer(3)});
+  return out;
+}
+
+std::map<std::string, std::string> Store::selection_hashes() {
+  Statement s(db_, "SELECT cell_id, sha256 FROM selections", path_);
+  std::map<std::string, std::string> out;
+  while (s.step()) out[s.text(0)] = s.text(1);
   return out;
 }
 

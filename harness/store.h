@@ -1,6 +1,9 @@
 #pragma once
-// The results database (SQLite, WAL). Schema: harness/README.md. One writer at a time: the runner
-// writes only while no cell process runs, a cell process writes only its own rows.
+// The results database (SQLite, WAL). Schema: harness/README.md. Many processes may share one file
+// (runners, cell processes, Slurm tasks on one host): every write is one short BEGIN IMMEDIATE
+// transaction under a busy timeout, a cell is claimed in one transaction (harness/runner.h), and a
+// cell process writes only the rows of the cells it owns (RUNNING with its host, pid and start time),
+// so a process whose cell was taken over can never add to the new attempt.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -8,6 +11,7 @@
 #include <vector>
 
 #include "core/stage_timer.h"
+#include "harness/process_identity.h"
 
 struct sqlite3;
 
@@ -19,6 +23,8 @@ struct Experiment;
 enum class CellStatus { Pending, Running, Done, Oom, Timeout, Failed };
 const char* status_name(CellStatus s);
 CellStatus status_from_name(const std::string& name);
+// DONE and OOM are results; FAILED and TIMEOUT ended without one.
+inline bool is_finished(CellStatus s) { return s != CellStatus::Pending && s != CellStatus::Running; }
 
 struct CellRow {
   std::string cell_id;
@@ -30,6 +36,10 @@ struct CellRow {
   CellStatus status = CellStatus::Pending;
   std::string error;
   int64_t heartbeat_age_s = -1;  // seconds since the last heartbeat; -1 if none
+  int64_t attempts = 0;          // the attempt id: incremented by every claim
+  ProcessIdentity owner;         // the process of the current (or last) attempt
+  std::string started, finished; // ISO 8601 UTC, empty if never
+  double run_s = -1;             // finished - started (or now - started while RUNNING); -1 if never started
 };
 
 struct Provenance {
@@ -40,9 +50,34 @@ struct Provenance {
   int64_t cores = 0, threads = 0;
 };
 
+// When may a cell be (re)run? DONE and OOM never, unless forced; FAILED/TIMEOUT with retry_failed;
+// RUNNING when its owner is gone (same host: at once) or its heartbeat is stale (other hosts).
+struct ClaimPolicy {
+  bool retry_failed = false;
+  bool force = false;           // also re-run finished cells (never one whose owner is alive)
+  int64_t stale_after_s = 120;  // heartbeat age after which another host's RUNNING cell is abandoned
+};
+
+struct ResumeDecision {
+  bool run = false;
+  std::string reason;  // why not (or why: "owner pid 123 on this host is gone")
+};
+ResumeDecision decide_resume(const CellRow& row, const ClaimPolicy& policy);
+
+struct ClaimResult {
+  bool claimed = false;
+  int64_t attempt = 0;
+  CellRow row;         // the row as found (before the claim)
+  std::string reason;  // from decide_resume
+};
+
+enum class OpenMode { ReadWrite, ReadOnly };
+
 class Store {
  public:
-  explicit Store(const std::string& path);  // creates the file and schema if needed
+  // ReadWrite creates the file and schema if needed. ReadOnly never writes: it also opens a database
+  // on a read-only mount (falling back to SQLite's immutable mode) and throws if the file is missing.
+  explicit Store(const std::string& path, OpenMode mode = OpenMode::ReadWrite);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -52,13 +87,24 @@ class Store {
   void record_experiment(const Experiment& ex);
   // Inserts the cell as PENDING unless it exists; returns its current row.
   CellRow ensure_cell(const CellConfig& cell);
+  // ensure_cell for many cells in one transaction.
+  void ensure_cells(const std::vector<CellConfig>& cells);
   std::optional<CellRow> find_cell(const std::string& cell_id);
   std::vector<CellRow> cells(const std::string& experiment = "");
 
-  // Cell lifecycle (each call is one transaction). record_stage and record_metrics refuse a NaN or
-  // infinite metric with a dq::Error naming the metric and the cell, writing nothing of the call.
-  void start_cell(const std::string& cell_id);        // RUNNING, clears earlier stages/metrics
-  void heartbeat(const std::string& cell_id);
+  // In one transaction: inserts the cell if new, decides with decide_resume and, if it may run, marks
+  // it RUNNING owned by this process (attempt + 1) and clears the earlier attempt's rows. Two
+  // processes claiming the same cell: exactly one gets it.
+  ClaimResult claim_cell(const CellConfig& cell, const ClaimPolicy& policy);
+  // Sets matching cells that are not RUNNING back to PENDING (for --force); returns how many.
+  int64_t reset_cells(const std::vector<std::string>& cell_ids);
+
+  // Cell lifecycle. Writes for a cell are accepted only while this process owns it; otherwise they
+  // throw dq::Error ("taken over"). Each call is one transaction. record_stage and record_metrics
+  // refuse a NaN or infinite metric with a dq::Error naming the metric and the cell, writing nothing
+  // of the call.
+  void start_cell(const std::string& cell_id);  // claims the cell unless this process already owns it
+  void heartbeat(const std::string& cell_id);   // silently ignored unless owned
   void record_stage(const std::string& cell_id, const StageRecord& stage,
                     const std::map<std::string, double>& metrics = {});
   void record_metrics(const std::string& cell_id, const std::map<std::string, double>& metrics);
@@ -67,18 +113,38 @@ class Store {
   // Provenance + final status in one transaction: a cell is DONE only here.
   void finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
                    const Provenance& provenance);
+  // Ends a cell that `owner` still holds RUNNING (a runner recording what its dead child could not);
+  // returns false if the owner no longer holds it.
+  bool end_abandoned(const std::string& cell_id, const ProcessIdentity& owner, CellStatus status,
+                     const std::string& error);
+  // Unconditional (tests, tools).
   void set_status(const std::string& cell_id, CellStatus status, const std::string& error);
 
   std::map<std::string, double> metrics(const std::string& cell_id);
   std::vector<StageRecord> stages(const std::string& cell_id);
+  // The hex sha256 of each selection (cell_id -> sha256).
+  std::map<std::string, std::string> selection_hashes();
 
   sqlite3* handle() { return db_; }
+  bool read_only() const { return read_only_; }
   // Runs SQL with no result rows; throws dq::Error with the database path on failure.
   void exec(const std::string& sql);
 
  private:
+  void open(const std::string& uri, int flags);
+  void migrate();
+  // Throws unless this process owns `cell_id` (inside a transaction).
+  void require_owned(const std::string& cell_id);
+  void claim_row(const std::string& cell_id);
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  bool read_only_ = false;
+  ProcessIdentity self_;
 };
+
+// The identity of an experiment's matrix: sha256 of its cell ids in order. Shards of one definition
+// merge; shards of another are refused.
+std::string experiment_definition(const Experiment& ex);
 
 }  // namespace dq

@@ -5,7 +5,6 @@
 // means the pair is complete. The mode is part of the key: a dense mode's cached bins were made
 // under a budget that held its matrix, and a streaming run must not let a dense one skip its OOM.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -22,7 +22,7 @@
 namespace dq {
 namespace {
 
-constexpr const char* kFormat = "dq-graphcut-bins/v1";
+constexpr const char* kFormat = "dq-graphcut-bins/v2";  // v2: + declared_bytes
 
 std::string cache_key(const ClassView& cls, const BinParams& params, const std::string& embedding_key) {
   const std::string ids_hash =
@@ -31,15 +31,12 @@ std::string cache_key(const ClassView& cls, const BinParams& params, const std::
                                 cls.label, cls.size(), cls.d, ids_hash, params.canonical()));
 }
 
-// Reads a complete cache entry; nullopt when absent. A present but inconsistent entry is an error
-// (the key covers the class's ids, so this means a damaged file).
-std::optional<ClassBins> load(const std::filesystem::path& json_path, const std::filesystem::path& npy_path,
-                              const ClassView& cls) {
+// Reads a complete cache entry; nullopt when absent. A present but inconsistent entry throws (the key
+// covers the class's ids, so this means a damaged file).
+std::optional<ClassBins> load_checked(const std::filesystem::path& json_path, const std::filesystem::path& npy_path,
+                                      const ClassView& cls, uint64_t& declared_bytes) {
   if (!std::filesystem::exists(json_path)) return std::nullopt;
-  auto bad = [&](const std::string& why) {
-    return Error(fmt::format("bin cache {}: {}; delete it (and {}) to regenerate", json_path.string(), why,
-                             npy_path.filename().string()));
-  };
+  auto bad = [&](const std::string& why) { return Error(why); };
   nlohmann::json meta;
   try {
     std::ifstream in(json_path);
@@ -51,6 +48,7 @@ std::optional<ClassBins> load(const std::filesystem::path& json_path, const std:
   try {
     if (!meta.is_object() || meta.value("format", "") != kFormat) throw bad("not a GraphCut bin file");
     sizes = meta.at("bin_sizes").get<std::vector<int64_t>>();
+    declared_bytes = meta.at("declared_bytes").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
     throw bad(std::string("not a GraphCut bin file: ") + e.what());
   }
@@ -77,8 +75,20 @@ std::optional<ClassBins> load(const std::filesystem::path& json_path, const std:
   return bins;
 }
 
+// The cache policy (core/atomic_file.h): a damaged entry is a miss, rebuilt and replaced.
+std::optional<ClassBins> load(const std::filesystem::path& json_path, const std::filesystem::path& npy_path,
+                              const ClassView& cls, uint64_t& declared_bytes) {
+  try {
+    return load_checked(json_path, npy_path, cls, declared_bytes);
+  } catch (const Error& e) {
+    warn_cache_rebuild("bin", json_path.string(), e.what());
+    return std::nullopt;
+  }
+}
+
 void store(const std::filesystem::path& json_path, const std::filesystem::path& npy_path, const ClassView& cls,
-           const BinParams& params, const std::string& embedding_key, const ClassBins& bins, double seconds) {
+           const BinParams& params, const std::string& embedding_key, const ClassBins& bins, double seconds,
+           uint64_t declared_bytes) {
   std::vector<int64_t> ids;
   ids.reserve(cls.ids.size());
   std::vector<int64_t> sizes;
@@ -88,19 +98,14 @@ void store(const std::filesystem::path& json_path, const std::filesystem::path& 
   }
   nlohmann::json meta = {{"format", kFormat},     {"embedding_key", embedding_key}, {"label", cls.label},
                          {"m", cls.size()},       {"d", cls.d},                     {"params", params.canonical()},
-                         {"bin_sizes", sizes},    {"generation_seconds", seconds}};
-  // Unique temporary names: concurrent cells may generate the same bins; the last rename wins and
-  // both writers produce the same bytes.
-  const std::string suffix = fmt::format(".tmp{}", static_cast<long>(::getpid()));
-  const auto npy_tmp = npy_path.string() + suffix, json_tmp = json_path.string() + suffix;
-  write_npy(npy_tmp, ids.data(), {static_cast<int64_t>(ids.size())});
-  {
-    std::ofstream out(json_tmp);
-    out << meta.dump(1) << "\n";
-    if (!out) throw Error(fmt::format("bin cache: cannot write {}", json_tmp));
-  }
-  std::filesystem::rename(npy_tmp, npy_path);
-  std::filesystem::rename(json_tmp, json_path);
+                         {"bin_sizes", sizes},    {"generation_seconds", seconds},
+                         {"declared_bytes", declared_bytes}};
+  // Atomic writes (core/atomic_file.h): concurrent cells may generate the same bins; the last rename
+  // wins and both writers produce the same bytes. The .npy goes first: the .json marks the entry whole.
+  if (!try_write_cache(npy_path.string(), "bin", [&] { write_npy(npy_path.string(), ids.data(), {static_cast<int64_t>(ids.size())}); }))
+    return;
+  const std::string text = meta.dump(1) + "\n";
+  write_cache_file(json_path.string(), "bin", [&](AtomicFileWriter& out) { out.write(text.data(), text.size()); });
 }
 
 }  // namespace
@@ -114,13 +119,19 @@ BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params
   const std::filesystem::path dir = std::filesystem::path(services.cache_dir) / "dq_bins";
   const std::string key = cache_key(cls, params, services.embedding_key);
   const auto json_path = dir / (key + ".json"), npy_path = dir / (key + ".npy");
-  if (auto cached = load(json_path, npy_path, cls)) return {std::move(*cached), true};
+  uint64_t declared = 0;
+  if (auto cached = load(json_path, npy_path, cls, declared)) {
+    // A hit declares what the generation declared, so that declared_peak_bytes and OOM do not depend
+    // on what happens to be cached.
+    (void)ctx.memory.reserve(declared, "GraphCut bins (re-declared from their cache: what generating them declared)");
+    return {std::move(*cached), true};
+  }
 
+  const uint64_t baseline = ctx.memory.in_use();
   const auto start = std::chrono::steady_clock::now();
   BinsResult result{generate_graphcut_bins(cls, params, ctx.memory), false};
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::filesystem::create_directories(dir);
-  store(json_path, npy_path, cls, params, services.embedding_key, result.bins, seconds);
+  store(json_path, npy_path, cls, params, services.embedding_key, result.bins, seconds, ctx.memory.peak() - baseline);
   return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
@@ -156,10 +157,14 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
   const std::string key = embedding_key(dataset, p);
   std::string path;
   if (!cache_dir.empty()) {
-    std::filesystem::create_directories(std::filesystem::path(cache_dir) / "embeddings");
     path = (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
     if (std::filesystem::exists(path)) {
-      const NpyArray arr = read_npy(path);
+      NpyArray arr;
+      try {
+        arr = read_npy(path);
+      } catch (const Error& e) {  // truncated or damaged: a miss (core/atomic_file.h)
+        warn_cache_rebuild("embedding", path, e.what());
+      }
       if (arr.shape.size() == 2 && arr.shape[0] == dataset.train.n) {
         Embeddings out;
         out.n = arr.shape[0];
@@ -182,10 +187,8 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
   Embeddings out = embed_images(dataset.train, net.mean, net.std, [&](torch::Tensor x) { return net.embed(x); },
                                 {origin, dataset.train.labels, &dataset.class_names}, progress);
   out.key = key;
-  if (!path.empty()) {
-    write_npy(path, out.z.data(), {out.n, out.d});
+  if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))
     out.cache_path = path;
-  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <thread>
 
@@ -14,7 +15,10 @@
 namespace dq {
 
 void set_compute_threads(int64_t threads) {
-  const int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  // 0: the process's share (OMP_NUM_THREADS, which `dqbench run -j N` sets per cell), else all cores.
+  int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  if (const char* share = std::getenv("OMP_NUM_THREADS"); threads <= 0 && share && std::atoi(share) > 0)
+    n = std::atoi(share);
   torch::set_num_threads(static_cast<int>(n));
 }
 

@@ -243,11 +243,30 @@ TEST_CASE("GraphCut bins are cached per embedding key, class and params", "[dq]"
   ctx.services.embedding_key = "emb-B";
   CHECK_FALSE(graphcut_bins_for_class(cls, params, ctx).from_cache);
 
-  // A damaged entry is reported, not silently used.
+  // A hit declares to the budget what generating the bins declared: the declared peak (and an OOM)
+  // do not depend on what is cached.
   ctx.services.embedding_key = "emb-A";
+  {
+    const auto cold_dir = test::scratch_dir("dq_bin_cache_cold");
+    MemoryBudget cold_memory(1ull << 30), warm_memory(1ull << 30);
+    SelectContext cold{0.1, 1, cold_memory, timer, {nullptr, cold_dir.string(), "emb-A"}};
+    SelectContext warm{0.1, 1, warm_memory, timer, {nullptr, cold_dir.string(), "emb-A"}};
+    CHECK_FALSE(graphcut_bins_for_class(cls, params, cold).from_cache);
+    CHECK(graphcut_bins_for_class(cls, params, warm).from_cache);
+    CHECK(cold_memory.peak() >= static_cast<uint64_t>(4 * m * m));
+    CHECK(warm_memory.peak() == cold_memory.peak());
+    MemoryBudget small((4 * m * m) / 2);
+    SelectContext too_small{0.1, 1, small, timer, {nullptr, cold_dir.string(), "emb-A"}};
+    CHECK_THROWS_AS(graphcut_bins_for_class(cls, params, too_small), OutOfMemory);
+  }
+
+  // A damaged entry is a miss (core/atomic_file.h): rebuilt, replaced, never silently used.
   for (const auto& entry : std::filesystem::directory_iterator(dir / "dq_bins"))
     if (entry.path().extension() == ".json") std::ofstream(entry.path()) << "{\"format\": 1}";
-  CHECK_THROWS_AS(graphcut_bins_for_class(cls, params, ctx), Error);
+  const BinsResult rebuilt = graphcut_bins_for_class(cls, params, ctx);
+  CHECK_FALSE(rebuilt.from_cache);
+  CHECK(rebuilt.bins == first.bins);
+  CHECK(graphcut_bins_for_class(cls, params, ctx).from_cache);
 
   // Without an embedding key nothing is written.
   const auto empty_dir = test::scratch_dir("dq_bin_cache_off");

@@ -58,12 +58,18 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
   if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
     const std::string entry = detail::graph_cache_entry(cls, o, services);
     path = detail::graph_cache_file(entry, o.k);
-    if (auto cached = detail::read_cached_graph(path, z.rows, o.k)) return std::move(*cached);
+    std::optional<KnnGraph> cached = detail::read_cached_graph(path, z.rows, o.k);
     // Only exact lists are prefixes of a larger k's: approximate candidates, pairs and recall@k
     // depend on k.
-    if (o.exact())
-      if (auto served = detail::read_cached_prefix(entry, z.rows, o.k)) return std::move(*served);
+    if (!cached && o.exact()) cached = detail::read_cached_prefix(entry, z.rows, o.k);
+    if (cached) {
+      // A hit declares what the build declared, so that declared_peak_bytes and OOM do not depend on
+      // what happens to be cached.
+      (void)memory.reserve(cached->declared_bytes, "knn graph (re-declared from its cache: what building it declared)");
+      return std::move(*cached);
+    }
   }
+  const uint64_t baseline = memory.in_use();
   const ExactSearchOptions exact_options{o.k, o.tile_bytes};
   KnnGraph g;
   g.computed_k = o.k;
@@ -85,6 +91,7 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
   g.lists = std::move(r.lists);
   g.lambda_c = mean(r.smallest_pairs);
   g.duplicates = r.duplicates;
+  g.declared_bytes = memory.peak() - baseline;
   if (!path.empty()) detail::write_cached_graph(path, g);
   return g;
 }

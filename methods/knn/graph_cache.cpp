@@ -1,7 +1,6 @@
 // The on-disk cache of per-class KNN graphs: one folder per (embeddings, class, ids, options but k),
 // one file per k in it, written atomically; a missing, truncated or mismatching file is a miss.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -9,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "methods/knn/internal/graph_cache.h"
@@ -16,13 +16,14 @@
 namespace dq::detail {
 namespace {
 
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '2'};
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '3'};  // 03: + declared_bytes
 
 struct CacheHeader {
   char magic[8];
   int64_t n, k;
   double lambda_c, recall;
   int64_t lambda_exact, duplicates, exact_search;
+  uint64_t declared_bytes;
 };
 
 }  // namespace
@@ -94,15 +95,13 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   g.from_cache = true;
   g.computed_k = k;
   g.exact_search = h.exact_search != 0;
+  g.declared_bytes = h.declared_bytes;
   return g;
 }
 
 void write_cached_graph(const std::string& path, const KnnGraph& g) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(fmt::format("{}: cannot write the KNN graph cache", tmp));
+  // core/atomic_file.h: unique temporary, fsync, rename; a failed write is a warning, not a failed cell.
+  write_cache_file(path, "KNN graph", [&](AtomicFileWriter& out) {
     CacheHeader h{};
     std::memcpy(h.magic, kMagic, 8);
     h.n = g.lists.n;
@@ -112,14 +111,11 @@ void write_cached_graph(const std::string& path, const KnnGraph& g) {
     h.lambda_exact = g.lambda_exact;
     h.duplicates = g.duplicates;
     h.exact_search = g.exact_search;
-    out.write(reinterpret_cast<const char*>(&h), sizeof h);
-    out.write(reinterpret_cast<const char*>(g.lists.ids.data()), static_cast<std::streamsize>(g.lists.ids.size() * sizeof(int32_t)));
-    out.write(reinterpret_cast<const char*>(g.lists.dist.data()), static_cast<std::streamsize>(g.lists.dist.size() * sizeof(float)));
-    if (!out) throw Error(fmt::format("{}: write failed (disk full?)", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);  // atomic: concurrent cells never read a half-written graph
-  if (ec) throw Error(fmt::format("{}: cannot move the KNN graph cache into place: {}", path, ec.message()));
+    h.declared_bytes = g.declared_bytes;
+    out.write(&h, sizeof h);
+    out.write(g.lists.ids.data(), g.lists.ids.size() * sizeof(int32_t));
+    out.write(g.lists.dist.data(), g.lists.dist.size() * sizeof(float));
+  });
 }
 
 }  // namespace dq::detail

@@ -42,6 +42,8 @@ struct KnnGraph {
   bool from_cache = false;
   int64_t computed_k = 0;     // k the search ran with: larger than lists.k when served as a prefix
   bool exact_search = true;   // the search that ran was the exact one ("auto" resolved)
+  uint64_t declared_bytes = 0;  // what building it declared to the memory budget (re-declared on a cache
+                                // hit, so declared_peak_bytes and OOM do not depend on what is cached)
 };
 
 // Builds the graph of one class, or loads it from services.cache_dir when services.embedding_key is

@@ -57,7 +57,7 @@ grid:
   ratio: [0.1]
 YAML
 fails 2 "error: $dir/f.yaml:6:12 (key 'method'): method 'bgfdq' works on embeddings" "$dqbench" run "$dir/f.yaml"
-# ADQ reads pixels: on a features-only dataset the cell stops before its embeddings are computed.
+# ADQ reads pixels: on a features-only dataset run refuses before anything runs or is written.
 cat > "$dir/g.yaml" <<YAML
 name: g
 database: $dir/run/g.db
@@ -68,8 +68,9 @@ extractor: {kind: none}
 train: none
 grid: {method: [adq], ratio: [0.5]}
 YAML
-fails 1 "-> FAILED: $dir/g.yaml: method 'adq' needs the training images, but dataset 'syn' has features only" \
+fails 2 "$dir/g.yaml: method 'adq' needs the training images, but dataset 'syn' (kind synthetic_embeddings) provides features only" \
   "$dqbench" run "$dir/g.yaml"
+[ ! -e "$dir/run/g.db" ] || { echo "FAIL: g.db was written"; exit 1; }
 fails nonzero "--cache-dir excludes --no-cache" \
   "$dqbench" datasets inspect --no-cache --cache-dir "$dir/c" "synthetic_images(classes=2)"
 for f in sel.npy bins.npy e.db f.db c; do

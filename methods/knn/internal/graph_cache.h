@@ -17,7 +17,8 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
 // The graph of the smallest k' > k stored in `entry` that reads whole, cut to the first k slots of
 // every row (computed_k = k'); nullopt when there is none.
 std::optional<KnnGraph> read_cached_prefix(const std::string& entry, int64_t n, int64_t k);
-// Written to a temporary file and renamed into place (concurrent cells never read half a graph).
+// Written through core/atomic_file.h (concurrent cells never read half a graph; a failed write is a
+// warning).
 void write_cached_graph(const std::string& path, const KnnGraph& graph);
 
 }  // namespace dq::detail

@@ -1,0 +1,147 @@
+#include "harness/status.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "core/error.h"
+#include "harness/sql.h"
+
+namespace dq {
+
+namespace {
+
+std::string label_of(const CellRow& r) { return fmt::format("{} {} r={} s={}", r.dataset, r.method, r.ratio, r.seed); }
+
+std::string age_text(double s) {
+  if (s < 0) return "-";
+  if (s < 120) return fmt::format("{:.1f}s", s);
+  if (s < 7200) return fmt::format("{:.1f}m", s / 60);
+  return fmt::format("{:.1f}h", s / 3600);
+}
+
+std::string last_stage(Store& store, const std::string& cell_id) {
+  Statement s(store.handle(), "SELECT stage FROM stages WHERE cell_id=? AND instr(stage,'/')=0 ORDER BY rowid DESC LIMIT 1",
+              store.path());
+  s.bind(1, cell_id);
+  return s.step() ? "after " + s.text(0) : "starting";
+}
+
+}  // namespace
+
+std::string render_status(Store& store, const std::string& experiment, int64_t slowest) {
+  const auto rows = store.cells(experiment);
+  std::map<CellStatus, int64_t> counts;
+  for (const auto& r : rows) ++counts[r.status];
+  std::string out = fmt::format("{}{}: {} cells:", store.path(), experiment.empty() ? "" : " (" + experiment + ")",
+                                rows.size());
+  for (auto s : {CellStatus::Done, CellStatus::Oom, CellStatus::Running, CellStatus::Pending, CellStatus::Failed,
+                 CellStatus::Timeout})
+    out += fmt::format(" {} {}", counts[s], status_name(s));
+  out += "\n";
+
+  ClaimPolicy policy;
+  std::vector<const CellRow*> running, failed, finished;
+  for (const auto& r : rows) {
+    if (r.status == CellStatus::Running) running.push_back(&r);
+    if (r.status == CellStatus::Failed || r.status == CellStatus::Timeout) failed.push_back(&r);
+    if (r.status == CellStatus::Done || r.status == CellStatus::Oom) finished.push_back(&r);
+  }
+  if (!running.empty()) {
+    out += "\nrunning:\n";
+    for (const auto* r : running) {
+      const ResumeDecision d = decide_resume(*r, policy);
+      out += fmt::format("  {}  {:<40} {} for {}, heartbeat {}s ago, {} pid {}{}\n", r->cell_id.substr(0, 12),
+                         label_of(*r), last_stage(store, r->cell_id), age_text(r->run_s), r->heartbeat_age_s,
+                         r->owner.host, r->owner.pid, d.run ? fmt::format(" [abandoned: {}]", d.reason) : "");
+    }
+  }
+  if (!finished.empty() && slowest > 0) {
+    std::sort(finished.begin(), finished.end(), [](const CellRow* a, const CellRow* b) { return a->run_s > b->run_s; });
+    out += "\nslowest:\n";
+    for (size_t i = 0; i < finished.size() && static_cast<int64_t>(i) < slowest; ++i)
+      out += fmt::format("  {}  {:<40} {:>8}  {}\n", finished[i]->cell_id.substr(0, 12), label_of(*finished[i]),
+                         age_text(finished[i]->run_s), status_name(finished[i]->status));
+  }
+  if (!failed.empty()) {
+    out += "\nfailed:\n";
+    for (const auto* r : failed) {
+      out += fmt::format("  {}  {:<40} {} (attempt {}):\n", r->cell_id.substr(0, 12), label_of(*r),
+                         status_name(r->status), r->attempts);
+      size_t start = 0;
+      int lines = 0;
+      while (start <= r->error.size() && lines < 6) {
+        const size_t nl = r->error.find('\n', start);
+        out += "      " + r->error.substr(start, nl == std::string::npos ? std::string::npos : nl - start) + "\n";
+        ++lines;
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+      }
+    }
+  }
+  return out;
+}
+
+PeakEstimate estimate_peak(const CellConfig& cell) {
+  PeakEstimate e;
+  if (cell.dataset.kind != "synthetic_embeddings") {
+    e.detail = "sizes unknown before loading (" + cell.dataset.kind + ")";
+    return e;
+  }
+  const int64_t classes = cell.dataset.params.get_int("classes"), m = cell.dataset.params.get_int("per_class"),
+                d = cell.dataset.params.get_int("dim");
+  e.data_bytes = 2 * classes * m * d * 4;  // the features and the embeddings taken from them
+  const std::string& name = cell.method.name;
+  const Params& p = cell.method.params;
+  const std::string sizes = fmt::format("M={} d={}", m, d);
+  if (name == "random") {
+    e.declared_bytes = 0;
+    e.detail = sizes + ": nothing declared";
+  } else if (p.has("mode") && p.has("bins")) {  // the DQ family's GraphCut bins
+    const std::string mode = p.get_string("mode");
+    if (mode == "streaming") {
+      e.declared_bytes = m * (2 * 16 + 8);
+      e.detail = sizes + ": streaming GraphCut O(M)";
+    } else {
+      e.declared_bytes = 4 * m * m + 4 * m * d;
+      e.detail = sizes + ": dense GraphCut 4*M^2 + 4*M*d";
+    }
+  } else if (name == "bgfdq") {
+    const int64_t k = p.get_int("k");
+    const int64_t tile = p.has("tile_mb") ? p.get_int("tile_mb") << 20 : 0;
+    const int64_t copy = m * (d + 3) * 4;
+    e.declared_bytes = m * k * 8 + std::min<int64_t>(tile, 4 * m * m) + copy;
+    e.detail = fmt::format("{}: KNN lists M*k*8 (k={}) + tile + padded copy", sizes, k);
+  } else {
+    e.detail = sizes + ": no estimate for method '" + name + "'";
+  }
+  return e;
+}
+
+std::string render_dry_run(const Experiment& ex, Store* store) {
+  std::string out = fmt::format("dry run of '{}' ({} cells, database {}, memory budget {} per cell, timeout {:.0f}s); "
+                                "nothing is run or written\n",
+                                ex.name, ex.cells.size(), ex.database, format_bytes(ex.memory_budget), ex.timeout_s);
+  out += fmt::format("{:>4}  {:<12}  {:<8} {:>10} {:>10}  {}\n", "#", "cell", "status", "declared", "data", "cell / estimate");
+  int64_t will_oom = 0, to_run = 0;
+  for (size_t i = 0; i < ex.cells.size(); ++i) {
+    const auto& c = ex.cells[i];
+    std::string status = "PENDING";
+    if (store)
+      if (auto row = store->find_cell(c.id())) status = status_name(row->status);
+    if (status != "DONE" && status != "OOM") ++to_run;
+    const PeakEstimate e = estimate_peak(c);
+    const bool oom = e.declared_bytes >= 0 && static_cast<uint64_t>(e.declared_bytes) > c.memory_budget;
+    will_oom += oom;
+    out += fmt::format("{:>4}  {}  {:<8} {:>10} {:>10}  {}  [{}]{}\n", i, c.id().substr(0, 12), status,
+                       e.declared_bytes < 0 ? "?" : format_bytes(static_cast<uint64_t>(e.declared_bytes)),
+                       e.data_bytes < 0 ? "?" : format_bytes(static_cast<uint64_t>(e.data_bytes)), c.label(), e.detail,
+                       oom ? "  -> will end OOM" : "");
+  }
+  out += fmt::format("{} cells would run; {} will end OOM under the budget of {}\n", to_run, will_oom,
+                     format_bytes(ex.memory_budget));
+  return out;
+}
+
+}  // namespace dq
