@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -94,8 +95,8 @@ class RankingCache {
     try {
       const NpyArray arr = read_npy(path_);
       if (arr.shape == std::vector<int64_t>{in.train.n, p}) scores_ = arr.as_float32(path_);
-    } catch (const Error&) {
-      // A damaged cache file is recomputed and overwritten.
+    } catch (const Error& e) {
+      warn_cache_rebuild("GradCAM++ ranking", path_, e.what());  // damaged: recomputed and overwritten
     }
     for (int64_t i = 0; i < in.train.n; ++i) loaded_ += std::isnan(row(i)[0]) ? 0 : 1;
   }
@@ -135,9 +136,7 @@ class RankingCache {
 
   void save() const {
     if (path_.empty() || computed_ == 0) return;
-    const std::string tmp = path_ + ".tmp";
-    write_npy(tmp, scores_.data(), {in_.train.n, grid_.count()});
-    std::filesystem::rename(tmp, path_);
+    try_write_cache(path_, "GradCAM++ ranking", [&] { write_npy(path_, scores_.data(), {in_.train.n, grid_.count()}); });
   }
   int64_t computed() const { return computed_; }
   int64_t loaded() const { return loaded_; }

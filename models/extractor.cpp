@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -106,12 +108,14 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
     net.classifier->to(net.device);
     if (!loaded) {
       train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
-      if (!model_path.empty()) {
-        torch::serialize::OutputArchive archive;
-        net.classifier->save(archive);
-        archive.save_to(model_path + ".tmp");
-        std::filesystem::rename(model_path + ".tmp", model_path);
-      }
+      if (!model_path.empty())  // a failed cache write is a warning (core/atomic_file.h)
+        try_write_cache(model_path, "extractor network", [&] {
+          const std::string tmp = model_path + ".tmp." + std::to_string(::getpid());
+          torch::serialize::OutputArchive archive;
+          net.classifier->save(archive);
+          archive.save_to(tmp);
+          std::filesystem::rename(tmp, model_path);
+        });
     }
     net.classifier->eval();
     return net;
