@@ -33,7 +33,8 @@ nlohmann::json params_json(const Params& p) {
 
 const std::vector<std::string> kAxes = {"dataset", "method", "ratio", "seed"};
 const std::set<std::string> kTopKeys = {"name",    "description", "database", "cache_dir", "memory_budget", "timeout",
-                                        "threads", "datasets",    "extractor", "train",    "grid",          "zip"};
+                                        "threads", "datasets",    "extractor", "train",    "grid",          "zip",
+                                        "patches"};
 
 std::string join(const std::set<std::string>& keys) {
   std::string out;
@@ -70,6 +71,7 @@ std::string CellConfig::canonical_json() const {
   j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
   j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
   j["memory_budget"] = memory_budget;
+  if (drops_patches()) j["patches"] = params_json(patches);
   return j.dump();
 }
 
@@ -158,6 +160,21 @@ class ExperimentParser {
         throw Error(fmt::format("{} (key 'train'): expected a recipe mapping or 'none'", where(t)));
       }
     }
+    Params patches = default_patch_params();
+    if (root["patches"]) {
+      if (!root["patches"].IsMap())
+        throw Error(fmt::format("{} (key 'patches'): expected a mapping, e.g. patches: {{drop: gradcampp, reconstruct: mean}}",
+                                where(root["patches"])));
+      apply_yaml_params(root["patches"], patches, file_);
+      if (patches.get_string("cam_network") == "torchscript" && patches.get_string("cam_path").empty())
+        throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(root["patches"])));
+      for (const char* key : {"cam_path", "mae_path"}) {
+        const std::string path = patches.get_string(key);
+        if (!path.empty() && !std::filesystem::is_regular_file(path))
+          throw Error(fmt::format("{} (key 'patches.{}'): TorchScript file '{}' does not exist", where(root["patches"][key]),
+                                  key, path));
+      }
+    }
     if (ex.threads > 0) {
       if (extractor && extractor->has("threads") && extractor->get_int("threads") == 0)
         extractor->set_from_text("threads", std::to_string(ex.threads), file_);
@@ -165,6 +182,7 @@ class ExperimentParser {
     }
 
     expand(root, ex, extractor, train);
+    for (auto& cell : ex.cells) cell.patches = patches;
     return ex;
   }
 

@@ -10,6 +10,7 @@
 
 #include "core/params.h"
 #include "methods/method.h"
+#include "methods/patch_stage.h"
 
 namespace dq {
 
@@ -28,7 +29,12 @@ struct CellConfig {
   std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
   std::optional<Params> train;      // absent: selection only (train: none)
   uint64_t memory_budget = 0;
+  // The `patches:` section (methods/patch_stage.h); default values when the file has none.
+  Params patches = default_patch_params();
 
+  // Whether the method stores partial images (it has a patch-drop ratio theta): only then do the
+  // patch options enter the cell's identity, so cells of other methods keep their ids.
+  bool drops_patches() const { return method.params.has("theta"); }
   // Canonical JSON of everything that determines the cell's result (sorted keys, no whitespace).
   std::string canonical_json() const;
   // sha256 of canonical_json(): the cell's identity in the database.

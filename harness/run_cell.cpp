@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/memory_budget.h"
+#include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
 #include "harness/method_notes.h"
@@ -20,6 +21,7 @@
 #include "methods/class_partition.h"
 #include "methods/method.h"
 #include "methods/metrics.h"
+#include "methods/patch_stage.h"
 #include "models/models.h"
 
 namespace dq {
@@ -198,7 +200,49 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                       timer.records().back().wall_s));
     }
 
-    // 4. coverage and redundancy of the selection in embedding space
+    // 4. patches: ranking, SPD, dropping, reconstruction. What a cell stores is what it trains on.
+    bool any_spd = false, any_drop = false;
+    for (const auto& s : selections) {
+      any_spd = any_spd || s.spd;
+      for (float w : s.keep) any_drop = any_drop || w < 1.0f;
+    }
+    ImageSet coreset_images;
+    bool have_coreset_images = false;
+    DQ_ASSERT(!any_spd || dataset.has_images(), "SPD methods declare needs_images");
+    if (any_spd || (any_drop && cell.train && dataset.has_images())) {
+      auto scope = timer.scope("patches");
+      const PatchConfig config = PatchConfig::from(cell.patches);
+      std::unique_ptr<PatchBackend> backend;
+      if (config.needs_backend(selections)) {
+        if (!cell.extractor)
+          throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
+                                  ex.file));
+        backend = make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir, say);
+      }
+      PatchStageResult r = run_patch_stage(
+          selections, {dataset.train, config, backend.get(), timer, derive_seed(cell.selection_seed(), "patches"),
+                       ex.cache_dir});
+      scope.stop();
+      std::map<std::string, double> m = r.metrics;
+      // The cell's ratios become those of what is actually stored (the select stage's were from the
+      // method's keep fractions, and for SPD from its candidate order).
+      m["sample_ratio"] = m.at("patch_sample_ratio");
+      m["storage_ratio"] = m.at("patch_storage_ratio");
+      if (backend)
+        for (const auto& [k, v] : backend->metrics()) m[k] = v;
+      record_new_stages(m);
+      selected = std::move(r.ids);
+      keep = std::move(r.keep);
+      coreset_images = std::move(r.images);
+      have_coreset_images = true;
+      store.record_selection(id, selected, keep);  // the stored selection, with the applied keep fractions
+      say(fmt::format("patches: {} images, {:.2f}% storage from the applied masks{} ({:.1f}s)", selected.size(),
+                      100.0 * m["patch_storage_ratio"],
+                      any_spd ? fmt::format(", SPD mean drop {:.3f}", m["spd_mean_drop"]) : std::string(),
+                      timer.records().back().wall_s));
+    }
+
+    // 5. coverage and redundancy of the selection in embedding space
     if (!embeddings.z.empty()) {
       auto scope = timer.scope("metrics");
       const auto m = selection_metrics(classes.views, selections, memory);
@@ -206,10 +250,10 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       record_new_stages(m);
     }
 
-    // 5. train + eval
+    // 6. train + eval
     if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
-      const ImageSet coreset = dataset.train.subset(selected);
+      const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
       const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
                                                train_recipe_from(*cell.train), cell.training_seed(),
                                                [&](const std::string& msg) { say("train: " + msg); });

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -12,8 +14,7 @@
 #include "core/npy.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
-#include "models/models.h"
-#include "models/networks.h"
+#include "models/extractor_network.h"
 
 namespace dq {
 
@@ -55,6 +56,89 @@ Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, 
 
 }  // namespace
 
+torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const {
+  return images_to_tensor(pixels, count, c, h, w, mean, std).to(device);
+}
+
+torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
+  if (classifier) return classifier->features(x.to(device));
+  return script->forward({x.to(device)}).toTensor();
+}
+
+std::string embedding_key(const Dataset& dataset, const Params& p) {
+  // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
+  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical() + "|networks:" + kNetworksVersion;
+  if (p.get_string("kind") == "torchscript") identity += "|" + file_identity(p.get_string("path"));
+  return sha256_hex(identity);
+}
+
+std::string extractor_model_path(const std::string& cache_dir, const std::string& key) {
+  if (cache_dir.empty()) return "";
+  return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
+}
+
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p, const std::string& model_path,
+                                        const ProgressFn& progress) {
+  const std::string kind = p.get_string("kind");
+  const TrainRecipe recipe = train_recipe_from(p);
+  set_compute_threads(recipe.threads);
+  const ImageSet& train = dataset.train;
+  ExtractorNetwork net;
+  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, net.mean, net.std);
+  if (kind == "proxy") {
+    // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
+    // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
+    const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
+    torch::manual_seed(seed);
+    net.classifier = make_classifier(recipe.arch, train.channels, dataset.num_classes());
+    net.device = resolve_device(recipe.device);
+    bool loaded = false;
+    if (!model_path.empty() && std::filesystem::exists(model_path)) {
+      try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(model_path);
+        net.classifier->load(archive);
+        loaded = true;
+        if (progress) progress(fmt::format("extractor network from cache {}", model_path));
+      } catch (const c10::Error&) {
+        torch::manual_seed(seed);  // damaged: retrain from the same initialisation
+        net.classifier = make_classifier(recipe.arch, train.channels, dataset.num_classes());
+      }
+    }
+    net.classifier->to(net.device);
+    if (!loaded) {
+      train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+      if (!model_path.empty())  // a failed cache write is a warning (core/atomic_file.h)
+        try_write_cache(model_path, "extractor network", [&] {
+          const std::string tmp = model_path + ".tmp." + std::to_string(::getpid());
+          torch::serialize::OutputArchive archive;
+          net.classifier->save(archive);
+          archive.save_to(tmp);
+          std::filesystem::rename(tmp, model_path);
+        });
+    }
+    net.classifier->eval();
+    return net;
+  }
+  try {
+    net.script = torch::jit::load(p.get_string("path"));
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
+                            e.what_without_backtrace()));
+  }
+  net.script->eval();
+  const std::string norm = p.get_string("normalize");
+  if (norm == "imagenet") {
+    net.mean = {0.485f, 0.456f, 0.406f};
+    net.std = {0.229f, 0.224f, 0.225f};
+    if (train.channels != 3) throw Error("extractor normalize: imagenet needs 3-channel images");
+  } else if (norm == "none") {
+    net.mean.assign(static_cast<size_t>(train.channels), 0.f);
+    net.std.assign(static_cast<size_t>(train.channels), 1.f);
+  }
+  return net;
+}
+
 Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std::string& cache_dir,
                               const ProgressFn& progress) {
   const std::string kind = p.get_string("kind");
@@ -74,10 +158,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
                             kind, dataset.kind));
 
-  // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
-  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical() + "|networks:" + kNetworksVersion;
-  if (kind == "torchscript") identity += "|" + file_identity(p.get_string("path"));
-  const std::string key = sha256_hex(identity);
+  const std::string key = embedding_key(dataset, p);
   std::string path;
   if (!cache_dir.empty()) {
     path = (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
@@ -104,45 +185,11 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
     }
   }
 
-  const TrainRecipe recipe = train_recipe_from(p);
-  set_compute_threads(recipe.threads);
-  const ImageSet& train = dataset.train;
-  std::vector<float> mean, std;
-  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, mean, std);
-  Embeddings out;
-  if (kind == "proxy") {
-    // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
-    // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
-    const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
-    torch::manual_seed(seed);
-    auto model = make_classifier(recipe.arch, train.channels, dataset.num_classes());
-    const torch::Device device = resolve_device(recipe.device);
-    model->to(device);
-    train_model_in_place(*model, train, dataset.test, recipe, seed, device, progress);
-    model->eval();
-    out = embed_images(train, mean, std, [&](torch::Tensor x) { return model->features(x.to(device)); },
-                       {fmt::format("proxy extractor ({})", recipe.arch), train.labels, &dataset.class_names}, progress);
-  } else {
-    torch::jit::script::Module module;
-    try {
-      module = torch::jit::load(p.get_string("path"));
-    } catch (const c10::Error& e) {
-      throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
-                              e.what_without_backtrace()));
-    }
-    module.eval();
-    const std::string norm = p.get_string("normalize");
-    if (norm == "imagenet") {
-      mean = {0.485f, 0.456f, 0.406f};
-      std = {0.229f, 0.224f, 0.225f};
-      if (train.channels != 3) throw Error("extractor normalize: imagenet needs 3-channel images");
-    } else if (norm == "none") {
-      mean.assign(static_cast<size_t>(train.channels), 0.f);
-      std.assign(static_cast<size_t>(train.channels), 1.f);
-    }
-    out = embed_images(train, mean, std, [&](torch::Tensor x) { return module.forward({x}).toTensor(); },
-                       {"TorchScript extractor " + p.get_string("path"), train.labels, &dataset.class_names}, progress);
-  }
+  ExtractorNetwork net = load_extractor_network(dataset, p, extractor_model_path(cache_dir, key), progress);
+  const std::string origin = kind == "proxy" ? fmt::format("proxy extractor ({})", p.get_string("arch"))
+                                             : "TorchScript extractor " + p.get_string("path");
+  Embeddings out = embed_images(dataset.train, net.mean, net.std, [&](torch::Tensor x) { return net.embed(x); },
+                                {origin, dataset.train.labels, &dataset.class_names}, progress);
   out.key = key;
   if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))
     out.cache_path = path;

@@ -3,6 +3,7 @@
 // includes it without paying LibTorch's compile cost; only models/*.cpp include <torch/torch.h>.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,15 @@ struct Embeddings {
 // Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split.
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
+
+// The networks of the patch stage (models/patch_backend.cpp): GradCAM++ on the extractor network (or a
+// TorchScript file, patches.cam_path), the extractor's embeddings for SPD, and the MAE (a TorchScript
+// file, patches.mae_path, or the in-project MAE, trained once and cached under cache_dir/mae/).
+// Networks load lazily, on first use.
+class PatchBackend;
+std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
+                                                 const Params& patches, const std::string& cache_dir,
+                                                 const ProgressFn& progress);
 
 // Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
 void set_compute_threads(int64_t threads);

@@ -30,6 +30,20 @@ struct SmallCnnImpl : ClassifierImpl {
   torch::Tensor features(torch::Tensor x) override { return body->forward(x); }
   torch::Tensor classify(torch::Tensor f) override { return head->forward(f); }
   int64_t feature_dim() const override { return 128; }
+  // The second conv block's output after its max-pool (8 x 8 at 32 px): the last spatial layer
+  // before the fixed 4 x 4 pooling. Body modules [0, kMapEnd) make the map, the rest the embedding.
+  static constexpr size_t kMapEnd = 8;
+  torch::Tensor feature_map(torch::Tensor x) override {
+    size_t i = 0;
+    for (auto it = body->begin(); it != body->end() && i < kMapEnd; ++it, ++i) x = it->forward(x);
+    return x;
+  }
+  torch::Tensor classify_map(torch::Tensor a) override {
+    size_t i = 0;
+    for (auto it = body->begin(); it != body->end(); ++it, ++i)
+      if (i >= kMapEnd) a = it->forward(a);
+    return head->forward(a);
+  }
 };
 
 struct BasicBlockImpl : nn::Module {
@@ -91,9 +105,20 @@ struct ResNet18Impl : ClassifierImpl {
   }
   torch::Tensor classify(torch::Tensor f) override { return head->forward(f); }
   int64_t feature_dim() const override { return 512; }
+  torch::Tensor feature_map(torch::Tensor x) override { return layers->forward(stem->forward(x)); }  // layer4
+  torch::Tensor classify_map(torch::Tensor a) override {
+    return head->forward(torch::adaptive_avg_pool2d(a, {1, 1}).flatten(1));
+  }
 };
 
 }  // namespace
+
+torch::Tensor ClassifierImpl::feature_map(torch::Tensor) {
+  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn and resnet18 variants have one)");
+}
+torch::Tensor ClassifierImpl::classify_map(torch::Tensor) {
+  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn and resnet18 variants have one)");
+}
 
 std::shared_ptr<ClassifierImpl> make_classifier(const std::string& arch, int64_t channels, int64_t num_classes) {
   if (arch == "small_cnn") return std::make_shared<SmallCnnImpl>(channels, num_classes);

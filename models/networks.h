@@ -15,6 +15,10 @@ struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor classify(torch::Tensor features) = 0;
   virtual int64_t feature_dim() const = 0;
   torch::Tensor forward(torch::Tensor x) { return classify(features(x)); }
+  // GradCAM++'s target layer (models/gradcam.h): the last spatial activation N x K x h x w, and the
+  // class scores computed from it. Networks without one keep these defaults, which throw dq::Error.
+  virtual torch::Tensor feature_map(torch::Tensor x);
+  virtual torch::Tensor classify_map(torch::Tensor map);
 };
 
 // Builds `arch` for images of `channels` channels: small_cnn (2 conv blocks + 128-unit hidden layer),

@@ -129,3 +129,25 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("torchscript_nopath", std::string(kBase) + "extractor: {kind: torchscript}\ngrid: {method: [dq], ratio: [0.1]}\n",
              ":5:12 (key 'path'): the TorchScript model '' is not a file");
 }
+
+TEST_CASE("the patches section is validated up front and enters only patch-dropping cells' ids", "[experiment][patches]") {
+  const std::string grid = "extractor: {kind: none}\ngrid: {method: [random, \"bgfdq(theta=0.25)\"], ratio: [0.2]}\n";
+  const auto plain = load_experiment(write_experiment("patches_plain", std::string(kBase) + grid));
+  const auto mae = load_experiment(
+      write_experiment("patches_mae", std::string(kBase) + "patches: {reconstruct: mae, mae_epochs: 3}\n" + grid));
+  REQUIRE(plain.cells.size() == 2);
+  REQUIRE(mae.cells.size() == 2);
+  CHECK(mae.cells[0].patches.get_string("reconstruct") == "mae");
+  CHECK(plain.cells[0].id() == mae.cells[0].id());  // random: whole images, the same cell
+  CHECK(plain.cells[1].id() != mae.cells[1].id());  // bgfdq: the reconstruction is part of the cell
+  CHECK(mae.cells[1].canonical_json().find("\"reconstruct\":\"mae\"") != std::string::npos);
+
+  const auto bad_key = write_experiment("patches_bad", std::string(kBase) + "patches: {reconstuct: mae}\n" + grid);
+  CHECK_THROWS_WITH(load_experiment(bad_key), Catch::Contains("patches_bad.yaml:5") && Catch::Contains("reconstuct"));
+  const auto bad_value = write_experiment("patches_value", std::string(kBase) + "patches: {drop: sideways}\n" + grid);
+  CHECK_THROWS_WITH(load_experiment(bad_value), Catch::Contains("sideways"));
+  const auto missing = write_experiment("patches_missing", std::string(kBase) + "patches: {mae_path: /no/such/mae.pt}\n" + grid);
+  CHECK_THROWS_WITH(load_experiment(missing), Catch::Contains("patches.mae_path") && Catch::Contains("/no/such/mae.pt"));
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
+                    Catch::Contains("maybe"));
+}

@@ -1,0 +1,368 @@
+#include "methods/patch_stage.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/npy.h"
+#include "core/rng.h"
+#include "methods/spd.h"
+
+namespace dq {
+
+std::vector<ParamSpec> patch_specs() {
+  return {
+      {"patch_size", ParamType::Int, int64_t{0},
+       "patch side in px; 0 = 4 px below 112 px (32 px: 8 x 8 patches), 16 px above (224 px: 14 x 14)", {}, 0.0, 1024.0},
+      {"drop", ParamType::String, std::string("gradcampp"),
+       "which patches go: the lowest GradCAM++ scores, or uniformly random ones (the DQ paper's ablation)",
+       {"gradcampp", "random"}, {}, {}},
+      {"reconstruct", ParamType::String, std::string("mean"),
+       "fill for dropped patches: the per-channel dataset mean, or a masked autoencoder", {"mean", "mae"}, {}, {}},
+      {"batch", ParamType::Int, int64_t{64}, "images per network call (ranking, reconstruction, SPD)", {}, 1.0, 4096.0},
+      {"cam_network", ParamType::String, std::string("extractor"),
+       "GradCAM++ network: the cell's extractor (proxy kind), or a TorchScript file (cam_path) whose forward "
+       "returns (last spatial activation N x K x h x w, class scores N x classes)",
+       {"extractor", "torchscript"}, {}, {}},
+      {"cam_path", ParamType::String, std::string(""), "TorchScript file for cam_network: torchscript", {}, {}, {}},
+      {"cam_target", ParamType::String, std::string("predicted"),
+       "class whose score GradCAM++ explains: the network's own prediction (DQ's code) or the dataset label",
+       {"predicted", "label"}, {}, {}},
+      {"mae_path", ParamType::String, std::string(""),
+       "TorchScript MAE: forward(images N x C x H x W in [0,1], mask N x P float, 1 = kept) -> images in [0,1]; "
+       "empty: train the small in-project MAE", {}, {}, {}},
+      {"mae_epochs", ParamType::Int, int64_t{10}, "in-project MAE: training epochs over the training split", {}, 1.0, 10000.0},
+      {"mae_dim", ParamType::Int, int64_t{128}, "in-project MAE: encoder width", {}, 8.0, 4096.0},
+      {"mae_depth", ParamType::Int, int64_t{4}, "in-project MAE: encoder blocks", {}, 1.0, 64.0},
+      {"mae_decoder_dim", ParamType::Int, int64_t{96}, "in-project MAE: decoder width", {}, 8.0, 4096.0},
+      {"mae_decoder_depth", ParamType::Int, int64_t{2}, "in-project MAE: decoder blocks", {}, 1.0, 64.0},
+      {"mae_heads", ParamType::Int, int64_t{4}, "in-project MAE: attention heads (divides both widths)", {}, 1.0, 64.0},
+      {"mae_mask_ratio", ParamType::Double, 0.5, "in-project MAE: share of patches masked per training image", {}, 0.05, 0.95},
+      {"mae_lr", ParamType::Double, 1.5e-3, "in-project MAE: AdamW learning rate", {}, 0.0, 1.0},
+      {"mae_batch", ParamType::Int, int64_t{128}, "in-project MAE: training batch", {}, 1.0, 4096.0},
+      {"mae_train_samples", ParamType::Int, int64_t{0}, "in-project MAE: train on the first N training images (0 = all)",
+       {}, 0.0, {}},
+      {"mae_seed", ParamType::Int, int64_t{0}, "in-project MAE: initialisation and masking seed", {}, 0.0, {}},
+  };
+}
+
+Params default_patch_params() { return Params("patches", patch_specs()); }
+
+PatchConfig PatchConfig::from(const Params& p) {
+  PatchConfig c;
+  c.patch_size = p.get_int("patch_size");
+  c.drop = p.get_string("drop");
+  c.reconstruct = p.get_string("reconstruct");
+  c.batch = p.get_int("batch");
+  return c;
+}
+
+bool PatchConfig::needs_backend(std::span<const ClassSelection> selections) const {
+  if (reconstruct == "mae") return true;
+  for (const auto& s : selections) {
+    if (s.spd) return true;
+    if (drop == "gradcampp")
+      for (float w : s.keep)
+        if (w < 1.0f) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// GradCAM++ scores of the training images, computed once per image and kept on disk under a key of
+// the ranking network (itself keyed by the embeddings' identity) and the grid: N x P floats, NaN rows
+// not computed yet.
+class RankingCache {
+ public:
+  RankingCache(const PatchStageInput& in, const PatchGrid& grid) : in_(in), grid_(grid) {
+    const int64_t p = grid.count();
+    scores_.assign(static_cast<size_t>(in.train.n * p), std::numeric_limits<float>::quiet_NaN());
+    if (in.cache_dir.empty() || !in.backend || in.config.drop != "gradcampp") return;
+    const std::string key = sha256_hex(fmt::format("{}|grid:{}x{}x{}|n:{}", in.backend->ranking_key(), grid.rows,
+                                                   grid.cols, grid.patch, in.train.n));
+    const auto dir = std::filesystem::path(in.cache_dir) / "patch_scores";
+    std::filesystem::create_directories(dir);
+    path_ = (dir / (key + ".npy")).string();
+    if (!std::filesystem::exists(path_)) return;
+    try {
+      const NpyArray arr = read_npy(path_);
+      if (arr.shape == std::vector<int64_t>{in.train.n, p}) scores_ = arr.as_float32(path_);
+    } catch (const Error& e) {
+      warn_cache_rebuild("GradCAM++ ranking", path_, e.what());  // damaged: recomputed and overwritten
+    }
+    for (int64_t i = 0; i < in.train.n; ++i) loaded_ += std::isnan(row(i)[0]) ? 0 : 1;
+  }
+
+  // Scores of `ids` (computing the missing ones in batches), ids.size() x P.
+  std::vector<float> get(std::span<const int64_t> ids) {
+    std::vector<int64_t> missing;
+    for (int64_t id : ids)
+      if (std::isnan(row(id)[0])) missing.push_back(id);
+    std::sort(missing.begin(), missing.end());
+    missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+    if (!missing.empty()) {
+      DQ_ASSERT(in_.backend, "GradCAM++ ranking needs a patch backend");
+      auto scope = in_.timer.scope("ranking");
+      const ImageSet& train = in_.train;
+      for (size_t start = 0; start < missing.size(); start += static_cast<size_t>(in_.config.batch)) {
+        const size_t count = std::min(missing.size() - start, static_cast<size_t>(in_.config.batch));
+        std::vector<uint8_t> batch(count * static_cast<size_t>(train.image_bytes()));
+        std::vector<int64_t> labels(count);
+        for (size_t i = 0; i < count; ++i) {
+          const int64_t id = missing[start + i];
+          std::copy_n(train.image(id), train.image_bytes(), batch.data() + i * train.image_bytes());
+          labels[i] = train.labels[static_cast<size_t>(id)];
+        }
+        const std::vector<float> s = in_.backend->patch_scores(batch.data(), labels, grid_);
+        DQ_ASSERT(s.size() == count * static_cast<size_t>(grid_.count()), "patch_scores returned the wrong size");
+        for (size_t i = 0; i < count; ++i)
+          std::copy_n(s.data() + i * grid_.count(), grid_.count(), row(missing[start + i]));
+      }
+      computed_ += static_cast<int64_t>(missing.size());
+    }
+    std::vector<float> out;
+    out.reserve(ids.size() * static_cast<size_t>(grid_.count()));
+    for (int64_t id : ids) out.insert(out.end(), row(id), row(id) + grid_.count());
+    return out;
+  }
+
+  void save() const {
+    if (path_.empty() || computed_ == 0) return;
+    try_write_cache(path_, "GradCAM++ ranking", [&] { write_npy(path_, scores_.data(), {in_.train.n, grid_.count()}); });
+  }
+  int64_t computed() const { return computed_; }
+  int64_t loaded() const { return loaded_; }
+
+ private:
+  float* row(int64_t id) { return scores_.data() + id * grid_.count(); }
+  const PatchStageInput& in_;
+  PatchGrid grid_;
+  std::vector<float> scores_;
+  std::string path_;
+  int64_t computed_ = 0, loaded_ = 0;
+};
+
+class PatchStage {
+ public:
+  PatchStage(const PatchStageInput& in)
+      : in_(in),
+        grid_(PatchGrid::for_image(in.train.height, in.train.width, in.config.patch_size, "patches (key 'patch_size')")),
+        ranking_(in, grid_),
+        fill_(channel_mean_bytes(in.train)) {}
+
+  // Mask of train sample `id` keeping `keep` patches: its top-ranked ones, or a random draw that
+  // depends only on (seed, id, keep) so SPD's trial masks equal the applied ones.
+  std::vector<std::vector<uint8_t>> masks(std::span<const int64_t> ids, std::span<const int64_t> keep) {
+    std::vector<std::vector<uint8_t>> out(ids.size());
+    const int64_t p = grid_.count();
+    std::vector<int64_t> to_rank;
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (keep[i] < p && in_.config.drop == "gradcampp") to_rank.push_back(ids[i]);
+    const std::vector<float> scores = to_rank.empty() ? std::vector<float>{} : ranking_.get(to_rank);
+    auto scope = in_.timer.scope("dropping");
+    size_t ranked = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (keep[i] >= p) {
+        out[i].assign(static_cast<size_t>(p), 1);
+      } else if (in_.config.drop == "gradcampp") {
+        out[i] = top_patch_mask(std::span(scores).subspan(ranked++ * static_cast<size_t>(p), static_cast<size_t>(p)), keep[i]);
+      } else {
+        Rng rng(derive_seed(derive_seed(in_.seed, static_cast<uint64_t>(ids[i])), static_cast<uint64_t>(keep[i])));
+        out[i] = random_patch_mask(p, keep[i], rng);
+      }
+    }
+    return out;
+  }
+
+  // Copies the images of `ids` and reconstructs each with its mask, in place, into `pixels`.
+  void reconstruct(std::span<const int64_t> ids, const std::vector<std::vector<uint8_t>>& masks, uint8_t* pixels) {
+    const ImageSet& t = in_.train;
+    const int64_t bytes = t.image_bytes(), p = grid_.count();
+    for (size_t i = 0; i < ids.size(); ++i) std::copy_n(t.image(ids[i]), bytes, pixels + i * bytes);
+    auto scope = in_.timer.scope("reconstruction");
+    if (in_.config.reconstruct == "mean") {
+      for (size_t i = 0; i < ids.size(); ++i)
+        fill_dropped_patches(pixels + i * bytes, t.channels, t.height, t.width, grid_, masks[i], fill_);
+      return;
+    }
+    // MAE: only images with dropped patches go to the network, in batches.
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (std::count(masks[i].begin(), masks[i].end(), uint8_t{1}) < p) todo.push_back(i);
+    for (size_t start = 0; start < todo.size(); start += static_cast<size_t>(in_.config.batch)) {
+      const size_t count = std::min(todo.size() - start, static_cast<size_t>(in_.config.batch));
+      std::vector<uint8_t> batch(count * static_cast<size_t>(bytes)), m(count * static_cast<size_t>(p));
+      for (size_t i = 0; i < count; ++i) {
+        std::copy_n(pixels + todo[start + i] * bytes, bytes, batch.data() + i * bytes);
+        std::copy_n(masks[todo[start + i]].data(), p, m.data() + i * p);
+      }
+      in_.backend->reconstruct(batch.data(), static_cast<int64_t>(count), m, grid_);
+      for (size_t i = 0; i < count; ++i) {
+        uint8_t* dst = pixels + todo[start + i] * bytes;
+        const uint8_t* src = batch.data() + i * bytes;
+        // Kept pixels must survive the network bit for bit: checked, not assumed.
+        std::vector<uint8_t> kept_only(dst, dst + bytes);
+        std::vector<uint8_t> back(src, src + bytes);
+        fill_dropped_patches(kept_only.data(), t.channels, t.height, t.width, grid_, masks[todo[start + i]], fill_);
+        fill_dropped_patches(back.data(), t.channels, t.height, t.width, grid_, masks[todo[start + i]], fill_);
+        if (kept_only != back) throw Error("MAE reconstruction changed kept pixels (a backend must paste them back)");
+        std::copy_n(src, bytes, dst);
+      }
+    }
+  }
+
+  // Semantic offsets ||f(x) - f(x_theta)||^2 of a batch of candidates, ids.size() x 9.
+  std::vector<double> offsets(std::span<const int64_t> ids) {
+    const size_t nt = kSpdThetas.size(), n = ids.size();
+    const int64_t bytes = in_.train.image_bytes();
+    std::vector<int64_t> trial_ids, trial_keep;
+    for (int64_t id : ids)
+      for (double theta : kSpdThetas) {
+        trial_ids.push_back(id);
+        trial_keep.push_back(kept_patch_count(grid_.count(), theta));
+      }
+    const auto m = masks(trial_ids, trial_keep);
+    std::vector<uint8_t> pixels((n + trial_ids.size()) * static_cast<size_t>(bytes));
+    for (size_t i = 0; i < n; ++i) std::copy_n(in_.train.image(ids[i]), bytes, pixels.data() + i * bytes);
+    reconstruct(trial_ids, m, pixels.data() + n * bytes);
+    int64_t d = 0;
+    std::vector<float> f;
+    {
+      auto scope = in_.timer.scope("embedding");
+      f = in_.backend->embed(pixels.data(), static_cast<int64_t>(n + trial_ids.size()), d);
+    }
+    std::vector<double> out(n * nt);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t t = 0; t < nt; ++t) {
+        const float* a = f.data() + i * d;
+        const float* b = f.data() + (n + i * nt + t) * d;
+        double s = 0;
+        for (int64_t k = 0; k < d; ++k) s += (double(a[k]) - b[k]) * (double(a[k]) - b[k]);
+        out[i * nt + t] = s;
+      }
+    return out;
+  }
+
+  PatchStageResult run(std::vector<ClassSelection>& selections) {
+    PatchStageResult r;
+    auto& m = r.metrics;
+    const int64_t p = grid_.count();
+    // SPD first: it decides which candidates are stored and at what theta.
+    std::vector<int64_t> hist(kSpdThetas.size() + 1, 0);
+    std::vector<double> seen_offsets;  // offsets of every evaluated candidate, in units of its class threshold
+    double spd_drop = 0, spd_seconds = 0;
+    int64_t spd_stored = 0, spd_evaluated = 0;
+    for (size_t c = 0; c < selections.size(); ++c) {
+      auto& s = selections[c];
+      if (!s.spd) continue;
+      if (!in_.backend) throw Error("SPD needs the cell's extractor network (patch backend)");
+      const auto t0 = std::chrono::steady_clock::now();
+      SpdResult spd;
+      {
+        auto scope = in_.timer.scope("spd");
+        spd = semantic_offset_dropping(s.ids, s.spd_threshold, s.spd_budget, p, kSpdThetas, in_.config.batch,
+                                       [&](std::span<const int64_t> ids) {
+                                         auto off = offsets(ids);
+                                         for (size_t i = 0; i < off.size(); ++i)
+                                           seen_offsets.push_back(off[i] / s.spd_threshold);
+                                         return off;
+                                       });
+      }
+      spd_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      s.ids = spd.ids;
+      s.keep = spd.keep;
+      double drop = 0;
+      for (double th : spd.theta) {
+        hist[static_cast<size_t>(std::lround(th * 10))] += 1;
+        drop += th;
+      }
+      s.diagnostics["spd_mean_drop"] = spd.theta.empty() ? 0 : drop / static_cast<double>(spd.theta.size());
+      s.diagnostics["spd_candidates_evaluated"] = static_cast<double>(spd.evaluated);
+      s.diagnostics["spd_stored_images"] = spd.stored;
+      spd_drop += drop;
+      spd_stored += static_cast<int64_t>(spd.ids.size());
+      spd_evaluated += spd.evaluated;
+    }
+    if (spd_evaluated > 0) {
+      for (size_t t = 0; t < hist.size(); ++t) m[fmt::format("spd_theta_{:.1f}_count", 0.1 * t)] = static_cast<double>(hist[t]);
+      m["spd_mean_drop"] = spd_stored ? spd_drop / static_cast<double>(spd_stored) : 0;
+      m["spd_candidates_evaluated"] = static_cast<double>(spd_evaluated);
+      m["spd_seconds"] = spd_seconds;
+      m["spd_seconds_per_candidate"] = spd_seconds / static_cast<double>(spd_evaluated);
+      // What another threshold would have chosen for the same candidates (the lambda_scale sweep, without
+      // re-running): mean theta* at x times the threshold used.
+      const size_t nt = kSpdThetas.size();
+      for (double x : {0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0}) {
+        double sum = 0;
+        for (size_t i = 0; i + nt <= seen_offsets.size(); i += nt)
+          sum += spd_pick_theta(kSpdThetas, std::span(seen_offsets).subspan(i, nt), x);
+        m[fmt::format("spd_mean_drop_at_threshold_x{}", x)] = sum / static_cast<double>(seen_offsets.size() / nt);
+      }
+      for (const auto& s : selections)
+        if (s.spd && s.diagnostics.count("lambda_c"))
+          m[fmt::format("spd_lambda_c_class_{}", &s - selections.data())] = s.diagnostics.at("lambda_c");
+    }
+
+    // Masks for every stored image, then the reconstructed training images keyed by dataset id.
+    std::vector<int64_t> keep_count;
+    for (const auto& s : selections) {
+      DQ_ASSERT(s.ids.size() == s.keep.size(), "selection ids and keep differ in length");
+      for (size_t i = 0; i < s.ids.size(); ++i) {
+        r.ids.push_back(s.ids[i]);
+        keep_count.push_back(kept_patch_count(p, 1.0 - static_cast<double>(s.keep[i])));
+      }
+    }
+    const auto applied = masks(r.ids, keep_count);
+    const ImageSet& t = in_.train;
+    r.images.n = static_cast<int64_t>(r.ids.size());
+    r.images.channels = t.channels;
+    r.images.height = t.height;
+    r.images.width = t.width;
+    r.images.pixels.resize(r.ids.size() * static_cast<size_t>(t.image_bytes()));
+    for (int64_t id : r.ids) r.images.labels.push_back(t.labels[static_cast<size_t>(id)]);
+    reconstruct(r.ids, applied, r.images.pixels.data());
+    ranking_.save();
+
+    double kept_patches = 0, dropped_images = 0;
+    for (const auto& mask : applied) {
+      const auto k = std::count(mask.begin(), mask.end(), uint8_t{1});
+      r.keep.push_back(static_cast<float>(static_cast<double>(k) / static_cast<double>(p)));
+      kept_patches += static_cast<double>(k);
+      dropped_images += k < p ? 1 : 0;
+    }
+    const double n = static_cast<double>(t.n), stored = static_cast<double>(r.ids.size());
+    m["patches_per_image"] = static_cast<double>(p);
+    m["patch_size_px"] = static_cast<double>(grid_.patch);
+    m["patch_sample_ratio"] = stored / n;
+    m["patch_storage_ratio"] = kept_patches / static_cast<double>(p) / n;
+    m["patch_kept_fraction_mean"] = stored > 0 ? kept_patches / (static_cast<double>(p) * stored) : 1.0;
+    m["patch_images_with_drops"] = dropped_images;
+    m["patch_rankings_computed"] = static_cast<double>(ranking_.computed());
+    m["patch_rankings_from_cache"] = static_cast<double>(ranking_.loaded());
+    return r;
+  }
+
+ private:
+  const PatchStageInput& in_;
+  PatchGrid grid_;
+  RankingCache ranking_;
+  std::vector<uint8_t> fill_;
+};
+
+}  // namespace
+
+PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input) {
+  if (input.config.needs_backend(selections) && !input.backend)
+    throw Error("the patch stage needs a network (GradCAM++ ranking, MAE or SPD) but none was given");
+  return PatchStage(input).run(selections);
+}
+
+}  // namespace dq

@@ -1,0 +1,77 @@
+#pragma once
+// The patch stage of a cell (DESIGN stage 4): for every selected image whose kept fraction is below 1,
+// rank its patches (GradCAM++ on a network of the cell, or at random), drop the lowest-ranked ones,
+// and reconstruct them (per-channel dataset mean, or a masked autoencoder). Selections that ask for
+// semantic-offset patch dropping (BGFDQ w/ SPD) get their theta* and their final length here. The
+// stored fraction of every image is counted from the mask actually applied. LibTorch-free: the
+// networks come in through PatchBackend (models/ implements it), so the stage is tested with fakes.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+#include "core/stage_timer.h"
+#include "datasets/dataset.h"
+#include "methods/method.h"
+#include "methods/patches.h"
+
+namespace dq {
+
+// The YAML `patches:` section (experiments/README.md). The cam_* and mae_* keys are read by
+// models/ (make_patch_backend); the rest here.
+std::vector<ParamSpec> patch_specs();
+Params default_patch_params();  // patch_specs() at their defaults, owner "patches"
+
+struct PatchConfig {
+  int64_t patch_size = 0;           // px; 0 = PatchGrid's default for the resolution
+  std::string drop = "gradcampp";   // gradcampp | random
+  std::string reconstruct = "mean"; // mean | mae
+  int64_t batch = 64;               // images per network call
+  static PatchConfig from(const Params& params);
+  // Whether a network is needed for these selections (ranking, MAE or SPD).
+  bool needs_backend(std::span<const ClassSelection> selections) const;
+};
+
+// The networks the stage calls. Every image is uint8 C x H x W, images contiguous.
+class PatchBackend {
+ public:
+  virtual ~PatchBackend() = default;
+  // Identity of the ranking network and its options; the ranking cache is keyed on it.
+  virtual std::string ranking_key() const = 0;
+  // GradCAM++ patch scores in [0, 1] of n = labels.size() images: n x grid.count(), row-major patches.
+  virtual std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels,
+                                          const PatchGrid& grid) = 0;
+  // Fills the dropped patches (masks: n x grid.count(), 1 = kept) of n images in place; kept pixels
+  // must come back bit-identical.
+  virtual void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) = 0;
+  // Embeds n images with the cell's extractor (same network and preprocessing as the embed stage):
+  // n x dim floats, dim returned through `dim`.
+  virtual std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) = 0;
+  // What the backend wants recorded with the stage (MAE training time and reconstruction error).
+  virtual std::map<std::string, double> metrics() const { return {}; }
+};
+
+struct PatchStageInput {
+  const ImageSet& train;
+  PatchConfig config;
+  PatchBackend* backend = nullptr;  // may be null when config.needs_backend() is false
+  StageTimer& timer;
+  uint64_t seed = 0;                // random-drop masks
+  std::string cache_dir;            // ranking cache folder root ("" = no cache)
+};
+
+struct PatchStageResult {
+  std::vector<int64_t> ids;    // dataset ids of the stored images, classes in order, picks in order
+  std::vector<float> keep;     // kept patch fraction of each, from its applied mask
+  ImageSet images;             // row i: the reconstructed image of train sample ids[i], its label
+  std::map<std::string, double> metrics;
+};
+
+// Runs ranking, SPD (for selections that request it: their ids/keep are cut to the stored prefix and
+// their diagnostics gain theta* statistics), dropping and reconstruction. Sub-stages are timed as
+// ranking, spd, dropping, reconstruction under the caller's open scope.
+PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input);
+
+}  // namespace dq

@@ -1,0 +1,382 @@
+// A small ViT masked autoencoder for the patch grid (He et al., CVPR 2022), trained in-project, and
+// the loader for a user's TorchScript MAE. The encoder sees only the kept tokens (dropped ones are
+// masked out of attention as keys, so kept tokens never read them), the decoder predicts the pixels
+// of every patch from the encoded kept tokens plus a shared mask token.
+#include "models/mae.h"
+
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/hashing.h"
+#include "core/rng.h"
+#include "datasets/dataset.h"
+#include "models/networks.h"
+
+namespace dq {
+namespace {
+
+namespace nn = torch::nn;
+
+// Bump when the MAE's architecture or training changes: cached MAEs are keyed on it.
+constexpr const char* kMaeVersion = "1";
+
+// Fixed 2-D sin-cos position embedding (MAE's), rows*cols x dim.
+torch::Tensor sincos_2d(int64_t rows, int64_t cols, int64_t dim) {
+  DQ_ASSERT(dim % 4 == 0, "position embedding width must be a multiple of 4");
+  const int64_t q = dim / 4;
+  auto omega = torch::arange(q, torch::kFloat64).div(q);
+  omega = 1.0 / torch::pow(10000.0, omega);
+  auto ys = torch::arange(rows, torch::kFloat64).repeat_interleave(cols);
+  auto xs = torch::arange(cols, torch::kFloat64).repeat({rows});
+  auto oy = torch::outer(ys, omega), ox = torch::outer(xs, omega);
+  return torch::cat({torch::sin(oy), torch::cos(oy), torch::sin(ox), torch::cos(ox)}, 1).to(torch::kFloat32);
+}
+
+// Pre-norm transformer block with an optional key mask (true = this key may be attended to).
+struct BlockImpl : nn::Module {
+  nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
+  int64_t heads;
+  BlockImpl(int64_t dim, int64_t heads_) : heads(heads_) {
+    ln1 = register_module("ln1", nn::LayerNorm(nn::LayerNormOptions({dim})));
+    qkv = register_module("qkv", nn::Linear(dim, 3 * dim));
+    proj = register_module("proj", nn::Linear(dim, dim));
+    ln2 = register_module("ln2", nn::LayerNorm(nn::LayerNormOptions({dim})));
+    fc1 = register_module("fc1", nn::Linear(dim, 4 * dim));
+    fc2 = register_module("fc2", nn::Linear(4 * dim, dim));
+  }
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& key_ok) {
+    const int64_t n = x.size(0), l = x.size(1), d = x.size(2), dh = d / heads;
+    auto h = ln1->forward(x);
+    auto t = qkv->forward(h).view({n, l, 3, heads, dh}).permute({2, 0, 3, 1, 4});  // 3 x n x heads x l x dh
+    auto att = torch::matmul(t[0], t[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(dh));
+    if (key_ok.defined()) att = att.masked_fill(key_ok.logical_not().view({n, 1, 1, l}), -1e9);
+    auto y = torch::matmul(torch::softmax(att, -1), t[2]).transpose(1, 2).reshape({n, l, d});
+    x = x + proj->forward(y);
+    return x + fc2->forward(torch::gelu(fc1->forward(ln2->forward(x))));
+  }
+};
+TORCH_MODULE(Block);
+
+struct MaeConfig {
+  int64_t channels, patch, rows, cols, dim, depth, decoder_dim, decoder_depth, heads;
+  int64_t tokens() const { return rows * cols; }
+  int64_t patch_values() const { return channels * patch * patch; }
+};
+
+struct MaeNetImpl : nn::Module {
+  MaeConfig c;
+  nn::Linear embed{nullptr}, to_decoder{nullptr}, predict{nullptr};
+  nn::ModuleList encoder{nullptr}, decoder{nullptr};
+  nn::LayerNorm enc_norm{nullptr}, dec_norm{nullptr};
+  torch::Tensor cls, mask_token, pos, dec_pos;
+  explicit MaeNetImpl(const MaeConfig& config) : c(config) {
+    embed = register_module("embed", nn::Linear(c.patch_values(), c.dim));
+    cls = register_parameter("cls", torch::randn({1, 1, c.dim}) * 0.02);
+    mask_token = register_parameter("mask_token", torch::randn({1, 1, c.decoder_dim}) * 0.02);
+    pos = register_buffer("pos", sincos_2d(c.rows, c.cols, c.dim).unsqueeze(0));
+    dec_pos = register_buffer("dec_pos", sincos_2d(c.rows, c.cols, c.decoder_dim).unsqueeze(0));
+    encoder = register_module("encoder", nn::ModuleList());
+    for (int64_t i = 0; i < c.depth; ++i) encoder->push_back(Block(c.dim, c.heads));
+    enc_norm = register_module("enc_norm", nn::LayerNorm(nn::LayerNormOptions({c.dim})));
+    to_decoder = register_module("to_decoder", nn::Linear(c.dim, c.decoder_dim));
+    decoder = register_module("decoder", nn::ModuleList());
+    for (int64_t i = 0; i < c.decoder_depth; ++i) decoder->push_back(Block(c.decoder_dim, c.heads));
+    dec_norm = register_module("dec_norm", nn::LayerNorm(nn::LayerNormOptions({c.decoder_dim})));
+    predict = register_module("predict", nn::Linear(c.decoder_dim, c.patch_values()));
+  }
+  // N x C x H x W -> N x L x (C p p), patch-major, channel-major inside a patch.
+  torch::Tensor patchify(const torch::Tensor& x) const {
+    const int64_t n = x.size(0);
+    return x.view({n, c.channels, c.rows, c.patch, c.cols, c.patch})
+        .permute({0, 2, 4, 1, 3, 5})
+        .reshape({n, c.tokens(), c.patch_values()});
+  }
+  torch::Tensor unpatchify(const torch::Tensor& t) const {
+    const int64_t n = t.size(0);
+    return t.view({n, c.rows, c.cols, c.channels, c.patch, c.patch})
+        .permute({0, 3, 1, 4, 2, 5})
+        .reshape({n, c.channels, c.rows * c.patch, c.cols * c.patch});
+  }
+  // x: normalised images; kept: N x L bool. Returns predicted patches N x L x (C p p).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& kept) {
+    const int64_t n = x.size(0);
+    auto tok = embed->forward(patchify(x)) + pos;
+    tok = torch::cat({cls.expand({n, 1, c.dim}), tok}, 1);
+    const auto key_ok = torch::cat({torch::ones({n, 1}, kept.options()), kept}, 1);
+    for (auto& b : *encoder) tok = b->as<BlockImpl>()->forward(tok, key_ok);
+    tok = to_decoder->forward(enc_norm->forward(tok));
+    auto body = tok.slice(1, 1);
+    body = torch::where(kept.unsqueeze(-1), body, mask_token.expand_as(body)) + dec_pos;
+    tok = torch::cat({tok.slice(1, 0, 1), body}, 1);
+    for (auto& b : *decoder) tok = b->as<BlockImpl>()->forward(tok, torch::Tensor());
+    return predict->forward(dec_norm->forward(tok)).slice(1, 1);
+  }
+};
+TORCH_MODULE(MaeNet);
+
+MaeConfig config_from(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
+  MaeConfig c{dataset.train.channels, grid.patch, grid.rows, grid.cols, p.get_int("mae_dim"), p.get_int("mae_depth"),
+              p.get_int("mae_decoder_dim"), p.get_int("mae_decoder_depth"), p.get_int("mae_heads")};
+  for (auto [name, width] : {std::pair{"mae_dim", c.dim}, std::pair{"mae_decoder_dim", c.decoder_dim}})
+    if (width % c.heads != 0 || width % 4 != 0)
+      throw Error(fmt::format("patches.{} = {} must be a multiple of 4 and of mae_heads ({})", name, width, c.heads));
+  return c;
+}
+
+// Random masks keeping `keep` of L tokens per row, from a seeded generator.
+torch::Tensor random_kept(int64_t n, int64_t l, int64_t keep, torch::Generator& gen) {
+  const auto noise = torch::rand({n, l}, gen);
+  const auto order = noise.argsort(/*dim=*/1, /*descending=*/false);
+  auto kept = torch::zeros({n, l}, torch::kBool);
+  kept.scatter_(1, order.slice(1, 0, keep), true);
+  return kept;
+}
+
+class InProjectMae final : public MaeReconstructor {
+ public:
+  InProjectMae(const Dataset& dataset, const Params& p, const PatchGrid& grid, const std::string& cache_dir,
+               const ProgressFn& progress)
+      : c_(config_from(dataset, p, grid)), net_(c_) {
+    channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
+                       dataset.train.height * dataset.train.width, mean_, std_);
+    std::string path;
+    if (!cache_dir.empty()) {
+      const auto dir = std::filesystem::path(cache_dir) / "mae";
+      std::filesystem::create_directories(dir);
+      path = (dir / (mae_cache_key(dataset, p, grid) + ".pt")).string();
+    }
+    torch::manual_seed(static_cast<uint64_t>(p.get_int("mae_seed")));
+    net_ = MaeNet(c_);
+    if (!path.empty() && std::filesystem::exists(path)) {
+      try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+        net_->load(archive);
+        torch::Tensor meta;
+        archive.read("dq_meta", meta);
+        metrics_["mae_train_seconds"] = meta[0].item<double>();
+        metrics_["mae_recon_mse"] = meta[1].item<double>();
+        metrics_["mae_mean_fill_mse"] = meta[2].item<double>();
+        metrics_["mae_from_cache"] = 1;
+        if (progress) progress(fmt::format("MAE from cache {}", path));
+      } catch (const c10::Error&) {
+        if (progress) progress(fmt::format("MAE cache {} is damaged: retraining", path));
+        metrics_.clear();
+        torch::manual_seed(static_cast<uint64_t>(p.get_int("mae_seed")));
+        net_ = MaeNet(c_);
+      }
+    }
+    if (metrics_.empty()) {
+      train(dataset, p, progress);
+      if (!path.empty())  // a failed cache write is a warning (core/atomic_file.h)
+        try_write_cache(path, "MAE", [&] {
+          const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+          torch::serialize::OutputArchive archive;
+          net_->save(archive);
+          archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
+                                                  metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
+          archive.save_to(tmp);
+          std::filesystem::rename(tmp, path);
+        });
+      metrics_["mae_from_cache"] = 0;
+    }
+    net_->eval();
+  }
+
+  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, mean_, std_);
+    const torch::Tensor kept = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
+                                   .to(torch::kBool);
+    const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept));
+    paste_predictions(images, n, masks, pred);
+  }
+
+  std::map<std::string, double> metrics() const override { return metrics_; }
+
+ private:
+  // Writes de-normalised predictions (rounded bytes) into the dropped patches only.
+  void paste_predictions(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const torch::Tensor& pred) {
+    auto m = torch::from_blob(mean_.data(), {1, c_.channels, 1, 1});
+    auto s = torch::from_blob(std_.data(), {1, c_.channels, 1, 1});
+    const torch::Tensor bytes =
+        (pred * s + m).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+    const uint8_t* src = bytes.data_ptr<uint8_t>();
+    const int64_t h = c_.rows * c_.patch, w = c_.cols * c_.patch, img = c_.channels * h * w;
+    const PatchGrid grid{c_.rows, c_.cols, c_.patch};
+    for (int64_t i = 0; i < n; ++i)
+      copy_dropped_patches(images + i * img, src + i * img, c_.channels, h, w, grid,
+                           masks.subspan(static_cast<size_t>(i * c_.tokens()), static_cast<size_t>(c_.tokens())));
+  }
+
+  void train(const Dataset& dataset, const Params& p, const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ImageSet& train = dataset.train;
+    const int64_t n = p.get_int("mae_train_samples") > 0 ? std::min(train.n, p.get_int("mae_train_samples")) : train.n;
+    const int64_t batch = p.get_int("mae_batch"), epochs = p.get_int("mae_epochs");
+    const int64_t keep = std::max<int64_t>(1, c_.tokens() - std::llround(p.get_double("mae_mask_ratio") * c_.tokens()));
+    torch::optim::AdamW opt(net_->parameters(), torch::optim::AdamWOptions(p.get_double("mae_lr")).weight_decay(0.05));
+    auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(p.get_int("mae_seed")));
+    Rng order_rng(derive_seed(static_cast<uint64_t>(p.get_int("mae_seed")), "mae-order"));
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t steps_per_epoch = (n + batch - 1) / batch, total = steps_per_epoch * epochs;
+    int64_t step = 0;
+    net_->train();
+    double last = 0;
+    for (int64_t e = 0; e < epochs; ++e) {
+      for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[order_rng.uniform_below(static_cast<uint64_t>(i + 1))]);
+      double sum = 0;
+      for (int64_t start = 0; start < n; start += batch, ++step) {
+        const int64_t count = std::min(batch, n - start);
+        std::vector<uint8_t> pixels(static_cast<size_t>(count * train.image_bytes()));
+        for (int64_t i = 0; i < count; ++i)
+          std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
+        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, mean_, std_);
+        const auto kept = random_kept(count, c_.tokens(), keep, gen);
+        const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
+        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+        const auto loss = masked_mse(net_->forward(x, kept), net_->patchify(x), kept);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        sum += loss.item<double>() * count;
+      }
+      last = sum / n;
+      if (progress) progress(fmt::format("MAE epoch {}/{}: masked-patch MSE {:.4f} (normalised units)", e + 1, epochs, last));
+    }
+    metrics_["mae_train_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics_["mae_train_loss"] = last;
+    evaluate(dataset, keep, p);
+  }
+
+  static torch::Tensor masked_mse(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& kept) {
+    const auto dropped = kept.logical_not().unsqueeze(-1).to(torch::kFloat32);
+    return ((pred - target).pow(2) * dropped).sum() / (dropped.sum() * pred.size(2)).clamp_min(1);
+  }
+
+  // Reconstruction error on up to 512 test images (train images when there is no test split), in
+  // [0,1] pixel units over the dropped pixels, beside the error of the mean fill on the same masks.
+  void evaluate(const Dataset& dataset, int64_t keep, const Params& p) {
+    net_->eval();
+    torch::NoGradGuard no_grad;
+    const ImageSet& set = dataset.test.n > 0 ? dataset.test : dataset.train;
+    const int64_t n = std::min<int64_t>(512, set.n);
+    auto gen = at::detail::createCPUGenerator(derive_seed(static_cast<uint64_t>(p.get_int("mae_seed")), "mae-eval"));
+    const auto kept = random_kept(n, c_.tokens(), keep, gen);
+    std::vector<uint8_t> pixels(set.image(0), set.image(0) + n * set.image_bytes());
+    const std::vector<uint8_t> original = pixels;
+    std::vector<uint8_t> masks(static_cast<size_t>(n * c_.tokens()));
+    const auto kb = kept.to(torch::kUInt8).contiguous();
+    std::copy_n(kb.data_ptr<uint8_t>(), masks.size(), masks.data());
+    reconstruct_batched(pixels.data(), n, masks);
+    std::vector<uint8_t> fill(static_cast<size_t>(c_.channels));
+    for (size_t ch = 0; ch < fill.size(); ++ch) fill[ch] = static_cast<uint8_t>(std::lround(mean_[ch] * 255));
+    double mae_err = 0, mean_err = 0, count = 0;
+    const PatchGrid grid{c_.rows, c_.cols, c_.patch};
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<uint8_t> filled(original.begin() + i * set.image_bytes(), original.begin() + (i + 1) * set.image_bytes());
+      fill_dropped_patches(filled.data(), set.channels, set.height, set.width, grid,
+                           std::span(masks).subspan(static_cast<size_t>(i * c_.tokens()), static_cast<size_t>(c_.tokens())), fill);
+      for (int64_t k = 0; k < set.image_bytes(); ++k) {
+        const int64_t t = ((k % (set.height * set.width)) / set.width / c_.patch) * c_.cols +
+                          (k % set.width) / c_.patch;
+        if (masks[static_cast<size_t>(i * c_.tokens() + t)]) continue;
+        const double o = original[static_cast<size_t>(i * set.image_bytes() + k)] / 255.0;
+        const double r = pixels[static_cast<size_t>(i * set.image_bytes() + k)] / 255.0;
+        mae_err += (o - r) * (o - r);
+        mean_err += (o - filled[static_cast<size_t>(k)] / 255.0) * (o - filled[static_cast<size_t>(k)] / 255.0);
+        count += 1;
+      }
+    }
+    metrics_["mae_recon_mse"] = count > 0 ? mae_err / count : 0;
+    metrics_["mae_mean_fill_mse"] = count > 0 ? mean_err / count : 0;
+  }
+
+  void reconstruct_batched(uint8_t* images, int64_t n, std::span<const uint8_t> masks) {
+    const int64_t bytes = c_.channels * c_.rows * c_.patch * c_.cols * c_.patch;
+    for (int64_t s = 0; s < n; s += 128) {
+      const int64_t count = std::min<int64_t>(128, n - s);
+      reconstruct(images + s * bytes, count, masks.subspan(static_cast<size_t>(s * c_.tokens()), static_cast<size_t>(count * c_.tokens())));
+    }
+  }
+
+  MaeConfig c_;
+  MaeNet net_;
+  std::vector<float> mean_, std_;
+  std::map<std::string, double> metrics_;
+};
+
+class ScriptMae final : public MaeReconstructor {
+ public:
+  ScriptMae(const std::string& path, const Dataset& dataset, const PatchGrid& grid) : grid_(grid) {
+    channels_ = dataset.train.channels;
+    try {
+      module_ = torch::jit::load(path);
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("patches.mae_path: cannot load TorchScript MAE '{}': {}", path, e.what_without_backtrace()));
+    }
+    module_.eval();
+    path_ = path;
+  }
+  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
+    torch::NoGradGuard no_grad;
+    const int64_t h = grid_.rows * grid_.patch, w = grid_.cols * grid_.patch;
+    const std::vector<float> zero(static_cast<size_t>(channels_), 0.f), one(static_cast<size_t>(channels_), 1.f);
+    const auto x = images_to_tensor(images, n, channels_, h, w, zero, one);
+    const auto m = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, grid_.count()}, torch::kUInt8).to(torch::kFloat32);
+    torch::Tensor y;
+    try {
+      y = module_.forward({x, m}).toTensor();
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("patches.mae_path '{}': forward(images, mask) failed: {}", path_, e.what_without_backtrace()));
+    }
+    if (y.sizes() != x.sizes())
+      throw Error(fmt::format("patches.mae_path '{}': forward returned shape {}, expected {}", path_,
+                              fmt::join(y.sizes(), "x"), fmt::join(x.sizes(), "x")));
+    const auto bytes = y.to(torch::kCPU).to(torch::kFloat32).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+    const uint8_t* src = bytes.data_ptr<uint8_t>();
+    const int64_t img = channels_ * h * w;
+    for (int64_t i = 0; i < n; ++i)  // kept pixels stay as they are
+      copy_dropped_patches(images + i * img, src + i * img, channels_, h, w, grid_,
+                           masks.subspan(static_cast<size_t>(i * grid_.count()), static_cast<size_t>(grid_.count())));
+  }
+  std::map<std::string, double> metrics() const override { return {{"mae_torchscript", 1}}; }
+
+ private:
+  PatchGrid grid_;
+  int64_t channels_ = 0;
+  torch::jit::script::Module module_;
+  std::string path_;
+};
+
+}  // namespace
+
+std::string mae_cache_key(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
+  std::string id = dataset.fingerprint + "|mae:" + kMaeVersion + fmt::format("|grid:{}x{}x{}", grid.rows, grid.cols, grid.patch);
+  for (const auto& [k, v] : p.values())
+    if (k.rfind("mae_", 0) == 0) id += "|" + k + "=" + param_value_to_string(v);
+  return sha256_hex(id);
+}
+
+std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
+                                           const std::string& cache_dir, const ProgressFn& progress) {
+  const std::string path = patches.get_string("mae_path");
+  if (!path.empty()) {
+    if (!std::filesystem::is_regular_file(path))
+      throw Error(fmt::format("patches.mae_path: TorchScript MAE file '{}' does not exist", path));
+    return std::make_unique<ScriptMae>(path, dataset, grid);
+  }
+  return std::make_unique<InProjectMae>(dataset, patches, grid, cache_dir, progress);
+}
+
+}  // namespace dq

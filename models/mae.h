@@ -1,0 +1,39 @@
+#pragma once
+// Reconstruction of dropped patches with a masked autoencoder (He et al., CVPR 2022; DQ uses a
+// pretrained ViT-L MAE, methods-spec 2.3). Include only from models/*.cpp (pulls in LibTorch).
+// Two sources: a user's TorchScript MAE, or a small ViT MAE sized for the patch grid and trained here
+// on the training split (its ViT blocks are its own, kept inside mae.cpp). Either way the kept pixels
+// are pasted back, so they stay bit-identical.
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+#include "methods/patches.h"
+#include "models/models.h"
+
+namespace dq {
+
+class MaeReconstructor {
+ public:
+  virtual ~MaeReconstructor() = default;
+  // images: n x C x H x W uint8, modified in place; masks: n x P, 1 = kept.
+  virtual void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) = 0;
+  // Training time, reconstruction error, cache hit.
+  virtual std::map<std::string, double> metrics() const = 0;
+};
+
+// patches.mae_path set: loads that TorchScript file (forward(images N x C x H x W float in [0,1],
+// mask N x P float, 1 = kept) -> N x C x H x W in [0,1]); a missing or unloadable file is a dq::Error
+// naming the key. Otherwise: the in-project MAE, loaded from cache_dir/mae/<key>.pt or trained (a
+// damaged cache file is retrained and overwritten).
+std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
+                                           const std::string& cache_dir, const ProgressFn& progress);
+
+// Cache key of the in-project MAE for this dataset, config and grid.
+std::string mae_cache_key(const Dataset& dataset, const Params& patches, const PatchGrid& grid);
+
+}  // namespace dq

@@ -1,0 +1,115 @@
+// The patch stage's networks (methods/patch_stage.h PatchBackend): GradCAM++ ranking, the extractor's
+// embeddings for SPD, and MAE reconstruction. Each network loads on first use.
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include <optional>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "datasets/dataset.h"
+#include "datasets/source_files.h"
+#include "methods/patch_stage.h"
+#include "models/extractor_network.h"
+#include "models/gradcam.h"
+#include "models/mae.h"
+
+namespace dq {
+namespace {
+
+class TorchPatchBackend final : public PatchBackend {
+ public:
+  TorchPatchBackend(const Dataset& dataset, const Params& extractor, const Params& patches, std::string cache_dir,
+                    ProgressFn progress)
+      : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
+        progress_(std::move(progress)), key_(embedding_key(dataset, extractor)) {}
+
+  std::string ranking_key() const override {
+    std::string id = fmt::format("gradcampp|target:{}|network:{}", patches_.get_string("cam_target"),
+                                 patches_.get_string("cam_network"));
+    if (patches_.get_string("cam_network") == "torchscript") id += "|" + file_identity(patches_.get_string("cam_path"));
+    else id += "|embeddings:" + key_;
+    return sha256_hex(id);
+  }
+
+  std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels, const PatchGrid& grid) override {
+    ExtractorNetwork& net = network();
+    const auto& t = dataset_.train;
+    const auto n = static_cast<int64_t>(labels.size());
+    torch::Tensor x = net.input(images, n, t.channels, t.height, t.width);
+    torch::Tensor a, scores;
+    if (patches_.get_string("cam_network") == "torchscript") {
+      auto out = cam_script().forward({x});
+      if (!out.isTuple() || out.toTuple()->elements().size() != 2)
+        throw Error(fmt::format("patches.cam_path '{}': forward must return (activation N x K x h x w, scores N x classes)",
+                                patches_.get_string("cam_path")));
+      a = out.toTuple()->elements()[0].toTensor();
+      scores = out.toTuple()->elements()[1].toTensor();
+    } else {
+      if (!net.classifier)
+        throw Error("patches.cam_network: extractor needs an extractor of kind proxy (a TorchScript extractor has no "
+                    "known spatial layer; give patches.cam_network: torchscript with cam_path)");
+      a = net.classifier->feature_map(x);
+      scores = net.classifier->classify_map(a);
+    }
+    torch::Tensor target;
+    if (patches_.get_string("cam_target") == "label")
+      target = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()), torch::kLong).to(scores.device());
+    else
+      target = scores.detach().argmax(1);
+    const torch::Tensor cam = gradcampp(a, scores, target, grid.rows, grid.cols).to(torch::kCPU).contiguous();
+    return {cam.data_ptr<float>(), cam.data_ptr<float>() + cam.numel()};
+  }
+
+  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
+    if (!mae_) mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_);
+    mae_->reconstruct(images, n, masks);
+  }
+
+  std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) override {
+    torch::NoGradGuard no_grad;
+    ExtractorNetwork& net = network();
+    const auto& t = dataset_.train;
+    const torch::Tensor f = net.embed(net.input(images, n, t.channels, t.height, t.width)).to(torch::kCPU).to(torch::kFloat32).contiguous();
+    dim = f.size(1);
+    return {f.data_ptr<float>(), f.data_ptr<float>() + f.numel()};
+  }
+
+  std::map<std::string, double> metrics() const override { return mae_ ? mae_->metrics() : std::map<std::string, double>{}; }
+
+ private:
+  ExtractorNetwork& network() {
+    if (!net_) net_ = load_extractor_network(dataset_, extractor_, extractor_model_path(cache_dir_, key_), progress_);
+    return *net_;
+  }
+  torch::jit::script::Module& cam_script() {
+    if (!cam_) {
+      const std::string path = patches_.get_string("cam_path");
+      try {
+        cam_ = torch::jit::load(path);
+      } catch (const c10::Error& e) {
+        throw Error(fmt::format("patches.cam_path: cannot load TorchScript file '{}': {}", path, e.what_without_backtrace()));
+      }
+      cam_->eval();
+    }
+    return *cam_;
+  }
+
+  const Dataset& dataset_;
+  Params extractor_, patches_;
+  std::string cache_dir_;
+  ProgressFn progress_;
+  std::string key_;
+  std::optional<ExtractorNetwork> net_;
+  std::optional<torch::jit::script::Module> cam_;
+  std::unique_ptr<MaeReconstructor> mae_;
+};
+
+}  // namespace
+
+std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor, const Params& patches,
+                                                 const std::string& cache_dir, const ProgressFn& progress) {
+  return std::make_unique<TorchPatchBackend>(dataset, extractor, patches, cache_dir, progress);
+}
+
+}  // namespace dq

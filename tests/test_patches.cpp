@@ -1,0 +1,300 @@
+// Patch grid, masks, mean-fill reconstruction, SPD's decision rule and budget, and the patch stage
+// with a fake backend: hand-worked values.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+#include "methods/patch_stage.h"
+#include "methods/patches.h"
+#include "methods/spd.h"
+#include "test_helpers.h"
+
+using namespace dq;
+
+TEST_CASE("patch grid defaults per resolution and rejects sizes that do not tile", "[patches]") {
+  const PatchGrid cifar = PatchGrid::for_image(32, 32, 0, "t");
+  CHECK(cifar.rows == 8);
+  CHECK(cifar.cols == 8);
+  CHECK(cifar.patch == 4);
+  const PatchGrid imagenet = PatchGrid::for_image(224, 224, 0, "t");
+  CHECK(imagenet.count() == 196);
+  CHECK(imagenet.patch == 16);
+  CHECK(PatchGrid::for_image(28, 28, 0, "t").count() == 49);
+  CHECK(PatchGrid::for_image(32, 32, 8, "t").count() == 16);
+  CHECK_THROWS_WITH(PatchGrid::for_image(32, 32, 5, "exp.yaml (key 'patch_size')"),
+                    Catch::Contains("exp.yaml (key 'patch_size')") && Catch::Contains("does not tile"));
+}
+
+TEST_CASE("kept patch counts are floor(P(1-theta)) as in the spec", "[patches]") {
+  // methods-spec 2.3/5.4: 196 patches drop 20, 40, 59, 79, 98, 118, 138, 157, 177 at theta 0.1..0.9.
+  const int64_t dropped[] = {20, 40, 59, 79, 98, 118, 138, 157, 177};
+  for (int t = 1; t <= 9; ++t) CHECK(196 - kept_patch_count(196, t / 10.0) == dropped[t - 1]);
+  CHECK(kept_patch_count(196, 0.25) == 147);
+  CHECK(kept_patch_count(64, 0.25) == 48);
+  CHECK(kept_patch_count(64, 0.0) == 64);
+  CHECK(kept_patch_count(10, 1.0 - double(0.9f)) == 9);  // float keep fractions do not lose a patch
+}
+
+TEST_CASE("top_patch_mask keeps the highest scores, ties to the lower index", "[patches]") {
+  const std::vector<float> scores = {0.5f, 0.9f, 0.5f, 0.1f, 0.5f, std::nanf("")};
+  CHECK(top_patch_mask(scores, 1) == std::vector<uint8_t>{0, 1, 0, 0, 0, 0});
+  CHECK(top_patch_mask(scores, 3) == std::vector<uint8_t>{1, 1, 1, 0, 0, 0});
+  CHECK(top_patch_mask(scores, 5) == std::vector<uint8_t>{1, 1, 1, 1, 1, 0});
+  CHECK(top_patch_mask(scores, 0) == std::vector<uint8_t>(6, 0));
+}
+
+TEST_CASE("random_patch_mask keeps exactly the requested count, reproducibly", "[patches]") {
+  Rng a(7), b(7);
+  const auto m1 = random_patch_mask(64, 48, a), m2 = random_patch_mask(64, 48, b);
+  CHECK(m1 == m2);
+  CHECK(std::count(m1.begin(), m1.end(), uint8_t{1}) == 48);
+  Rng c(8);
+  CHECK(random_patch_mask(64, 48, c) != m1);
+}
+
+TEST_CASE("mean fill overwrites dropped patches only; kept pixels are bit-identical", "[patches]") {
+  // 2 channels, 4 x 4 px, 2 x 2 patches of 2 px; drop patch 1 (top right) and 2 (bottom left).
+  const PatchGrid grid = PatchGrid::for_image(4, 4, 2, "t");
+  std::vector<uint8_t> img(2 * 16);
+  std::iota(img.begin(), img.end(), uint8_t{1});
+  const std::vector<uint8_t> original = img;
+  fill_dropped_patches(img.data(), 2, 4, 4, grid, std::vector<uint8_t>{1, 0, 0, 1}, std::vector<uint8_t>{100, 200});
+  for (int c = 0; c < 2; ++c)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) {
+        const int i = c * 16 + y * 4 + x;
+        const bool dropped = (y < 2 && x >= 2) || (y >= 2 && x < 2);
+        CHECK(img[i] == (dropped ? (c == 0 ? 100 : 200) : original[i]));
+      }
+  ImageSet set;
+  set.n = 2;
+  set.channels = 1;
+  set.height = set.width = 1;
+  set.pixels = {10, 13};
+  CHECK(channel_mean_bytes(set) == std::vector<uint8_t>{12});  // 11.5 rounds half away from zero
+}
+
+TEST_CASE("SPD picks the largest admissible theta, also when offsets are not monotone", "[spd]") {
+  const std::vector<double> thetas(kSpdThetas.begin(), kSpdThetas.end());
+  // Monotone: below 1.0 up to theta 0.4.
+  CHECK(spd_pick_theta(thetas, std::vector<double>{.1, .2, .3, .9, 1.1, 1.2, 1.3, 1.4, 1.5}, 1.0) == 0.4);
+  // Not monotone: 0.5 fails but 0.7 passes again: theta* = 0.7 (no early stop).
+  CHECK(spd_pick_theta(thetas, std::vector<double>{.1, .2, .3, .4, 2.0, .5, .6, 3.0, 4.0}, 1.0) == 0.7);
+  // None below the threshold: the whole image is stored.
+  CHECK(spd_pick_theta(thetas, std::vector<double>(9, 5.0), 1.0) == 0.0);
+  // Strictly below: an offset equal to the threshold does not qualify.
+  CHECK(spd_pick_theta(thetas, std::vector<double>{1.0, 1, 1, 1, 1, 1, 1, 1, 1}, 1.0) == 0.0);
+}
+
+TEST_CASE("SPD accumulates keep fractions to the class budget within one sample, in batches", "[spd]") {
+  // 64 patches; candidate id i has its offsets below the threshold up to theta (i % 10) / 10.
+  std::vector<int64_t> candidates(100);
+  std::iota(candidates.begin(), candidates.end(), 0);
+  int64_t calls = 0;
+  auto offsets = [&](std::span<const int64_t> ids) {
+    ++calls;
+    std::vector<double> out;
+    for (int64_t id : ids)
+      for (int t = 1; t <= 9; ++t) out.push_back(t <= id % 10 ? 0.5 : 2.0);
+    return out;
+  };
+  const double budget = 7.3;
+  const SpdResult r = semantic_offset_dropping(candidates, 1.0, budget, 64, kSpdThetas, 4, offsets);
+  // theta* = 0, .1, .2, ...: keeps 64, 57, 51, 44, 38, 32, 25, 19, 12, 6 patches of 64.
+  double sum = 0;
+  for (size_t i = 0; i < r.ids.size(); ++i) {
+    CHECK(r.ids[i] == static_cast<int64_t>(i));  // a prefix of the priority order
+    CHECK(r.theta[i] == Approx((i % 10) / 10.0));
+    sum += r.keep[i];
+  }
+  CHECK(r.keep[1] == Approx(57.0 / 64));
+  CHECK(sum == Approx(r.stored));
+  CHECK(std::abs(sum - budget) <= 0.5);
+  // Hand-worked: the first 10 sum to 348/64 = 5.4375, then 64/64 -> 6.4375, 57/64 -> 7.328 (>= 7.3,
+  // overshoot 0.028 < half of 0.89: kept). 12 samples stored.
+  CHECK(r.ids.size() == 12);
+  CHECK(r.evaluated == 12);  // batches of 4: exactly three calls
+  CHECK(calls == 3);
+  // A sample overshooting by more than half of itself is left out: budget 5.5 stops after 10
+  // (5.4375) because the 11th (a whole image) would overshoot by 0.94 > 0.5.
+  const SpdResult r2 = semantic_offset_dropping(candidates, 1.0, 5.5, 64, kSpdThetas, 7, offsets);
+  CHECK(r2.ids.size() == 10);
+  CHECK(r2.stored == Approx(348.0 / 64));
+  // Too few candidates: all are stored.
+  const SpdResult r3 = semantic_offset_dropping(std::span(candidates).first(3), 1.0, 50, 64, kSpdThetas, 2, offsets);
+  CHECK(r3.ids.size() == 3);
+}
+
+namespace {
+// Scores patch p of image i as (p + id) % P (its id is written in pixel 0); embeds an image as its
+// mean pixel value; "reconstructs" with value 7 except kept pixels.
+class FakeBackend final : public PatchBackend {
+ public:
+  explicit FakeBackend(int64_t bytes) : bytes_(bytes) {}
+  std::string ranking_key() const override { return "fake"; }
+  std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels, const PatchGrid& g) override {
+    std::vector<float> out;
+    for (size_t i = 0; i < labels.size(); ++i)
+      for (int64_t p = 0; p < g.count(); ++p) out.push_back(static_cast<float>((p + images[i * bytes_]) % g.count()));
+    ranked += static_cast<int64_t>(labels.size());
+    return out;
+  }
+  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& g) override {
+    for (int64_t i = 0; i < n; ++i) {
+      const std::vector<uint8_t> fill(1, 7);
+      fill_dropped_patches(images + i * bytes_, 1, g.rows * g.patch, g.cols * g.patch, g,
+                           masks.subspan(static_cast<size_t>(i * g.count()), static_cast<size_t>(g.count())), fill);
+    }
+  }
+  std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) override {
+    dim = 1;
+    std::vector<float> out;
+    for (int64_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int64_t k = 0; k < bytes_; ++k) s += images[i * bytes_ + k];
+      out.push_back(static_cast<float>(s / bytes_));
+    }
+    return out;
+  }
+  int64_t ranked = 0;
+
+ private:
+  int64_t bytes_;
+};
+
+// n grey 8 x 8 images (2 x 2 patches of 4 px), pixel value 100 + (id % 50), pixel 0 = the id (a marker).
+ImageSet marker_images(int64_t n) {
+  ImageSet s;
+  s.n = n;
+  s.channels = 1;
+  s.height = s.width = 8;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<uint8_t> img(64, static_cast<uint8_t>(100 + i % 50));
+    img[0] = static_cast<uint8_t>(i);
+    s.pixels.insert(s.pixels.end(), img.begin(), img.end());
+    s.labels.push_back(i % 3);
+  }
+  return s;
+}
+}  // namespace
+
+TEST_CASE("patch stage: training images are the reconstructions of exactly the selected ids", "[patches]") {
+  const ImageSet train = marker_images(40);
+  std::vector<ClassSelection> sel(2);
+  sel[0].ids = {5, 17, 2};
+  sel[0].keep = {0.75f, 0.5f, 1.0f};
+  sel[1].ids = {33, 8};
+  sel[1].keep = {0.25f, 0.75f};
+  Params params("patches", patch_specs());
+  params.set_from_text("patch_size", "4", "t");
+  StageTimer timer;
+  FakeBackend backend(64);
+  for (const std::string recon : {"mean", "mae"}) {
+    params.set_from_text("reconstruct", recon, "t");
+    std::vector<ClassSelection> s = sel;
+    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+    REQUIRE(r.ids == std::vector<int64_t>{5, 17, 2, 33, 8});
+    CHECK(r.keep == std::vector<float>{0.75f, 0.5f, 1.0f, 0.25f, 0.75f});
+    const uint8_t fill = recon == "mean" ? channel_mean_bytes(train)[0] : 7;
+    for (size_t i = 0; i < r.ids.size(); ++i) {
+      const int64_t id = r.ids[i];
+      const uint8_t* img = r.images.image(static_cast<int64_t>(i));
+      CHECK(r.images.labels[i] == id % 3);
+      // Patch p's score is (p + id) % 4: the kept patches are the top-ranked ones.
+      const std::vector<float> scores = {float(id % 4), float((1 + id) % 4), float((2 + id) % 4), float((3 + id) % 4)};
+      const auto mask = top_patch_mask(scores, static_cast<int64_t>(r.keep[i] * 4));
+      for (int64_t y = 0; y < 8; ++y)
+        for (int64_t x = 0; x < 8; ++x) {
+          const int64_t patch = (y / 4) * 2 + x / 4;
+          const uint8_t original = train.image(id)[y * 8 + x];
+          CHECK(img[y * 8 + x] == (mask[patch] ? original : fill));
+        }
+    }
+    CHECK(r.metrics.at("patch_storage_ratio") == Approx((0.75 + 0.5 + 1 + 0.25 + 0.75) / 40));
+    CHECK(r.metrics.at("patch_sample_ratio") == Approx(5.0 / 40));
+  }
+}
+
+TEST_CASE("patch stage: random drop needs no network; random keeps whole images", "[patches]") {
+  const ImageSet train = marker_images(10);
+  std::vector<ClassSelection> sel(1);
+  sel[0].ids = {8, 9};
+  sel[0].keep = {1.0f, 1.0f};  // Random: whole images
+  Params params("patches", patch_specs());
+  params.set_from_text("drop", "random", "t");
+  params.set_from_text("patch_size", "2", "t");
+  StageTimer timer;
+  const PatchConfig config = PatchConfig::from(params);
+  CHECK_FALSE(config.needs_backend(sel));
+  PatchStageResult r = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
+  CHECK(std::equal(r.images.pixels.begin(), r.images.pixels.begin() + 64, train.image(8)));
+  REQUIRE(channel_mean_bytes(train)[0] != 108);  // so that filled pixels can be counted
+  CHECK(r.metrics.at("patch_storage_ratio") == Approx(0.2));
+  sel[0].keep = {0.5f, 0.5f};
+  r = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
+  const uint8_t* img = r.images.image(0);
+  const int64_t filled = std::count(img, img + 64, channel_mean_bytes(train)[0]);
+  CHECK(filled == 32);  // 8 of 16 patches of 2 x 2 px
+  CHECK(r.keep == std::vector<float>{0.5f, 0.5f});
+  // The same seed gives the same masks.
+  const PatchStageResult again = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
+  CHECK(again.images.pixels == r.images.pixels);
+}
+
+TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks through the cache", "[spd]") {
+  const ImageSet train = marker_images(30);
+  std::vector<ClassSelection> sel(1);
+  sel[0].ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  sel[0].keep.assign(10, 1.0f);
+  sel[0].spd = true;
+  sel[0].spd_threshold = 1e9;  // every theta admissible: theta* = 0.9 keeps floor(4 * 0.1) = 0 of 4 patches
+  sel[0].spd_budget = 0.0;
+  Params params("patches", patch_specs());
+  params.set_from_text("patch_size", "4", "t");
+  StageTimer timer;
+  FakeBackend backend(64);
+  const auto dir = test::scratch_dir("patch_stage_spd");
+  {
+    auto s = sel;
+    s[0].spd_threshold = -1;  // nothing admissible: whole images, 3 of them for a budget of 3
+    s[0].spd_budget = 3;
+    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    CHECK(s[0].ids == std::vector<int64_t>{1, 2, 3});
+    CHECK(r.ids == std::vector<int64_t>{1, 2, 3});
+    CHECK(r.metrics.at("spd_theta_0.0_count") == 3);
+    CHECK(r.metrics.at("spd_mean_drop") == 0);
+    CHECK(r.metrics.at("patch_storage_ratio") == Approx(3.0 / 30));
+  }
+  const int64_t ranked_before = backend.ranked;
+  {
+    auto s = sel;
+    s[0].spd_threshold = 1e9;  // every theta admissible: theta* = 0.9, 6 of 64 patches at 8 x 8 patches of 1 px
+    s[0].spd_budget = 0.25;
+    params.set_from_text("patch_size", "1", "t");
+    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    CHECK(r.metrics.at("spd_theta_0.9_count") == static_cast<double>(r.ids.size()));
+    CHECK(r.metrics.at("spd_mean_drop") == Approx(0.9));
+    for (float w : r.keep) CHECK(w == Approx(6.0 / 64));
+    CHECK(std::abs(r.metrics.at("patch_storage_ratio") * 30 - 0.25) <= 0.5 * 6.0 / 64 + 1e-9);
+    CHECK(backend.ranked > ranked_before);
+  }
+  // The second run with the same grid ranks nothing new: scores come from the cache file.
+  const int64_t ranked_mid = backend.ranked;
+  {
+    auto s = sel;
+    s[0].spd_threshold = 1e9;
+    s[0].spd_budget = 0.25;
+    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    CHECK(backend.ranked == ranked_mid);
+    CHECK(r.metrics.at("patch_rankings_computed") == 0);
+  }
+}
+
+TEST_CASE("copy_dropped_patches takes only the dropped patches from the source", "[patches]") {
+  const PatchGrid grid = PatchGrid::for_image(2, 4, 2, "t");  // 1 x 2 patches of 2 px
+  std::vector<uint8_t> dst(8, 1), src(8, 9);
+  copy_dropped_patches(dst.data(), src.data(), 1, 2, 4, grid, std::vector<uint8_t>{1, 0});
+  CHECK(dst == std::vector<uint8_t>{1, 1, 9, 9, 1, 1, 9, 9});
+}
