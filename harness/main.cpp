@@ -17,6 +17,7 @@
 #include "harness/store.h"
 #include "harness/table.h"
 #include "methods/method.h"
+#include "models/models.h"
 
 namespace {
 
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
   // methods
   auto* methods = app.add_subcommand("methods", "list registered selection methods and their parameters");
 
+  // models (models/catalog.cpp)
+  auto* models = app.add_subcommand("models", "list target networks with parameter counts, and recipe presets");
+
   // datasets list | inspect (harness/cmd_datasets.cpp); throws dq::Error from its callbacks
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
@@ -169,6 +173,10 @@ int main(int argc, char** argv) {
           if (auto row = store->find_cell(c.id())) status = dq::status_name(row->status);
         std::cout << fmt::format("{:>4}  {}  {:<8} {}\n", i, c.id().substr(0, 12), status, c.label());
       }
+      return 0;
+    }
+    if (*models) {
+      dq::print_models_catalog(std::cout);
       return 0;
     }
     if (*methods) {

@@ -19,15 +19,14 @@ namespace {
 
 // Runs `fn` (N x C x H x W float -> N x d) over the training images in batches.
 template <typename Forward>
-Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, const std::vector<float>& std,
-                        Forward&& fn, const ProgressFn& progress) {
+Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forward&& fn, const ProgressFn& progress) {
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
   const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
-    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, mean, std);
+    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, norm);
     auto f = fn(x).to(torch::kCPU).to(torch::kFloat32).contiguous();
     if (f.dim() != 2 || f.size(0) != count)
       throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
@@ -40,6 +39,19 @@ Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, 
   }
   if (progress) progress(fmt::format("embedded {} images into {} dimensions", out.n, out.d));
   return out;
+}
+
+// A TorchScript module's output, or with `layer`: its method of that name, or else its top-level
+// children run in order up to and including `layer` (the usual way to cut a torchvision ResNet at
+// `avgpool`; valid for modules whose forward is their children in order). N x ... -> N x d.
+torch::Tensor torchscript_features(torch::jit::script::Module& module, const std::string& layer, torch::Tensor x) {
+  if (layer.empty()) return module.forward({x}).toTensor();
+  if (auto method = module.find_method(layer)) return (*method)({x}).toTensor().flatten(1);
+  for (auto child : module.named_children()) {
+    x = child.value.forward({x}).toTensor();
+    if (child.name == layer) break;
+  }
+  return x.flatten(1);
 }
 
 }  // namespace
@@ -90,40 +102,38 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
 
   const TrainRecipe recipe = train_recipe_from(p);
   set_compute_threads(recipe.threads);
+  const torch::Device device = to_torch_device(recipe.device);
   const ImageSet& train = dataset.train;
-  std::vector<float> mean, std;
-  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, mean, std);
+  const Normalization norm = normalization_for(recipe.normalize, train);
   Embeddings out;
   if (kind == "proxy") {
     // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
     // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
     const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
     torch::manual_seed(seed);
-    auto model = make_classifier(recipe.arch, train.channels, dataset.num_classes());
-    const torch::Device device = resolve_device(recipe.device);
+    auto model = make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
     model->to(device);
     train_model_in_place(*model, train, dataset.test, recipe, seed, device, progress);
     model->eval();
-    out = embed_images(train, mean, std, [&](torch::Tensor x) { return model->features(x.to(device)); }, progress);
+    out = embed_images(train, norm, [&](torch::Tensor x) { return model->features(x.to(device)); }, progress);
   } else {
     torch::jit::script::Module module;
     try {
-      module = torch::jit::load(p.get_string("path"));
+      module = torch::jit::load(p.get_string("path"), device);
     } catch (const c10::Error& e) {
       throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
                               e.what_without_backtrace()));
     }
     module.eval();
-    const std::string norm = p.get_string("normalize");
-    if (norm == "imagenet") {
-      mean = {0.485f, 0.456f, 0.406f};
-      std = {0.229f, 0.224f, 0.225f};
-      if (train.channels != 3) throw Error("extractor normalize: imagenet needs 3-channel images");
-    } else if (norm == "none") {
-      mean.assign(static_cast<size_t>(train.channels), 0.f);
-      std.assign(static_cast<size_t>(train.channels), 1.f);
-    }
-    out = embed_images(train, mean, std, [&](torch::Tensor x) { return module.forward({x}).toTensor(); }, progress);
+    const std::string layer = p.get_string("layer");
+    std::vector<std::string> children;
+    for (auto c : module.named_children()) children.push_back(c.name);
+    if (!layer.empty() && !module.find_method(layer) &&
+        std::find(children.begin(), children.end(), layer) == children.end())
+      throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
+                              layer, p.get_string("path"), fmt::join(children, ", ")));
+    out = embed_images(train, norm, [&](torch::Tensor x) { return torchscript_features(module, layer, x.to(device)); },
+                       progress);
   }
   out.key = key;
   if (!path.empty()) {
