@@ -3,36 +3,88 @@
 //   ./build/dq_bench --benchmark_filter='Ni|Bgfdq'
 // Exact search is O(M^2 d); the clustered search is about nprobe/nlist of it with nlist = sqrt(M), so
 // O(M^1.5 d). Timings are wall-clock on whatever else the machine is running: compare side by side.
+// Issue 14's side-by-side runs (each times its contenders alternately in one process and reports
+// ratios; a run whose contenders disagree on the result fails):
+//   ./build/dq_bench --benchmark_filter='Symmetric|AutoCrossover|KSweep|TenClasses'
+// BM_NiSymmetricVsOneSided/M/d adds 50,000 rows only with DQ_BENCH_BIG=1.
 #include <benchmark/benchmark.h>
 
+#include <dlfcn.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <numeric>
+#include <tuple>
+#include <unistd.h>
 
 #include "core/params.h"
 #include "datasets/dataset.h"
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "methods/method.h"
 
 namespace {
 
-const dq::Dataset& synthetic(int64_t classes, int64_t per_class) {
-  static std::map<std::pair<int64_t, int64_t>, dq::Dataset> cache;
-  auto key = std::make_pair(classes, per_class);
+const dq::Dataset& synthetic(int64_t classes, int64_t per_class, int64_t dim = 512) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t>, dq::Dataset> cache;
+  auto key = std::make_tuple(classes, per_class, dim);
   auto it = cache.find(key);
   if (it == cache.end()) {
     const auto& info = dq::DatasetRegistry::instance().find("synthetic_embeddings", "bench");
     dq::Params p("dataset", info.params);
     p.set_from_text("classes", std::to_string(classes), "bench");
     p.set_from_text("per_class", std::to_string(per_class), "bench");
+    p.set_from_text("dim", std::to_string(dim), "bench");
     it = cache.emplace(key, info.load(p)).first;
   }
   return it->second;
 }
 
-dq::RowMatrix one_class(int64_t m) {
-  const dq::Dataset& d = synthetic(1, m);
+dq::RowMatrix one_class(int64_t m, int64_t dim = 512) {
+  const dq::Dataset& d = synthetic(1, m, dim);
   return dq::RowMatrix{d.train_features.data(), m, d.feature_dim};
+}
+
+std::vector<dq::ClassView> class_views(const dq::Dataset& d, int64_t classes, int64_t per_class, std::vector<int64_t>& ids) {
+  ids.resize(static_cast<size_t>(d.train.n));
+  std::iota(ids.begin(), ids.end(), 0);
+  std::vector<dq::ClassView> views;
+  for (int64_t c = 0; c < classes; ++c)
+    views.push_back(dq::ClassView{c, std::span<const int64_t>(ids.data() + c * per_class, static_cast<size_t>(per_class)),
+                                  d.train_features.data() + c * per_class * d.feature_dim, d.feature_dim});
+  return views;
+}
+
+template <class F>
+double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The BLAS kernel OpenBLAS picked (OPENBLAS_CORETYPE), so that numbers name it.
+std::string blas_kernel() {
+  using CoreName = char* (*)();
+  if (auto name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return name();
+  return "not OpenBLAS";
+}
+
+// One whole selection (select_all at ratio 0.2, seed 0) through the method registry.
+std::vector<dq::ClassSelection> select_classes(const std::string& spec, const std::vector<dq::ClassView>& classes,
+                                               dq::MemoryBudget& memory, const dq::Services& services = {}) {
+  auto method = dq::parse_method_spec(spec, "bench").instantiate();
+  dq::StageTimer timer;
+  dq::SelectContext ctx{0.2, 0, memory, timer, services};
+  return method->select_all(classes, ctx);
+}
+
+uint64_t picks_hash(const std::vector<dq::ClassSelection>& out) {
+  uint64_t hash = 0xCBF29CE484222325ULL;
+  for (const auto& sel : out)
+    for (int64_t id : sel.ids) hash = (hash ^ static_cast<uint64_t>(id)) * 0x100000001B3ULL;
+  return hash;
 }
 
 double sampled_recall(dq::RowMatrix z, const dq::NeighbourLists& lists, dq::MemoryBudget& memory) {
@@ -70,12 +122,8 @@ void BM_NiFaissPca64Flat(benchmark::State& state) {
 // runs it; counters carry the sub-stage times and recall@20.
 void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
   const dq::Dataset& d = synthetic(10, 5000);
-  std::vector<int64_t> ids(static_cast<size_t>(d.train.n));
-  std::iota(ids.begin(), ids.end(), 0);
-  std::vector<dq::ClassView> classes;
-  for (int64_t c = 0; c < 10; ++c)
-    classes.push_back(dq::ClassView{c, std::span<const int64_t>(ids.data() + c * 5000, 5000),
-                                    d.train_features.data() + c * 5000 * d.feature_dim, d.feature_dim});
+  std::vector<int64_t> ids;
+  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
   auto method = dq::parse_method_spec(spec, "bench").instantiate();
   dq::MemoryBudget memory(16ull << 30);
   std::map<std::string, double> stage_s;
@@ -96,6 +144,122 @@ void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
   state.counters["recall_at_20"] = recall;
 }
 
+// Exact NI on one class, the symmetric search against the one-sided one, alternately (two rounds
+// below 50,000 rows, one at 50,000); the faster time of each. GFLOP/s counts 2 M^2 d for both, so
+// the symmetric search's figure is "one-sided equivalent". Fails if lists or pairs differ.
+void BM_NiSymmetricVsOneSided(benchmark::State& state) {
+  const int64_t m = state.range(0), dim = state.range(1);
+  const dq::RowMatrix z = one_class(m, dim);
+  dq::MemoryBudget memory(16ull << 30);
+  double one_sided = 1e300, symmetric = 1e300;
+  for (auto _ : state) {
+    for (int round = 0; round < (m >= 50000 ? 1 : 2); ++round) {
+      dq::SelfKnnResult a, b;
+      one_sided = std::min(one_sided, seconds([&] { a = dq::exact_self_knn(z, 50, {20, 256ull << 20, false}, memory); }));
+      symmetric = std::min(symmetric, seconds([&] { b = dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory); }));
+      if (a.lists.ids != b.lists.ids || a.lists.dist != b.lists.dist || a.smallest_pairs != b.smallest_pairs)
+        state.SkipWithError("symmetric and one-sided lists differ");
+    }
+  }
+  const double flop = 2.0 * static_cast<double>(m) * static_cast<double>(m) * static_cast<double>(dim);
+  state.counters["one_sided_s"] = one_sided;
+  state.counters["symmetric_s"] = symmetric;
+  state.counters["speedup"] = one_sided / symmetric;
+  state.counters["one_sided_gflops"] = flop / one_sided * 1e-9;
+  state.counters["symmetric_equiv_gflops"] = flop / symmetric * 1e-9;
+  state.SetLabel(blas_kernel());
+}
+
+// Where knn=auto switches: the symmetric exact search against the clustered search plus its recall
+// check (1,000 sampled rows), one class of M, alternately.
+void BM_NiAutoCrossover(benchmark::State& state) {
+  const int64_t m = state.range(0), dim = state.range(1);
+  const dq::RowMatrix z = one_class(m, dim);
+  dq::MemoryBudget memory(16ull << 30);
+  double exact = 0, clustered = 0, recall = 0;
+  for (auto _ : state) {
+    exact = seconds([&] { benchmark::DoNotOptimize(dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory)); });
+    clustered = seconds([&] {
+      const auto r = dq::clustered_self_knn(z, {20, 0, 8, 50, 256ull << 20}, memory);
+      std::vector<int64_t> sample(static_cast<size_t>(std::min<int64_t>(m, 1000)));
+      for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 7919 % static_cast<size_t>(m));
+      recall = dq::recall_at_k(z, r.lists, sample, {20, 256ull << 20}, memory);
+    });
+  }
+  state.counters["exact_s"] = exact;
+  state.counters["clustered_with_recall_s"] = clustered;
+  state.counters["exact_over_clustered"] = exact / clustered;
+  state.counters["recall_at_20"] = recall;
+  state.SetLabel(blas_kernel());
+}
+
+// A K sweep {5, 10, 20, 40} of bgfdq (exact) on 10 x 5,000: four separate graphs against one graph
+// at K = 40 served to the smaller K through the cache (the sweep lists its largest K first). Both
+// sweeps must pick the same ids.
+void BM_KSweep(benchmark::State& state) {
+  const int64_t dim = state.range(0);
+  const dq::Dataset& d = synthetic(10, 5000, dim);
+  std::vector<int64_t> ids;
+  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
+  const auto dir = std::filesystem::temp_directory_path() / ("dq_bench_ksweep_" + std::to_string(::getpid()));
+  dq::MemoryBudget memory(16ull << 30);
+  double separate = 0, shared = 0, served = 0;
+  for (auto _ : state) {
+    std::filesystem::remove_all(dir);
+    std::map<int, uint64_t> hashes;
+    auto sweep = [&](const std::vector<int>& ks, bool cache) {
+      for (int k : ks) {
+        dq::Services services;
+        if (cache) {
+          services.cache_dir = dir.string();
+          services.embedding_key = "bench-ksweep";
+        }
+        const auto out = select_classes("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
+        if (cache && k < 40) served += out[0].diagnostics.at("knn_graph_k") == 40 ? 1 : 0;
+        const uint64_t h = picks_hash(out);
+        if (hashes.count(k) && hashes[k] != h) state.SkipWithError("cached sweep picked other ids");
+        hashes[k] = h;
+      }
+    };
+    separate = seconds([&] { sweep({5, 10, 20, 40}, false); });
+    shared = seconds([&] { sweep({40, 20, 10, 5}, true); });
+  }
+  std::filesystem::remove_all(dir);
+  state.counters["four_graphs_s"] = separate;
+  state.counters["one_graph_s"] = shared;
+  state.counters["speedup"] = separate / shared;
+  state.counters["k_served_from_40"] = served;
+  state.SetLabel(blas_kernel());
+}
+
+// The CIFAR-10 shape (10 x 5,000, ratio 0.2): BGFDQ (exact NI, symmetric and one-sided, + NCS)
+// against DQ's modes, whole select_all through the registry, alternately.
+void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
+  const int64_t dim = state.range(0);
+  const dq::Dataset& d = synthetic(10, 5000, dim);
+  std::vector<int64_t> ids;
+  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
+  dq::MemoryBudget memory(16ull << 30);
+  auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select_classes(spec, classes, memory)); }); };
+  double bgfdq = 0, bgfdq_one_sided = 0, dq_memo = 0, dq_streaming = 0;
+  for (auto _ : state) {
+    bgfdq = run("bgfdq(knn=exact)");
+    dq_memo = run("dq(mode=memo)");
+    dq_streaming = run("dq(mode=streaming)");
+    bgfdq_one_sided = seconds([&] {
+      for (const auto& c : classes)
+        benchmark::DoNotOptimize(dq::exact_self_knn(dq::RowMatrix{c.z, c.size(), c.d}, 50, {20, 256ull << 20, false}, memory));
+    });
+  }
+  const double fastest_dq = std::min(dq_memo, dq_streaming);
+  state.counters["bgfdq_exact_s"] = bgfdq;
+  state.counters["ni_one_sided_only_s"] = bgfdq_one_sided;
+  state.counters["dq_memo_s"] = dq_memo;
+  state.counters["dq_streaming_s"] = dq_streaming;
+  state.counters["fastest_dq_over_bgfdq"] = fastest_dq / bgfdq;
+  state.SetLabel(blas_kernel());
+}
+
 }  // namespace
 
 BENCHMARK(BM_NiExact)->RangeMultiplier(2)->Range(1 << 10, 1 << 14)->Unit(benchmark::kMillisecond)->Iterations(1)->Complexity();
@@ -104,3 +268,21 @@ BENCHMARK(BM_NiFaissPca64Flat)->RangeMultiplier(2)->Range(1 << 10, 1 << 14)->Uni
 BENCHMARK_CAPTURE(BM_BgfdqSideBySide, exact, std::string("bgfdq(knn=exact)"))->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(BM_BgfdqSideBySide, clustered, std::string("bgfdq(knn=clustered)"))->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK_CAPTURE(BM_BgfdqSideBySide, pca64_flat, std::string("bgfdq(knn=PCA64,Flat)"))->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NiSymmetricVsOneSided)
+    ->Args({5000, 128})->Args({5000, 512})->Args({20000, 128})->Args({20000, 512})
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NiAutoCrossover)
+    ->Args({5000, 512})->Args({10000, 512})->Args({20000, 512})->Args({40000, 512})->Args({20000, 128})->Args({40000, 128})
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_KSweep)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_TenClassesBgfdqVsDq)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+namespace {
+// 50,000 rows per class, on request only (about two minutes on a quiet core).
+const bool kBigSymmetricRegistered = [] {
+  if (const char* big = std::getenv("DQ_BENCH_BIG"); big && std::string(big) == "1")
+    benchmark::RegisterBenchmark("BM_NiSymmetricVsOneSided", BM_NiSymmetricVsOneSided)
+        ->Args({50000, 128})->Args({50000, 512})->Unit(benchmark::kMillisecond)->Iterations(1);
+  return true;
+}();
+}  // namespace

@@ -8,7 +8,7 @@
 
 #include "core/params.h"
 #include "datasets/dataset.h"
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 #include "methods/method.h"
 #include "methods/ncs.h"
 

@@ -129,6 +129,9 @@ void write_raw(const std::string& path, const char* descr, const void* data, siz
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
   write_raw(path, "<f4", data, 4, shape);
 }
+void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape) {
+  write_raw(path, "<f8", data, 8, shape);
+}
 void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape) {
   write_raw(path, "<i8", data, 8, shape);
 }

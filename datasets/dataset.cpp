@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/embedding_check.h"
 #include "core/error.h"
 
 namespace dq {
@@ -36,12 +37,16 @@ void validate_dataset(const Dataset& d, const std::string& source) {
         throw Error(fmt::format("{}: {} sample {} has label {}, outside [0, {})", source, split, i,
                                 s.labels[static_cast<size_t>(i)], d.num_classes()));
   };
+  if (d.train.n == 0) throw Error(fmt::format("{}: the train split holds no sample", source));
   const bool features = d.feature_dim > 0;
   check(d.train, "train", !features);
   check(d.test, "test", !features && d.test.n > 0);
   if (features && static_cast<int64_t>(d.train_features.size()) != d.train.n * d.feature_dim)
     throw Error(fmt::format("{}: {} feature values, expected {} x {}", source, d.train_features.size(), d.train.n,
                             d.feature_dim));
+  if (features)  // a dataset's own features are embeddings entering the program: the one check
+    check_embeddings(d.train_features.data(), d.train.n, d.feature_dim,
+                     {source + " features", d.train.labels, &d.class_names});
 }
 
 DatasetRegistry& DatasetRegistry::instance() {

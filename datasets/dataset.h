@@ -42,7 +42,8 @@ struct Dataset {
   }
 };
 
-// Checks the invariants every loader promises (label range, sizes); throws dq::Error naming `source`.
+// Checks the invariants every loader promises (a non-empty train split, label range, sizes, finite
+// features: core/embedding_check.h); throws dq::Error naming `source`.
 void validate_dataset(const Dataset& dataset, const std::string& source);
 
 struct DatasetLoaderInfo {

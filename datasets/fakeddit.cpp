@@ -100,8 +100,8 @@ Dataset load_fakeddit(const Params& p) {
   const auto train = read_rows(p, tsv_path(p, "train"), "train", d.num_classes(), p.get_int("max_per_class"), d.load_report);
   const auto test = read_rows(p, tsv_path(p, p.get_string("test_split")), "test", d.num_classes(),
                               p.get_int("max_test_per_class"), d.load_report);
-  d.train = decode_image_files(train, options, "train", d.load_report);
-  d.test = decode_image_files(test, options, "test", d.load_report);
+  d.train = decode_image_files(train, d.class_names, options, "train", d.load_report);
+  d.test = decode_image_files(test, d.class_names, options, "test", d.load_report);
   validate_dataset(d, p.get_string("path"));
   return d;
 }

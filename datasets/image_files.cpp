@@ -90,8 +90,9 @@ int decode_one(const std::string& path, const ImageDecodeOptions& o, std::vector
 
 }  // namespace
 
-ImageSet decode_image_files(const std::vector<LabelledFile>& files, const ImageDecodeOptions& o,
-                            const std::string& split, std::map<std::string, double>& report) {
+ImageSet decode_image_files(const std::vector<LabelledFile>& files, const std::vector<std::string>& class_names,
+                            const ImageDecodeOptions& o, const std::string& split,
+                            std::map<std::string, double>& report) {
   ImageSet set;
   set.n = static_cast<int64_t>(files.size());
   set.channels = o.channels;
@@ -144,6 +145,25 @@ ImageSet decode_image_files(const std::vector<LabelledFile>& files, const ImageD
     const auto& [index, message] = *failures.begin();
     throw Error(fmt::format("{} ({} split, image {} of {}; {} bad image(s) in all; on_bad_image: skip drops them)",
                             message, split, index, set.n, failures.size()));
+  }
+  // A class whose every file was skipped is as broken as an empty class folder: refuse it, naming
+  // the class and what was dropped (a split that lost everything has such a class too).
+  std::map<int64_t, int64_t> listed, dropped;
+  for (const auto& f : files) ++listed[f.label];
+  for (const auto& [index, _] : failures) ++dropped[files[static_cast<size_t>(index)].label];
+  for (const auto& [label, count] : dropped) {
+    if (count < listed[label]) continue;
+    std::string what;
+    int shown_files = 0;
+    for (const auto& [index, message] : failures)
+      if (files[static_cast<size_t>(index)].label == label && shown_files++ < 3) what += (what.empty() ? "" : "; ") + message;
+    if (count > 3) what += fmt::format("; and {} more", count - 3);
+    const std::string name = label >= 0 && label < static_cast<int64_t>(class_names.size())
+                                 ? class_names[static_cast<size_t>(label)]
+                                 : std::to_string(label);
+    throw Error(fmt::format("{} split: class '{}' holds no usable image: on_bad_image: skip dropped all {} of its "
+                            "files: {}",
+                            split, name, count, what));
   }
   // Compact: move the good images down over the skipped ones, keeping their order.
   int64_t kept = 0;

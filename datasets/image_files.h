@@ -43,10 +43,13 @@ std::vector<LabelledFile> labelled_files(const ClassFolderScan& scan, const std:
 
 // Decodes `files` into an ImageSet (N x C x S x S, same order as `files`). Bad files (unreadable,
 // empty, truncated, not JPEG/PNG) throw dq::Error naming the first bad file in list order, or with
-// skip_bad_images are dropped and counted in report["<split>_bad_images_skipped"]. Recoverable
+// skip_bad_images are dropped and counted in report["<split>_bad_images_skipped"]; a class that
+// skipping leaves with no image (so also a split left empty) is a dq::Error naming the class (from
+// `class_names`, indexed by label) and its dropped files, as an empty class folder is. Recoverable
 // decoder warnings are counted in report["<split>_decoder_warnings"]. Throws dq::OutOfMemory when
 // the decoded split could not fit in the machine's memory.
-ImageSet decode_image_files(const std::vector<LabelledFile>& files, const ImageDecodeOptions& options,
-                            const std::string& split, std::map<std::string, double>& report);
+ImageSet decode_image_files(const std::vector<LabelledFile>& files, const std::vector<std::string>& class_names,
+                            const ImageDecodeOptions& options, const std::string& split,
+                            std::map<std::string, double>& report);
 
 }  // namespace dq

@@ -46,10 +46,10 @@ Dataset load_image_folder(const Params& p) {
   d.class_names = train.class_names;
   std::vector<int64_t> train_labels(train.class_names.size());
   for (size_t c = 0; c < train_labels.size(); ++c) train_labels[c] = static_cast<int64_t>(c);
-  d.train = decode_image_files(labelled_files(train, train_labels, p.get_int("max_per_class")), options, "train",
+  d.train = decode_image_files(labelled_files(train, train_labels, p.get_int("max_per_class")), d.class_names, options, "train",
                                d.load_report);
   d.test = decode_image_files(labelled_files(test, labels_by_name(train.class_names, test, "image_folder test folder"), p.get_int("max_test_per_class")),
-                              options, "test", d.load_report);
+                              d.class_names, options, "test", d.load_report);
   d.load_report["ignored_files"] = static_cast<double>(train.ignored_files + test.ignored_files);
   validate_dataset(d, paths.train);
   return d;

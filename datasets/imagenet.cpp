@@ -144,9 +144,9 @@ Dataset load_imagenet(const Params& p) {
     val = cap_per_class(flat_val_files(p, train.class_names, list_image_files(val_dir(p), "ImageNet val folder", &ignored)),
                         p.get_int("max_test_per_class"));
   }
-  d.train = decode_image_files(labelled_files(train, identity, p.get_int("max_per_class")), options, "train",
+  d.train = decode_image_files(labelled_files(train, identity, p.get_int("max_per_class")), d.class_names, options, "train",
                                d.load_report);
-  d.test = decode_image_files(val, options, "test", d.load_report);
+  d.test = decode_image_files(val, d.class_names, options, "test", d.load_report);
   d.load_report["ignored_files"] = static_cast<double>(ignored);
   validate_dataset(d, p.get_string("path"));
   return d;

@@ -28,14 +28,7 @@ Params params_for(const std::string& kind, const std::string& where) {
 }
 
 std::vector<DatasetDefinition> from_yaml(const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw Error(fmt::format("{}: cannot read the experiment file", file));
-  } catch (const YAML::Exception& e) {
-    throw Error(fmt::format("{}:{}:{}: invalid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  const YAML::Node root = load_yaml_file(file);  // refuses duplicate keys at any depth
   const YAML::Node datasets = root.IsMap() ? root["datasets"] : YAML::Node();
   if (!datasets || !datasets.IsMap() || datasets.size() == 0)
     throw Error(fmt::format("{}: expected a top-level 'datasets:' map (name: {{kind: ..., params...}})", file));
@@ -128,8 +121,8 @@ void add_datasets_command(CLI::App& app) {
   auto no_cache = std::make_shared<bool>(false);
   inspect->add_option("source", *source, "spec like 'image_folder(path=data/cifar10-jpg,image_size=32)' or an experiment YAML")
       ->required();
-  inspect->add_option("--cache-dir", *cache_dir, "decode cache folder")->capture_default_str();
-  inspect->add_flag("--no-cache", *no_cache, "decode without reading or writing the cache");
+  auto* cache_opt = inspect->add_option("--cache-dir", *cache_dir, "decode cache folder")->capture_default_str();
+  inspect->add_flag("--no-cache", *no_cache, "decode without reading or writing the cache")->excludes(cache_opt);
   inspect->callback([=] { std::cout << inspect_datasets(*source, *no_cache ? "" : *cache_dir) << std::flush; });
 
   CLI::App* list = datasets->add_subcommand("list", "List the dataset kinds and their parameters");

@@ -101,17 +101,7 @@ class ExperimentParser {
   Experiment parse() {
     Experiment ex;
     ex.file = file_;
-    std::ifstream in(file_);
-    if (!in) throw Error(fmt::format("{}: cannot open experiment file", file_));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    ex.yaml_text = buffer.str();
-    YAML::Node root;
-    try {
-      root = YAML::Load(ex.yaml_text);
-    } catch (const YAML::ParserException& e) {
-      throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", file_, e.mark.line + 1, e.mark.column + 1, e.msg));
-    }
+    const YAML::Node root = load_yaml_file(file_, &ex.yaml_text);  // refuses duplicate keys at any depth
     if (!root.IsMap()) throw Error(fmt::format("{}: an experiment file must be a mapping of keys", file_));
     for (const auto& entry : root) {
       const std::string key = entry.first.as<std::string>();
@@ -337,6 +327,11 @@ class ExperimentParser {
       CellConfig cell{ex.name, find_dataset(row.chosen.at("dataset")), parse_method(row.chosen.at("method")),
                       parse_ratio(row.chosen.at("ratio")), parse_seed(row.chosen.at("seed")), extractor, train,
                       ex.memory_budget};
+      // Options that cannot be honoured are refused here, before anything runs.
+      if (!extractor && cell.method.instantiate()->needs_embeddings())
+        throw Error(fmt::format("{} (key 'method'): method '{}' works on embeddings; add an 'extractor:' section "
+                                "(e.g. {{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
+                                where(row.chosen.at("method")), cell.method.name));
       if (seen.insert(cell.id()).second) ex.cells.push_back(std::move(cell));
     }
   }

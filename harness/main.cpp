@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) {
+      const dq::TableFormat format = dq::table_format_from(run_format);  // every option before any work
       const dq::Experiment ex = dq::load_experiment(run_yaml);  // validates before touching the database
       dq::RunOptions options;
       options.retry_failed = retry_failed;
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
       options.command_line = command_line;
       const dq::RunSummary summary = dq::run_experiment(ex, options, std::cout);
       dq::Store store(ex.database);
-      std::cout << "\n" << dq::render_results_table(store, ex.name, dq::table_format_from(run_format));
+      std::cout << "\n" << dq::render_results_table(store, ex.name, format);
       std::cout << "results: " << ex.database << "\n";
       return summary.failed + summary.timeout > 0 ? 1 : 0;
     }
@@ -151,6 +152,7 @@ int main(int argc, char** argv) {
       return status == dq::CellStatus::Done || status == dq::CellStatus::Oom ? 0 : 1;
     }
     if (*table) {
+      const dq::TableFormat format = dq::table_format_from(table_format);
       std::string db = table_source, experiment = table_experiment;
       if (table_source.ends_with(".yaml") || table_source.ends_with(".yml")) {
         const dq::Experiment ex = dq::load_experiment(table_source);
@@ -159,7 +161,7 @@ int main(int argc, char** argv) {
       }
       if (!std::filesystem::exists(db)) throw dq::Error(fmt::format("{}: no such database", db));
       dq::Store store(db);
-      std::cout << dq::render_results_table(store, experiment, dq::table_format_from(table_format));
+      std::cout << dq::render_results_table(store, experiment, format);
       return 0;
     }
     if (*cells) {

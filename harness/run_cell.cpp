@@ -115,6 +115,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
 
     // 2. embed
     auto method = cell.method.instantiate();
+    if (method->needs_images() && !dataset.has_images())  // refused before the embeddings are computed
+      throw Error(fmt::format("{}: method '{}' needs the training images, but dataset '{}' has features only",
+                              ex.file, cell.method.name, cell.dataset.name));
     Embeddings embeddings;
     if (cell.extractor) {
       auto scope = timer.scope("embed");

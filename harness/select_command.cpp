@@ -10,9 +10,11 @@
 #include <memory>
 #include <new>
 
+#include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
+#include "core/output_files.h"
 #include "core/stage_timer.h"
 #include "methods/class_partition.h"
 #include "methods/method.h"
@@ -41,8 +43,9 @@ Inputs load_inputs(const SelectOptions& o, MemoryBudget& memory) {
       throw Error(fmt::format("{}: labels must be a 1-D array (N,), found shape ({})", o.labels, fmt::join(y.shape, ", ")));
     if (y.shape[0] != z.shape[0])
       throw Error(fmt::format("{}: {} labels for {} embedding rows in {}", o.labels, y.shape[0], z.shape[0], o.embeddings));
-    flat = z.as_float32(o.embeddings);
     labels = y.as_int64(o.labels);
+    check_embeddings(z, {o.embeddings, labels});  // the one finiteness check, before any conversion
+    flat = z.as_float32(o.embeddings);
     in.n = z.shape[0];
     in.d = z.shape[1];
   }
@@ -58,14 +61,14 @@ Inputs load_inputs(const SelectOptions& o, MemoryBudget& memory) {
   return in;
 }
 
-void write_bins(const std::string& path, const std::string& method, const std::vector<ClassSelection>& selections) {
+void write_bins(const std::string& path, const std::vector<ClassSelection>& selections) {
   size_t rows = 0, width = 0;
   for (const auto& s : selections)
     for (const auto& bin : s.bins) {
       ++rows;
       width = std::max(width, bin.size());
     }
-  if (rows == 0) throw Error(fmt::format("--bins-out {}: method '{}' produces no bins", path, method));
+  DQ_ASSERT(rows > 0, "a method that declares produces_bins() returned no bins");
   std::vector<int64_t> table(rows * width, -1);
   size_t r = 0;
   for (const auto& s : selections)
@@ -125,12 +128,40 @@ void print_diagnostics(std::ostream& out, const std::vector<ClassView>& classes,
   }
 }
 
+// The registered methods that produce bins, for the message that refuses --bins-out.
+std::string methods_with_bins() {
+  std::string out;
+  for (const MethodInfo* info : MethodRegistry::instance().list()) {
+    try {
+      if (info->make(Params(info->name, info->params))->produces_bins()) out += (out.empty() ? "" : ", ") + info->name;
+    } catch (const Error&) {
+      // a method that cannot be built with its defaults is left out of the list
+    }
+  }
+  return out;
+}
+
 int run(const SelectOptions& o, std::ostream& out) {
+  // Every option, and every combination of them, is checked here, before any input is read.
   if (!(o.ratio > 0 && o.ratio <= 1)) throw Error(fmt::format("--ratio {} is outside (0, 1]", o.ratio));
   if (o.out.empty()) throw Error("--out is required (where the selected ids go)");
   const MethodSpec spec = parse_method_spec(o.method, "--method");
   auto method = spec.instantiate();
+  if (!o.bins_out.empty() && !method->produces_bins())
+    throw Error(fmt::format("--bins-out {}: method '{}' produces no bins (methods with bins: {})", o.bins_out,
+                            spec.name, methods_with_bins()));
+  if (method->needs_images())
+    throw Error(fmt::format("--method {}: method '{}' needs the training images; `dqbench select` has embeddings "
+                            "only (run it from an experiment whose dataset has images)",
+                            o.method, spec.name));
   MemoryBudget memory(o.memory_budget.empty() ? physical_memory_bytes() : parse_bytes(o.memory_budget, "--memory-budget"));
+  // Outputs go to temporaries, renamed into place only when all are written: a failure leaves none.
+  const std::vector<std::pair<std::string, std::string>> inputs = {{"--embeddings", o.embeddings},
+                                                                   {"--labels", o.labels}};
+  OutputFiles outputs;
+  const std::string out_tmp = outputs.add("--out", o.out, inputs);
+  const std::string keep_tmp = o.keep_out.empty() ? "" : outputs.add("--keep-out", o.keep_out, inputs);
+  const std::string bins_tmp = o.bins_out.empty() ? "" : outputs.add("--bins-out", o.bins_out, inputs);
   StageTimer timer;
   Inputs in;
   {
@@ -161,9 +192,10 @@ int run(const SelectOptions& o, std::ostream& out) {
     ids.insert(ids.end(), s.ids.begin(), s.ids.end());
     keep.insert(keep.end(), s.keep.begin(), s.keep.end());
   }
-  write_npy(o.out, ids.data(), {static_cast<int64_t>(ids.size())});
-  if (!o.keep_out.empty()) write_npy(o.keep_out, keep.data(), {static_cast<int64_t>(keep.size())});
-  if (!o.bins_out.empty()) write_bins(o.bins_out, spec.name, selections);
+  write_npy(out_tmp, ids.data(), {static_cast<int64_t>(ids.size())});
+  if (!keep_tmp.empty()) write_npy(keep_tmp, keep.data(), {static_cast<int64_t>(keep.size())});
+  if (!bins_tmp.empty()) write_bins(bins_tmp, selections);
+  outputs.commit();
 
   fmt::print(out, "method {}\n", spec.canonical());
   fmt::print(out, "{} samples x {} dims, {} classes, ratio {}, seed {}, memory budget {} (peak declared {})\n", in.n, in.d,

@@ -26,7 +26,10 @@ struct SelectOptions {
 };
 
 // Returns the process exit status: 0 on success, 2 for bad input (message on `err`), 3 when the
-// method ran out of its memory budget.
+// method ran out of its memory budget. Every option is checked before any input is read (--bins-out
+// needs a method that produces bins, ADQ needs images, outputs must differ from each other and from
+// the inputs); the embeddings are checked finite (core/embedding_check.h) before the selection; the
+// outputs are written all or nothing (core/output_files.h).
 int run_select(const SelectOptions& options, std::ostream& out = std::cout, std::ostream& err = std::cerr);
 
 // Registers the `select` subcommand; on failure its callback throws CLI::RuntimeError(status), which

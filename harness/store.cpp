@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -37,6 +38,17 @@ CREATE TABLE IF NOT EXISTS provenance(
 )SQL";
 
 const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+// Policy: a metric is a finite number or it is not recorded at all. A NaN or infinity is a failed
+// computation (a diverged training loss, a distance to nothing), never a result, so the whole write
+// is refused and the cell ends FAILED with this message (SQLite would store NaN as NULL, and
+// infinity would average into tables unnoticed).
+void require_finite(const std::string& db, const std::string& cell_id, const std::map<std::string, double>& metrics) {
+  for (const auto& [name, value] : metrics)
+    if (!std::isfinite(value))
+      throw Error(fmt::format("{}: cell {}: metric '{}' is {}; the store keeps only finite metrics", db,
+                              cell_id.substr(0, 12), name, std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf"));
+}
 }  // namespace
 
 const char* status_name(CellStatus s) {
@@ -173,6 +185,7 @@ void Store::heartbeat(const std::string& cell_id) {
 
 void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
                          const std::map<std::string, double>& metrics_in) {
+  require_finite(path_, cell_id, metrics_in);
   Transaction tx(db_, path_);
   // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row.
   Statement(db_,
@@ -197,6 +210,7 @@ void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
 }
 
 void Store::record_metrics(const std::string& cell_id, const std::map<std::string, double>& m) {
+  require_finite(path_, cell_id, m);
   Transaction tx(db_, path_);
   for (const auto& [name, value] : m)
     Statement(db_, "INSERT OR REPLACE INTO metrics(cell_id, name, value) VALUES(?,?,?)", path_)

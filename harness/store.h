@@ -55,7 +55,8 @@ class Store {
   std::optional<CellRow> find_cell(const std::string& cell_id);
   std::vector<CellRow> cells(const std::string& experiment = "");
 
-  // Cell lifecycle (each call is one transaction).
+  // Cell lifecycle (each call is one transaction). record_stage and record_metrics refuse a NaN or
+  // infinite metric with a dq::Error naming the metric and the cell, writing nothing of the call.
   void start_cell(const std::string& cell_id);        // RUNNING, clears earlier stages/metrics
   void heartbeat(const std::string& cell_id);
   void record_stage(const std::string& cell_id, const StageRecord& stage,

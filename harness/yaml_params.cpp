@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
 #include "core/error.h"
 
 namespace dq {
@@ -10,6 +15,57 @@ std::string yaml_where(const std::string& file, const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
   if (mark.line < 0) return file;
   return fmt::format("{}:{}:{}", file, mark.line + 1, mark.column + 1);
+}
+
+namespace {
+
+// Walks every mapping and sequence once (an alias repeats a node: `visited` keeps a node reached
+// through several aliases, or through itself, from being walked again).
+void check_unique_keys(const YAML::Node& node, const std::string& file, std::vector<YAML::Node>& visited) {
+  if (!node.IsMap() && !node.IsSequence()) return;
+  for (const auto& seen : visited)
+    if (seen.is(node)) return;
+  visited.push_back(node);
+  if (node.IsSequence()) {
+    for (const auto& item : node) check_unique_keys(item, file, visited);
+    return;
+  }
+  std::map<std::string, YAML::Mark> first;
+  for (const auto& entry : node) {
+    if (entry.first.IsScalar()) {
+      const std::string key = entry.first.Scalar();
+      const auto [it, inserted] = first.emplace(key, entry.first.Mark());
+      if (!inserted)
+        throw Error(fmt::format("{} (key '{}'): duplicate key (first at line {})", yaml_where(file, entry.first), key,
+                                it->second.line + 1));
+    }
+    check_unique_keys(entry.first, file, visited);
+    check_unique_keys(entry.second, file, visited);
+  }
+}
+
+}  // namespace
+
+YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  std::vector<YAML::Node> visited;
+  check_unique_keys(root, file, visited);
+  return root;
+}
+
+YAML::Node load_yaml_file(const std::string& file, std::string* text) {
+  std::ifstream in(file);
+  if (!in) throw Error(fmt::format("{}: cannot open the YAML file", file));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  YAML::Node root = parse_yaml(buffer.str(), file);
+  if (text) *text = buffer.str();
+  return root;
 }
 
 void apply_yaml_params(const YAML::Node& map, Params& params, const std::string& file,

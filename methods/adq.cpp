@@ -26,6 +26,9 @@ class AdqMethod final : public SelectionMethod {
         alpha_(params.get_double("alpha")),
         head_seed_(static_cast<uint64_t>(params.get_int("head_seed"))) {}
 
+  bool produces_bins() const override { return true; }
+  bool needs_images() const override { return true; }
+
   ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
     return std::move(select_all(std::span<const ClassView>(&cls, 1), ctx).front());
   }

@@ -4,7 +4,7 @@
 // methods/docs/bgfdq.md.
 #include <cmath>
 
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "methods/method.h"
 #include "methods/ncs.h"
 
@@ -48,6 +48,8 @@ class BgfdqMethod final : public SelectionMethod {
     diag["lambda_c_exact"] = graph.lambda_exact ? 1 : 0;
     if (!std::isnan(graph.recall)) diag["knn_recall_at_k"] = graph.recall;
     diag["knn_cache_hit"] = graph.from_cache ? 1 : 0;
+    diag["knn_graph_k"] = static_cast<double>(graph.computed_k);  // > k: served as a prefix of a larger graph
+    diag["knn_exact"] = graph.exact_search ? 1 : 0;
     diag["duplicates"] = static_cast<double>(graph.duplicates);
     diag["refills"] = static_cast<double>(ncs.refills);
     diag["removals"] = static_cast<double>(ncs.removals);
@@ -72,7 +74,8 @@ MethodInfo make_bgfdq_info() {
               {"theta", ParamType::Double, 0.25, "fixed patch-drop ratio; keep fraction is 1-theta", {}, 0.0, 0.95},
               {"knn", ParamType::String, std::string("exact"),
                "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its nprobe "
-               "nearest cells) or a FAISS index_factory string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'",
+               "nearest cells), 'auto' (exact up to 10,000 rows per class, clustered above) or a FAISS index_factory "
+               "string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'",
                {}, {}, {}},
               {"nlist", ParamType::Int, int64_t{0}, "cells for knn=clustered (0: round(sqrt(M_c)))", {}, 0.0, {}},
               {"nprobe", ParamType::Int, int64_t{0}, "cells probed (knn=clustered, 0: 8) or IVF probes (FAISS, 0: index default)",

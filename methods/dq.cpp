@@ -12,6 +12,8 @@ class DqMethod final : public SelectionMethod {
  public:
   explicit DqMethod(const Params& params) : config_(DqFamilyConfig::from(params)) {}
 
+  bool produces_bins() const override { return true; }
+
   ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
     BinsResult bins = graphcut_bins_for_class(cls, config_.bins, ctx);
     auto stage = ctx.timer.scope("bin_sampling");

@@ -65,6 +65,8 @@ class DqasApprox final : public SelectionMethod {
         val_fraction_(params.get_double("val_fraction")),
         proxy_name_(params.get_string("proxy")) {}
 
+  bool produces_bins() const override { return true; }
+
   ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
     return std::move(select_all(std::span<const ClassView>(&cls, 1), ctx).front());
   }

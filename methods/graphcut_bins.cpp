@@ -54,16 +54,6 @@ std::vector<int64_t> graphcut_bin_sizes(int64_t m, int64_t bins) {
   return sizes;
 }
 
-namespace {
-void check_finite(const ClassView& cls) {
-  for (int64_t i = 0; i < cls.size(); ++i)
-    for (int64_t k = 0; k < cls.d; ++k)
-      if (!std::isfinite(cls.row(i)[k]))
-        throw Error(fmt::format("GraphCut bins: embedding of sample {} (class {}) has a non-finite value at dim {}",
-                                cls.ids[static_cast<size_t>(i)], cls.label, k));
-}
-}  // namespace
-
 ClassBins generate_graphcut_bins(const ClassView& cls, const BinParams& params, MemoryBudget& memory) {
   const int64_t m = cls.size();
   const std::vector<int64_t> sizes = graphcut_bin_sizes(m, params.bins);
@@ -72,7 +62,6 @@ ClassBins generate_graphcut_bins(const ClassView& cls, const BinParams& params, 
   for (int64_t i = 0; i < m; ++i) pool[static_cast<size_t>(i)] = i;
 
   if (params.bins > 1 && m > 0) {
-    check_finite(cls);
     std::unique_ptr<graphcut::RoundSelector> selector =
         params.mode == GreedyMode::Streaming
             ? graphcut::make_streaming_selector(cls, params.kernel, memory)

@@ -44,7 +44,8 @@ using ClassBins = std::vector<std::vector<int64_t>>;
 std::vector<int64_t> graphcut_bin_sizes(int64_t m, int64_t bins);
 
 // Runs the greedy (no cache). Dense modes reserve 4*M^2 bytes first: over budget throws
-// dq::OutOfMemory before any work. Non-finite embeddings throw dq::Error.
+// dq::OutOfMemory before any work. Embeddings must be finite (core/embedding_check.h checks them where
+// they enter).
 ClassBins generate_graphcut_bins(const ClassView& cls, const BinParams& params, MemoryBudget& memory);
 
 struct BinsResult {

@@ -60,6 +60,12 @@ class SelectionMethod {
   virtual std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx);
   // Methods that do not look at embeddings (Random) let the runner skip the embedding stage.
   virtual bool needs_embeddings() const { return true; }
+  // Bin-based methods fill ClassSelection::bins and say so here, so that a request for bins
+  // (`dqbench select --bins-out`) is refused before any work when the method has none.
+  virtual bool produces_bins() const { return false; }
+  // Methods that read pixels through Services::train_images (ADQ's texture level) say so here, so
+  // that embedding-only input is refused before any work.
+  virtual bool needs_images() const { return false; }
 };
 
 // Rounding used for every per-class budget: half away from zero, as C's llround. (DQ's Python code

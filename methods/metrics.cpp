@@ -1,4 +1,4 @@
-// Selection quality per class through the exact tiled search of methods/knn.h: the nearest selected
+// Selection quality per class through the exact tiled search of methods/knn/search.h: the nearest selected
 // sample of every class member (coverage, mean nearest-selected distance) and the nearest other
 // selected sample of every pick (redundancy). Classes without picks have no coverage and classes with
 // fewer than two picks no redundancy; they are left out of those summaries and counted.
@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 
 namespace dq {
 
@@ -76,17 +76,23 @@ std::map<std::string, double> selection_metrics(std::span<const ClassView> class
     ++redundancy_classes;
   }
 
-  const double nan = std::nan("");
+  // A summary over nothing is undefined: it is left out (never NaN), so what is stored is a number.
   std::map<std::string, double> m;
-  m["coverage_mean"] = covered_classes ? coverage_sum / static_cast<double>(covered_classes) : nan;
-  m["coverage_max"] = covered_classes ? coverage_max : nan;
-  m["nearest_selected_mean"] = covered_samples ? nearest_sum / static_cast<double>(covered_samples) : nan;
-  m["redundancy_mean"] = redundancy_classes ? redundancy_sum / static_cast<double>(redundancy_classes) : nan;
-  m["redundancy_min"] = redundancy_classes ? redundancy_min : nan;
-  m["selected_nn_mean"] = selected_nn_count ? selected_nn_sum / static_cast<double>(selected_nn_count) : nan;
+  if (covered_classes) {
+    m["coverage_mean"] = coverage_sum / static_cast<double>(covered_classes);
+    m["coverage_max"] = coverage_max;
+    m["nearest_selected_mean"] = nearest_sum / static_cast<double>(covered_samples);
+  }
+  if (redundancy_classes) {
+    m["redundancy_mean"] = redundancy_sum / static_cast<double>(redundancy_classes);
+    m["redundancy_min"] = redundancy_min;
+    m["selected_nn_mean"] = selected_nn_sum / static_cast<double>(selected_nn_count);
+  }
   m["classes_without_selection"] = static_cast<double>(classes.size()) - static_cast<double>(covered_classes);
-  m["realised_sample_ratio"] = total ? static_cast<double>(picked) / static_cast<double>(total) : nan;
-  m["realised_storage_ratio"] = total ? kept / static_cast<double>(total) : nan;
+  if (total) {
+    m["realised_sample_ratio"] = static_cast<double>(picked) / static_cast<double>(total);
+    m["realised_storage_ratio"] = kept / static_cast<double>(total);
+  }
   return m;
 }
 

@@ -15,6 +15,8 @@ namespace dq {
 // "realised_storage_ratio" (sum of keep fractions / sum M_c), "selected_nn_mean" (mean over picks of
 // the distance to the nearest other pick: informative where duplicates make Gamma 0),
 // "classes_without_selection" (classes left out of coverage; classes with < 2 picks have no Gamma).
+// A summary with nothing to summarise (no class with a pick, or none with two) is left out of the
+// map, never NaN: every value is finite for finite embeddings (the store refuses anything else).
 std::map<std::string, double> selection_metrics(std::span<const ClassView> classes,
                                                 std::span<const ClassSelection> selections, MemoryBudget& memory);
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 
 namespace dq {
 

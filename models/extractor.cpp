@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -17,9 +18,12 @@ namespace dq {
 
 namespace {
 
-// Runs `fn` (N x C x H x W float -> N x d) over the training images in batches.
+// Runs `fn` (N x C x H x W float -> N x d) over the training images in batches. Each batch is
+// checked (core/embedding_check.h) in the dtype the network returned, so a float64 output beyond the
+// float32 range is reported as such rather than as the infinity the conversion would make of it.
 template <typename Forward>
-Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forward&& fn, const ProgressFn& progress) {
+Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forward&& fn, const EmbeddingOrigin& origin,
+                        const ProgressFn& progress) {
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
@@ -27,10 +31,17 @@ Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forwa
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
     auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, norm);
-    auto f = fn(x).to(torch::kCPU).to(torch::kFloat32).contiguous();
-    if (f.dim() != 2 || f.size(0) != count)
+    auto raw = fn(x).to(torch::kCPU).contiguous();
+    if (raw.dim() != 2 || raw.size(0) != count)
       throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
-                              fmt::join(f.sizes(), "x"), count, count));
+                              fmt::join(raw.sizes(), "x"), count, count));
+    EmbeddingOrigin batch = origin;
+    batch.labels = origin.labels.subspan(static_cast<size_t>(start), static_cast<size_t>(count));
+    batch.first_row = start;
+    if (raw.scalar_type() == torch::kDouble)
+      check_embeddings(raw.template data_ptr<double>(), count, raw.size(1), batch);
+    auto f = raw.to(torch::kFloat32).contiguous();
+    check_embeddings(f.template data_ptr<float>(), count, f.size(1), batch);
     if (out.d == 0) {
       out.d = f.size(1);
       out.z.resize(static_cast<size_t>(images.n * out.d));
@@ -89,6 +100,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
         Embeddings out;
         out.n = arr.shape[0];
         out.d = arr.shape[1];
+        check_embeddings(arr, {"cached embeddings " + path, dataset.train.labels, &dataset.class_names});
         out.z = arr.as_float32(path);
         out.from_cache = true;
         out.key = key;
@@ -115,7 +127,9 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
     model->to(device);
     train_model_in_place(*model, train, dataset.test, recipe, seed, device, progress);
     model->eval();
-    out = embed_images(train, norm, [&](torch::Tensor x) { return model->features(x.to(device)); }, progress);
+    out = embed_images(train, norm, [&](torch::Tensor x) { return model->features(x.to(device)); },
+                       {fmt::format("proxy extractor ({})", arch_name(recipe.arch)), train.labels, &dataset.class_names},
+                       progress);
   } else {
     torch::jit::script::Module module;
     try {
@@ -133,7 +147,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
       throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
                               layer, p.get_string("path"), fmt::join(children, ", ")));
     out = embed_images(train, norm, [&](torch::Tensor x) { return torchscript_features(module, layer, x.to(device)); },
-                       progress);
+                       {"TorchScript extractor " + p.get_string("path"), train.labels, &dataset.class_names}, progress);
   }
   out.key = key;
   if (!path.empty()) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 
 namespace dq::test {
 

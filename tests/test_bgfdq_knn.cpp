@@ -10,7 +10,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "methods/knn.h"
+#include "methods/knn/knn.h"
 #include "tests/test_bgfdq_data.h"
 #include "tests/test_helpers.h"
 
@@ -51,12 +51,12 @@ TEST_CASE("exact_sqdist is the plain sum of squared differences", "[bgfdq]") {
   REQUIRE(exact_sqdist(a, a, 5) == 0.0);
 }
 
-TEST_CASE("duplicate groups join equal rows, -0 with +0, and reject NaN", "[bgfdq]") {
+// NaN and infinity never reach here: core/embedding_check.h refuses them where embeddings enter
+// (tests/test_embedding_check.cpp).
+TEST_CASE("duplicate groups join equal rows, -0 with +0", "[bgfdq]") {
   Points p{5, 2, {1, 2, 0.0f, 3, 1, 2, -0.0f, 3, 1, 2.5f}};
   const auto g = duplicate_groups(p.matrix());
   REQUIRE(g == std::vector<int32_t>{0, 1, 0, 1, 4});
-  p.z[9] = std::nanf("");
-  REQUIRE_THROWS_AS(duplicate_groups(p.matrix()), Error);
 }
 
 TEST_CASE("exact self-search equals a full sort on a random 1000 x 512 set", "[bgfdq]") {
@@ -245,8 +245,9 @@ TEST_CASE("the KNN graph is cached per embedding key, class and options", "[bgfd
   REQUIRE(second.lambda_c == first.lambda_c);
   REQUIRE(second.duplicates == 1);
 
-  options.k = 5;  // other options: another entry
+  options.lambda_pairs = 10;  // other options: another entry
   REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  options.lambda_pairs = 50;
   // A truncated file is rebuilt, not trusted.
   options.k = 20;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
@@ -324,4 +325,121 @@ TEST_CASE("clustered search: exact distances within probed cells, high recall, e
     MemoryBudget tight(3000ull * 20 * 8 + 3000ull * 35 * 4 + 3000ull * 12 + (64 << 10));
     REQUIRE_THROWS_AS(clustered_self_knn(p.matrix(), {20, 40, 4, 50, 1 << 22}, tight), OutOfMemory);
   }
+}
+
+TEST_CASE("symmetric exact search equals the one-sided search and a full sort", "[bgfdq][symmetric]") {
+  // Duplicates (a group larger than k), equal distances on a grid, a large offset and a class
+  // smaller than k; tile sizes from 8 rows per block (many rounds, a bye when the block count is
+  // odd) to one block; 1 and 2 threads.
+  Points dup = dq::test::clustered_points(333, 24, 5, 0.0, 3);
+  for (int64_t i = 1; i <= 30; ++i) dq::test::copy_row(dup, 0, i * 9);
+  for (int64_t i = 0; i < 20; ++i) dq::test::copy_row(dup, 200 + i, 300 + i);
+  const std::vector<std::pair<const char*, Points>> sets = {
+      {"duplicates", dup},
+      {"grid ties", dq::test::grid_points(257, 3, 3, 8)},
+      {"offset", dq::test::clustered_points(301, 64, 4, 1.0e4, 9)},
+      {"smaller than k", dq::test::clustered_points(13, 8, 2, 0.0, 1)},
+  };
+  const int threads = omp_get_max_threads();
+  for (const auto& [name, p] : sets) {
+    const double lambda = dq::test::brute_lambda(p, 50);
+    for (const uint64_t tile_bytes : {uint64_t{256}, uint64_t{4096}, uint64_t{40000}, uint64_t{1} << 24}) {
+      ExactSearchOptions one_sided{20, tile_bytes, false};
+      omp_set_num_threads(1);
+      const auto reference = exact_self_knn(p.matrix(), 50, one_sided, big_budget());
+      for (const int t : {1, 2}) {
+        INFO(name << ", tile " << tile_bytes << " bytes, " << t << " threads");
+        omp_set_num_threads(t);
+        const auto r = exact_self_knn(p.matrix(), 50, {20, tile_bytes, true}, big_budget());
+        REQUIRE(r.lists.ids == reference.lists.ids);
+        REQUIRE(r.lists.dist == reference.lists.dist);
+        REQUIRE(r.smallest_pairs == reference.smallest_pairs);
+        REQUIRE(r.duplicates == reference.duplicates);
+        double sum = 0;
+        for (double v : r.smallest_pairs) sum += v;
+        REQUIRE((r.smallest_pairs.empty() ? 0.0 : sum / static_cast<double>(r.smallest_pairs.size())) ==
+                Approx(lambda).epsilon(1e-12));
+        require_equal_to_brute_force(r.lists, p, 20);
+      }
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+TEST_CASE("symmetric exact search declares its tiles and rankings to the memory budget", "[bgfdq][symmetric]") {
+  const Points p = dq::test::clustered_points(2000, 64, 4, 0.0, 5);
+  // Enough for the centred copy (2000 x 67 floats) and the lists, not for the rankings (2000 x 20 x 12).
+  MemoryBudget tight(2000ull * 67 * 4 + 2000ull * 20 * 8 + (100 << 10));
+  REQUIRE_THROWS_AS(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true}, tight), OutOfMemory);
+  MemoryBudget enough(16 << 20);
+  exact_self_knn(p.matrix(), 50, {20, 1 << 20, true}, enough);
+  REQUIRE(enough.peak() <= (16u << 20));
+  REQUIRE(enough.peak() >= 2000ull * 20 * 12);
+  REQUIRE(enough.in_use() == 0);
+}
+
+TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefixes", "[bgfdq][ksweep]") {
+  const auto dir = dq::test::scratch_dir("bgfdq_knn_sweep");
+  Points p = dq::test::grid_points(240, 3, 4, 12);  // ties everywhere: prefixes must keep the tie order
+  for (int64_t i = 0; i < 12; ++i) dq::test::copy_row(p, 5, 100 + i);
+  std::vector<int64_t> ids(240);
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{3, ids, p.z.data(), p.d};
+  Services services;
+  services.cache_dir = dir.string();
+  services.embedding_key = "sweep";
+  KnnGraphOptions options;
+  options.k = 40;
+  const KnnGraph largest = build_knn_graph(cls, options, big_budget(), services);
+  REQUIRE_FALSE(largest.from_cache);
+  REQUIRE(largest.computed_k == 40);
+  for (const int64_t k : {20, 10, 5}) {
+    INFO("k = " << k);
+    options.k = k;
+    const KnnGraph served = build_knn_graph(cls, options, big_budget(), services);
+    const KnnGraph direct = build_knn_graph(cls, options, big_budget(), {});
+    REQUIRE(served.from_cache);
+    REQUIRE(served.computed_k == 40);
+    REQUIRE_FALSE(direct.from_cache);
+    REQUIRE(direct.computed_k == k);
+    REQUIRE(served.lists.k == k);
+    REQUIRE(served.lists.ids == direct.lists.ids);
+    REQUIRE(served.lists.dist == direct.lists.dist);
+    REQUIRE(served.lambda_c == direct.lambda_c);
+    REQUIRE(served.duplicates == direct.duplicates);
+  }
+  // A larger k than any cached one is computed (and then serves as well); approximate modes are not
+  // served from prefixes (their candidates, pairs and recall depend on k).
+  options.k = 60;
+  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  options.knn = "clustered";
+  options.nlist = 6;
+  options.nprobe = 2;
+  options.k = 40;
+  build_knn_graph(cls, options, big_budget(), services);
+  options.k = 20;
+  const KnnGraph clustered = build_knn_graph(cls, options, big_budget(), services);
+  REQUIRE_FALSE(clustered.from_cache);
+  REQUIRE(clustered.computed_k == 20);
+  REQUIRE_FALSE(clustered.exact_search);
+}
+
+TEST_CASE("knn=auto searches small classes exactly and large ones with the clustered search", "[bgfdq][ksweep]") {
+  KnnGraphOptions options;
+  options.knn = "auto";
+  REQUIRE(options.resolved(kAutoExactMaxRows).knn == "exact");
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "clustered");
+  options.knn = "PCA8,Flat";
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "PCA8,Flat");
+  const Points p = dq::test::clustered_points(300, 16, 4, 0.0, 31);
+  std::vector<int64_t> ids(300);
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{0, ids, p.z.data(), p.d};
+  options.knn = "auto";
+  const KnnGraph g = build_knn_graph(cls, options, big_budget(), {});
+  options.knn = "exact";
+  const KnnGraph exact = build_knn_graph(cls, options, big_budget(), {});
+  REQUIRE(g.exact_search);
+  REQUIRE(g.lists.ids == exact.lists.ids);
+  REQUIRE(g.lambda_c == exact.lambda_c);
 }

@@ -4,7 +4,7 @@
 #include <omp.h>
 
 #include "datasets/dataset.h"
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 
 using namespace dq;
 

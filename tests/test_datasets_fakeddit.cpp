@@ -117,11 +117,17 @@ TEST_CASE("fakeddit errors name the file, line and column", "[datasets]") {
                           Catch::Contains("0..1"));
   }
   SECTION("zero-byte image: error or skipped and counted") {
-    write_bytes(root / "public_image_set/b1.jpg", {});
-    CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})), Catch::Contains("b1.jpg") && Catch::Contains("0 bytes"));
+    write_bytes(root / "public_image_set/awxhir.jpg", {});
+    CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})), Catch::Contains("awxhir.jpg") && Catch::Contains("0 bytes"));
     const Dataset d = load_with("fakeddit", with(root, {{"on_bad_image", "skip"}}));
-    CHECK(red_tags(d.train) == std::vector<int>{10, 40});
+    CHECK(red_tags(d.train) == std::vector<int>{20, 40});
     CHECK(d.load_report.at("train_bad_images_skipped") == 1);
+  }
+  SECTION("skipping the only image of a class is an error naming the class and the file") {
+    write_bytes(root / "public_image_set/b1.jpg", {});  // the one 'fake' training image
+    CHECK_THROWS_WITH(load_with("fakeddit", with(root, {{"on_bad_image", "skip"}})),
+                      "train split: class 'fake' holds no usable image: on_bad_image: skip dropped all 1 of its files: " +
+                          (root / "public_image_set/b1.jpg").string() + ": empty image file (0 bytes)");
   }
   SECTION("missing TSV") {
     fs::remove(root / "multimodal_train.tsv");

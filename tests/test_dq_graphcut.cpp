@@ -219,16 +219,6 @@ TEST_CASE("at Fakeddit's class size the dense modes ask for 160 GB and stop befo
   }
 }
 
-TEST_CASE("GraphCut rejects non-finite embeddings with the sample id", "[dq]") {
-  auto z = test::gaussian_mixture(20, 4, 2, 0.5, 41);
-  z[7 * 4 + 2] = NAN;
-  const auto ids = ids_of(20);
-  const ClassView cls{3, ids, z.data(), 4};
-  MemoryBudget memory(1ull << 30);
-  CHECK_THROWS_WITH(generate_graphcut_bins(cls, BinParams{}, memory), Catch::Contains("sample 1007") &&
-                                                                          Catch::Contains("class 3"));
-}
-
 TEST_CASE("GraphCut bins are cached per embedding key, class and params", "[dq]") {
   const auto dir = test::scratch_dir("dq_bin_cache");
   const int64_t m = 200, d = 8;

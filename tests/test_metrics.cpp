@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "methods/knn.h"
+#include "methods/knn/search.h"
 #include "methods/metrics.h"
 #include "tests/test_bgfdq_data.h"
 
@@ -84,4 +84,31 @@ TEST_CASE("metrics equal brute force over several classes, with duplicates", "[m
   REQUIRE(m.at("classes_without_selection") == 1);
   REQUIRE(m.at("realised_sample_ratio") == Approx(8.0 / 700));
   REQUIRE(m.at("realised_storage_ratio") == Approx(8 * 0.8 / 700).epsilon(1e-6));
+}
+
+TEST_CASE("a summary over nothing is left out, never NaN", "[metrics][hygiene]") {
+  // One pick per class: coverage is defined, redundancy (needs two picks) is not.
+  const std::vector<float> z = {0, 1, 3, 7};
+  const std::vector<int64_t> ids = {0, 1, 2, 3};
+  const std::vector<ClassView> classes = {ClassView{0, std::span<const int64_t>(ids.data(), 2), z.data(), 1},
+                                          ClassView{1, std::span<const int64_t>(ids.data() + 2, 2), z.data() + 2, 1}};
+  std::vector<ClassSelection> sel(2);
+  sel[0].ids = {1};
+  sel[1].ids = {2};
+  for (auto& s : sel) s.keep = {1.0f};
+  MemoryBudget memory(1 << 30);
+  const auto m = selection_metrics(classes, sel, memory);
+  CHECK(m.at("coverage_max") == 16);  // 7 is 4 from 3
+  CHECK(m.count("redundancy_mean") == 0);
+  CHECK(m.count("redundancy_min") == 0);
+  CHECK(m.count("selected_nn_mean") == 0);
+  for (const auto& [k, v] : m) CHECK(std::isfinite(v));
+  sel[0].ids.clear();
+  sel[0].keep.clear();
+  sel[1].ids.clear();
+  sel[1].keep.clear();
+  const auto none = selection_metrics(classes, sel, memory);
+  CHECK(none.count("coverage_mean") == 0);
+  CHECK(none.at("classes_without_selection") == 2);
+  for (const auto& [k, v] : none) CHECK(std::isfinite(v));
 }

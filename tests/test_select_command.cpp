@@ -92,20 +92,9 @@ TEST_CASE("select writes the method's picks, class by class in label order", "[s
 
 TEST_CASE("select accepts float64 embeddings and (N, 1) labels", "[select]") {
   const auto dir = dq::test::scratch_dir("select_f64");
-  // Our writer has no float64 variant, so the file is built byte by byte (numpy format 1.0).
   const std::vector<double> z = {0, 0, 1, 1, 5, 5, 6, 6};
-  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }";
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header += '\n';
-  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
-  bytes += static_cast<char>(header.size() & 0xff);
-  bytes += static_cast<char>(header.size() >> 8);
-  bytes += header;
-  bytes.append(reinterpret_cast<const char*>(z.data()), z.size() * sizeof(double));
   const std::string zpath = (dir / "z.npy").string(), ypath = (dir / "y.npy").string();
-  FILE* fz = std::fopen(zpath.c_str(), "wb");
-  std::fwrite(bytes.data(), 1, bytes.size(), fz);
-  std::fclose(fz);
+  write_npy(zpath, z.data(), {4, 2});
   const std::vector<int64_t> y = {0, 0, 0, 0};
   write_npy(ypath, y.data(), {4, 1});
   const SelectOptions o = options_for(Files{dir.string(), zpath, ypath}, "random", 0.5);
@@ -207,4 +196,59 @@ TEST_CASE("the select subcommand parses its options and reports failure as its e
     std::cerr.rdbuf(old);
     REQUIRE(sink.str().find("outside (0, 1]") != std::string::npos);
   }
+}
+
+TEST_CASE("select refuses options it cannot honour before reading any input", "[select][hygiene]") {
+  const dq::test::Points p = dq::test::clustered_points(30, 4, 2, 0.0, 2);
+  const Files f = write_inputs("select_refuse_first", p);
+  // Inputs that do not exist: an error about them would mean the options were checked too late.
+  SelectOptions o = options_for(Files{f.dir, f.dir + "/absent_z.npy", f.dir + "/absent_y.npy"}, "bgfdq(k=10)", 0.5);
+  o.bins_out = f.dir + "/bins.npy";
+  std::string err;
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --bins-out " + o.bins_out +
+                   ": method 'bgfdq' produces no bins (methods with bins: adq, dq, dqas_approx)\n");
+  CHECK_FALSE(std::filesystem::exists(o.out));
+
+  o.bins_out.clear();
+  o.method = "adq";
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err.find("dqbench select: --method adq: method 'adq' needs the training images") == 0);
+
+  o = options_for(Files{f.dir, f.dir + "/absent_z.npy", f.dir + "/absent_y.npy"}, "random", 0.5);
+  o.keep_out = o.out;
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --keep-out " + o.out + ": the same file as --out\n");
+
+  o = options_for(f, "random", 0.5);
+  o.out = f.z;  // would overwrite the embeddings
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --out " + f.z + ": would overwrite the input --embeddings\n");
+  CHECK(read_npy(f.z).shape == std::vector<int64_t>{30, 4});
+
+  o = options_for(f, "random", 0.5);
+  o.out = f.dir + "/no/such/folder/sel.npy";
+  REQUIRE(run(o, &err) == 2);
+  CHECK(err == "dqbench select: --out " + o.out + ": folder " + f.dir + "/no/such/folder does not exist\n");
+}
+
+TEST_CASE("a failing select leaves no output behind, and earlier files as they were", "[select][hygiene]") {
+  const dq::test::Points p = dq::test::clustered_points(30, 4, 2, 0.0, 2);
+  const Files f = write_inputs("select_no_partial", p);
+  SelectOptions o = options_for(f, "bgfdq", 0.5);
+  o.keep_out = f.dir + "/keep.npy";
+  const std::vector<int64_t> earlier = {42};
+  write_npy(o.out, earlier.data(), {1});
+  o.memory_budget = "1KiB";  // fails inside the selection, after the outputs were registered
+  std::string err;
+  REQUIRE(run(o, &err) == 3);
+  CHECK(read_npy(o.out).as_int64(o.out) == earlier);
+  CHECK_FALSE(std::filesystem::exists(o.keep_out));
+  for (const auto& entry : std::filesystem::directory_iterator(f.dir))
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
+  // The same command with a budget that fits writes both.
+  o.memory_budget.clear();
+  REQUIRE(run(o) == 0);
+  CHECK(read_npy(o.out).shape[0] >= 15);  // 5 per class, more where patches are dropped
+  CHECK(read_npy(o.keep_out).shape == read_npy(o.out).shape);
 }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
@@ -103,4 +106,25 @@ TEST_CASE("table groups seeds into mean ± std per (dataset, method, ratio)", "[
   CHECK(md.find("| fm | random | 0.1 | 2 | 81.00 ± 1.41 |") != std::string::npos);
   CHECK(md.find("| fm | random | 0.2 | 1 | 90.00 |") != std::string::npos);
   CHECK(md.find("DONE:1 OOM:1") != std::string::npos);
+}
+
+TEST_CASE("the store refuses a NaN or infinite metric, naming it and the cell, and writes nothing", "[store][hygiene]") {
+  const auto dir = test::scratch_dir("store_finite");
+  const Experiment ex = tiny_experiment(dir);
+  const std::string db = (dir / "r.db").string();
+  const std::string id = ex.cells[0].id();
+  Store store(db);
+  store.record_experiment(ex);
+  store.ensure_cell(ex.cells[0]);
+  store.start_cell(id);
+  CHECK_THROWS_WITH(store.record_stage(id, {"metrics", 0.1, 0.1, 1}, {{"coverage_mean", 2.0},
+                                                                      {"coverage_max", std::numeric_limits<double>::infinity()}}),
+                    db + ": cell " + id.substr(0, 12) + ": metric 'coverage_max' is +inf; the store keeps only finite metrics");
+  CHECK(store.stages(id).empty());  // the stage row of the refused call is not written either
+  CHECK(store.metrics(id).empty());
+  CHECK_THROWS_WITH(store.record_metrics(id, {{"train_loss", std::nan("")}}),
+                    db + ": cell " + id.substr(0, 12) + ": metric 'train_loss' is NaN; the store keeps only finite metrics");
+  CHECK(store.metrics(id).empty());
+  store.record_metrics(id, {{"top1", 0.5}});
+  CHECK(store.metrics(id).at("top1") == 0.5);
 }

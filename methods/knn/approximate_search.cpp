@@ -13,13 +13,12 @@
 #include <memory>
 
 #include "core/error.h"
-#include "methods/knn.h"
-#include "methods/knn_internal.h"
+#include "methods/knn/internal/lists.h"
 
 namespace dq {
 namespace {
 
-using detail::PairSet;
+using detail::SmallestPairs;
 
 std::unique_ptr<faiss::Index> make_index(int64_t d, const ApproxSearchOptions& o) {
   std::unique_ptr<faiss::Index> index;
@@ -72,7 +71,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
   std::vector<float> distances(static_cast<size_t>(block * want));
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(block * want));
   const size_t kk = static_cast<size_t>(std::min<int64_t>(o.k, n - 1));
-  std::vector<PairSet> pair_sets(static_cast<size_t>(omp_get_max_threads()));
+  std::vector<SmallestPairs> pair_sets(static_cast<size_t>(omp_get_max_threads()));
   for (auto& p : pair_sets) p.capacity = static_cast<size_t>(o.pairs);
 
   for (int64_t b0 = 0; b0 < n; b0 += block) {
@@ -81,7 +80,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
 #pragma omp parallel
     {
       detail::TopK top;
-      PairSet& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
+      SmallestPairs& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 16)
       for (int64_t r = 0; r < nb; ++r) {
         const int64_t i = b0 + r;
@@ -100,7 +99,7 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
       }
     }
   }
-  out.smallest_pairs = PairSet::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+  out.smallest_pairs = SmallestPairs::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
   return std::move(out);
 }
 

@@ -14,9 +14,11 @@
 #include <cmath>
 #include <exception>
 
+#include "core/blas_threads.h"
 #include "core/error.h"
-#include "methods/knn.h"
-#include "methods/knn_internal.h"
+#include "methods/knn/internal/lists.h"
+#include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/tiled_search.h"
 
 namespace dq {
 namespace {
@@ -72,17 +74,17 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   // (about sqrt(M) x nprobe*sqrt(M)), so handing it to a BLAS thread pool costs more than it saves.
   // Every cell writes only its own rows, and each list is exact within its cell's probe set, so the
   // schedule does not change the output.
-  std::vector<detail::PairSet> pair_sets(static_cast<size_t>(omp_get_max_threads()));
+  std::vector<detail::SmallestPairs> pair_sets(static_cast<size_t>(omp_get_max_threads()));
   for (auto& p : pair_sets) p.capacity = static_cast<size_t>(o.pairs);
   // Centred once for the whole class; each cell gathers its rows (and their norms) from here.
   const std::vector<float> mean = detail::column_mean(z);
   const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
-  const detail::SingleThreadedBlas single_threaded_blas;
+  const SingleThreadedBlas single_threaded_blas;
   std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
 #pragma omp parallel
   {
     std::vector<int64_t> base_rows, self;
-    detail::PairSet& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
+    detail::SmallestPairs& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < nlist; ++c) {
       const auto& queries = members[static_cast<size_t>(c)];
@@ -133,7 +135,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     }
   }
   if (failure) std::rethrow_exception(failure);  // e.g. dq::OutOfMemory from a cell's buffers
-  out.smallest_pairs = detail::PairSet::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+  out.smallest_pairs = detail::SmallestPairs::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
   return std::move(out);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Neighbour identification (BGFDQ's NI stage) and the exact nearest-neighbour search the selection
-// metrics reuse. Distances are squared Euclidean. Every list is ranked by exact_sqdist (double
+// The neighbour searches (public): exact tiled search, FAISS search, clustered search, recall@k.
+// BGFDQ's graph (methods/knn/knn.h) and the selection metrics build on them. Distances are squared Euclidean. Every list is ranked by exact_sqdist (double
 // accumulation over the float inputs), ties to the lower row index, so results do not depend on BLAS,
 // tiling or the number of threads: float GEMM tiles only nominate candidates, with a proven error
 // margin, and the candidates are then measured exactly.
@@ -11,8 +11,6 @@
 #include <vector>
 
 #include "core/memory_budget.h"
-#include "core/stage_timer.h"
-#include "methods/method.h"
 
 namespace dq {
 
@@ -39,12 +37,15 @@ struct NeighbourLists {
 };
 
 // Rows that are equal value by value (so -0 equals +0) share a group; the group id is the lowest row
-// index in it. Rejects NaN and infinity with a dq::Error.
+// index in it. The rows must be finite (checked where embeddings enter: core/embedding_check.h).
 std::vector<int32_t> duplicate_groups(RowMatrix z);
 
 struct ExactSearchOptions {
   int64_t k = 20;
-  uint64_t tile_bytes = 256ull << 20;  // the float distance tile (rows x base) stays under this
+  uint64_t tile_bytes = 256ull << 20;  // the float distance tiles (all threads together) stay under this
+  // Self-search only: compute each tile pair (I, J >= I) once and feed both rows' lists (half the
+  // GEMM work); false runs the one-sided search. Both give the same lists and pairs, byte for byte.
+  bool symmetric = true;
 };
 
 // For each query row, the k nearest base rows. When self_in_base is non-empty, query i never lists
@@ -96,36 +97,5 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& opti
 // neighbour whose distance equals the exact k-th distance counts (ties are interchangeable).
 double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
                    const ExactSearchOptions& options, MemoryBudget& memory);
-
-// ---- The cached per-class KNN graph BGFDQ consumes ----
-
-struct KnnGraphOptions {
-  std::string knn = "exact";     // "exact", "clustered" or a FAISS index_factory string
-  int64_t k = 20;
-  int64_t nlist = 0;             // clustered only
-  int64_t nprobe = 0;            // clustered and FAISS IVF
-  int64_t ef_search = 0;
-  double rerank = 2.0;
-  int64_t recall_sample = 1000;  // approximate search only; 0 skips the measurement
-  int64_t lambda_pairs = 50;     // lambda_C averages this many smallest non-zero pair distances
-  uint64_t tile_bytes = 256ull << 20;
-  bool exact() const { return knn == "exact"; }
-  std::string canonical() const;  // every option that changes the graph (cache key)
-};
-
-struct KnnGraph {
-  NeighbourLists lists;       // class-local row indices
-  double lambda_c = 0;        // mean of the smallest non-zero pair distances (0 if there are none)
-  bool lambda_exact = true;   // false when it came from approximate candidates
-  double recall = 1.0;        // recall@k against exact; NaN when not measured
-  int64_t duplicates = 0;
-  bool from_cache = false;
-};
-
-// Builds the graph of one class, or loads it from services.cache_dir when services.embedding_key is
-// set and an entry for (embedding key, class label, class ids, options) exists. With a timer, the
-// recall measurement (a diagnostic, not part of the search) is recorded as sub-stage "knn_recall".
-KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
-                         const Services& services, StageTimer* timer = nullptr);
 
 }  // namespace dq

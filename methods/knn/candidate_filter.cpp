@@ -1,0 +1,84 @@
+// One row of a float distance tile -> its exact k nearest (see prepared_rows.cpp for the bound): the
+// k-th smallest upper bound sets a threshold, every base row whose lower bound passes it is measured
+// with exact_sqdist and ranked by (distance, index). Pairs for lambda_C are filtered the same way.
+#include <algorithm>
+#include <cmath>
+
+#include "methods/knn/internal/tiled_search.h"
+
+namespace dq::detail {
+namespace {
+
+// Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
+// on d_ij, less the row's own n_i + s_i.
+float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k, std::vector<float>& heap) {
+  heap.clear();
+  for (int64_t j = 0; j < n; ++j) {
+    if (j == skip) continue;
+    const float upper = g[j] + norm_plus[j];
+    if (heap.size() < k) {
+      heap.push_back(upper);
+      std::push_heap(heap.begin(), heap.end());
+    } else if (upper < heap.front()) {
+      std::pop_heap(heap.begin(), heap.end());
+      heap.back() = upper;
+      std::push_heap(heap.begin(), heap.end());
+    }
+  }
+  return heap.front();
+}
+
+}  // namespace
+
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, SmallestPairs* pairs, RowScratch& scratch) {
+  std::vector<float>& heap_buf = scratch.heap;
+  std::vector<int32_t>& cand = scratch.candidates;
+  TopK& top = scratch.top;
+  const RowMatrix& base = s.base;
+  const int64_t nb = base.rows, d = base.cols;
+  const float* norm_plus = s.prepared_base->norm_plus.get();
+  const float* norm_minus = s.prepared_base->norm_minus.get();
+  const float* qrow = s.queries.row(job.query);
+  const int64_t available = nb - (job.skip >= 0 ? 1 : 0);
+  const size_t kk = static_cast<size_t>(std::min<int64_t>(s.options.k, available));
+  cand.clear();
+  // Candidate j: lower bound n_i - s_i + g_j + n_j - s_j <= tau_i = n_i + s_i + h, i.e.
+  // g_j + norm_minus_j <= h + 2 s_i.
+  float threshold = -INFINITY;
+  if (kk > 0) {
+    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, heap_buf);
+    threshold = std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY);
+  }
+  const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
+  // Pair (i, j) is worth measuring when its lower bound job.norm_minus + g_j + norm_minus_j is at most
+  // the largest distance held.
+  auto pair_threshold = [&] {
+    return pairs->full() ? std::nextafter(static_cast<float>(pairs->largest() - job.norm_minus), INFINITY) : INFINITY;
+  };
+  float pair_limit = feed_pairs ? pair_threshold() : -INFINITY;
+  for (int64_t j = 0; j < nb; ++j) {
+    const float lower_part = job.g[j] + norm_minus[j];
+    if (lower_part <= threshold && j != job.skip) cand.push_back(static_cast<int32_t>(j));
+    if (feed_pairs && lower_part <= pair_limit && j > job.query && s.groups[j] != s.groups[job.query]) {
+      const double dist = exact_sqdist(qrow, base.row(j), d);
+      if (dist > 0) {
+        pairs->offer(dist, job.query, j);
+        pair_limit = pair_threshold();
+      }
+    }
+  }
+  top.reset(kk);
+  for (int32_t j : cand) {
+    // Candidates arrive in increasing index, so once k exact zeros are held nothing can displace them.
+    if (top.full_of_zeros()) break;
+    top.offer(exact_sqdist(qrow, base.row(j), d), j);
+  }
+  int32_t* ids = out.ids.data() + job.query * out.k;
+  float* dist = out.dist.data() + job.query * out.k;
+  for (size_t t = 0; t < static_cast<size_t>(out.k); ++t) {
+    ids[t] = t < top.best.size() ? top.best[t].j : -1;
+    dist[t] = t < top.best.size() ? static_cast<float>(top.best[t].d) : NeighbourLists::kEmpty;
+  }
+}
+
+}  // namespace dq::detail

@@ -1,0 +1,41 @@
+// The public exact searches: queries against a base, and a set against itself with lambda_C's pairs.
+#include "methods/knn/internal/tiled_search.h"
+
+namespace dq {
+
+NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
+                         const ExactSearchOptions& options, MemoryBudget& memory) {
+  const std::vector<float> mean = detail::column_mean(base);
+  const detail::PreparedRows prepared = detail::prepare_rows(base, mean.data(), memory, "knn centred base");
+  detail::TiledSearch s;
+  s.queries = queries;
+  s.base = base;
+  s.prepared_base = &prepared;
+  s.base_mean = mean.data();
+  s.self_in_base = self_in_base;
+  s.options = options;
+  return detail::tiled_search(s, memory).lists;
+}
+
+SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory) {
+  const std::vector<int32_t> groups = duplicate_groups(z);
+  const std::vector<float> mean = detail::column_mean(z);
+  const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
+  detail::TiledSearch s;
+  s.queries = z;
+  s.base = z;
+  s.prepared_queries = &prepared;
+  s.prepared_base = &prepared;
+  s.self_search = true;
+  s.groups = groups.data();
+  s.pairs = pairs;
+  s.options = options;
+  detail::SearchOutput t = options.symmetric ? detail::symmetric_self_search(s, memory) : detail::tiled_search(s, memory);
+  SelfKnnResult out;
+  out.lists = std::move(t.lists);
+  out.smallest_pairs = std::move(t.smallest_pairs);
+  out.duplicates = detail::count_duplicates(groups);
+  return out;
+}
+
+}  // namespace dq

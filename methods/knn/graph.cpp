@@ -1,0 +1,92 @@
+// The per-class KNN graph BGFDQ consumes: exact or approximate search, lambda_C, recall@k against exact
+// on a sample of queries, and an on-disk cache so that every ratio, seed and NCS setting of a class
+// reuses one search.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <numeric>
+#include <optional>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "methods/knn/internal/graph_cache.h"
+#include "methods/knn/knn.h"
+
+namespace dq {
+
+KnnGraphOptions KnnGraphOptions::resolved(int64_t rows) const {
+  KnnGraphOptions o = *this;
+  if (knn == "auto") o.knn = rows <= kAutoExactMaxRows ? "exact" : "clustered";
+  return o;
+}
+
+std::string KnnGraphOptions::canonical() const {
+  DQ_ASSERT(knn != "auto", "resolve knn=auto for the class before keying the cache");
+  std::string s = fmt::format("knn={},lambda_pairs={}", knn, lambda_pairs);
+  if (knn == "clustered") s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
+  else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
+  return s;
+}
+
+namespace {
+
+// A fixed sample of query rows (independent of the cell seed, so a cached recall stays valid).
+std::vector<int64_t> recall_sample(int64_t n, int64_t count, int64_t label) {
+  count = std::min(count, n);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(derive_seed(derive_seed(0x6B6E6E2D72656361ULL, "knn-recall-sample"), static_cast<uint64_t>(label)));
+  for (int64_t i = 0; i < count; ++i)
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(n - i))))]);
+  order.resize(static_cast<size_t>(count));
+  return order;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;  // ascending order: the same sum every time
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
+                         const Services& services, StageTimer* timer) {
+  const RowMatrix z{cls.z, cls.size(), cls.d};
+  const KnnGraphOptions o = options.resolved(z.rows);
+  std::string path;
+  if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
+    const std::string entry = detail::graph_cache_entry(cls, o, services);
+    path = detail::graph_cache_file(entry, o.k);
+    if (auto cached = detail::read_cached_graph(path, z.rows, o.k)) return std::move(*cached);
+    // Only exact lists are prefixes of a larger k's: approximate candidates, pairs and recall@k
+    // depend on k.
+    if (o.exact())
+      if (auto served = detail::read_cached_prefix(entry, z.rows, o.k)) return std::move(*served);
+  }
+  const ExactSearchOptions exact_options{o.k, o.tile_bytes};
+  KnnGraph g;
+  g.computed_k = o.k;
+  g.exact_search = o.exact();
+  SelfKnnResult r;
+  if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+  else if (o.knn == "clustered")
+    r = clustered_self_knn(z, ClusteredSearchOptions{o.k, o.nlist, o.nprobe, o.lambda_pairs, o.tile_bytes}, memory);
+  else
+    r = approximate_self_knn(z, ApproxSearchOptions{o.knn, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
+  if (!o.exact() && o.recall_sample > 0) {
+    std::optional<StageTimer::Scope> stage;
+    if (timer) stage.emplace(timer, "knn_recall");
+    g.recall = recall_at_k(z, r.lists, recall_sample(z.rows, o.recall_sample, cls.label), exact_options, memory);
+  } else if (!o.exact()) {
+    g.recall = std::nan("");
+  }
+  g.lambda_exact = r.pairs_exact;
+  g.lists = std::move(r.lists);
+  g.lambda_c = mean(r.smallest_pairs);
+  g.duplicates = r.duplicates;
+  if (!path.empty()) detail::write_cached_graph(path, g);
+  return g;
+}
+
+}  // namespace dq

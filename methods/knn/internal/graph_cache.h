@@ -1,0 +1,23 @@
+#pragma once
+// The on-disk KNN graph cache (internal to methods/knn/).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "methods/knn/knn.h"
+
+namespace dq::detail {
+
+// <cache_dir>/knn/<sha256 of embedding key, class label, size, dim, ids hash, options but k>/: one
+// entry per class and options, holding one file per k ("k<K>.bin").
+std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& options, const Services& services);
+std::string graph_cache_file(const std::string& entry, int64_t k);
+// The graph stored at `path` for n rows and k neighbours; nullopt when missing, truncated or not that.
+std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, int64_t k);
+// The graph of the smallest k' > k stored in `entry` that reads whole, cut to the first k slots of
+// every row (computed_k = k'); nullopt when there is none.
+std::optional<KnnGraph> read_cached_prefix(const std::string& entry, int64_t n, int64_t k);
+// Written to a temporary file and renamed into place (concurrent cells never read half a graph).
+void write_cached_graph(const std::string& path, const KnnGraph& graph);
+
+}  // namespace dq::detail

@@ -1,0 +1,54 @@
+#pragma once
+// The exact tiled search (internal to methods/knn/): the OpenMP tile driver and the candidate filter
+// that turns one row of a float distance tile into an exactly ranked list.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/memory_budget.h"
+#include "methods/knn/internal/lists.h"
+#include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/search.h"
+
+namespace dq::detail {
+
+// One exact search: original rows (exact distances come from them) and their prepared forms.
+struct TiledSearch {
+  RowMatrix queries, base;
+  const PreparedRows* prepared_queries = nullptr;  // nullptr: each tile is prepared with base_mean
+  const PreparedRows* prepared_base = nullptr;
+  const float* base_mean = nullptr;
+  std::span<const int64_t> self_in_base;  // per query, a base row it must not list (empty: none)
+  bool self_search = false;               // queries are the base: row i skips itself, pairs are collected
+  const int32_t* groups = nullptr;        // duplicate groups (self-search with pairs)
+  int64_t pairs = 0;
+  ExactSearchOptions options;
+};
+struct SearchOutput {
+  NeighbourLists lists;
+  std::vector<double> smallest_pairs;
+};
+SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
+// The same self-search (search.self_search, queries == base) over tile pairs (I, J >= I): each pair
+// of rows measured once for both lists. Same lists, byte for byte; same lambda_C pairs.
+SearchOutput symmetric_self_search(const TiledSearch& search, MemoryBudget& memory);
+
+// One query row of a distance tile.
+struct RowJob {
+  const float* g;           // -2 <c_i, c_j> for j in [0, nb)
+  int64_t query;            // row index among the queries
+  int64_t skip;             // base index to exclude, or -1
+  float norm_minus, slack;  // the query row's n_i - s_i and s_i
+};
+// Per-thread scratch of the candidate filter.
+struct RowScratch {
+  std::vector<float> heap;
+  std::vector<int32_t> candidates;
+  TopK top;
+};
+
+// Ranks the candidates of one query row exactly and writes its list; optionally feeds `pairs`
+// (self-search only: pairs (i, j) with j > i in different duplicate groups).
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, SmallestPairs* pairs, RowScratch& scratch);
+
+}  // namespace dq::detail

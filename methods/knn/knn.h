@@ -1,0 +1,56 @@
+#pragma once
+// KNN: neighbour identification as BGFDQ consumes it (paper Sec. 3.2, "NI"): the K nearest
+// intra-class neighbours of every sample and lambda_C, exact or approximate, cached per class.
+// The searches it builds on are public in methods/knn/search.h; methods/knn/README.md maps the folder.
+#include <string>
+
+#include "core/memory_budget.h"
+#include "core/stage_timer.h"
+#include "methods/knn/search.h"
+#include "methods/method.h"
+
+namespace dq {
+
+// knn = "auto" searches classes of up to this many rows exactly and larger ones with the clustered
+// search (recall checked): the size where the clustered search plus its recall check became cheaper
+// than the symmetric exact search on this project's machine (methods/docs/bgfdq.md, "knn: auto").
+inline constexpr int64_t kAutoExactMaxRows = 10000;
+
+struct KnnGraphOptions {
+  std::string knn = "exact";     // "exact", "clustered", "auto" (by class size) or a FAISS index_factory string
+  int64_t k = 20;
+  int64_t nlist = 0;             // clustered only
+  int64_t nprobe = 0;            // clustered and FAISS IVF
+  int64_t ef_search = 0;
+  double rerank = 2.0;
+  int64_t recall_sample = 1000;  // approximate search only; 0 skips the measurement
+  int64_t lambda_pairs = 50;     // lambda_C averages this many smallest non-zero pair distances
+  uint64_t tile_bytes = 256ull << 20;
+  bool exact() const { return knn == "exact"; }
+  // For a class of `rows`: "auto" becomes "exact" or "clustered"; other modes are returned as they are.
+  KnnGraphOptions resolved(int64_t rows) const;
+  // Every option that changes the graph except k (the cache key; k names the file inside the entry).
+  std::string canonical() const;
+};
+
+struct KnnGraph {
+  NeighbourLists lists;       // class-local row indices
+  double lambda_c = 0;        // mean of the smallest non-zero pair distances (0 if there are none)
+  bool lambda_exact = true;   // false when it came from approximate candidates
+  double recall = 1.0;        // recall@k against exact; NaN when not measured
+  int64_t duplicates = 0;
+  bool from_cache = false;
+  int64_t computed_k = 0;     // k the search ran with: larger than lists.k when served as a prefix
+  bool exact_search = true;   // the search that ran was the exact one ("auto" resolved)
+};
+
+// Builds the graph of one class, or loads it from services.cache_dir when services.embedding_key is
+// set and an entry for (embedding key, class label, class ids, options) exists. An exact graph is
+// also served from a cached exact graph of any larger k, cut to its first k neighbours per row
+// (exact lists for k are prefixes of those for k' > k: same distances, same tie order), so a K sweep
+// computes one graph when its largest K runs first. With a timer, the
+// recall measurement (a diagnostic, not part of the search) is recorded as sub-stage "knn_recall".
+KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
+                         const Services& services, StageTimer* timer = nullptr);
+
+}  // namespace dq

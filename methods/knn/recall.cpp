@@ -1,0 +1,43 @@
+// recall@k of approximate lists against the exact search, on a sample of query rows.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "methods/knn/search.h"
+
+namespace dq {
+
+double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
+                   const ExactSearchOptions& options, MemoryBudget& memory) {
+  DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
+  if (sample.empty()) return std::nan("");
+  auto reservation = memory.reserve(sample.size() * static_cast<uint64_t>(z.cols) * sizeof(float), "recall queries");
+  std::vector<float> queries(sample.size() * static_cast<size_t>(z.cols));
+  for (size_t s = 0; s < sample.size(); ++s)
+    std::copy_n(z.row(sample[s]), z.cols, queries.data() + s * static_cast<size_t>(z.cols));
+  ExactSearchOptions o = options;
+  o.k = lists.k;
+  const NeighbourLists truth =
+      exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
+  int64_t hits = 0, total = 0;
+  for (size_t s = 0; s < sample.size(); ++s) {
+    const int32_t* exact_ids = truth.ids_of(static_cast<int64_t>(s));
+    const float* exact_dist = truth.dist_of(static_cast<int64_t>(s));
+    int64_t valid = 0;
+    while (valid < truth.k && exact_ids[valid] >= 0) ++valid;
+    if (valid == 0) continue;
+    const float kth = exact_dist[valid - 1];
+    const int32_t* found = lists.ids_of(sample[s]);
+    const float* found_dist = lists.dist_of(sample[s]);
+    for (int64_t t = 0; t < lists.k; ++t) {
+      if (found[t] < 0) continue;
+      const bool listed = std::find(exact_ids, exact_ids + valid, found[t]) != exact_ids + valid;
+      hits += listed || found_dist[t] <= kth;
+    }
+    total += valid;
+  }
+  return total ? static_cast<double>(hits) / static_cast<double>(total) : std::nan("");
+}
+
+}  // namespace dq
