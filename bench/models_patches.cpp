@@ -37,7 +37,7 @@ void BM_GradCamPP(benchmark::State& state) {
   auto net = dq::make_classifier("small_cnn", 3, 10);
   net->eval();
   const dq::Dataset d = bench_images(kBatch);
-  const auto x = dq::images_to_tensor(d.train.pixels.data(), kBatch, 3, 32, 32, kMean, kStd);
+  const auto x = dq::images_to_tensor(d.train.pixels.data(), kBatch, 3, 32, 32, dq::Normalization{kMean, kStd});
   for (auto _ : state) {
     auto a = net->feature_map(x);
     auto s = net->classify_map(a);
@@ -54,7 +54,7 @@ void BM_Embed(benchmark::State& state) {
   const dq::Dataset d = bench_images(kBatch);
   torch::NoGradGuard no_grad;
   for (auto _ : state) {
-    const auto x = dq::images_to_tensor(d.train.pixels.data(), kBatch, 3, 32, 32, kMean, kStd);
+    const auto x = dq::images_to_tensor(d.train.pixels.data(), kBatch, 3, 32, 32, dq::Normalization{kMean, kStd});
     benchmark::DoNotOptimize(net->features(x));
   }
   state.counters["images_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * kBatch), benchmark::Counter::kIsRate);

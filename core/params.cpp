@@ -133,9 +133,19 @@ bool Params::get_bool(const std::string& name) const {
   return std::get<bool>(it->second);
 }
 
+std::map<std::string, ParamValue> Params::values_for_identity() const {
+  std::map<std::string, ParamValue> out = values_;
+  for (const auto& s : specs_)
+    if (s.omit_at_default) {
+      const auto it = out.find(s.name);
+      if (it != out.end() && it->second == s.default_value) out.erase(it);
+    }
+  return out;
+}
+
 std::string Params::canonical() const {
   std::string out;
-  for (const auto& [k, v] : values_) out += (out.empty() ? "" : ",") + k + "=" + param_value_to_string(v);
+  for (const auto& [k, v] : values_for_identity()) out += (out.empty() ? "" : ",") + k + "=" + param_value_to_string(v);
   return out;
 }
 

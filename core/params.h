@@ -21,6 +21,9 @@ struct ParamSpec {
   std::vector<std::string> choices;  // for String: allowed values (empty = free text)
   std::optional<double> min;         // for Int/Double: inclusive bounds
   std::optional<double> max;
+  // For a key added after results were recorded: left out of values_for_identity() (cell ids, cache
+  // keys) while it holds its default, so adding it does not orphan existing databases and caches.
+  bool omit_at_default = false;
 };
 
 const char* param_type_name(ParamType type);
@@ -46,7 +49,9 @@ class Params {
   const std::map<std::string, ParamValue>& values() const { return values_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
   const std::string& owner() const { return owner_; }
-  // Canonical text form "a=1,b=x" with keys sorted: part of cell identity and cache keys.
+  // The values that make up identity: all of them, less omit_at_default keys at their default.
+  std::map<std::string, ParamValue> values_for_identity() const;
+  // Canonical text form "a=1,b=x" of values_for_identity(), keys sorted: part of cell identity and cache keys.
   std::string canonical() const;
 
  private:

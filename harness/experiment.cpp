@@ -26,15 +26,15 @@ namespace {
 
 nlohmann::json params_json(const Params& p) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [k, v] : p.values())
+  for (const auto& [k, v] : p.values_for_identity())
     std::visit([&](const auto& value) { out[k] = value; }, v);
   return out;
 }
 
 const std::vector<std::string> kAxes = {"dataset", "method", "ratio", "seed"};
-const std::set<std::string> kTopKeys = {"name",    "description", "database", "cache_dir", "memory_budget", "timeout",
-                                        "threads", "datasets",    "extractor", "train",    "grid",          "zip",
-                                        "patches"};
+const std::set<std::string> kTopKeys = {"name",    "description", "database",  "cache_dir", "memory_budget",
+                                        "timeout", "threads",     "device",    "datasets",  "extractor",
+                                        "train",   "grid",        "zip",       "patches"};
 
 std::string join(const std::set<std::string>& keys) {
   std::string out;
@@ -137,7 +137,8 @@ class ExperimentParser {
     std::optional<Params> extractor;
     if (root["extractor"]) {
       Params p("extractor", extractor_specs());
-      apply_yaml_params(root["extractor"], p, file_);
+      apply_recipe_preset(root["extractor"], p);
+      apply_yaml_params(root["extractor"], p, file_, {"preset"});
       if (p.get_string("kind") == "torchscript") {  // checked now, not in every cell after its dataset loads
         const YAML::Node path = root["extractor"]["path"];
         std::error_code ec;
@@ -154,7 +155,8 @@ class ExperimentParser {
         // selection only
       } else if (t.IsMap()) {
         Params p("train", train_recipe_specs());
-        apply_yaml_params(t, p, file_);
+        apply_recipe_preset(t, p);
+        apply_yaml_params(t, p, file_, {"preset"});
         train = std::move(p);
       } else {
         throw Error(fmt::format("{} (key 'train'): expected a recipe mapping or 'none'", where(t)));
@@ -180,6 +182,17 @@ class ExperimentParser {
         extractor->set_from_text("threads", std::to_string(ex.threads), file_);
       if (train && train->get_int("threads") == 0) train->set_from_text("threads", std::to_string(ex.threads), file_);
     }
+    // `device` (top level) fills the sections left at auto; a CUDA device the linked LibTorch lacks is
+    // an error here, before any cell runs.
+    if (root["device"]) {
+      const std::string device = scalar(root["device"], "device");
+      const std::string at = where(root["device"]) + " (key 'device')";
+      check_device_available(parse_device(device, at), at);
+      for (auto* section : {&extractor, &train})
+        if (*section && (*section)->get_string("device") == "auto") (*section)->set_from_text("device", device, at);
+    }
+    check_device_key(root["extractor"], extractor, "extractor");
+    check_device_key(root["train"], train, "train");
 
     expand(root, ex, extractor, train);
     for (auto& cell : ex.cells) cell.patches = patches;
@@ -188,6 +201,22 @@ class ExperimentParser {
 
  private:
   std::string where(const YAML::Node& n) const { return yaml_where(file_, n); }
+
+  // `preset: NAME` in a recipe section: the preset's values first, the section's own keys override them.
+  void apply_recipe_preset(const YAML::Node& section, Params& p) const {
+    if (!section.IsMap() || !section["preset"]) return;
+    const std::string at = where(section["preset"]) + " (key 'preset')";
+    const RecipePreset& preset = find_recipe_preset(scalar(section["preset"], "preset"), at);
+    for (const auto& [key, value] : preset.values) p.set_from_text(key, value, at + " value '" + key + "'");
+  }
+
+  void check_device_key(const YAML::Node& section, const std::optional<Params>& p, const std::string& name) const {
+    if (!p) return;
+    const bool own = section.IsMap() && section["device"];
+    const std::string at = own ? fmt::format("{} (key '{}.device')", where(section["device"]), name)
+                               : fmt::format("{} (key '{}.device')", file_, name);
+    check_device_available(parse_device(p->get_string("device"), at), at);
+  }
 
   std::string scalar(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) throw Error(fmt::format("{} (key '{}'): expected a single value", where(n), key));

@@ -23,6 +23,7 @@
 #include "harness/store.h"
 #include "harness/table.h"
 #include "methods/method.h"
+#include "models/models.h"
 #include "report/commands.h"
 
 namespace {
@@ -152,6 +153,9 @@ int main(int argc, char** argv) {
   // methods
   auto* methods = app.add_subcommand("methods", "list registered selection methods and their parameters");
 
+  // models (models/catalog.cpp)
+  auto* models = app.add_subcommand("models", "list target networks with parameter counts, and recipe presets");
+
   // datasets list | inspect (harness/cmd_datasets.cpp); throws dq::Error from its callbacks
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
@@ -241,6 +245,10 @@ int main(int argc, char** argv) {
       slurm_options.self_exe = self_executable();
       slurm_options.submit = !slurm_no_submit;
       dq::slurm_submit(ex, slurm_options, std::cout);
+      return 0;
+    }
+    if (*models) {
+      dq::print_models_catalog(std::cout);
       return 0;
     }
     if (*methods) {

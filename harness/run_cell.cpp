@@ -255,7 +255,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       auto scope = timer.scope("train");
       const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
       const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
-                                               train_recipe_from(*cell.train), cell.training_seed(),
+                                               train_recipe_from(*cell.train, cell.ratio), cell.training_seed(),
                                                [&](const std::string& msg) { say("train: " + msg); });
       scope.stop();
       record_new_stages({{"top1", r.final_top1},

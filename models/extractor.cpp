@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -15,6 +16,7 @@
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
 #include "models/extractor_network.h"
+#include "models/networks.h"
 
 namespace dq {
 
@@ -24,15 +26,15 @@ namespace {
 // checked (core/embedding_check.h) in the dtype the network returned, so a float64 output beyond the
 // float32 range is reported as such rather than as the infinity the conversion would make of it.
 template <typename Forward>
-Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, const std::vector<float>& std,
-                        Forward&& fn, const EmbeddingOrigin& origin, const ProgressFn& progress) {
+Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forward&& fn, const EmbeddingOrigin& origin,
+                        const ProgressFn& progress) {
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
   const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
-    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, mean, std);
+    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, norm);
     auto raw = fn(x).to(torch::kCPU).contiguous();
     if (raw.dim() != 2 || raw.size(0) != count)
       throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
@@ -54,15 +56,28 @@ Embeddings embed_images(const ImageSet& images, const std::vector<float>& mean, 
   return out;
 }
 
+// A TorchScript module's output, or with `layer`: its method of that name, or else its top-level
+// children run in order up to and including `layer` (the usual way to cut a torchvision ResNet at
+// `avgpool`; valid for modules whose forward is their children in order). N x ... -> N x d.
+torch::Tensor torchscript_features(torch::jit::script::Module& module, const std::string& layer, torch::Tensor x) {
+  if (layer.empty()) return module.forward({x}).toTensor();
+  if (auto method = module.find_method(layer)) return (*method)({x}).toTensor().flatten(1);
+  for (auto child : module.named_children()) {
+    x = child.value.forward({x}).toTensor();
+    if (child.name == layer) break;
+  }
+  return x.flatten(1);
+}
+
 }  // namespace
 
 torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const {
-  return images_to_tensor(pixels, count, c, h, w, mean, std).to(device);
+  return images_to_tensor(pixels, count, c, h, w, norm).to(device);
 }
 
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
   if (classifier) return classifier->features(x.to(device));
-  return script->forward({x.to(device)}).toTensor();
+  return torchscript_features(*script, layer, x.to(device));
 }
 
 std::string embedding_key(const Dataset& dataset, const Params& p) {
@@ -84,14 +99,17 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
   set_compute_threads(recipe.threads);
   const ImageSet& train = dataset.train;
   ExtractorNetwork net;
-  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, net.mean, net.std);
+  net.device = to_torch_device(recipe.device);
+  net.norm = normalization_for(recipe.normalize, train);
   if (kind == "proxy") {
     // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
     // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
     const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
-    torch::manual_seed(seed);
-    net.classifier = make_classifier(recipe.arch, train.channels, dataset.num_classes());
-    net.device = resolve_device(recipe.device);
+    const auto fresh = [&] {
+      torch::manual_seed(seed);
+      return make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
+    };
+    net.classifier = fresh();
     bool loaded = false;
     if (!model_path.empty() && std::filesystem::exists(model_path)) {
       try {
@@ -101,8 +119,7 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
         loaded = true;
         if (progress) progress(fmt::format("extractor network from cache {}", model_path));
       } catch (const c10::Error&) {
-        torch::manual_seed(seed);  // damaged: retrain from the same initialisation
-        net.classifier = make_classifier(recipe.arch, train.channels, dataset.num_classes());
+        net.classifier = fresh();  // damaged: retrain from the same initialisation
       }
     }
     net.classifier->to(net.device);
@@ -121,21 +138,19 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
     return net;
   }
   try {
-    net.script = torch::jit::load(p.get_string("path"));
+    net.script = torch::jit::load(p.get_string("path"), net.device);
   } catch (const c10::Error& e) {
     throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
                             e.what_without_backtrace()));
   }
   net.script->eval();
-  const std::string norm = p.get_string("normalize");
-  if (norm == "imagenet") {
-    net.mean = {0.485f, 0.456f, 0.406f};
-    net.std = {0.229f, 0.224f, 0.225f};
-    if (train.channels != 3) throw Error("extractor normalize: imagenet needs 3-channel images");
-  } else if (norm == "none") {
-    net.mean.assign(static_cast<size_t>(train.channels), 0.f);
-    net.std.assign(static_cast<size_t>(train.channels), 1.f);
-  }
+  net.layer = p.get_string("layer");
+  std::vector<std::string> children;
+  for (auto c : net.script->named_children()) children.push_back(c.name);
+  if (!net.layer.empty() && !net.script->find_method(net.layer) &&
+      std::find(children.begin(), children.end(), net.layer) == children.end())
+    throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
+                            net.layer, p.get_string("path"), fmt::join(children, ", ")));
   return net;
 }
 
@@ -188,7 +203,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
   ExtractorNetwork net = load_extractor_network(dataset, p, extractor_model_path(cache_dir, key), progress);
   const std::string origin = kind == "proxy" ? fmt::format("proxy extractor ({})", p.get_string("arch"))
                                              : "TorchScript extractor " + p.get_string("path");
-  Embeddings out = embed_images(dataset.train, net.mean, net.std, [&](torch::Tensor x) { return net.embed(x); },
+  Embeddings out = embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
                                 {origin, dataset.train.labels, &dataset.class_names}, progress);
   out.key = key;
   if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))

@@ -18,7 +18,8 @@ namespace dq {
 struct ExtractorNetwork {
   std::shared_ptr<ClassifierImpl> classifier;        // kind proxy: the trained network
   std::optional<torch::jit::script::Module> script;  // kind torchscript: the user's module
-  std::vector<float> mean, std;                      // per-channel input normalisation
+  Normalization norm;                                // per-channel input normalisation (extractor `normalize`)
+  std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
   torch::Device device = torch::kCPU;
 
   // uint8 images (count x C x H x W) -> normalised float tensor on `device`.

@@ -147,7 +147,7 @@ class InProjectMae final : public MaeReconstructor {
                const ProgressFn& progress)
       : c_(config_from(dataset, p, grid)), net_(c_) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
-                       dataset.train.height * dataset.train.width, mean_, std_);
+                       dataset.train.height * dataset.train.width, Normalization{mean_, std_});
     std::string path;
     if (!cache_dir.empty()) {
       const auto dir = std::filesystem::path(cache_dir) / "mae";
@@ -194,7 +194,7 @@ class InProjectMae final : public MaeReconstructor {
 
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, mean_, std_);
+    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, Normalization{mean_, std_});
     const torch::Tensor kept = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
                                    .to(torch::kBool);
     const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept));
@@ -241,7 +241,7 @@ class InProjectMae final : public MaeReconstructor {
         std::vector<uint8_t> pixels(static_cast<size_t>(count * train.image_bytes()));
         for (int64_t i = 0; i < count; ++i)
           std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
-        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, mean_, std_);
+        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, Normalization{mean_, std_});
         const auto kept = random_kept(count, c_.tokens(), keep, gen);
         const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -332,7 +332,7 @@ class ScriptMae final : public MaeReconstructor {
     torch::NoGradGuard no_grad;
     const int64_t h = grid_.rows * grid_.patch, w = grid_.cols * grid_.patch;
     const std::vector<float> zero(static_cast<size_t>(channels_), 0.f), one(static_cast<size_t>(channels_), 1.f);
-    const auto x = images_to_tensor(images, n, channels_, h, w, zero, one);
+    const auto x = images_to_tensor(images, n, channels_, h, w, Normalization{zero, one});
     const auto m = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, grid_.count()}, torch::kUInt8).to(torch::kFloat32);
     torch::Tensor y;
     try {

@@ -3,6 +3,7 @@
 // includes it without paying LibTorch's compile cost; only models/*.cpp include <torch/torch.h>.
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,23 +16,73 @@ struct Dataset;
 struct ImageSet;
 class MemoryBudget;
 
+// Target networks (YAML `arch`), parsed once at the edge. Layouts and parameter counts: models/README.md.
+enum class Arch {
+  SmallCnn,          // small_cnn: 2 conv blocks + 128-unit hidden layer
+  ResNet18,          // resnet18: CIFAR stem (3x3 conv, no max-pool), [2,2,2,2] basic blocks, 512-d
+  ResNet18ImageNet,  // resnet18_imagenet: torchvision's 7x7 stride-2 stem + max-pool
+  ResNet50,          // resnet50: CIFAR stem, [3,4,6,3] bottleneck blocks, 2048-d
+  ResNet50ImageNet,  // resnet50_imagenet: torchvision's ResNet-50 (v1.5)
+  Vit,               // vit: ViT for small images: 4x4 patches, width 192, depth 6, 3 heads, CLS token
+};
+const std::vector<std::string>& arch_names();  // YAML spellings, in enum order
+Arch parse_arch(const std::string& name, const std::string& where);
+const char* arch_name(Arch arch);
+
+enum class Schedule { Cosine, Constant };          // learning rate per epoch
+enum class Augment { FlipCrop, Flip, Crop, None };  // random crop after zero padding, horizontal flip
+// Input normalisation: the training set's own per-channel mean/std, CIFAR's constants (methods-spec
+// 2.4: mean .4914/.4822/.4465, std .2023/.1994/.2010), ImageNet's, or [0,1] only.
+enum class Normalize { Dataset, Cifar, ImageNet, None };
+
+// YAML `device`: auto (the first CUDA device when the linked LibTorch has one, else the CPU), cpu,
+// cuda (= cuda:0) or cuda:N.
+struct DeviceSpec {
+  enum class Kind { Auto, Cpu, Cuda } kind = Kind::Auto;
+  int64_t index = 0;  // CUDA device ordinal
+  std::string text() const;
+};
+// Throws dq::Error naming `where` for anything but auto | cpu | cuda | cuda:N.
+DeviceSpec parse_device(const std::string& text, const std::string& where);
+// Validation hook for the experiment parser (LibTorch-free): throws dq::Error naming `where` when
+// `device` asks for a CUDA device the linked LibTorch does not have. dq_models installs the check
+// (models/device.cpp); a binary without LibTorch (dq_tests) accepts every device.
+void check_device_available(const DeviceSpec& device, const std::string& where);
+using CudaDeviceCountFn = int64_t (*)();
+void set_cuda_device_count_hook(CudaDeviceCountFn fn);
+
 // The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs().
 struct TrainRecipe {
-  std::string arch;          // small_cnn | resnet18 (CIFAR stem) | resnet18_imagenet
+  Arch arch = Arch::SmallCnn;
   int64_t epochs = 0;
   int64_t min_steps = 0;     // at least this many SGD steps: small coresets get more epochs
-  int64_t batch_size = 0;
+  int64_t batch_size = 0;    // already the effective one for the cell's ratio (small_batch_size)
   double lr = 0;
   double momentum = 0;
   double weight_decay = 0;
-  std::string schedule;      // cosine | constant
-  std::string augment;       // flip_crop | flip | crop | none
+  Schedule schedule = Schedule::Cosine;
+  Augment augment = Augment::FlipCrop;
   int64_t crop_padding = 0;
+  Normalize normalize = Normalize::Dataset;
   int64_t threads = 0;       // 0 = all cores
-  std::string device;        // auto | cpu | cuda:N
+  DeviceSpec device;
 };
 std::vector<ParamSpec> train_recipe_specs();
-TrainRecipe train_recipe_from(const Params& params);
+// `ratio` is the cell's keep ratio: at or below `small_batch_ratio` the batch is `small_batch_size`
+// (DQ's README: batch 16 when the keep ratio is <= 10%). The proxy extractor trains on all data (1.0).
+TrainRecipe train_recipe_from(const Params& params, double ratio = 1.0);
+
+// Named recipes (YAML `train: {preset: NAME, <overrides>}`): NAME -> key/value pairs applied before the
+// file's own keys. `dq_cifar` is DQ's CIFAR recipe (methods-spec 2.4); the cpu_* presets finish on 2
+// cores. Listed by `dqbench models`.
+struct RecipePreset {
+  std::string name;
+  std::string description;
+  std::vector<std::pair<std::string, std::string>> values;
+};
+const std::vector<RecipePreset>& recipe_presets();
+// Throws dq::Error naming `where` and the known presets for an unknown name.
+const RecipePreset& find_recipe_preset(const std::string& name, const std::string& where);
 
 struct TrainResult {
   double final_top1 = 0;  // test top-1 after the last epoch, in [0, 1]
@@ -74,6 +125,15 @@ class PatchBackend;
 std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
                                                  const Params& patches, const std::string& cache_dir,
                                                  const ProgressFn& progress);
+// A network's identity card for `dqbench models`: parameter count for a given input.
+struct NetworkInfo {
+  std::string arch;
+  int64_t feature_dim = 0;  // the embedding (penultimate layer) width
+  int64_t parameters = 0;   // trainable parameters for (channels, height, width, num_classes)
+};
+NetworkInfo describe_network(Arch arch, int64_t channels, int64_t height, int64_t width, int64_t num_classes);
+// `dqbench models`: every arch with its parameter counts (CIFAR-10 and ImageNet shapes), and the presets.
+void print_models_catalog(std::ostream& out);
 
 // Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
 void set_compute_threads(int64_t threads);

@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include "models/device.h"
+#include "models/models.h"
+
 namespace dq {
 
 // Bump whenever a network's definition changes: cached embeddings are keyed on it.
@@ -21,21 +24,54 @@ struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor classify_map(torch::Tensor map);
 };
 
-// Builds `arch` for images of `channels` channels: small_cnn (2 conv blocks + 128-unit hidden layer),
-// resnet18 (CIFAR stem: 3x3 conv, no max-pool, 512-d) or resnet18_imagenet (7x7 stride-2 stem +
-// max-pool). Throws dq::Error for an unknown arch.
-std::shared_ptr<ClassifierImpl> make_classifier(const std::string& arch, int64_t channels, int64_t num_classes);
+// Builds `arch` for images of `channels` x `height` x `width` (layouts in models/README.md). The
+// ResNets and the small CNN accept any size (adaptive pooling); the ViT's token count follows from the
+// size, which must be a multiple of its patch (4 px), else dq::Error.
+std::shared_ptr<ClassifierImpl> make_classifier(Arch arch, int64_t channels, int64_t num_classes, int64_t height = 32,
+                                                int64_t width = 32);
+// The same from the YAML spelling ("resnet18"); unknown names are a dq::Error.
+std::shared_ptr<ClassifierImpl> make_classifier(const std::string& arch, int64_t channels, int64_t num_classes,
+                                                int64_t height = 32, int64_t width = 32);
 
-// uint8 images [i0, i1) of an N x C x H x W buffer -> float tensor, scaled to [0,1] and normalised
-// per channel with `mean`/`std`.
+// A ViT of the standard layout (timm's VisionTransformer: conv patch embedding, CLS token, learned
+// position embedding, pre-norm blocks with qkv bias and GELU MLP, final LayerNorm, linear head on CLS).
+struct VitConfig {
+  int64_t patch = 4, width = 192, depth = 6, heads = 3, mlp = 768;
+};
+std::shared_ptr<ClassifierImpl> make_vit(const VitConfig& config, int64_t channels, int64_t num_classes,
+                                         int64_t height, int64_t width);
+
+int64_t count_parameters(torch::nn::Module& module);
+
+// Per-channel input normalisation, x = (pixel / 255 - mean[c]) / std[c].
+struct Normalization {
+  std::vector<float> mean, std;
+};
+// `kind` for `images`: Dataset computes the set's own per-channel statistics; Cifar and ImageNet are the
+// published constants (3-channel images only, else dq::Error); None is [0,1].
+Normalization normalization_for(Normalize kind, const ImageSet& images);
+
+// Random crop (offset dy, dx into the image zero-padded by `pad` pixels on each side) and horizontal
+// flip of one image, as torchvision's RandomCrop(padding) + RandomHorizontalFlip on uint8 pixels: the
+// padding is black (pixel 0) before normalisation.
+struct CropFlip {
+  int64_t pad = 0, dy = 0, dx = 0;
+  bool flip = false;
+};
+
+// Gathers images `ids[0..count)` of `images` into `out` (count x C x H x W float32, contiguous),
+// normalised; with `crops` (count entries), image k is cropped and flipped as crops[k] says. One pass
+// over the pixels: no intermediate tensors.
+void gather_images(const ImageSet& images, const int64_t* ids, int64_t count, const Normalization& norm,
+                   const CropFlip* crops, float* out);
+
+// `count` contiguous uint8 images (C x H x W each) -> a normalised float tensor.
 torch::Tensor images_to_tensor(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w,
-                               const std::vector<float>& mean, const std::vector<float>& std);
+                               const Normalization& norm);
 
 // Per-channel mean and std of a uint8 image buffer (in [0,1] units).
 void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw, std::vector<float>& mean,
                         std::vector<float>& std);
-
-torch::Device resolve_device(const std::string& device);
 
 struct TrainRecipe;
 struct TrainResult;

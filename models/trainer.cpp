@@ -26,42 +26,28 @@ std::string torch_version() { return TORCH_VERSION; }
 
 namespace {
 
-// Random crop (after zero padding) and horizontal flip, drawn from our deterministic Rng.
-torch::Tensor augment_batch(torch::Tensor x, const TrainRecipe& recipe, Rng& rng) {
-  const bool flip = recipe.augment == "flip_crop" || recipe.augment == "flip";
-  const bool crop = (recipe.augment == "flip_crop" || recipe.augment == "crop") && recipe.crop_padding > 0;
-  if (!flip && !crop) return x;
-  const int64_t n = x.size(0), h = x.size(2), w = x.size(3), pad = recipe.crop_padding;
-  torch::Tensor padded = crop ? torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0) : x;
-  std::vector<torch::Tensor> out;
-  out.reserve(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    torch::Tensor img = padded[i];
-    if (crop) {
-      const int64_t dy = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * pad + 1)));
-      const int64_t dx = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * pad + 1)));
-      img = img.slice(1, dy, dy + h).slice(2, dx, dx + w);
-    }
-    if (flip && rng.uniform_below(2) == 1) img = img.flip({2});
-    out.push_back(img);
-  }
-  return torch::stack(out);
+// A host tensor for one batch; page-locked when it is bound for a CUDA device (faster copies).
+torch::Tensor host_batch(int64_t count, const ImageSet& s, torch::Device device) {
+  auto options = torch::TensorOptions().dtype(torch::kFloat32);
+  if (device.is_cuda()) options = options.pinned_memory(true);
+  return torch::empty({count, s.channels, s.height, s.width}, options);
 }
 
-double evaluate(ClassifierImpl& model, const ImageSet& test, const std::vector<float>& mean,
-                const std::vector<float>& std, torch::Device device) {
+double evaluate(ClassifierImpl& model, const ImageSet& test, const Normalization& norm, torch::Device device) {
   torch::NoGradGuard no_grad;
   model.eval();
-  int64_t correct = 0;
   const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
+  std::vector<int64_t> ids(static_cast<size_t>(batch));
+  auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
   for (int64_t start = 0; start < test.n; start += batch) {
     const int64_t count = std::min(batch, test.n - start);
-    auto x = images_to_tensor(test.image(start), count, test.channels, test.height, test.width, mean, std).to(device);
-    auto pred = model.forward(x).argmax(1).to(torch::kCPU);
-    auto labels = torch::from_blob(const_cast<int64_t*>(test.labels.data() + start), {count}, torch::kInt64);
-    correct += pred.eq(labels).sum().item<int64_t>();
+    std::iota(ids.begin(), ids.begin() + count, start);
+    auto x = host_batch(count, test, device);
+    gather_images(test, ids.data(), count, norm, nullptr, x.data_ptr<float>());
+    auto labels = torch::from_blob(const_cast<int64_t*>(test.labels.data() + start), {count}, torch::kInt64).to(device);
+    correct += model.forward(x.to(device, /*non_blocking=*/true)).argmax(1).eq(labels).sum();
   }
-  return test.n > 0 ? static_cast<double>(correct) / static_cast<double>(test.n) : 0.0;
+  return test.n > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(test.n) : 0.0;
 }
 
 }  // namespace
@@ -70,9 +56,9 @@ TrainResult train_and_evaluate(const ImageSet& train, const ImageSet& test, int6
                                const TrainRecipe& recipe, uint64_t seed, const ProgressFn& progress) {
   if (train.n == 0) throw Error("training set is empty (ratio too small for this dataset?)");
   set_compute_threads(recipe.threads);
-  torch::manual_seed(seed);
-  const torch::Device device = resolve_device(recipe.device);
-  auto model = make_classifier(recipe.arch, train.channels, num_classes);
+  torch::manual_seed(seed);  // seeds the CPU generator and, where there are any, the CUDA ones
+  const torch::Device device = to_torch_device(recipe.device);
+  auto model = make_classifier(recipe.arch, train.channels, num_classes, train.height, train.width);
   model->to(device);
   return train_model_in_place(*model, train, test, recipe, seed, device, progress);
 }
@@ -81,17 +67,18 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
                                  const ProgressFn& progress) {
   ClassifierImpl* model = &model_ref;
-  std::vector<float> mean, std;
-  channel_statistics(train.pixels.data(), train.n, train.channels, train.height * train.width, mean, std);
+  const Normalization norm = normalization_for(recipe.normalize, train);
 
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(recipe.lr)
                                                        .momentum(recipe.momentum)
                                                        .weight_decay(recipe.weight_decay));
+  // Order, crops and flips come from our own Rng on the host: the same on every device.
   Rng rng(derive_seed(seed, "train-order"));
   std::vector<int64_t> order(static_cast<size_t>(train.n));
   std::iota(order.begin(), order.end(), 0);
-  const int64_t bytes = train.image_bytes();
-  std::vector<uint8_t> batch_pixels(static_cast<size_t>(recipe.batch_size * bytes));
+  const bool flip = recipe.augment == Augment::FlipCrop || recipe.augment == Augment::Flip;
+  const bool crop = (recipe.augment == Augment::FlipCrop || recipe.augment == Augment::Crop) && recipe.crop_padding > 0;
+  std::vector<CropFlip> crops(static_cast<size_t>(recipe.batch_size));
   std::vector<int64_t> batch_labels(static_cast<size_t>(recipe.batch_size));
 
   TrainResult result;
@@ -103,38 +90,46 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
   // test pass costs about a third of a training epoch on Fashion-MNIST.
   const int64_t eval_every = std::max<int64_t>(1, (epochs + 4) / 5);
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    const double lr = recipe.schedule == "cosine"
+    const double lr = recipe.schedule == Schedule::Cosine
                           ? recipe.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / epochs))
                           : recipe.lr;
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     for (int64_t i = train.n - 1; i > 0; --i)  // Fisher-Yates with our Rng: same order everywhere
       std::swap(order[static_cast<size_t>(i)], order[rng.uniform_below(static_cast<uint64_t>(i + 1))]);
     model->train();
-    double loss_sum = 0;
+    // The loss is summed on the device and read once per epoch: no host sync per step on a GPU.
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     int64_t loss_count = 0;
     for (int64_t start = 0; start < train.n; start += recipe.batch_size) {
       const int64_t count = std::min(recipe.batch_size, train.n - start);
       if (count < 2 && train.n >= 2) continue;  // BatchNorm cannot train on a batch of one
+      const int64_t* ids = order.data() + start;
       for (int64_t k = 0; k < count; ++k) {
-        const int64_t id = order[static_cast<size_t>(start + k)];
-        std::copy_n(train.image(id), bytes, batch_pixels.data() + k * bytes);
-        batch_labels[static_cast<size_t>(k)] = train.labels[static_cast<size_t>(id)];
+        CropFlip& cf = crops[static_cast<size_t>(k)];
+        cf = CropFlip{};
+        if (crop) {
+          cf.pad = recipe.crop_padding;
+          cf.dy = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * cf.pad + 1)));
+          cf.dx = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * cf.pad + 1)));
+        }
+        if (flip) cf.flip = rng.uniform_below(2) == 1;
+        batch_labels[static_cast<size_t>(k)] = train.labels[static_cast<size_t>(ids[k])];
       }
-      auto x = images_to_tensor(batch_pixels.data(), count, train.channels, train.height, train.width, mean, std);
-      x = augment_batch(x, recipe, rng).to(device);
+      auto x = host_batch(count, train, device);
+      gather_images(train, ids, count, norm, crops.data(), x.data_ptr<float>());
       auto y = torch::from_blob(batch_labels.data(), {count}, torch::kInt64).clone().to(device);
       optimizer.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      auto loss = torch::nn::functional::cross_entropy(model->forward(x.to(device, /*non_blocking=*/true)), y);
       loss.backward();
       optimizer.step();
-      loss_sum += loss.item<double>() * static_cast<double>(count);
+      loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(count);
       loss_count += count;
       ++result.steps;
     }
-    result.final_train_loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : 0;
+    result.final_train_loss = loss_count > 0 ? loss_sum.item<double>() / static_cast<double>(loss_count) : 0;
     result.epochs = epoch + 1;
     if ((epoch + 1) % eval_every != 0 && epoch + 1 != epochs) continue;
-    result.final_top1 = evaluate(*model, test, mean, std, device);
+    result.final_top1 = evaluate(*model, test, norm, device);
     result.best_top1 = std::max(result.best_top1, result.final_top1);
     if (progress)
       progress(fmt::format("epoch {}/{}: loss {:.4f}, test top-1 {:.2f}%", epoch + 1, epochs,

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# dqbench vs PyTorch on this machine, side by side in one run: images/s of ResNet-18 forward (the
+# embedding pass) and training step at 32 px (CIFAR stem) and 224 px (ImageNet stem), the small CNN,
+# and one whole CIFAR-10 epoch of our trainer against a PyTorch DataLoader loop over the same decoded
+# images. Same threads, batch and input; the two sides alternate, REPS times per row, so machine load
+# hits both alike; the table shows the median of each side and dqbench / PyTorch.
+#   bash bench/pytorch_side_by_side.sh   # THREADS=2 REPS=3 EPOCH_REPS=1 BUILD=build EPOCH=1 (0 skips the epoch row)
+# Needs Debian's python3-torch and python3-torchvision (1.13 / 0.14, as libtorch-dev): installed if missing.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+threads="${THREADS:-2}"
+reps="${REPS:-3}"
+build="${BUILD:-build}"
+py=/usr/bin/python3
+pyside=bench/side_by_side/pytorch_side.py
+
+if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
+  echo "installing Debian's python3-torch and python3-torchvision ..."
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-torch python3-torchvision >/dev/null
+fi
+cmake --build "$build" -j1 --target dq_side_by_side >/dev/null
+dq="$build/dq_side_by_side"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# torch $("$py" -c 'import torch; print(torch.__version__)'), threads $threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# row: name, then the arguments both sides take
+rows=(
+  "--arch resnet18 --size 32 --batch 32 --iters 3 --row resnet18_cifar_32"
+  "--arch resnet18_imagenet --size 224 --batch 16 --iters 2 --row resnet18_imagenet_224"
+  "--arch small_cnn --size 32 --batch 128 --iters 10 --row small_cnn_32"
+)
+for row in "${rows[@]}"; do
+  for ((r = 0; r < reps; ++r)); do
+    # alternate which side goes first
+    if ((r % 2 == 0)); then
+      "$py" "$pyside" step $row --threads "$threads" >>"$out/log"
+      "$dq" step $row --threads "$threads" >>"$out/log"
+    else
+      "$dq" step $row --threads "$threads" >>"$out/log"
+      "$py" "$pyside" step $row --threads "$threads" >>"$out/log"
+    fi
+  done
+done
+
+if [ "${EPOCH:-1}" != 0 ]; then
+  [ -d data/cifar10-jpg ] || bash scripts/prepare-cifar10.sh
+  "$dq" dump --cifar data/cifar10-jpg --cache cache --out "$out/cifar" >&2
+  for ((r = 0; r < ${EPOCH_REPS:-1}; ++r)); do
+    "$py" "$pyside" epoch --data "$out/cifar" --arch small_cnn --batch 128 --threads "$threads" >>"$out/log"
+    "$dq" epoch --data "$out/cifar" --arch small_cnn --batch 128 --threads "$threads" >>"$out/log"
+  done
+fi
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$py" - "$out/log" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    side, row, value = line.split()
+    if row.startswith("params_"):
+        continue
+    rows.setdefault(row, {}).setdefault(side, []).append(float(value))
+print(f"| row | PyTorch img/s | dqbench img/s | dqbench / PyTorch | runs |")
+print(f"|---|---|---|---|---|")
+for row, sides in rows.items():
+    pt, dq = statistics.median(sides.get("pytorch", [0])), statistics.median(sides.get("dqbench", [0]))
+    ratio = dq / pt if pt else float("nan")
+    print(f"| {row} | {pt:.1f} | {dq:.1f} | {ratio:.2f}x | {len(sides.get('pytorch', []))} + {len(sides.get('dqbench', []))} |")
+PY

@@ -1,0 +1,186 @@
+"""PyTorch's half of bench/pytorch_side_by_side.sh (Debian's python3-torch 1.13 and python3-torchvision).
+
+The same networks as models/networks.cpp, the same batch, input size and thread count, timed the way
+bench/side_by_side/side_by_side.cpp times dqbench. Each measurement prints "pytorch <row> <images/s>".
+  pytorch_side.py step --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
+  pytorch_side.py epoch --data DIR --arch small_cnn --batch 128 --threads 2 --workers 0
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision import transforms
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class CifarResNet18(nn.Module):
+    """ResNet-18 with the CIFAR stem (3x3 conv, no max-pool), as in DQ's validate_cifar.py."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        layers, cin = [], 64
+        for cout in (64, 128, 256, 512):
+            layers += [BasicBlock(cin, cout, 1 if cout == 64 else 2), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(512, num_classes)
+
+    def features(self, x):
+        return F.adaptive_avg_pool2d(self.layers(self.stem(x)), 1).flatten(1)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+class SmallCnn(nn.Module):
+    def __init__(self, channels=3, num_classes=10):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU())
+        self.head = nn.Linear(128, num_classes)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class TorchvisionFeatures(nn.Module):
+    """torchvision's ResNet (ImageNet stem) with features() = everything before fc."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.trunk = nn.Sequential(*list(net.children())[:-1])
+
+    def features(self, x):
+        return self.trunk(x).flatten(1)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def make(arch):
+    if arch == "resnet18":
+        return CifarResNet18()
+    if arch == "small_cnn":
+        return SmallCnn()
+    if arch == "resnet18_imagenet":
+        return TorchvisionFeatures(torchvision.models.resnet18(num_classes=10))
+    if arch == "resnet50_imagenet":
+        return TorchvisionFeatures(torchvision.models.resnet50(num_classes=10))
+    raise SystemExit(f"unknown arch {arch}")
+
+
+def step(args):
+    torch.manual_seed(0)
+    model = make(args.arch)
+    print(f"pytorch params_{args.arch} {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    y = torch.randint(0, 10, (args.batch,))
+    row = args.row or f"{args.arch}_{args.size}"
+    with torch.no_grad():
+        model.eval()
+        model.features(x)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(args.iters):
+            model.features(x)
+        print(f"pytorch {row}_forward {args.batch * args.iters / (time.perf_counter() - t0):.2f}")
+    model.train()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def one():
+        sgd.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        sgd.step()
+
+    one()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(args.iters):
+        one()
+    print(f"pytorch {row}_train {args.batch * args.iters / (time.perf_counter() - t0):.2f}")
+
+
+class DecodedImages(torch.utils.data.Dataset):
+    """The dump written by `dq_side_by_side dump`: uint8 N x C x H x W and int64 labels."""
+
+    def __init__(self, folder, transform):
+        n, c, h, w = (int(v) for v in open(f"{folder}/train_x.shape").read().split())
+        self.x = np.fromfile(f"{folder}/train_x.u8", dtype=np.uint8).reshape(n, c, h, w)
+        self.y = np.load(f"{folder}/train_y.npy")
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.transform(torch.from_numpy(self.x[i])), int(self.y[i])
+
+
+def epoch(args):
+    # DQ's validate_cifar.py pipeline: RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize.
+    tf = transforms.Compose([
+        transforms.RandomCrop(32, padding=4),
+        transforms.RandomHorizontalFlip(),
+        transforms.ConvertImageDtype(torch.float32),
+        transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    ])
+    data = DecodedImages(args.data, tf)
+    loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers)
+    torch.manual_seed(0)
+    model = make(args.arch)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    model.train()
+    t0 = time.perf_counter()
+    for x, y in loader:
+        if len(y) < 2:
+            continue
+        sgd.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        sgd.step()
+    tag = f"epoch_{args.arch}" + (f"_workers{args.workers}" if args.workers else "")
+    print(f"pytorch {tag} {len(data) / (time.perf_counter() - t0):.2f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["step", "epoch"])
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--row", default="")
+    ap.add_argument("--data", default="")
+    ap.add_argument("--workers", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    step(args) if args.mode == "step" else epoch(args)
+
+
+if __name__ == "__main__":
+    main()

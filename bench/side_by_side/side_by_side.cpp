@@ -1,0 +1,140 @@
+// dqbench's half of bench/pytorch_side_by_side.sh: images per second of our networks and trainer,
+// measured the way bench/side_by_side/pytorch_side.py measures PyTorch, so the script can print ratios.
+//   dq_side_by_side step  --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
+//   dq_side_by_side epoch --data DIR --arch small_cnn --batch 128 --threads 2
+//   dq_side_by_side dump  --cifar data/cifar10-jpg --cache cache --out DIR
+// Each measurement prints one line: "dqbench <row> <images per second>".
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <malloc.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "core/error.h"
+#include "core/npy.h"
+#include "datasets/dataset.h"
+#include "datasets/decode_cache.h"
+#include "models/models.h"
+#include "models/networks.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Forward (no grad, eval mode: the embedding pass) and one SGD training step on a fixed random batch.
+void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t iters, const std::string& row) {
+  torch::manual_seed(0);
+  auto model = dq::make_classifier(arch, 3, 10, size, size);
+  auto x = torch::randn({batch, 3, size, size});
+  auto y = torch::randint(0, 10, {batch}, torch::kInt64);
+  {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    model->features(x);  // warm-up
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < iters; ++i) model->features(x);
+    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, static_cast<double>(batch * iters) / seconds_since(t0));
+  }
+  model->train();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4));
+  auto step = [&] {
+    sgd.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    sgd.step();
+  };
+  step();  // warm-up
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) step();
+  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, static_cast<double>(batch * iters) / seconds_since(t0));
+}
+
+dq::ImageSet read_dump(const std::string& dir) {
+  const dq::NpyArray labels = dq::read_npy(dir + "/train_y.npy");
+  std::ifstream shape_in(dir + "/train_x.shape");
+  dq::ImageSet s;
+  shape_in >> s.n >> s.channels >> s.height >> s.width;
+  if (!shape_in || labels.shape.size() != 1 || labels.shape[0] != s.n)
+    throw dq::Error(fmt::format("{}: not a dump written by `dq_side_by_side dump`", dir));
+  s.pixels.resize(static_cast<size_t>(s.n * s.image_bytes()));
+  std::ifstream px(dir + "/train_x.u8", std::ios::binary);
+  px.read(reinterpret_cast<char*>(s.pixels.data()), static_cast<std::streamsize>(s.pixels.size()));
+  if (!px) throw dq::Error(fmt::format("{}/train_x.u8: short file", dir));
+  s.labels = labels.as_int64(dir + "/train_y.npy");
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The same allocator settings as dqbench (harness/main.cpp, keep_freed_memory_in_heap).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  CLI::App app{"dqbench side of the PyTorch side-by-side benchmark"};
+  app.require_subcommand(1);
+  int64_t threads = 2, batch = 64, iters = 5, size = 32;
+  std::string arch = "resnet18", row, data, cifar, cache = "cache", out;
+  auto* step = app.add_subcommand("step", "forward and training-step images/s on a random batch");
+  step->add_option("--arch", arch);
+  step->add_option("--size", size);
+  step->add_option("--batch", batch);
+  step->add_option("--iters", iters);
+  step->add_option("--threads", threads);
+  step->add_option("--row", row, "row name (default: arch_size)");
+  auto* epoch = app.add_subcommand("epoch", "one training epoch of dq::train_model_in_place over a dump");
+  epoch->add_option("--data", data)->required();
+  epoch->add_option("--arch", arch);
+  epoch->add_option("--batch", batch);
+  epoch->add_option("--threads", threads);
+  auto* dump = app.add_subcommand("dump", "decode CIFAR-10 (image_folder) and write its training split raw");
+  dump->add_option("--cifar", cifar)->required();
+  dump->add_option("--cache", cache);
+  dump->add_option("--out", out)->required();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    torch::set_num_threads(static_cast<int>(threads));
+    if (*step) measure_steps(arch, size, batch, iters, row.empty() ? fmt::format("{}_{}", arch, size) : row);
+    if (*epoch) {
+      const dq::ImageSet train = read_dump(data);
+      const dq::ImageSet no_test;  // time the epoch only
+      dq::TrainRecipe r;
+      r.arch = dq::parse_arch(arch, "--arch");
+      r.epochs = 1;
+      r.batch_size = batch;
+      r.lr = 0.05;
+      r.momentum = 0.9;
+      r.weight_decay = 5e-4;
+      r.augment = dq::Augment::FlipCrop;
+      r.crop_padding = 4;
+      r.normalize = dq::Normalize::Cifar;
+      r.threads = threads;
+      torch::manual_seed(0);
+      auto model = dq::make_classifier(r.arch, train.channels, 10, train.height, train.width);
+      const auto t0 = Clock::now();
+      dq::train_model_in_place(*model, train, no_test, r, 0, torch::Device(torch::kCPU), nullptr);
+      std::cout << fmt::format("dqbench epoch_{} {:.2f}\n", arch, static_cast<double>(train.n) / seconds_since(t0));
+    }
+    if (*dump) {
+      dq::Params p("image_folder", dq::DatasetRegistry::instance().find("image_folder", "dump").params);
+      p.set_from_text("path", cifar, "--cifar");
+      p.set_from_text("image_size", "32", "dump");
+      const dq::LoadedDataset loaded = dq::load_dataset("image_folder", p, cache, "--cifar");
+      const dq::ImageSet& t = loaded.dataset.train;
+      std::filesystem::create_directories(out);
+      std::ofstream(out + "/train_x.shape") << t.n << " " << t.channels << " " << t.height << " " << t.width << "\n";
+      std::ofstream px(out + "/train_x.u8", std::ios::binary);
+      px.write(reinterpret_cast<const char*>(t.pixels.data()), static_cast<std::streamsize>(t.pixels.size()));
+      dq::write_npy(out + "/train_y.npy", t.labels.data(), {t.n});
+      std::cout << fmt::format("dumped {} training images {}x{}x{} ({:.1f}s, from cache: {})\n", t.n, t.channels,
+                               t.height, t.width, loaded.seconds, loaded.from_cache);
+    }
+  } catch (const dq::Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 2;
+  }
+  return 0;
+}
