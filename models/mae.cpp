@@ -147,7 +147,7 @@ class InProjectMae final : public MaeReconstructor {
                const ProgressFn& progress)
       : c_(config_from(dataset, p, grid)), net_(c_) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
-                       dataset.train.height * dataset.train.width, Normalization{mean_, std_});
+                       dataset.train.height * dataset.train.width, mean_, std_);
     std::string path;
     if (!cache_dir.empty()) {
       const auto dir = std::filesystem::path(cache_dir) / "mae";
