@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "report/cell_groups.h"
@@ -168,28 +170,40 @@ std::vector<Figure> accuracy_vs_ratio(const ResultSet& rs) {
   return out;
 }
 
+// The bin (percent of patches dropped) of an SPD histogram metric `spd_theta_<theta>_count`, as the patch
+// stage records it (methods/patch_stage.cpp); nullopt for any other metric.
+static std::optional<double> spd_theta_bin(const std::string& name) {
+  const std::string prefix = "spd_theta_", suffix = "_count";
+  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 || !name.ends_with(suffix))
+    return std::nullopt;
+  const std::string theta = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  char* end = nullptr;
+  const double t = std::strtod(theta.c_str(), &end);
+  if (end != theta.c_str() + theta.size()) return std::nullopt;
+  return std::round(t * 100.0);
+}
+
 Figure spd_histogram(const ResultSet& rs) {
-  const std::string prefix = "spd_theta_hist_";
   // (experiment, method label) -> bin (percent) -> values over DONE cells
   std::vector<const CellResult*> cells;
   for (const auto& c : rs.cells)
     if (c.done())
       for (const auto& [name, v] : c.metrics)
-        if (name.rfind(prefix, 0) == 0) {
+        if (spd_theta_bin(name)) {
           cells.push_back(&c);
           break;
         }
   const std::string title = "SPD: distribution of the chosen drop ratio θ*";
   if (cells.empty())
     return {"fig_spd_theta_hist", title,
-            render_svg_message(title, "no SPD θ* histogram recorded yet (metrics spd_theta_hist_<percent>)")};
+            render_svg_message(title, "no SPD θ* histogram recorded yet (metrics spd_theta_<θ>_count)")};
   const auto labels = spec_labels(cells);
   std::map<std::string, std::map<double, std::vector<double>>> hist;
   std::set<double> bins;
   for (const CellResult* c : cells)
     for (const auto& [name, v] : c->metrics)
-      if (name.rfind(prefix, 0) == 0) {
-        const double bin = std::atof(name.substr(prefix.size()).c_str());
+      if (const auto b = spd_theta_bin(name)) {
+        const double bin = *b;
         hist[fmt::format("{} ({})", labels.at(c->method), c->experiment)][bin].push_back(v);
         bins.insert(bin);
       }

@@ -1,7 +1,7 @@
 #pragma once
 // The report's figures, from recorded cells: selection time against samples per class (log-log,
 // OOM marked), top-1 against ratio with error bars, the SPD theta* histogram (metrics named
-// spd_theta_hist_<percent>, recorded by SPD), and coverage against redundancy per method.
+// spd_theta_<θ>_count, recorded by SPD), and coverage against redundancy per method.
 #include <string>
 #include <vector>
 

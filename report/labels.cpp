@@ -166,9 +166,9 @@ std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& c
   for (const auto& e : extractors)
     add(fmt::format("Extractor: {}, not an ImageNet-pretrained ResNet-18.", e));
   if (patch_drop && trained)
-    add("Patch dropping: theta and SPD change the storage ratio (keep fractions); the paper reconstructs dropped "
-        "patches with a pretrained MAE, while these runs train on the selected images whole unless the recipe "
-        "names an in-project MAE.");
+    add("Patch dropping: dropped patches (GradCAM++ ranking on the proxy extractor) are filled with the "
+        "per-channel dataset mean or by a small MAE trained in-project (the experiment's patches.reconstruct); "
+        "the paper reconstructs them with a pretrained ViT-L MAE.");
   if (trained)
     add("Accuracy is the last epoch's top-1 on the full test split (the DQ code reports the best epoch; the "
         "database also holds top1_best).");

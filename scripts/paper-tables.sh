@@ -15,5 +15,6 @@ cd "$repo"
   --db results/cpu_selection_ablation.db \
   --db results/cpu_runtime.db \
   --db results/cpu_sweeps.db \
+  --db results/cifar10_spd.db \
   > /dev/null
 echo "paper-tables: wrote $out"

@@ -137,7 +137,8 @@ std::string main_table_db(const std::filesystem::path& dir) {
             {{"select", 0.01}});
     // Seed 2 read its KNN graph from the cache: its time is a file read, not neighbour identification.
     db.cell(fmt::format("b{}", s), "t1", kCifar, "bgfdq", R"({"k":20,"theta":0.25})", 0.2, s, "DONE",
-            {{"top1", bgfdq[s]}, {"diag_knn_cache_hit_mean", s == 2 ? 1.0 : 0.0}},
+            {{"top1", bgfdq[s]}, {"diag_knn_cache_hit_mean", s == 2 ? 1.0 : 0.0},
+             {"spd_theta_0.0_count", 7.0}, {"spd_theta_0.1_count", 3.0}},  // as the patch stage names them
             {{"select", 2.0 + s}, {"select/neighbour_id", s == 2 ? 0.01 : 1.5}});
     db.cell(fmt::format("d{}", s), "t1", kCifar, "dq", R"({"mode":"memo","theta":0.25})", 0.2, s, "DONE",
             {{"top1", dq[s]}}, {{"select", 5.0}, {"select/bin_generation", 4.0}});
@@ -264,7 +265,9 @@ TEST_CASE("write_paper_tables is byte for byte repeatable and writes every table
     CHECK(read_text(f) == read_text(dir / "b" / rel));
   }
   CHECK(std::filesystem::exists(dir / "a" / "table4_runtime.tex"));
-  CHECK(std::filesystem::exists(dir / "a" / "figures" / "fig_spd_theta_hist.svg"));
+  const std::string hist = read_text(dir / "a" / "figures" / "fig_spd_theta_hist.svg");
+  CHECK_THAT(hist, !Catch::Contains("no SPD"));  // the patch stage's spd_theta_<θ>_count metrics are read
+  CHECK_THAT(hist, Catch::Contains(">10</text>"));  // the θ* = 0.1 bin, in percent
   const std::string html = render_report_html(rs);
   CHECK_THAT(html, Catch::Contains("<svg"));
   CHECK_THAT(html, !Catch::Contains("http://") || Catch::Contains("xmlns=\"http://www.w3.org/2000/svg\""));
