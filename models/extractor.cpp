@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -126,13 +125,11 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
     if (!loaded) {
       train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
       if (!model_path.empty())  // a failed cache write is a warning (core/atomic_file.h)
-        try_write_cache(model_path, "extractor network", [&] {
-          const std::string tmp = model_path + ".tmp." + std::to_string(::getpid());
-          torch::serialize::OutputArchive archive;
-          net.classifier->save(archive);
-          archive.save_to(tmp);
-          std::filesystem::rename(tmp, model_path);
-        });
+      {
+        torch::serialize::OutputArchive archive;
+        net.classifier->save(archive);
+        write_archive_cache(archive, model_path, "extractor network");
+      }
     }
     net.classifier->eval();
     return net;

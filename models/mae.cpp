@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -178,15 +177,13 @@ class InProjectMae final : public MaeReconstructor {
     if (metrics_.empty()) {
       train(dataset, p, progress);
       if (!path.empty())  // a failed cache write is a warning (core/atomic_file.h)
-        try_write_cache(path, "MAE", [&] {
-          const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-          torch::serialize::OutputArchive archive;
-          net_->save(archive);
-          archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
-                                                  metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
-          archive.save_to(tmp);
-          std::filesystem::rename(tmp, path);
-        });
+      {
+        torch::serialize::OutputArchive archive;
+        net_->save(archive);
+        archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
+                                                metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
+        write_archive_cache(archive, path, "MAE");
+      }
       metrics_["mae_from_cache"] = 0;
     }
     net_->eval();

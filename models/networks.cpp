@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <sstream>
+
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
 
@@ -371,6 +374,15 @@ void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw,
     mean[static_cast<size_t>(ch)] = static_cast<float>(mu);
     std[static_cast<size_t>(ch)] = static_cast<float>(std::sqrt(std::max(var, 1e-6)));
   }
+}
+
+bool write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what) {
+  return write_cache_file(path, what, [&](AtomicFileWriter& out) {
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const std::string data = bytes.str();
+    out.write(data.data(), data.size());
+  });
 }
 
 }  // namespace dq

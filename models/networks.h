@@ -81,4 +81,8 @@ TrainResult train_model_in_place(ClassifierImpl& model, const ImageSet& train, c
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
                                  const std::function<void(const std::string&)>& progress);
 
+// Writes a serialised module (`archive`) as the cache file `path` through core/atomic_file.h: unique
+// temporary, fsync, rename; a failure (disk full, unwritable folder) is a warning and `false`.
+bool write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what);
+
 }  // namespace dq
