@@ -49,30 +49,12 @@ void validate_dataset(const Dataset& d, const std::string& source) {
                      {source + " features", d.train.labels, &d.class_names});
 }
 
+template class Registry<DatasetLoaderInfo>;
+
+template <>
 DatasetRegistry& DatasetRegistry::instance() {
-  static DatasetRegistry registry;
+  static DatasetRegistry registry("dataset kind", &DatasetLoaderInfo::kind);
   return registry;
-}
-
-void DatasetRegistry::add(DatasetLoaderInfo info) {
-  DQ_ASSERT(!loaders_.count(info.kind), "dataset kind registered twice: " + info.kind);
-  loaders_.emplace(info.kind, std::move(info));
-}
-
-const DatasetLoaderInfo& DatasetRegistry::find(const std::string& kind, const std::string& where) const {
-  auto it = loaders_.find(kind);
-  if (it == loaders_.end()) {
-    std::string known;
-    for (const auto& [k, _] : loaders_) known += (known.empty() ? "" : ", ") + k;
-    throw Error(fmt::format("{}: unknown dataset kind '{}' (known: {})", where, kind, known));
-  }
-  return it->second;
-}
-
-std::vector<const DatasetLoaderInfo*> DatasetRegistry::list() const {
-  std::vector<const DatasetLoaderInfo*> out;
-  for (const auto& [_, info] : loaders_) out.push_back(&info);
-  return out;
 }
 
 }  // namespace dq

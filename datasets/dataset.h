@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/params.h"
+#include "core/registry.h"
 
 namespace dq {
 
@@ -58,27 +59,15 @@ struct DatasetLoaderInfo {
   bool provides_images = true;
 };
 
-class DatasetRegistry {
- public:
-  static DatasetRegistry& instance();
-  void add(DatasetLoaderInfo info);
-  // Throws dq::Error listing the known kinds.
-  const DatasetLoaderInfo& find(const std::string& kind, const std::string& where) const;
-  std::vector<const DatasetLoaderInfo*> list() const;
-
- private:
-  std::map<std::string, DatasetLoaderInfo> loaders_;
-};
-
-namespace detail {
-struct DatasetRegistrar {
-  explicit DatasetRegistrar(DatasetLoaderInfo (*make)()) { DatasetRegistry::instance().add(make()); }
-};
-}  // namespace detail
+// The registry of dataset loaders (core/registry.h).
+using DatasetRegistry = Registry<DatasetLoaderInfo>;
+template <>
+DatasetRegistry& DatasetRegistry::instance();
+extern template class Registry<DatasetLoaderInfo>;
 
 }  // namespace dq
 
 // In a loader's .cpp: DQ_REGISTER_DATASET(make_fashion_mnist_info); where the function returns a
 // DatasetLoaderInfo.
 #define DQ_REGISTER_DATASET(make_fn) \
-  static const ::dq::detail::DatasetRegistrar dq_dataset_registrar_##make_fn(&make_fn)
+  static const ::dq::detail::Registrar<::dq::DatasetLoaderInfo> dq_dataset_registrar_##make_fn(&make_fn)

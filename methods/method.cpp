@@ -30,49 +30,12 @@ int64_t budget_count(double ratio, int64_t class_size, double drop_ratio) {
   return std::clamp<int64_t>(n, 0, class_size);
 }
 
+template class Registry<MethodInfo>;
+
+template <>
 MethodRegistry& MethodRegistry::instance() {
-  static MethodRegistry registry;
+  static MethodRegistry registry("method", &MethodInfo::name, &MethodInfo::library);
   return registry;
-}
-
-void MethodRegistry::add(MethodInfo info) {
-  if (!loading_library_.empty()) {
-    if (methods_.count(info.name)) {
-      loading_.conflicts.push_back(info.name);
-      return;
-    }
-    info.library = loading_library_;
-    loading_.added.push_back(info.name);
-  }
-  DQ_ASSERT(!methods_.count(info.name), "method registered twice: " + info.name);
-  methods_.emplace(info.name, std::move(info));
-}
-
-const MethodInfo& MethodRegistry::find(const std::string& name, const std::string& where) const {
-  auto it = methods_.find(name);
-  if (it == methods_.end()) {
-    std::string known;
-    for (const auto& [k, _] : methods_) known += (known.empty() ? "" : ", ") + k;
-    throw Error(fmt::format("{}: unknown method '{}' (known: {})", where, name, known));
-  }
-  return it->second;
-}
-
-std::vector<const MethodInfo*> MethodRegistry::list() const {
-  std::vector<const MethodInfo*> out;
-  for (const auto& [_, info] : methods_) out.push_back(&info);
-  return out;
-}
-
-void MethodRegistry::begin_plugin(const std::string& library) {
-  DQ_ASSERT(!library.empty() && loading_library_.empty(), "plugin loads do not nest");
-  loading_library_ = library;
-  loading_ = {};
-}
-
-MethodRegistry::PluginLoad MethodRegistry::end_plugin() {
-  loading_library_.clear();
-  return std::exchange(loading_, {});
 }
 
 std::string MethodSpec::canonical() const {
@@ -81,9 +44,8 @@ std::string MethodSpec::canonical() const {
 }
 
 std::string MethodSpec::display() const {
-  for (const MethodInfo* info : MethodRegistry::instance().list())
-    if (info->name == name && info->display) return info->display(params);
-  return canonical();
+  const MethodInfo* info = MethodRegistry::instance().try_find(name);
+  return info && info->display ? info->display(params) : canonical();
 }
 
 std::unique_ptr<SelectionMethod> MethodSpec::instantiate() const {

@@ -14,6 +14,7 @@
 
 #include "core/memory_budget.h"
 #include "core/params.h"
+#include "core/registry.h"
 #include "core/stage_timer.h"
 
 namespace dq {
@@ -100,26 +101,11 @@ struct MethodInfo {
   std::string library{};
 };
 
-class MethodRegistry {
- public:
-  static MethodRegistry& instance();
-  void add(MethodInfo info);
-  const MethodInfo& find(const std::string& name, const std::string& where) const;  // dq::Error if unknown
-  std::vector<const MethodInfo*> list() const;
-
-  // While a plugin library loads (harness/plugin_loader.cpp), the methods it registers are tagged
-  // with its path, and a name already taken is set aside as a conflict instead of aborting.
-  struct PluginLoad {
-    std::vector<std::string> added, conflicts;
-  };
-  void begin_plugin(const std::string& library);
-  PluginLoad end_plugin();
-
- private:
-  std::map<std::string, MethodInfo> methods_;
-  std::string loading_library_;
-  PluginLoad loading_;
-};
+// The registry of methods (core/registry.h): built-in methods and loaded plugins.
+using MethodRegistry = Registry<MethodInfo>;
+template <>
+MethodRegistry& MethodRegistry::instance();
+extern template class Registry<MethodInfo>;
 
 // A method with its validated parameters, parsed from "bgfdq(k=20,alpha=1)" or built from YAML.
 struct MethodSpec {
@@ -131,15 +117,9 @@ struct MethodSpec {
 };
 MethodSpec parse_method_spec(const std::string& text, const std::string& where);
 
-namespace detail {
-struct MethodRegistrar {
-  explicit MethodRegistrar(MethodInfo (*make)()) { MethodRegistry::instance().add(make()); }
-};
-}  // namespace detail
-
 }  // namespace dq
 
 // In a method's .cpp, once: DQ_REGISTER_METHOD(make_random_info); where make_random_info returns a
 // MethodInfo.
 #define DQ_REGISTER_METHOD(make_fn) \
-  static const ::dq::detail::MethodRegistrar dq_method_registrar_##make_fn(&make_fn)
+  static const ::dq::detail::Registrar<::dq::MethodInfo> dq_method_registrar_##make_fn(&make_fn)
