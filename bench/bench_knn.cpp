@@ -71,13 +71,13 @@ std::string blas_kernel() {
   return "not OpenBLAS";
 }
 
-// One whole selection (select_all at ratio 0.2, seed 0) through the method registry.
+// One whole selection (select at ratio 0.2, seed 0) through the method registry.
 std::vector<dq::ClassSelection> select_classes(const std::string& spec, const std::vector<dq::ClassView>& classes,
-                                               dq::MemoryBudget& memory, const dq::Services& services = {}) {
+                                               dq::MemoryBudget& memory, const dq::CellResources& resources = {}) {
   auto method = dq::parse_method_spec(spec, "bench").instantiate();
   dq::StageTimer timer;
-  dq::SelectContext ctx{0.2, 0, memory, timer, services};
-  return method->select_all(classes, ctx);
+  dq::SelectContext ctx{0.2, 0, memory, timer, resources};
+  return method->select(classes, ctx);
 }
 
 uint64_t picks_hash(const std::vector<dq::ClassSelection>& out) {
@@ -131,7 +131,7 @@ void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
   for (auto _ : state) {
     dq::StageTimer timer;
     dq::SelectContext ctx{0.2, 0, memory, timer, {}};
-    const auto sel = method->select_all(classes, ctx);
+    const auto sel = method->select(classes, ctx);
     stage_s.clear();
     for (const auto& r : timer.records()) stage_s[r.name] += r.wall_s;
     recall = 0;
@@ -209,12 +209,12 @@ void BM_KSweep(benchmark::State& state) {
     std::map<int, uint64_t> hashes;
     auto sweep = [&](const std::vector<int>& ks, bool cache) {
       for (int k : ks) {
-        dq::Services services;
+        dq::CellResources resources;
         if (cache) {
-          services.cache_dir = dir.string();
-          services.embedding_key = "bench-ksweep";
+          resources.cache_dir = dir.string();
+          resources.embedding_key = "bench-ksweep";
         }
-        const auto out = select_classes("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
+        const auto out = select_classes("bgfdq(k=" + std::to_string(k) + ")", classes, memory, resources);
         if (cache && k < 40) served += out[0].diagnostics.at("knn_graph_k") == 40 ? 1 : 0;
         const uint64_t h = picks_hash(out);
         if (hashes.count(k) && hashes[k] != h) state.SkipWithError("cached sweep picked other ids");
@@ -233,7 +233,7 @@ void BM_KSweep(benchmark::State& state) {
 }
 
 // The CIFAR-10 shape (10 x 5,000, ratio 0.2): BGFDQ (exact NI, symmetric and one-sided, + NCS)
-// against DQ's modes, whole select_all through the registry, alternately.
+// against DQ's modes, whole select through the registry, alternately.
 void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   const int64_t dim = state.range(0);
   const dq::Dataset& d = synthetic(10, 5000, dim);

@@ -1,5 +1,5 @@
 #pragma once
-// Strings a method leaves for a cell's provenance (Services::note): an external method's command,
+// Strings a method leaves for a cell's provenance (CellResources::note): an external method's command,
 // script path and sha256, folder, log path and exit; a plugin method's library and its sha256.
 // Stored in the table method_notes(cell_id, name, value), created on first use, one row per name;
 // run_cell clears a cell's notes before its selection starts. Schema: harness/README.md.

@@ -22,6 +22,7 @@
 #include "methods/method.h"
 #include "methods/metrics.h"
 #include "methods/patch_stage.h"
+#include "methods/selection_step.h"
 #include "models/models.h"
 
 namespace dq {
@@ -74,7 +75,7 @@ LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
                       fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
 }
 
-// Where a method's provenance strings go (Services::note): the method_notes table at once, and an
+// Where a method's provenance strings go (CellResources::note): the method_notes table at once, and an
 // external command's log also as an artefact. A plugin method's library and its sha256 go first.
 std::function<void(const std::string&, const std::string&)> method_note_sink(Store& store, const std::string& id,
                                                                               const MethodSpec& spec) {
@@ -166,24 +167,24 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     std::vector<int64_t> selected;
     std::vector<float> keep;
     {
-      auto scope = timer.scope("select");
-      SelectContext ctx{cell.ratio, cell.selection_seed(), memory, timer, {}};
-      ctx.services.train_images = dataset.has_images() ? &dataset.train : nullptr;
-      ctx.services.cache_dir = ex.cache_dir;
-      ctx.services.embedding_key = embeddings.key;
-      ctx.services.work_dir = ex.cache_dir + "/cells/" + id;
-      ctx.services.deadline = deadline;
-      ctx.services.note = method_note_sink(store, id, cell.method);
-      selections = method->select_all(classes.views, ctx);
-      scope.stop();
+      const SelectContext ctx{.ratio = cell.ratio,
+                              .seed = cell.selection_seed(),
+                              .memory = memory,
+                              .timer = timer,
+                              .resources = {.train_images = dataset.has_images() ? &dataset.train : nullptr,
+                                            .cache_dir = ex.cache_dir,
+                                            .embedding_key = embeddings.key,
+                                            .work_dir = ex.cache_dir + "/cells/" + id,
+                                            .deadline = deadline,
+                                            .note = method_note_sink(store, id, cell.method)}};
+      Selection selection = run_selection(*method, classes.views, ctx);
+      selections = std::move(selection.classes);
+      selected = std::move(selection.ids);
+      keep = std::move(selection.keep);
+      const double kept = selection.kept;
       std::map<std::string, double> m;
-      double kept = 0;
       std::map<std::string, std::pair<double, int>> diag;
       for (const auto& s : selections) {
-        DQ_ASSERT(s.ids.size() == s.keep.size(), "method returned ids and keep of different lengths");
-        selected.insert(selected.end(), s.ids.begin(), s.ids.end());
-        keep.insert(keep.end(), s.keep.begin(), s.keep.end());
-        for (float w : s.keep) kept += w;
         for (const auto& [k, v] : s.diagnostics) {
           diag[k].first += v;
           diag[k].second += 1;

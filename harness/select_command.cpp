@@ -19,6 +19,7 @@
 #include "methods/class_partition.h"
 #include "methods/method.h"
 #include "methods/metrics.h"
+#include "methods/selection_step.h"
 
 namespace dq {
 namespace {
@@ -168,29 +169,20 @@ int run(const SelectOptions& o, std::ostream& out) {
     auto stage = timer.scope("load");
     in = load_inputs(o, memory);
   }
-  Services services;
+  CellResources resources;
   if (!o.cache_dir.empty()) {
-    services.cache_dir = o.cache_dir;
-    services.embedding_key = sha256_file_hex(o.embeddings);
+    resources.cache_dir = o.cache_dir;
+    resources.embedding_key = sha256_file_hex(o.embeddings);
   }
-  SelectContext ctx{o.ratio, o.seed, memory, timer, services};
-  std::vector<ClassSelection> selections;
-  {
-    auto stage = timer.scope("select");
-    selections = method->select_all(in.classes.views, ctx);
-  }
-  DQ_ASSERT(selections.size() == in.classes.views.size(), "one selection per class");
+  const Selection selection = run_selection(
+      *method, in.classes.views, {.ratio = o.ratio, .seed = o.seed, .memory = memory, .timer = timer, .resources = resources});
+  const std::vector<ClassSelection>& selections = selection.classes;
+  const std::vector<int64_t>& ids = selection.ids;
+  const std::vector<float>& keep = selection.keep;
   std::map<std::string, double> metrics;
   {
     auto stage = timer.scope("metrics");
     metrics = selection_metrics(in.classes.views, selections, memory);
-  }
-  std::vector<int64_t> ids;
-  std::vector<float> keep;
-  for (const auto& s : selections) {
-    DQ_ASSERT(s.keep.size() == s.ids.size(), "keep fractions must match the picks");
-    ids.insert(ids.end(), s.ids.begin(), s.ids.end());
-    keep.insert(keep.end(), s.keep.begin(), s.keep.end());
   }
   write_npy(out_tmp, ids.data(), {static_cast<int64_t>(ids.size())});
   if (!keep_tmp.empty()) write_npy(keep_tmp, keep.data(), {static_cast<int64_t>(keep.size())});

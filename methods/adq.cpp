@@ -29,11 +29,7 @@ class AdqMethod final : public SelectionMethod {
   bool produces_bins() const override { return true; }
   bool needs_images() const override { return true; }
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
-    return std::move(select_all(std::span<const ClassView>(&cls, 1), ctx).front());
-  }
-
-  std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx) override {
+  std::vector<ClassSelection> select(std::span<const ClassView> classes, const SelectContext& ctx) override {
     std::vector<BinsResult> bins;
     for (const auto& cls : classes) bins.push_back(graphcut_bins_for_class(cls, config_.bins, ctx));
     const std::vector<double> shares = score_bins(classes, bins, ctx);
@@ -57,8 +53,8 @@ class AdqMethod final : public SelectionMethod {
 
  private:
   std::vector<double> score_bins(std::span<const ClassView> classes, const std::vector<BinsResult>& bins,
-                                 SelectContext& ctx) const {
-    const ImageSet* images = ctx.services.train_images;
+                                 const SelectContext& ctx) const {
+    const ImageSet* images = ctx.resources.train_images;
     if (images == nullptr || images->n == 0)
       throw Error(
           "method 'adq': needs the training images (texture level of each bin), but this dataset provides "

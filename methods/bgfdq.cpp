@@ -14,7 +14,7 @@
 namespace dq {
 namespace {
 
-class BgfdqMethod final : public SelectionMethod {
+class BgfdqMethod final : public PerClassMethod {
  public:
   explicit BgfdqMethod(const Params& p) {
     knn_.knn = p.get_string("knn");
@@ -34,11 +34,11 @@ class BgfdqMethod final : public SelectionMethod {
   // SPD reconstructs and re-embeds the picked images in the patch stage.
   bool needs_images() const override { return spd_; }
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
+  ClassSelection select_class(const ClassView& cls, uint64_t seed, const SelectContext& ctx) override {
     KnnGraph graph;
     {
       auto stage = ctx.timer.scope("neighbour_id");
-      graph = build_knn_graph(cls, knn_, ctx.memory, ctx.services, &ctx.timer);
+      graph = build_knn_graph(cls, knn_, ctx.memory, ctx.resources, &ctx.timer);
     }
     auto held = ctx.memory.reserve(graph.lists.ids.size() * (sizeof(int32_t) + sizeof(float)), "bgfdq knn graph");
     // With SPD the keep fractions are unknown until the patch stage, so NCS runs on to a candidate order
@@ -48,7 +48,7 @@ class BgfdqMethod final : public SelectionMethod {
     NcsResult ncs;
     {
       auto stage = ctx.timer.scope("coreset_selection");
-      ncs = neighbour_aware_selection(graph.lists, count, ctx.ratio, alpha_, ctx.seed);
+      ncs = neighbour_aware_selection(graph.lists, count, ctx.ratio, alpha_, seed);
     }
     ClassSelection out;
     out.ids.reserve(ncs.picks.size());

@@ -1,6 +1,6 @@
 #pragma once
 // Splits a labelled embedding matrix into per-class contiguous blocks and the ClassViews over them,
-// the input every SelectionMethod::select_all receives.
+// the input every SelectionMethod::select receives.
 #include <cstdint>
 #include <vector>
 

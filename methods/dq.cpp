@@ -8,13 +8,13 @@
 namespace dq {
 namespace {
 
-class DqMethod final : public SelectionMethod {
+class DqMethod final : public PerClassMethod {
  public:
   explicit DqMethod(const Params& params) : config_(DqFamilyConfig::from(params)) {}
 
   bool produces_bins() const override { return true; }
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
+  ClassSelection select_class(const ClassView& cls, uint64_t seed, const SelectContext& ctx) override {
     BinsResult bins = graphcut_bins_for_class(cls, config_.bins, ctx);
     auto stage = ctx.timer.scope("bin_sampling");
     std::vector<int64_t> sizes;
@@ -24,7 +24,7 @@ class DqMethod final : public SelectionMethod {
       weights.push_back(static_cast<double>(bin.size()));
     }
     const std::vector<int64_t> counts = apportion(config_.class_budget(ctx.ratio, cls.size()), weights, sizes);
-    ClassSelection out = select_from_bins(cls, bins.bins, counts, config_.theta, ctx.seed);
+    ClassSelection out = select_from_bins(cls, bins.bins, counts, config_.theta, seed);
     out.diagnostics["bin_cache_hit"] = bins.from_cache ? 1.0 : 0.0;
     return out;
   }

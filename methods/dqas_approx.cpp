@@ -67,11 +67,7 @@ class DqasApprox final : public SelectionMethod {
 
   bool produces_bins() const override { return true; }
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
-    return std::move(select_all(std::span<const ClassView>(&cls, 1), ctx).front());
-  }
-
-  std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx) override {
+  std::vector<ClassSelection> select(std::span<const ClassView> classes, const SelectContext& ctx) override {
     const size_t nc = classes.size();
     std::vector<BinsResult> bins;
     for (const auto& cls : classes) bins.push_back(graphcut_bins_for_class(cls, config_.bins, ctx));

@@ -116,12 +116,8 @@ class ExternalMethod final : public SelectionMethod {
 
   bool needs_embeddings() const override { return write_embeddings_; }
 
-  ClassSelection select(const ClassView&, SelectContext&) override {
-    throw Error("method 'external' selects all classes in one run of its command; call select_all");
-  }
-
-  std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx) override {
-    const fs::path dir = prepare_folder(ctx.services);
+  std::vector<ClassSelection> select(std::span<const ClassView> classes, const SelectContext& ctx) override {
+    const fs::path dir = prepare_folder(ctx.resources);
     const std::string log = (dir / "command.log").string();
     std::vector<std::string> argv = command_.expand(params_, "method 'external'");
     const std::string script = absolutize_file_arguments(argv);
@@ -140,7 +136,7 @@ class ExternalMethod final : public SelectionMethod {
     ChildProcessResult run;
     {
       auto t = ctx.timer.scope("command");
-      ChildProcessSpec spec{argv, dir.string(), log, ctx.memory.limit(), ctx.services.deadline};
+      ChildProcessSpec spec{argv, dir.string(), log, ctx.memory.limit(), ctx.resources.deadline};
       run = run_child_process(spec);
     }
     note(ctx, "external_exit", run.signal ? signal_text(run.signal) : fmt::format("code {}", run.exit_code));
@@ -163,21 +159,21 @@ class ExternalMethod final : public SelectionMethod {
   }
 
  private:
-  static void note(SelectContext& ctx, const std::string& key, const std::string& value) {
-    if (ctx.services.note) ctx.services.note(key, value);
+  static void note(const SelectContext& ctx, const std::string& key, const std::string& value) {
+    if (ctx.resources.note) ctx.resources.note(key, value);
   }
 
   // The cell's folder, emptied (a rerun must not read an earlier attempt's selection), or a fresh
   // temporary one outside cells (`dqbench select`).
-  static fs::path prepare_folder(const Services& services) {
-    if (services.work_dir.empty()) {
-      const fs::path root = services.cache_dir.empty() ? fs::temp_directory_path() : fs::path(services.cache_dir);
+  static fs::path prepare_folder(const CellResources& resources) {
+    if (resources.work_dir.empty()) {
+      const fs::path root = resources.cache_dir.empty() ? fs::temp_directory_path() : fs::path(resources.cache_dir);
       fs::create_directories(root);
       std::string pattern = (root / "external-XXXXXX").string();
       if (!mkdtemp(pattern.data())) throw Error(fmt::format("{}: cannot create a folder: {}", pattern, std::strerror(errno)));
       return fs::absolute(pattern);
     }
-    const fs::path dir = fs::absolute(services.work_dir);
+    const fs::path dir = fs::absolute(resources.work_dir);
     std::error_code ec;
     fs::remove_all(dir, ec);
     fs::create_directories(dir, ec);
@@ -185,7 +181,7 @@ class ExternalMethod final : public SelectionMethod {
     return dir;
   }
 
-  void write_inputs(const fs::path& dir, std::span<const ClassView> classes, SelectContext& ctx) const {
+  void write_inputs(const fs::path& dir, std::span<const ClassView> classes, const SelectContext& ctx) const {
     std::vector<int64_t> ids, labels;
     std::vector<std::span<const float>> rows;
     nlohmann::json class_info = nlohmann::json::array();
@@ -205,10 +201,10 @@ class ExternalMethod final : public SelectionMethod {
       write_npy_rows((dir / "embeddings.npy").string(), rows, {n, d});
       files["embeddings"] = "embeddings.npy";
     }
-    const ImageSet* images = ctx.services.train_images;
+    const ImageSet* images = ctx.resources.train_images;
     nlohmann::json image_info = nullptr;
     if (write_images_ && images && images->n > 0 && images->pixels.size() == static_cast<size_t>(images->n * images->image_bytes())) {
-      const std::string path = images_file(*images, ctx.services, dir);
+      const std::string path = images_file(*images, ctx.resources, dir);
       files["images"] = path;
       image_info = {{"path", path}, {"shape", {images->n, images->channels, images->height, images->width}},
                     {"dtype", "uint8"}, {"row", "dataset id"}};
@@ -237,8 +233,8 @@ class ExternalMethod final : public SelectionMethod {
 
   // Decoded training images as N x C x H x W uint8, row = dataset id. Written once per content under
   // the cache (cells share it), else into the cell's folder.
-  static std::string images_file(const ImageSet& images, const Services& services, const fs::path& dir) {
-    if (services.cache_dir.empty()) {
+  static std::string images_file(const ImageSet& images, const CellResources& resources, const fs::path& dir) {
+    if (resources.cache_dir.empty()) {
       const std::string path = (dir / "images.npy").string();
       write_npy(path, images.pixels.data(), {images.n, images.channels, images.height, images.width});
       return path;
@@ -246,7 +242,7 @@ class ExternalMethod final : public SelectionMethod {
     const std::string key = sha256_hex(fmt::format(
         "external-images-v1|{}x{}x{}x{}|{}", images.n, images.channels, images.height, images.width,
         sha256_hex(std::string_view(reinterpret_cast<const char*>(images.pixels.data()), images.pixels.size()))));
-    const fs::path folder = fs::absolute(fs::path(services.cache_dir) / "external");
+    const fs::path folder = fs::absolute(fs::path(resources.cache_dir) / "external");
     fs::create_directories(folder);
     const fs::path path = folder / ("images-" + key.substr(0, 16) + ".npy");
     if (!fs::exists(path)) {  // written in the cell's folder, then renamed: never seen half-written

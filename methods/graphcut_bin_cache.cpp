@@ -110,9 +110,9 @@ void store(const std::filesystem::path& json_path, const std::filesystem::path& 
 
 }  // namespace
 
-BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, SelectContext& ctx) {
+BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, const SelectContext& ctx) {
   auto stage = ctx.timer.scope("bin_generation");
-  const auto& services = ctx.services;
+  const auto& services = ctx.resources;
   if (services.cache_dir.empty() || services.embedding_key.empty())
     return {generate_graphcut_bins(cls, params, ctx.memory), false};
 

@@ -53,9 +53,9 @@ struct BinsResult {
   bool from_cache = false;
 };
 
-// generate_graphcut_bins behind the bin cache (ctx.services.cache_dir/dq_bins, keyed by
-// ctx.services.embedding_key, class label, size and params; skipped when either is empty), timed
+// generate_graphcut_bins behind the bin cache (ctx.resources.cache_dir/dq_bins, keyed by
+// ctx.resources.embedding_key, class label, size and params; skipped when either is empty), timed
 // as the sub-stage "bin_generation".
-BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, SelectContext& ctx);
+BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, const SelectContext& ctx);
 
 }  // namespace dq

@@ -11,15 +11,10 @@
 
 namespace dq {
 
-std::vector<ClassSelection> SelectionMethod::select_all(std::span<const ClassView> classes, SelectContext& ctx) {
+std::vector<ClassSelection> PerClassMethod::select(std::span<const ClassView> classes, const SelectContext& ctx) {
   std::vector<ClassSelection> out;
   out.reserve(classes.size());
-  const uint64_t base = ctx.seed;
-  for (const auto& cls : classes) {
-    ctx.seed = derive_seed(base, static_cast<uint64_t>(cls.label));
-    out.push_back(select(cls, ctx));
-  }
-  ctx.seed = base;
+  for (const auto& cls : classes) out.push_back(select_class(cls, derive_seed(ctx.seed, static_cast<uint64_t>(cls.label)), ctx));
   return out;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
-// The selection-method contract (docs: methods/README.md). A method sees one class at a time in
-// embedding space and returns an ordered list of dataset ids plus, per pick, the fraction of the
-// image it keeps (1 - patch-drop ratio). Methods that need all classes at once (global bin sizes,
-// class budgets) override select_all.
+// The selection-method contract (docs: methods/README.md). A method sees the classes of the
+// training set in embedding space and returns, per class, an ordered list of dataset ids plus, per
+// pick, the fraction of the image it keeps (1 - patch-drop ratio). Most methods treat each class
+// on its own (PerClassMethod); some need all classes at once (class budgets, global bin scores).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -31,26 +31,31 @@ struct ClassView {
   const float* row(int64_t i) const { return z + i * d; }
 };
 
-// Optional inputs some methods need beyond embeddings.
-struct Services {
-  const ImageSet* train_images = nullptr;  // ADQ's texture level, patch dropping
+// What the cell provides a method beyond its embeddings: the training images, a cache folder for
+// artefacts keyed by the embeddings' identity, and, for methods that run outside this process
+// (methods/external.cpp), a private folder, the deadline and a sink for provenance strings.
+struct CellResources {
+  const ImageSet* train_images = nullptr;  // ADQ's texture level, patch dropping; null: features only
   std::string cache_dir;                   // where methods may cache artefacts (bins, KNN graphs)
   std::string embedding_key;               // identity of the embeddings, for those caches
-  // For methods that run outside this process (methods/external.cpp): a folder private to this cell
-  // (empty outside cells: such a method makes its own), the moment the cell's timeout passes, and
-  // a sink for strings that belong to the cell's provenance (command, script hash, log path), stored
-  // at once so that they survive the cell being killed (null outside cells).
+  // A folder private to this cell (empty outside cells: such a method makes its own), the moment
+  // the cell's timeout passes, and a sink for strings that belong to the cell's provenance (command,
+  // script hash, log path), stored at once so that they survive the cell being killed (null outside
+  // cells).
   std::string work_dir{};
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::function<void(const std::string& name, const std::string& value)> note{};
 };
 
+// What a method receives with the classes; it cannot change it. The memory budget and the stage
+// timer are shared with the caller (reservations and sub-stage records are the method's output).
 struct SelectContext {
-  double ratio = 0;        // target storage ratio rho in (0, 1] (the paper's weighted definition)
-  uint64_t seed = 0;       // derived from the cell, never from the clock
-  MemoryBudget& memory;    // large buffers reserve here first; over budget -> dq::OutOfMemory
-  StageTimer& timer;       // sub-stage times: "bin_generation", "neighbour_id", ...
-  Services services;
+  double ratio = 0;      // target storage ratio rho in (0, 1] (the paper's weighted definition)
+  uint64_t seed = 0;     // the cell's selection seed (never from the clock); PerClassMethod hands each
+                         // class derive_seed(seed, label)
+  MemoryBudget& memory;  // large buffers reserve here first; over budget -> dq::OutOfMemory
+  StageTimer& timer;     // sub-stages: "bin_generation", "neighbour_id", ...
+  CellResources resources{};
 };
 
 struct ClassSelection {
@@ -72,17 +77,28 @@ struct ClassSelection {
 class SelectionMethod {
  public:
   virtual ~SelectionMethod() = default;
-  virtual ClassSelection select(const ClassView& cls, SelectContext& ctx) = 0;
-  // Default: each class independently, with a per-class seed derived from ctx.seed and the label.
-  virtual std::vector<ClassSelection> select_all(std::span<const ClassView> classes, SelectContext& ctx);
+  // The one entry: every class of the training set (ascending labels), one ClassSelection per
+  // class in the same order. Methods that treat classes independently derive from PerClassMethod.
+  virtual std::vector<ClassSelection> select(std::span<const ClassView> classes, const SelectContext& ctx) = 0;
   // Methods that do not look at embeddings (Random) let the runner skip the embedding stage.
   virtual bool needs_embeddings() const { return true; }
   // Bin-based methods fill ClassSelection::bins and say so here, so that a request for bins
   // (`dqbench select --bins-out`) is refused before any work when the method has none.
   virtual bool produces_bins() const { return false; }
-  // Methods that read pixels through Services::train_images (ADQ's texture level) say so here, so
-  // that embedding-only input is refused before any work.
+  // Methods that read pixels through CellResources::train_images (ADQ's texture level) say so here,
+  // so that embedding-only input is refused before any work.
   virtual bool needs_images() const { return false; }
+};
+
+// Base of the methods that select in each class on its own: select() calls select_class once per
+// class, in order, with the class's seed.
+class PerClassMethod : public SelectionMethod {
+ public:
+  std::vector<ClassSelection> select(std::span<const ClassView> classes, const SelectContext& ctx) final;
+
+ protected:
+  // `seed` = derive_seed(ctx.seed, cls.label): the class's own, the only seed a class should use.
+  virtual ClassSelection select_class(const ClassView& cls, uint64_t seed, const SelectContext& ctx) = 0;
 };
 
 // Rounding used for every per-class budget: half away from zero, as C's llround. (DQ's Python code

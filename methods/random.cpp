@@ -8,18 +8,18 @@
 namespace dq {
 namespace {
 
-class RandomMethod final : public SelectionMethod {
+class RandomMethod final : public PerClassMethod {
  public:
   explicit RandomMethod(const Params&) {}
   bool needs_embeddings() const override { return false; }
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
+  ClassSelection select_class(const ClassView& cls, uint64_t seed, const SelectContext& ctx) override {
     const int64_t m = cls.size();
     const int64_t count = budget_count(ctx.ratio, m);
     // Partial Fisher-Yates: the first `count` positions become a uniform sample, in pick order.
     std::vector<int64_t> order(static_cast<size_t>(m));
     std::iota(order.begin(), order.end(), 0);
-    Rng rng(ctx.seed);
+    Rng rng(seed);
     ClassSelection out;
     out.ids.reserve(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) {

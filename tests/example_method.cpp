@@ -11,11 +11,11 @@ namespace dq {
 namespace {
 
 // Farthest-from-the-class-mean first: a (deliberately simple) "hard examples" heuristic.
-class FarthestFromMean final : public SelectionMethod {
+class FarthestFromMean final : public PerClassMethod {
  public:
   explicit FarthestFromMean(const Params& params) : theta_(params.get_double("theta")) {}
 
-  ClassSelection select(const ClassView& cls, SelectContext& ctx) override {
+  ClassSelection select_class(const ClassView& cls, uint64_t /*seed: unused, no randomness*/, const SelectContext& ctx) override {
     auto timer = ctx.timer.scope("scoring");  // recorded as select/scoring
     const int64_t m = cls.size();
     // Large buffers declare themselves first, so an oversized class ends as OOM, not as a crash.

@@ -230,15 +230,15 @@ TEST_CASE("the KNN graph is cached per embedding key, class and options", "[bgfd
   std::vector<int64_t> ids(300);
   std::iota(ids.begin(), ids.end(), 1000);
   const ClassView cls{7, ids, p.z.data(), p.d};
-  Services services;
-  services.cache_dir = dir.string();
-  services.embedding_key = "test-embeddings";
+  CellResources resources;
+  resources.cache_dir = dir.string();
+  resources.embedding_key = "test-embeddings";
   KnnGraphOptions options;
-  const KnnGraph first = build_knn_graph(cls, options, big_budget(), services);
+  const KnnGraph first = build_knn_graph(cls, options, big_budget(), resources);
   REQUIRE_FALSE(first.from_cache);
   REQUIRE(first.duplicates == 1);
   REQUIRE(first.lambda_c == Approx(dq::test::brute_lambda(p, 50)).epsilon(1e-12));
-  const KnnGraph second = build_knn_graph(cls, options, big_budget(), services);
+  const KnnGraph second = build_knn_graph(cls, options, big_budget(), resources);
   REQUIRE(second.from_cache);
   REQUIRE(second.lists.ids == first.lists.ids);
   REQUIRE(second.lists.dist == first.lists.dist);
@@ -246,18 +246,18 @@ TEST_CASE("the KNN graph is cached per embedding key, class and options", "[bgfd
   REQUIRE(second.duplicates == 1);
 
   options.lambda_pairs = 10;  // other options: another entry
-  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), resources).from_cache);
   options.lambda_pairs = 50;
   // A truncated file is rebuilt, not trusted.
   options.k = 20;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
     if (entry.is_regular_file()) std::filesystem::resize_file(entry.path(), 100);
-  const KnnGraph rebuilt = build_knn_graph(cls, options, big_budget(), services);
+  const KnnGraph rebuilt = build_knn_graph(cls, options, big_budget(), resources);
   REQUIRE_FALSE(rebuilt.from_cache);
   REQUIRE(rebuilt.lists.ids == first.lists.ids);
   // No cache without an embedding key.
-  services.embedding_key.clear();
-  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  resources.embedding_key.clear();
+  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), resources).from_cache);
 }
 
 TEST_CASE("approximate graphs record recall and flag lambda_C as approximate", "[bgfdq]") {
@@ -385,18 +385,18 @@ TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefix
   std::vector<int64_t> ids(240);
   std::iota(ids.begin(), ids.end(), 0);
   const ClassView cls{3, ids, p.z.data(), p.d};
-  Services services;
-  services.cache_dir = dir.string();
-  services.embedding_key = "sweep";
+  CellResources resources;
+  resources.cache_dir = dir.string();
+  resources.embedding_key = "sweep";
   KnnGraphOptions options;
   options.k = 40;
-  const KnnGraph largest = build_knn_graph(cls, options, big_budget(), services);
+  const KnnGraph largest = build_knn_graph(cls, options, big_budget(), resources);
   REQUIRE_FALSE(largest.from_cache);
   REQUIRE(largest.computed_k == 40);
   for (const int64_t k : {20, 10, 5}) {
     INFO("k = " << k);
     options.k = k;
-    const KnnGraph served = build_knn_graph(cls, options, big_budget(), services);
+    const KnnGraph served = build_knn_graph(cls, options, big_budget(), resources);
     const KnnGraph direct = build_knn_graph(cls, options, big_budget(), {});
     REQUIRE(served.from_cache);
     REQUIRE(served.computed_k == 40);
@@ -411,14 +411,14 @@ TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefix
   // A larger k than any cached one is computed (and then serves as well); approximate modes are not
   // served from prefixes (their candidates, pairs and recall depend on k).
   options.k = 60;
-  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), services).from_cache);
+  REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), resources).from_cache);
   options.knn = "clustered";
   options.nlist = 6;
   options.nprobe = 2;
   options.k = 40;
-  build_knn_graph(cls, options, big_budget(), services);
+  build_knn_graph(cls, options, big_budget(), resources);
   options.k = 20;
-  const KnnGraph clustered = build_knn_graph(cls, options, big_budget(), services);
+  const KnnGraph clustered = build_knn_graph(cls, options, big_budget(), resources);
   REQUIRE_FALSE(clustered.from_cache);
   REQUIRE(clustered.computed_k == 20);
   REQUIRE_FALSE(clustered.exact_search);

@@ -37,7 +37,7 @@ Run run_method(const std::string& spec, std::span<const ClassView> classes, doub
   StageTimer timer;
   SelectContext ctx{ratio, seed, memory, timer, {}};
   auto method = parse_method_spec(spec, "test").instantiate();
-  return Run{method->select_all(classes, ctx)};
+  return Run{method->select(classes, ctx)};
 }
 
 }  // namespace

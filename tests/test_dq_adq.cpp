@@ -118,7 +118,7 @@ std::vector<ClassSelection> run_adq(const std::string& spec, const test::MultiCl
   StageTimer timer;
   SelectContext ctx{ratio, 11, memory, timer, {images, "", ""}};
   const auto views = data.views();
-  return parse_method_spec(spec, "test").instantiate()->select_all(views, ctx);
+  return parse_method_spec(spec, "test").instantiate()->select(views, ctx);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ std::vector<ClassSelection> run_dqas(const std::string& spec, const test::MultiC
   StageTimer timer;
   SelectContext ctx{ratio, seed, memory, timer, {}};
   const auto views = data.views();
-  return parse_method_spec(spec, "test").instantiate()->select_all(views, ctx);
+  return parse_method_spec(spec, "test").instantiate()->select(views, ctx);
 }
 
 int64_t equal_budget(double ratio, int64_t m) { return std::llround(ratio * static_cast<double>(m) / 0.75); }

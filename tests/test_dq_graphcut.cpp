@@ -240,12 +240,12 @@ TEST_CASE("GraphCut bins are cached per embedding key, class and params", "[dq]"
 
   // Another mode or another embedding is another artefact.
   CHECK_FALSE(graphcut_bins_for_class(cls, BinParams{10, GraphCutKernel::NegSqEuclid, GreedyMode::Streaming}, ctx).from_cache);
-  ctx.services.embedding_key = "emb-B";
+  ctx.resources.embedding_key = "emb-B";
   CHECK_FALSE(graphcut_bins_for_class(cls, params, ctx).from_cache);
 
   // A hit declares to the budget what generating the bins declared: the declared peak (and an OOM)
   // do not depend on what is cached.
-  ctx.services.embedding_key = "emb-A";
+  ctx.resources.embedding_key = "emb-A";
   {
     const auto cold_dir = test::scratch_dir("dq_bin_cache_cold");
     MemoryBudget cold_memory(1ull << 30), warm_memory(1ull << 30);

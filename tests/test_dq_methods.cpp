@@ -21,7 +21,7 @@ std::vector<ClassSelection> select(const std::string& spec, const test::MultiCla
   StageTimer timer;
   SelectContext ctx{ratio, seed, memory, timer, {}};
   const auto views = data.views();
-  auto out = parse_method_spec(spec, "test").instantiate()->select_all(views, ctx);
+  auto out = parse_method_spec(spec, "test").instantiate()->select(views, ctx);
   if (timer_out) *timer_out = timer;
   return out;
 }

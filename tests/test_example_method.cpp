@@ -16,7 +16,7 @@ TEST_CASE("the README's worked example registers, parses from a spec string and 
   StageTimer timer;
   SelectContext ctx{0.6, 0, memory, timer, {}};
   const auto method = parse_method_spec("example_farthest(theta=0.25)", "test").instantiate();
-  const auto sel = method->select_all(p.views, ctx);
+  const auto sel = method->select(p.views, ctx);
   REQUIRE(sel.size() == 1);
   CHECK(sel[0].ids == std::vector<int64_t>{0, 4, 1, 3});  // round(0.6 * 5 / 0.75) = 4
   CHECK(sel[0].keep == std::vector<float>(4, 0.75f));
@@ -24,5 +24,5 @@ TEST_CASE("the README's worked example registers, parses from a spec string and 
   CHECK(timer.records().front().name == "scoring");
   MemoryBudget tiny(8);
   SelectContext small{0.6, 0, tiny, timer, {}};
-  CHECK_THROWS_AS(method->select_all(p.views, small), OutOfMemory);
+  CHECK_THROWS_AS(method->select(p.views, small), OutOfMemory);
 }

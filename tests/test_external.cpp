@@ -74,14 +74,14 @@ Run run_script(const fs::path& dir, const std::string& body, uint64_t memory_lim
   StageTimer timer;
   Run run;
   SelectContext ctx{0.5, 42, memory, timer, {}};
-  ctx.services.work_dir = (dir / "cell").string();
-  ctx.services.deadline = deadline;
-  ctx.services.train_images = images;
-  ctx.services.cache_dir = (dir / "cache").string();
-  ctx.services.note = [&run](const std::string& k, const std::string& v) { run.notes[k] = v; };
+  ctx.resources.work_dir = (dir / "cell").string();
+  ctx.resources.deadline = deadline;
+  ctx.resources.train_images = images;
+  ctx.resources.cache_dir = (dir / "cache").string();
+  ctx.resources.note = [&run](const std::string& k, const std::string& v) { run.notes[k] = v; };
   std::vector<ClassView> views = toy.part.views;
   if (drop_class >= 0) views.erase(views.begin() + drop_class);
-  run.selections = external(python_with_numpy() + " " + script.string())->select_all(views, ctx);
+  run.selections = external(python_with_numpy() + " " + script.string())->select(views, ctx);
   return run;
 }
 

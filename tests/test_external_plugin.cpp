@@ -29,8 +29,8 @@ TEST_CASE("plugin: the example library registers a method whose picks equal the 
       MemoryBudget memory(1 << 20);
       StageTimer timer;
       SelectContext a{ratio, seed, memory, timer, {}}, b{ratio, seed, memory, timer, {}};
-      const auto builtin = parse_method_spec("random", "test").instantiate()->select_all(part.views, a);
-      const auto plugin = parse_method_spec("plugin_random", "test").instantiate()->select_all(part.views, b);
+      const auto builtin = parse_method_spec("random", "test").instantiate()->select(part.views, a);
+      const auto plugin = parse_method_spec("plugin_random", "test").instantiate()->select(part.views, b);
       REQUIRE(builtin.size() == plugin.size());
       for (size_t c = 0; c < builtin.size(); ++c) {
         CHECK(plugin[c].ids == builtin[c].ids);

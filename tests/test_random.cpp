@@ -16,7 +16,7 @@ std::vector<ClassSelection> run_random(const std::vector<int64_t>& labels, int64
   MemoryBudget memory(1 << 20);
   StageTimer timer;
   SelectContext ctx{ratio, seed, memory, timer, {}};
-  return parse_method_spec("random", "test").instantiate()->select_all(p.views, ctx);
+  return parse_method_spec("random", "test").instantiate()->select(p.views, ctx);
 }
 }  // namespace
 

@@ -80,7 +80,7 @@ TEST_CASE("select writes the method's picks, class by class in label order", "[s
   MemoryBudget memory(1 << 30);
   StageTimer timer;
   SelectContext ctx{0.2, 3, memory, timer, {}};
-  const auto expected = parse_method_spec("bgfdq(k=10)", "test").instantiate()->select_all(classes, ctx);
+  const auto expected = parse_method_spec("bgfdq(k=10)", "test").instantiate()->select(classes, ctx);
   std::vector<int64_t> want;
   for (const auto& s : expected) want.insert(want.end(), s.ids.begin(), s.ids.end());
 

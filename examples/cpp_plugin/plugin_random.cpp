@@ -11,17 +11,17 @@
 
 namespace {
 
-class PluginRandom final : public dq::SelectionMethod {
+class PluginRandom final : public dq::PerClassMethod {
  public:
   explicit PluginRandom(const dq::Params&) {}
   bool needs_embeddings() const override { return false; }
 
-  dq::ClassSelection select(const dq::ClassView& cls, dq::SelectContext& ctx) override {
+  dq::ClassSelection select_class(const dq::ClassView& cls, uint64_t seed, const dq::SelectContext& ctx) override {
     const int64_t m = cls.size();
     const int64_t count = dq::budget_count(ctx.ratio, m);  // the shared rounding rule, from dqbench
     std::vector<int64_t> order(static_cast<size_t>(m));
     std::iota(order.begin(), order.end(), 0);
-    dq::Rng rng(ctx.seed);  // dqbench's generator: the same draws as the built-in method
+    dq::Rng rng(seed);  // the class's seed and dqbench's generator: the same draws as the built-in method
     dq::ClassSelection out;
     for (int64_t i = 0; i < count; ++i) {  // partial Fisher-Yates
       const int64_t j = i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(m - i)));

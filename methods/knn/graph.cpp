@@ -51,12 +51,12 @@ double mean(const std::vector<double>& v) {
 }  // namespace
 
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
-                         const Services& services, StageTimer* timer) {
+                         const CellResources& resources, StageTimer* timer) {
   const RowMatrix z{cls.z, cls.size(), cls.d};
   const KnnGraphOptions o = options.resolved(z.rows);
   std::string path;
-  if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
-    const std::string entry = detail::graph_cache_entry(cls, o, services);
+  if (!resources.cache_dir.empty() && !resources.embedding_key.empty()) {
+    const std::string entry = detail::graph_cache_entry(cls, o, resources);
     path = detail::graph_cache_file(entry, o.k);
     std::optional<KnnGraph> cached = detail::read_cached_graph(path, z.rows, o.k);
     // Only exact lists are prefixes of a larger k's: approximate candidates, pairs and recall@k

@@ -28,11 +28,11 @@ struct CacheHeader {
 
 }  // namespace
 
-std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& o, const Services& services) {
+std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& o, const CellResources& resources) {
   const std::string ids_hash = sha256_hex(std::string_view(reinterpret_cast<const char*>(cls.ids.data()), cls.ids.size_bytes()));
-  const std::string key = fmt::format("knn-graph-v2|{}|label={}|n={}|d={}|ids={}|{}", services.embedding_key, cls.label,
+  const std::string key = fmt::format("knn-graph-v2|{}|label={}|n={}|d={}|ids={}|{}", resources.embedding_key, cls.label,
                                       cls.size(), cls.d, ids_hash, o.canonical());
-  return (std::filesystem::path(services.cache_dir) / "knn" / sha256_hex(key)).string();
+  return (std::filesystem::path(resources.cache_dir) / "knn" / sha256_hex(key)).string();
 }
 
 std::string graph_cache_file(const std::string& entry, int64_t k) {

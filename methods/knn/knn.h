@@ -46,13 +46,13 @@ struct KnnGraph {
                                 // hit, so declared_peak_bytes and OOM do not depend on what is cached)
 };
 
-// Builds the graph of one class, or loads it from services.cache_dir when services.embedding_key is
+// Builds the graph of one class, or loads it from resources.cache_dir when resources.embedding_key is
 // set and an entry for (embedding key, class label, class ids, options) exists. An exact graph is
 // also served from a cached exact graph of any larger k, cut to its first k neighbours per row
 // (exact lists for k are prefixes of those for k' > k: same distances, same tie order), so a K sweep
 // computes one graph when its largest K runs first. With a timer, the
 // recall measurement (a diagnostic, not part of the search) is recorded as sub-stage "knn_recall".
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
-                         const Services& services, StageTimer* timer = nullptr);
+                         const CellResources& resources, StageTimer* timer = nullptr);
 
 }  // namespace dq

@@ -10,7 +10,7 @@ namespace dq::detail {
 
 // <cache_dir>/knn/<sha256 of embedding key, class label, size, dim, ids hash, options but k>/: one
 // entry per class and options, holding one file per k ("k<K>.bin").
-std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& options, const Services& services);
+std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& options, const CellResources& resources);
 std::string graph_cache_file(const std::string& entry, int64_t k);
 // The graph stored at `path` for n rows and k neighbours; nullopt when missing, truncated or not that.
 std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, int64_t k);
