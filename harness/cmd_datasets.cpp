@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
+#include "harness/param_docs.h"
 #include "harness/yaml_params.h"
 
 namespace dq {
@@ -95,21 +96,6 @@ std::string inspect_datasets(const std::string& spec_or_yaml, const std::string&
   return out;
 }
 
-std::string describe_dataset_kinds() {
-  std::string out;
-  for (const DatasetLoaderInfo* info : DatasetRegistry::instance().list()) {
-    out += fmt::format("{}: {}\n", info->kind, info->description);
-    for (const auto& p : info->params) {
-      std::string choices;
-      for (const auto& c : p.choices) choices += (choices.empty() ? " {" : "|") + c;
-      if (!choices.empty()) choices += "}";
-      out += fmt::format("  {} ({}{}, default '{}'): {}\n", p.name, param_type_name(p.type), choices,
-                         param_value_to_string(p.default_value), p.help);
-    }
-  }
-  return out;
-}
-
 void add_datasets_command(CLI::App& app) {
   CLI::App* datasets = app.add_subcommand("datasets", "Inspect datasets and their loaders");
   datasets->require_subcommand(1);
@@ -126,7 +112,10 @@ void add_datasets_command(CLI::App& app) {
   inspect->callback([=] { std::cout << inspect_datasets(*source, *no_cache ? "" : *cache_dir) << std::flush; });
 
   CLI::App* list = datasets->add_subcommand("list", "List the dataset kinds and their parameters");
-  list->callback([] { std::cout << describe_dataset_kinds() << std::flush; });
+  auto list_format = std::make_shared<std::string>("term");
+  list->add_option("--format", *list_format, "term | md (the Markdown datasets/README.md's parameter tables are made of)")
+      ->capture_default_str();
+  list->callback([=] { std::cout << describe_dataset_kinds(table_format_from(*list_format)) << std::flush; });
 }
 
 }  // namespace dq

@@ -31,7 +31,4 @@ std::vector<DatasetDefinition> parse_dataset_definitions(const std::string& spec
 // per-class counts per split, cache status, load time and load report.
 std::string inspect_datasets(const std::string& spec_or_yaml, const std::string& cache_dir);
 
-// Every registered dataset kind with its parameters (type, default, help).
-std::string describe_dataset_kinds();
-
 }  // namespace dq

@@ -15,6 +15,8 @@
 #include "harness/experiment.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
+#include "harness/param_docs.h"
+#include "harness/plugin_loader.h"
 #include "harness/select_command.h"
 #include "harness/slurm.h"
 #include "harness/status.h"
@@ -38,18 +40,6 @@ std::string joined_command_line(int argc, char** argv) {
   std::string out;
   for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
   return out;
-}
-
-void print_params(const std::vector<dq::ParamSpec>& specs) {
-  for (const auto& p : specs) {
-    std::string extra;
-    if (!p.choices.empty()) {
-      for (const auto& c : p.choices) extra += (extra.empty() ? " {" : "|") + c;
-      extra += "}";
-    }
-    std::cout << fmt::format("    {:<16} {:<6} = {:<12} {}{}\n", p.name, dq::param_type_name(p.type),
-                             dq::param_value_to_string(p.default_value), p.help, extra);
-  }
 }
 
 // `source` is an experiment YAML (its database, its experiment unless one is given) or a database.
@@ -152,6 +142,11 @@ int main(int argc, char** argv) {
 
   // methods
   auto* methods = app.add_subcommand("methods", "list registered selection methods and their parameters");
+  std::string methods_format = "term";
+  std::vector<std::string> methods_plugins;
+  methods->add_option("--format", methods_format, "term | md (the Markdown the docs' parameter tables are made of)")
+      ->capture_default_str();
+  methods->add_option("--plugin", methods_plugins, "also list the methods of this plugin library (.so); repeatable");
 
   // models (models/catalog.cpp)
   auto* models = app.add_subcommand("models", "list target networks with parameter counts, and recipe presets");
@@ -252,10 +247,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*methods) {
-      for (const auto* m : dq::MethodRegistry::instance().list()) {
-        std::cout << m->name << ": " << m->description << "\n";
-        print_params(m->params);
-      }
+      const dq::TableFormat format = dq::table_format_from(methods_format);
+      for (const auto& library : methods_plugins) dq::load_method_plugin(library, "--plugin");
+      std::cout << dq::describe_methods(format);
       return 0;
     }
   } catch (const dq::Error& e) {

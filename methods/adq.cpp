@@ -19,12 +19,26 @@ namespace {
 
 constexpr int64_t kProjectionBlock = 1024;  // rows projected per BLAS call
 
+struct AdqOptions {
+  DqFamilyConfig dq;
+  double alpha = 0.65;    // weight of importance against bin size in r_n
+  int64_t head_seed = 0;  // seed of the untrained diversity projection head
+};
+
+const ParamTable<AdqOptions>& adq_params() {
+  static const ParamTable<AdqOptions> table{
+      dq_family_fields(&AdqOptions::dq),
+      {field({.name = "alpha", .help = "weight of importance vs bin size in the per-bin share r_n", .min = 0, .max = 1},
+             &AdqOptions::alpha),
+       field({.name = "head_seed", .help = "seed of the (untrained) diversity projection head", .min = 0},
+             &AdqOptions::head_seed)}};
+  return table;
+}
+
 class AdqMethod final : public SelectionMethod {
  public:
-  explicit AdqMethod(const Params& params)
-      : config_(DqFamilyConfig::from(params)),
-        alpha_(params.get_double("alpha")),
-        head_seed_(static_cast<uint64_t>(params.get_int("head_seed"))) {}
+  explicit AdqMethod(const AdqOptions& options)
+      : config_(options.dq), alpha_(options.alpha), head_seed_(static_cast<uint64_t>(options.head_seed)) {}
 
   bool produces_bins() const override { return true; }
   bool needs_images() const override { return true; }
@@ -107,16 +121,13 @@ class AdqMethod final : public SelectionMethod {
 };
 
 MethodInfo make_adq_info() {
-  auto params = dq_family_param_specs();
-  params.push_back({"alpha", ParamType::Double, 0.65, "weight of importance vs bin size in the per-bin share r_n", {},
-                    0.0, 1.0});
-  params.push_back({"head_seed", ParamType::Int, int64_t{0}, "seed of the (untrained) diversity projection head", {},
-                    0.0, std::nullopt});
-  return {"adq",
-          "Adaptive Dataset Quantization: DQ bins, per-bin budgets from texture level and diversity (alpha), fixed "
-          "patch drop theta. Needs training images.",
-          std::move(params),
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<AdqMethod>(p); }};
+  return {.name = "adq",
+          .description = "Adaptive Dataset Quantization: DQ bins, per-bin budgets from texture level and diversity "
+                         "(alpha), fixed patch drop theta. Needs training images.",
+          .params = adq_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            return std::make_unique<AdqMethod>(adq_params().parse(p));
+          }};
 }
 
 }  // namespace

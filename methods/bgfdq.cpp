@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/param_table.h"
 #include "methods/knn/knn.h"
 #include "methods/method.h"
 #include "methods/ncs.h"
@@ -14,22 +15,75 @@
 namespace dq {
 namespace {
 
+struct BgfdqOptions {
+  KnnGraphOptions knn;      // k, the search and its settings (methods/knn/knn.h)
+  double alpha = 1;         // removal strength in NCS
+  double theta = 0.25;      // fixed patch-drop ratio (unused with spd)
+  bool spd = false;         // semantic-offset patch dropping
+  double lambda_scale = 1;  // SPD threshold as a multiple of lambda_C
+};
+
+// The search's tile size is held in bytes and given in MiB.
+const ParamCodec<uint64_t, int64_t> kMebibytes{[](const uint64_t& bytes) { return static_cast<int64_t>(bytes >> 20); },
+                                               [](const int64_t& mib) { return static_cast<uint64_t>(mib) << 20; }};
+
+const ParamTable<BgfdqOptions>& bgfdq_params() {
+  using O = BgfdqOptions;
+  using K = KnnGraphOptions;
+  static const ParamTable<O> table{{
+      field({.name = "k", .help = "neighbours per sample", .min = 1, .max = 1000}, &O::knn, &K::k),
+      field({.name = "alpha",
+             .help = "removal strength: neighbour k leaves the pool with probability exp(-ratio*alpha*k); a huge alpha "
+                     "gives Random",
+             .min = 0},
+            &O::alpha),
+      field({.name = "theta",
+             .help = "fixed patch-drop ratio: round(ratio*M_c/(1-theta)) picks per class, each keeping 1-theta (unused "
+                     "with spd=on)",
+             .min = 0,
+             .max = 0.95},
+            &O::theta),
+      field({.name = "spd",
+             .help = "semantic-offset patch dropping: theta* per sample from {0.1..0.9}, the largest whose offset "
+                     "||f(x)-f(x_theta)||^2 is below lambda_scale*lambda_C"},
+            named_values({false, true}, [](bool on) { return on ? "on" : "off"; }), &O::spd),
+      field({.name = "lambda_scale", .help = "SPD threshold as a multiple of the class's lambda_C", .min = 0},
+            &O::lambda_scale),
+      field({.name = "knn",
+             .help = "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its "
+                     "nprobe nearest cells), 'auto' (exact up to 10,000 rows per class, clustered above) or a FAISS "
+                     "index_factory string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'"},
+            &O::knn, &K::knn),
+      field({.name = "nlist", .help = "cells for knn=clustered (0: round(sqrt(M_c)))", .min = 0}, &O::knn, &K::nlist),
+      field({.name = "nprobe",
+             .help = "cells probed (knn=clustered, 0: 8) or IVF probes (FAISS, 0: index default)",
+             .min = 0},
+            &O::knn, &K::nprobe),
+      field({.name = "ef_search", .help = "HNSW efSearch for approximate search (0: index default)", .min = 0}, &O::knn,
+            &K::ef_search),
+      field({.name = "rerank",
+             .help = "approximate search asks for ceil(rerank*k) candidates and keeps the k exactly nearest",
+             .min = 1,
+             .max = 100},
+            &O::knn, &K::rerank),
+      field({.name = "recall_sample",
+             .help = "query rows on which approximate search is checked against exact (recall@k); 0 skips",
+             .min = 0},
+            &O::knn, &K::recall_sample),
+      field({.name = "tile_mb", .help = "size of one float distance tile in exact search (MiB)", .min = 1}, kMebibytes,
+            &O::knn, &K::tile_bytes),
+  }};
+  return table;
+}
+
 class BgfdqMethod final : public PerClassMethod {
  public:
-  explicit BgfdqMethod(const Params& p) {
-    knn_.knn = p.get_string("knn");
-    knn_.k = p.get_int("k");
-    knn_.nlist = p.get_int("nlist");
-    knn_.nprobe = p.get_int("nprobe");
-    knn_.ef_search = p.get_int("ef_search");
-    knn_.rerank = p.get_double("rerank");
-    knn_.recall_sample = p.get_int("recall_sample");
-    knn_.tile_bytes = static_cast<uint64_t>(p.get_int("tile_mb")) << 20;
-    alpha_ = p.get_double("alpha");
-    theta_ = p.get_double("theta");
-    spd_ = p.get_string("spd") == "on";
-    lambda_scale_ = p.get_double("lambda_scale");
-  }
+  explicit BgfdqMethod(const BgfdqOptions& options)
+      : knn_(options.knn),
+        alpha_(options.alpha),
+        theta_(options.theta),
+        spd_(options.spd),
+        lambda_scale_(options.lambda_scale) {}
 
   // SPD reconstructs and re-embeds the picked images in the patch stage.
   bool needs_images() const override { return spd_; }
@@ -75,45 +129,23 @@ class BgfdqMethod final : public PerClassMethod {
 
  private:
   KnnGraphOptions knn_;
-  double alpha_ = 1;
-  double theta_ = 0.25;
-  bool spd_ = false;
-  double lambda_scale_ = 1;
+  double alpha_;
+  double theta_;
+  bool spd_;
+  double lambda_scale_;
 };
 
 MethodInfo make_bgfdq_info() {
-  return {"bgfdq",
-          "Bin-generation-free DQ: K nearest intra-class neighbours (exact tiled search or a FAISS index), then "
-          "neighbour-aware coreset selection; fixed patch drop theta (round(ratio*M_c/(1-theta)) picks per class), or "
-          "bgfdq(spd=on): per-sample theta* by semantic offset below lambda_scale*lambda_C, picks until the kept "
-          "fractions reach ratio*M_c.",
-          {
-              {"k", ParamType::Int, int64_t{20}, "neighbours per sample", {}, 1.0, 1000.0},
-              {"alpha", ParamType::Double, 1.0, "removal strength: neighbour k leaves the pool with probability exp(-ratio*alpha*k)",
-               {}, 0.0, {}},
-              {"theta", ParamType::Double, 0.25, "fixed patch-drop ratio; keep fraction is 1-theta (unused with spd=on)", {},
-               0.0, 0.95},
-              {"spd", ParamType::String, std::string("off"),
-               "semantic-offset patch dropping: theta* per sample from {0.1..0.9}, the largest whose offset "
-               "||f(x)-f(x_theta)||^2 is below lambda_scale*lambda_C",
-               {"off", "on"}, {}, {}},
-              {"lambda_scale", ParamType::Double, 1.0, "SPD threshold as a multiple of the class's lambda_C", {}, 0.0, {}},
-              {"knn", ParamType::String, std::string("exact"),
-               "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its nprobe "
-               "nearest cells), 'auto' (exact up to 10,000 rows per class, clustered above) or a FAISS index_factory "
-               "string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'",
-               {}, {}, {}},
-              {"nlist", ParamType::Int, int64_t{0}, "cells for knn=clustered (0: round(sqrt(M_c)))", {}, 0.0, {}},
-              {"nprobe", ParamType::Int, int64_t{0}, "cells probed (knn=clustered, 0: 8) or IVF probes (FAISS, 0: index default)",
-               {}, 0.0, {}},
-              {"ef_search", ParamType::Int, int64_t{0}, "HNSW efSearch for approximate search (0: index default)", {}, 0.0, {}},
-              {"rerank", ParamType::Double, 2.0,
-               "approximate search asks for ceil(rerank*k) candidates and keeps the k exactly nearest", {}, 1.0, 100.0},
-              {"recall_sample", ParamType::Int, int64_t{1000},
-               "query rows on which approximate search is checked against exact (recall@k); 0 skips", {}, 0.0, {}},
-              {"tile_mb", ParamType::Int, int64_t{256}, "size of one float distance tile in exact search (MiB)", {}, 1.0, {}},
-          },
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<BgfdqMethod>(p); }};
+  return {.name = "bgfdq",
+          .description =
+              "Bin-generation-free DQ: K nearest intra-class neighbours (exact tiled search or a FAISS index), then "
+              "neighbour-aware coreset selection; fixed patch drop theta (round(ratio*M_c/(1-theta)) picks per class), "
+              "or bgfdq(spd=on): per-sample theta* by semantic offset below lambda_scale*lambda_C, picks until the kept "
+              "fractions reach ratio*M_c.",
+          .params = bgfdq_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            return std::make_unique<BgfdqMethod>(bgfdq_params().parse(p));
+          }};
 }
 
 }  // namespace

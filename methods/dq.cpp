@@ -8,9 +8,18 @@
 namespace dq {
 namespace {
 
+struct DqOptions {
+  DqFamilyConfig dq;
+};
+
+const ParamTable<DqOptions>& dq_params() {
+  static const ParamTable<DqOptions> table{dq_family_fields(&DqOptions::dq)};
+  return table;
+}
+
 class DqMethod final : public PerClassMethod {
  public:
-  explicit DqMethod(const Params& params) : config_(DqFamilyConfig::from(params)) {}
+  explicit DqMethod(const DqOptions& options) : config_(options.dq) {}
 
   bool produces_bins() const override { return true; }
 
@@ -34,10 +43,13 @@ class DqMethod final : public PerClassMethod {
 };
 
 MethodInfo make_dq_info() {
-  return {"dq",
-          "Dataset Quantization: per-class GraphCut bins, uniform sampling inside each bin, fixed patch drop theta.",
-          dq_family_param_specs(),
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<DqMethod>(p); }};
+  return {.name = "dq",
+          .description =
+              "Dataset Quantization: per-class GraphCut bins, uniform sampling inside each bin, fixed patch drop theta.",
+          .params = dq_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            return std::make_unique<DqMethod>(dq_params().parse(p));
+          }};
 }
 
 }  // namespace

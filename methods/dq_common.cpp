@@ -8,31 +8,6 @@
 
 namespace dq {
 
-std::vector<ParamSpec> dq_family_param_specs() {
-  return {
-      {"bins", ParamType::Int, int64_t{10}, "number of GraphCut bins per class (the last one is the remainder)", {}, 1.0,
-       100000.0},
-      {"theta", ParamType::Double, 0.25,
-       "fixed patch-drop ratio: samples per class = round(ratio * M / (1 - theta)), each keeping 1 - theta", {}, 0.0,
-       0.95},
-      {"kernel", ParamType::String, std::string("neg_sqeuclid"),
-       "GraphCut similarity: neg_sqeuclid (-||x-y||^2, the paper) or cosine_affine (0.5 + 0.5 cos, the released code)",
-       {"neg_sqeuclid", "cosine_affine"}, std::nullopt, std::nullopt},
-      {"mode", ParamType::String, std::string("naive"),
-       "greedy: naive (dense, O(M^3), as measured in the papers), memo (dense, O(M^2)), streaming (no M x M buffer)",
-       {"naive", "memo", "streaming"}, std::nullopt, std::nullopt},
-  };
-}
-
-DqFamilyConfig DqFamilyConfig::from(const Params& params) {
-  DqFamilyConfig c;
-  c.bins.bins = params.get_int("bins");
-  c.bins.kernel = parse_graphcut_kernel(params.get_string("kernel"));
-  c.bins.mode = parse_greedy_mode(params.get_string("mode"));
-  c.theta = params.get_double("theta");
-  return c;
-}
-
 std::vector<int64_t> apportion(int64_t total, std::span<const double> weights, std::span<const int64_t> caps) {
   const size_t n = weights.size();
   DQ_ASSERT(caps.size() == n, "apportion: one cap per weight");

@@ -5,22 +5,48 @@
 #include <span>
 #include <vector>
 
+#include "core/param_table.h"
 #include "core/rng.h"
 #include "methods/graphcut_bins.h"
 #include "methods/method.h"
 
 namespace dq {
 
-// bins (10), theta (0.25), kernel (neg_sqeuclid), mode (naive).
-std::vector<ParamSpec> dq_family_param_specs();
-
+// The parameters every bin-based method shares (bins, theta, kernel, mode); their defaults are the
+// members' below.
 struct DqFamilyConfig {
   BinParams bins;
   double theta = 0.25;  // fixed patch-drop ratio: each pick keeps 1 - theta of its image
-  static DqFamilyConfig from(const Params& params);
   // round(ratio * M / (1 - theta)), clamped to [0, M].
   int64_t class_budget(double ratio, int64_t class_size) const { return budget_count(ratio, class_size, theta); }
 };
+
+// The shared parameters as rows of a method's ParamTable (core/param_table.h), bound to its
+// DqFamilyConfig member `config`.
+template <class Options>
+std::vector<ParamField<Options>> dq_family_fields(DqFamilyConfig Options::*config) {
+  using C = DqFamilyConfig;
+  return {
+      field({.name = "bins", .help = "number of GraphCut bins per class (the last one is the remainder)", .min = 1,
+             .max = 100000},
+            config, &C::bins, &BinParams::bins),
+      field({.name = "theta",
+             .help = "fixed patch-drop ratio: samples per class = round(ratio * M / (1 - theta)), each keeping 1 - theta",
+             .min = 0,
+             .max = 0.95},
+            config, &C::theta),
+      field({.name = "kernel",
+             .help = "GraphCut similarity: neg_sqeuclid (-||x-y||^2, the paper) or cosine_affine (0.5 + 0.5 cos, the "
+                     "released code)"},
+            named_values({GraphCutKernel::NegSqEuclid, GraphCutKernel::CosineAffine}, kernel_name), config, &C::bins,
+            &BinParams::kernel),
+      field({.name = "mode",
+             .help = "greedy: naive (dense, O(M^3), as measured in the papers), memo (dense, O(M^2)), streaming (no M x "
+                     "M buffer); identical picks"},
+            named_values({GreedyMode::Naive, GreedyMode::Memo, GreedyMode::Streaming}, mode_name), config, &C::bins,
+            &BinParams::mode),
+  };
+}
 
 // Splits `total` into integers proportional to `weights`, none above its cap: shares that exceed
 // their cap are fixed at the cap and the overflow goes to the others in proportion to their

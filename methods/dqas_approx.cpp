@@ -56,14 +56,40 @@ class BinRoundRobin {
   int64_t available_ = 0;
 };
 
+struct DqasOptions {
+  DqFamilyConfig dq;
+  double beta = 0.5;          // share of the total budget split equally before active learning
+  int64_t rounds = 5;         // active-learning rounds
+  double val_fraction = 0.1;  // share of each class held out for the proxy's validation error
+  std::string proxy = "ncm";  // dqas_proxy_names()
+};
+
+const ParamTable<DqasOptions>& dqas_params() {
+  static const ParamTable<DqasOptions> table{
+      dq_family_fields(&DqasOptions::dq),
+      {field({.name = "beta", .help = "share of the total budget split equally before active learning", .min = 0, .max = 1},
+             &DqasOptions::beta),
+       field({.name = "rounds", .help = "active-learning rounds", .min = 1, .max = 1000}, &DqasOptions::rounds),
+       field({.name = "val_fraction",
+              .help = "share of each class held out (from train) for the proxy's validation error",
+              .min = 0,
+              .max = 0.5},
+             &DqasOptions::val_fraction),
+       field({.name = "proxy",
+              .help = "proxy classifier on the embeddings: ncm (nearest class mean) or logreg",
+              .choices = dqas_proxy_names()},
+             &DqasOptions::proxy)}};
+  return table;
+}
+
 class DqasApprox final : public SelectionMethod {
  public:
-  explicit DqasApprox(const Params& params)
-      : config_(DqFamilyConfig::from(params)),
-        beta_(params.get_double("beta")),
-        rounds_(params.get_int("rounds")),
-        val_fraction_(params.get_double("val_fraction")),
-        proxy_name_(params.get_string("proxy")) {}
+  explicit DqasApprox(const DqasOptions& options)
+      : config_(options.dq),
+        beta_(options.beta),
+        rounds_(options.rounds),
+        val_fraction_(options.val_fraction),
+        proxy_name_(options.proxy) {}
 
   bool produces_bins() const override { return true; }
 
@@ -166,20 +192,13 @@ class DqasApprox final : public SelectionMethod {
 };
 
 MethodInfo make_dqas_approx_info() {
-  auto params = dq_family_param_specs();
-  params.push_back({"beta", ParamType::Double, 0.5, "share of the total budget split equally before active learning",
-                    {}, 0.0, 1.0});
-  params.push_back({"rounds", ParamType::Int, int64_t{5}, "active-learning rounds", {}, 1.0, 1000.0});
-  params.push_back({"val_fraction", ParamType::Double, 0.1, "share of each class held out (from train) for the proxy's "
-                    "validation error", {}, 0.0, 0.5});
-  params.push_back({"proxy", ParamType::String, std::string("ncm"),
-                    "proxy classifier on the embeddings: ncm (nearest class mean) or logreg", dqas_proxy_names(),
-                    std::nullopt, std::nullopt});
-  return {"dqas_approx",
-          "DQAS-approx (no released code): DQ bins, class budgets moved by an active-learning loop on a proxy "
-          "classifier, round-robin draws over bins, fixed patch drop theta.",
-          std::move(params),
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<DqasApprox>(p); }};
+  return {.name = "dqas_approx",
+          .description = "DQAS-approx (no released code): DQ bins, class budgets moved by an active-learning loop on a "
+                         "proxy classifier, round-robin draws over bins, fixed patch drop theta.",
+          .params = dqas_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            return std::make_unique<DqasApprox>(dqas_params().parse(p));
+          }};
 }
 
 }  // namespace

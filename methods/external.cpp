@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "methods/external_command.h"
 #include "methods/method.h"
@@ -56,13 +57,39 @@ std::map<std::string, std::string> parse_command_params(const std::string& text)
   return out;
 }
 
+struct ExternalOptions {
+  std::string command;        // run without a shell in the cell's folder
+  std::string label;          // name in tables; empty: the script's file name
+  std::string params = "{}";  // the command's parameters, canonical JSON
+  bool embeddings = true;     // write embeddings.npy
+  bool images = true;         // give the decoded training images
+};
+
+const ParamTable<ExternalOptions>& external_params() {
+  using O = ExternalOptions;
+  static const ParamTable<O> table{{
+      field({.name = "command",
+             .help = "command line, run without a shell in the cell's folder; {name} takes the value of params' name, "
+                     "as one argument"},
+            &O::command),
+      field({.name = "label", .help = "name in tables and progress lines (default: the script's file name)"}, &O::label),
+      field({.name = "params", .help = "the command's parameters (a YAML mapping); part of the cell id"}, &O::params),
+      field({.name = "embeddings", .help = "write embeddings.npy (needs an extractor)"}, &O::embeddings),
+      field({.name = "images",
+             .help = "give the decoded training images (uint8 N x C x H x W .npy) when the dataset has them"},
+            &O::images),
+  }};
+  return table;
+}
+
 // What tables call a configured command: its label (default: the script's file name) and its params.
-std::string display_external(const Params& p) {
-  std::string label = p.get_string("label");
+std::string display_external(const Params& params) {
+  const ExternalOptions o = external_params().parse(params);
+  std::string label = o.label;
   if (label.empty()) {
     label = "external";
     try {
-      const CommandTemplate command(p.get_string("command"), "method 'external'");
+      const CommandTemplate command(o.command, "method 'external'");
       for (const auto& arg : command.arguments()) {
         const fs::path path(arg);
         if (path.has_extension() && path.stem() != "" && arg.find('{') == std::string::npos) {
@@ -76,7 +103,7 @@ std::string display_external(const Params& p) {
   }
   std::string args;
   try {
-    for (const auto& [k, v] : parse_command_params(p.get_string("params"))) args += (args.empty() ? "" : ",") + k + "=" + v;
+    for (const auto& [k, v] : parse_command_params(o.params)) args += (args.empty() ? "" : ",") + k + "=" + v;
   } catch (const Error&) {
   }
   return args.empty() ? label : label + "(" + args + ")";
@@ -105,12 +132,12 @@ std::string signal_text(int sig) {
 
 class ExternalMethod final : public SelectionMethod {
  public:
-  explicit ExternalMethod(const Params& p)
-      : command_text_(p.get_string("command")),
+  explicit ExternalMethod(const ExternalOptions& o)
+      : command_text_(o.command),
         command_(command_text_, "method 'external' (parameter 'command')"),
-        params_(parse_command_params(p.get_string("params"))),
-        write_embeddings_(p.get_bool("embeddings")),
-        write_images_(p.get_bool("images")) {
+        params_(parse_command_params(o.params)),
+        write_embeddings_(o.embeddings),
+        write_images_(o.images) {
     command_.expand(params_, "method 'external' (parameter 'command')");  // every placeholder has a value
   }
 
@@ -318,26 +345,18 @@ class ExternalMethod final : public SelectionMethod {
 };
 
 MethodInfo make_external_info() {
-  MethodInfo info{
-      "external",
-      "A selection method run as a program once per cell: reads the cell's folder (embeddings.npy, labels.npy, "
-      "ids.npy, cell.json), writes selection.npy (int64 dataset ids) and optionally keep.npy (methods/README.md).",
-      {{"command", ParamType::String, std::string{}, "command line, run without a shell in the cell's folder; {name} "
-                                                     "takes the value of params' name, as one argument", {}, {}, {}},
-       {"label", ParamType::String, std::string{}, "name in tables and progress lines (default: the script's file name)",
-        {}, {}, {}},
-       {"params", ParamType::String, std::string{"{}"}, "the command's parameters (a YAML mapping); part of the cell id",
-        {}, {}, {}},
-       {"embeddings", ParamType::Bool, true, "write embeddings.npy (needs an extractor)", {}, {}, {}},
-       {"images", ParamType::Bool, true, "give the decoded training images (uint8 N x C x H x W .npy) when the dataset has them",
-        {}, {}, {}}},
-      [](const Params& p) -> std::unique_ptr<SelectionMethod> {
-        if (p.get_string("command").empty())
-          throw Error("method 'external' needs a command, e.g. {name: external, command: \"python3 my_method.py\"}");
-        return std::make_unique<ExternalMethod>(p);
-      }};
-  info.display = display_external;
-  return info;
+  return {.name = "external",
+          .description = "A selection method run as a program once per cell: reads the cell's folder (embeddings.npy, "
+                         "labels.npy, ids.npy, cell.json), writes selection.npy (int64 dataset ids) and optionally "
+                         "keep.npy (methods/README.md).",
+          .params = external_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            const ExternalOptions o = external_params().parse(p);
+            if (o.command.empty())
+              throw Error("method 'external' needs a command, e.g. {name: external, command: \"python3 my_method.py\"}");
+            return std::make_unique<ExternalMethod>(o);
+          },
+          .display = display_external};
 }
 
 }  // namespace

@@ -5,15 +5,30 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/param_table.h"
 #include "methods/method.h"
 
 namespace dq {
 namespace {
 
+// The method's parameters: each member's initialiser is the parameter's default.
+struct FarthestOptions {
+  double theta = 0.0;  // fixed patch-drop ratio
+};
+
+// Each parameter declared once: its row (name, help, bounds) bound to its member.
+const ParamTable<FarthestOptions>& farthest_params() {
+  static const ParamTable<FarthestOptions> table{{
+      field({.name = "theta", .help = "fixed patch-drop ratio (storage accounting)", .min = 0, .max = 0.95},
+            &FarthestOptions::theta),
+  }};
+  return table;
+}
+
 // Farthest-from-the-class-mean first: a (deliberately simple) "hard examples" heuristic.
 class FarthestFromMean final : public PerClassMethod {
  public:
-  explicit FarthestFromMean(const Params& params) : theta_(params.get_double("theta")) {}
+  explicit FarthestFromMean(const FarthestOptions& options) : theta_(options.theta) {}
 
   ClassSelection select_class(const ClassView& cls, uint64_t /*seed: unused, no randomness*/, const SelectContext& ctx) override {
     auto timer = ctx.timer.scope("scoring");  // recorded as select/scoring
@@ -46,10 +61,12 @@ class FarthestFromMean final : public PerClassMethod {
 };
 
 MethodInfo make_farthest_from_mean_info() {
-  return {"example_farthest",
-          "Worked example: samples farthest from their class mean first.",
-          {{"theta", ParamType::Double, 0.0, "fixed patch-drop ratio (storage accounting)", {}, 0.0, 0.95}},
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<FarthestFromMean>(p); }};
+  return {.name = "example_farthest",
+          .description = "Worked example: samples farthest from their class mean first.",
+          .params = farthest_params().specs(),
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            return std::make_unique<FarthestFromMean>(farthest_params().parse(p));  // validated, then bound
+          }};
 }
 
 }  // namespace

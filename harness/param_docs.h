@@ -1,0 +1,31 @@
+#pragma once
+// The one printer of plugin parameters: `dqbench methods` and `dqbench datasets list` print every
+// method and dataset kind with its parameters (type, default, allowed values, meaning) from the
+// plugin's ParamSpec list, as text (term) or as Markdown (md). The parameter tables of
+// methods/docs/*.md and datasets/README.md are this Markdown, pasted between markers by
+// scripts/doc_tables.py (the ctest docs_param_tables fails when they differ).
+#include <string>
+#include <vector>
+
+#include "core/params.h"
+#include "harness/table.h"
+
+namespace dq {
+
+// What a plugin's listing shows.
+struct PluginDoc {
+  std::string name;         // method name or dataset kind
+  std::string description;
+  const std::vector<ParamSpec>* params = nullptr;
+  std::string library{};    // the shared library that registered it; empty: built in
+};
+
+// Terminal: "name: description" then one line per parameter. Markdown: a "### `name`" heading, the
+// description, and a table | param | type | default | allowed | meaning |.
+std::string describe_plugins(const std::vector<PluginDoc>& plugins, TableFormat format);
+
+// Every registered method / dataset kind.
+std::string describe_methods(TableFormat format);
+std::string describe_dataset_kinds(TableFormat format);
+
+}  // namespace dq
