@@ -53,7 +53,8 @@ const ParamTable<BgfdqOptions>& bgfdq_params() {
              .help = "'exact' (tiled GEMM, exact ranking), 'clustered' (k-means cells, each searched exactly against its "
                      "nprobe nearest cells), 'auto' (exact up to 10,000 rows per class, clustered above) or a FAISS "
                      "index_factory string, e.g. 'PCA128,IVF1024,Flat', 'HNSW32'"},
-            &O::knn, &K::knn),
+            ParamCodec<KnnMode, std::string>{[](const KnnMode& m) { return m.text(); }, KnnMode::parse}, &O::knn,
+            &K::knn),
       field({.name = "nlist", .help = "cells for knn=clustered (0: round(sqrt(M_c)))", .min = 0}, &O::knn, &K::nlist),
       field({.name = "nprobe",
              .help = "cells probed (knn=clustered, 0: 8) or IVF probes (FAISS, 0: index default)",

@@ -266,7 +266,7 @@ TEST_CASE("approximate graphs record recall and flag lambda_C as approximate", "
   std::iota(ids.begin(), ids.end(), 0);
   const ClassView cls{0, ids, p.z.data(), p.d};
   KnnGraphOptions options;
-  options.knn = "PCA8,Flat";
+  options.knn = KnnMode::parse("PCA8,Flat");
   options.recall_sample = 200;
   const KnnGraph g = build_knn_graph(cls, options, big_budget(), {});
   REQUIRE_FALSE(g.lambda_exact);
@@ -412,7 +412,7 @@ TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefix
   // served from prefixes (their candidates, pairs and recall depend on k).
   options.k = 60;
   REQUIRE_FALSE(build_knn_graph(cls, options, big_budget(), resources).from_cache);
-  options.knn = "clustered";
+  options.knn = KnnMode::parse("clustered");
   options.nlist = 6;
   options.nprobe = 2;
   options.k = 40;
@@ -426,18 +426,18 @@ TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefix
 
 TEST_CASE("knn=auto searches small classes exactly and large ones with the clustered search", "[bgfdq][ksweep]") {
   KnnGraphOptions options;
-  options.knn = "auto";
-  REQUIRE(options.resolved(kAutoExactMaxRows).knn == "exact");
-  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "clustered");
-  options.knn = "PCA8,Flat";
-  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == "PCA8,Flat");
+  options.knn = KnnMode::parse("auto");
+  REQUIRE(options.resolved(kAutoExactMaxRows).knn.search == KnnSearch::Exact);
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn.search == KnnSearch::Clustered);
+  options.knn = KnnMode::parse("PCA8,Flat");
+  REQUIRE(options.resolved(kAutoExactMaxRows + 1).knn == KnnMode{KnnSearch::Faiss, "PCA8,Flat"});
   const Points p = dq::test::clustered_points(300, 16, 4, 0.0, 31);
   std::vector<int64_t> ids(300);
   std::iota(ids.begin(), ids.end(), 0);
   const ClassView cls{0, ids, p.z.data(), p.d};
-  options.knn = "auto";
+  options.knn = KnnMode::parse("auto");
   const KnnGraph g = build_knn_graph(cls, options, big_budget(), {});
-  options.knn = "exact";
+  options.knn = KnnMode::parse("exact");
   const KnnGraph exact = build_knn_graph(cls, options, big_budget(), {});
   REQUIRE(g.exact_search);
   REQUIRE(g.lists.ids == exact.lists.ids);

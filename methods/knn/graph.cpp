@@ -14,16 +14,33 @@
 
 namespace dq {
 
+KnnMode KnnMode::parse(const std::string& text) {
+  if (text == "exact") return {KnnSearch::Exact};
+  if (text == "clustered") return {KnnSearch::Clustered};
+  if (text == "auto") return {KnnSearch::Auto};
+  return {KnnSearch::Faiss, text};
+}
+
+std::string KnnMode::text() const {
+  switch (search) {
+    case KnnSearch::Exact: return "exact";
+    case KnnSearch::Clustered: return "clustered";
+    case KnnSearch::Auto: return "auto";
+    case KnnSearch::Faiss: return factory;
+  }
+  return "?";
+}
+
 KnnGraphOptions KnnGraphOptions::resolved(int64_t rows) const {
   KnnGraphOptions o = *this;
-  if (knn == "auto") o.knn = rows <= kAutoExactMaxRows ? "exact" : "clustered";
+  if (knn.search == KnnSearch::Auto) o.knn = {rows <= kAutoExactMaxRows ? KnnSearch::Exact : KnnSearch::Clustered};
   return o;
 }
 
 std::string KnnGraphOptions::canonical() const {
-  DQ_ASSERT(knn != "auto", "resolve knn=auto for the class before keying the cache");
-  std::string s = fmt::format("knn={},lambda_pairs={}", knn, lambda_pairs);
-  if (knn == "clustered") s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
+  DQ_ASSERT(knn.search != KnnSearch::Auto, "resolve knn=auto for the class before keying the cache");
+  std::string s = fmt::format("knn={},lambda_pairs={}", knn.text(), lambda_pairs);
+  if (knn.search == KnnSearch::Clustered) s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
   else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
   return s;
 }
@@ -76,10 +93,10 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
   g.exact_search = o.exact();
   SelfKnnResult r;
   if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
-  else if (o.knn == "clustered")
+  else if (o.knn.search == KnnSearch::Clustered)
     r = clustered_self_knn(z, ClusteredSearchOptions{o.k, o.nlist, o.nprobe, o.lambda_pairs, o.tile_bytes}, memory);
   else
-    r = approximate_self_knn(z, ApproxSearchOptions{o.knn, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
+    r = approximate_self_knn(z, ApproxSearchOptions{o.knn.factory, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
   if (!o.exact() && o.recall_sample > 0) {
     std::optional<StageTimer::Scope> stage;
     if (timer) stage.emplace(timer, "knn_recall");

@@ -16,8 +16,19 @@ namespace dq {
 // than the symmetric exact search on this project's machine (methods/docs/bgfdq.md, "knn: auto").
 inline constexpr int64_t kAutoExactMaxRows = 10000;
 
+// Which search builds the graph: parsed once from bgfdq's `knn` text, where any text other than
+// "exact", "clustered" and "auto" is a FAISS index_factory string.
+enum class KnnSearch { Exact, Clustered, Auto, Faiss };
+struct KnnMode {
+  KnnSearch search = KnnSearch::Exact;
+  std::string factory{};  // the index_factory string, when search is Faiss
+  static KnnMode parse(const std::string& text);  // "exact" | "clustered" | "auto" | a factory string
+  std::string text() const;                       // the inverse of parse
+  bool operator==(const KnnMode&) const = default;
+};
+
 struct KnnGraphOptions {
-  std::string knn = "exact";     // "exact", "clustered", "auto" (by class size) or a FAISS index_factory string
+  KnnMode knn;                   // exact, clustered, auto (by class size) or a FAISS index
   int64_t k = 20;
   int64_t nlist = 0;             // clustered only
   int64_t nprobe = 0;            // clustered and FAISS IVF
@@ -26,8 +37,8 @@ struct KnnGraphOptions {
   int64_t recall_sample = 1000;  // approximate search only; 0 skips the measurement
   int64_t lambda_pairs = 50;     // lambda_C averages this many smallest non-zero pair distances
   uint64_t tile_bytes = 256ull << 20;
-  bool exact() const { return knn == "exact"; }
-  // For a class of `rows`: "auto" becomes "exact" or "clustered"; other modes are returned as they are.
+  bool exact() const { return knn.search == KnnSearch::Exact; }
+  // For a class of `rows`: auto becomes exact or clustered; other modes are returned as they are.
   KnnGraphOptions resolved(int64_t rows) const;
   // Every option that changes the graph except k (the cache key; k names the file inside the entry).
   std::string canonical() const;
