@@ -17,7 +17,7 @@ static void BM_RandomSelect(benchmark::State& state) {
   auto method = spec.instantiate();
   for (auto _ : state) {
     dq::SelectContext ctx{0.2, 42, memory, timer, {}};
-    benchmark::DoNotOptimize(method->select(cls, ctx));
+    benchmark::DoNotOptimize(method->select(std::span<const dq::ClassView>(&cls, 1), ctx));
   }
   state.SetComplexityN(m);
 }
