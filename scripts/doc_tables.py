@@ -102,7 +102,7 @@ def main():
     for path in docs:
         if "<!-- params-" not in path.read_text():
             continue
-        blocks += path.read_text().count("<!-- params-")
+        blocks += sum(1 for line in path.read_text().splitlines() if OPEN.match(line))
         problems += process(path, dqbench, args.write)
     if blocks == 0:
         sys.exit("no generated parameter block found (markers '<!-- params-table: ... -->')")

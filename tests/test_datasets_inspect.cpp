@@ -90,5 +90,19 @@ TEST_CASE("the datasets sub-command runs inspect and list", "[datasets]") {
   }
   std::cout.rdbuf(old);
   CHECK(row_of(captured.str(), "total") == std::vector<std::string>{"total", "2", "2"});
-  CHECK_THAT(captured.str(), Catch::Contains("on_bad_image (string {error|skip}"));
+  // The one printer of parameters (harness/param_docs.h): name, type, default, help, allowed values.
+  CHECK_THAT(captured.str(), Catch::Contains("on_bad_image     string = error ") &&
+                                 Catch::Contains("counts it in the load report {error|skip}"));
+  captured.str("");
+  std::cout.rdbuf(captured.rdbuf());
+  try {
+    app.parse(std::vector<std::string>{"md", "--format", "list", "datasets"});
+  } catch (...) {
+    std::cout.rdbuf(old);
+    throw;
+  }
+  std::cout.rdbuf(old);
+  CHECK_THAT(captured.str(), Catch::Contains("### `synthetic_images`") &&
+                                 Catch::Contains("| param | type | default | allowed | meaning |") &&
+                                 Catch::Contains("| `on_bad_image` | string | `error` | `error`, `skip` |"));
 }
