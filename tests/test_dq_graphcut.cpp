@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 #include "test_dq_data.h"
 #include "test_helpers.h"
 

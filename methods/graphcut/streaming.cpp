@@ -22,8 +22,8 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "methods/graphcut_rows.h"
-#include "methods/graphcut_selector.h"
+#include "methods/graphcut/internal/rows.h"
+#include "methods/graphcut/internal/round_selector.h"
 
 namespace dq::graphcut {
 namespace {

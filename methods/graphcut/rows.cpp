@@ -1,4 +1,4 @@
-#include "methods/graphcut_rows.h"
+#include "methods/graphcut/internal/rows.h"
 
 #include <cmath>
 #include <cstring>

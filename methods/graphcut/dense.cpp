@@ -13,8 +13,8 @@
 #include <memory>
 
 #include "core/error.h"
-#include "methods/graphcut_rows.h"
-#include "methods/graphcut_selector.h"
+#include "methods/graphcut/internal/rows.h"
+#include "methods/graphcut/internal/round_selector.h"
 
 namespace dq::graphcut {
 namespace {
