@@ -7,12 +7,13 @@
 // Run: ./build/dq_bench --benchmark_filter='GraphCut|DqTen'
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <numeric>
 #include <vector>
 
-#include "core/rng.h"
+#include "datasets/clustered_gaussian.h"
 #include "methods/graphcut/graphcut.h"
 #include "methods/method.h"
 
@@ -20,27 +21,19 @@ namespace {
 
 constexpr int64_t kDim = 512;
 
-// Many tight clusters: centres ~ N(0, 1) per dimension, points at centre + 0.1 * N(0, 1), one
-// cluster per 100 points (at least 10).
-std::vector<float> clustered_embeddings(int64_t m, int64_t d, uint64_t seed) {
-  dq::Rng rng(seed);
-  const int64_t clusters = std::max<int64_t>(10, m / 100);
-  std::vector<float> centres(static_cast<size_t>(clusters * d));
-  for (auto& c : centres) c = static_cast<float>(rng.normal());
-  std::vector<float> z(static_cast<size_t>(m * d));
-  for (int64_t i = 0; i < m; ++i) {
-    const auto k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(clusters)));
-    for (int64_t j = 0; j < d; ++j)
-      z[static_cast<size_t>(i * d + j)] = centres[static_cast<size_t>(k * d + j)] + 0.1f * static_cast<float>(rng.normal());
-  }
-  return z;
-}
-
-// Cached per (m, seed): generating 200k x 512 normals takes a while.
+// Many tight clusters (the shared generator, datasets/clustered_gaussian.h): centres ~ N(0, 1) per
+// dimension, points at centre + 0.1 * N(0, 1), one cluster per 100 points (at least 10). Cached per
+// (m, seed): generating 200k x 512 normals takes a while.
 const std::vector<float>& embeddings(int64_t m, uint64_t seed) {
   static std::map<std::pair<int64_t, uint64_t>, std::vector<float>> cache;
   auto& z = cache[{m, seed}];
-  if (z.empty()) z = clustered_embeddings(m, kDim, seed);
+  if (z.empty())
+    z = dq::generate_clustered_gaussian({.per_class = m,
+                                         .dim = kDim,
+                                         .clusters_per_class = std::max<int64_t>(10, m / 100),
+                                         .cluster_spread = 0.1,
+                                         .seed = seed})
+            .features;
   return z;
 }
 
