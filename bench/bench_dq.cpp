@@ -1,8 +1,9 @@
 // DQ bin generation and DQ selection on synthetic clustered embeddings (d = 512):
 //  - BM_GraphCutBins/<mode>/M: one class of M, the three greedy modes (naive only to 4k), with
-//    complexity fits over M;
+//    complexity fits over M; a mode whose bins differ from the first mode run at that M fails;
 //  - BM_DqTenClasses/<mode>: 10 classes x 5,000, bins + sampling at ratio 0.2, the shape the BGFDQ
-//    NI+NCS bench uses; counter picks_hash is equal across modes when their picks are;
+//    NI+NCS bench uses; counter picks_hash, and a mode whose picks differ from the first mode's fails
+//    (bench/bench_checks.h: the benchmark errors and dq_bench exits 1);
 //  - BM_GraphCutStreamingScale/M: streaming alone at 5k, 20k, 50k (and 200k when DQ_BENCH_BIG=1).
 // Run: ./build/dq_bench --benchmark_filter='GraphCut|DqTen'
 #include <benchmark/benchmark.h>
@@ -13,6 +14,7 @@
 #include <numeric>
 #include <vector>
 
+#include "bench/bench_checks.h"
 #include "datasets/clustered_gaussian.h"
 #include "methods/graphcut/graphcut.h"
 #include "methods/method.h"
@@ -49,10 +51,13 @@ void run_bins(benchmark::State& state, dq::GreedyMode mode) {
   const auto ids = iota_ids(m);
   const dq::ClassView cls{0, ids, z.data(), kDim};
   dq::MemoryBudget memory(dq::physical_memory_bytes());
+  dq::ClassBins bins;
   for (auto _ : state) {
-    auto bins = dq::generate_graphcut_bins(cls, dq::BinParams{10, dq::GraphCutKernel::NegSqEuclid, mode}, memory);
+    bins = dq::generate_graphcut_bins(cls, dq::BinParams{10, dq::GraphCutKernel::NegSqEuclid, mode}, memory);
     benchmark::DoNotOptimize(bins);
   }
+  dq::bench::same_across_contenders(state, "GraphCut bins M=" + std::to_string(m), dq::mode_name(mode), dq::bench::bins_hash(bins),
+                                    dq::bench::OnMismatch::StopRun);  // registered with ->Complexity()
   state.SetComplexityN(m);
 }
 
@@ -80,10 +85,9 @@ void BM_DqTenClasses(benchmark::State& state, const char* mode) {
     for (const auto& r : timer.records()) (r.name == "bin_generation" ? generation : sampling) += r.wall_s;
     state.counters["bin_generation_s"] = generation;
     state.counters["bin_sampling_s"] = sampling;
-    uint64_t hash = 0xCBF29CE484222325ULL;
-    for (const auto& sel : out)
-      for (int64_t id : sel.ids) hash = (hash ^ static_cast<uint64_t>(id)) * 0x100000001B3ULL;
+    const uint64_t hash = dq::bench::picks_hash(out);
     state.counters["picks_hash"] = static_cast<double>(hash & 0xFFFFFFFFu);
+    dq::bench::same_across_contenders(state, "DQ picks, 10 classes x 5,000", mode, hash);
   }
 }
 BENCHMARK_CAPTURE(BM_DqTenClasses, naive, "naive")->Iterations(1)->Unit(benchmark::kSecond);
