@@ -106,6 +106,13 @@ bool reused_cached_work(const CellResult& c) {
   return c.metric("diag_bin_cache_hit_mean").value_or(0) > 0 || c.metric("diag_knn_cache_hit_mean").value_or(0) > 0;
 }
 
+std::string target_arch(const CellResult& c) { return param(c.train, "arch"); }
+
+bool cross_architecture_target(const CellResult& c) {
+  const std::string arch = target_arch(c);
+  return arch == "resnet50" || arch == "resnet50_imagenet" || arch == "vit";
+}
+
 std::string recipe_text(const CellResult& c) {
   if (c.train.empty()) return "no training (selection only)";
   std::string out = fmt::format("{}, {} epochs", param(c.train, "arch"), param(c.train, "epochs"));

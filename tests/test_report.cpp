@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "harness/experiment.h"
 #include "harness/sql.h"
 #include "harness/store.h"
 #include "report/cell_groups.h"
@@ -217,6 +218,39 @@ TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
   CHECK_THAT(sweeps, Catch::Contains("| 5 | – | 12.500 ± 0.707 (n=2) |"));
   // Coverage k=20 - k=5 = {-2, -2}: sd 0, the interval is the point and excludes 0.
   CHECK_THAT(sweeps, Catch::Contains("| CIFAR-10 10% | k=20 | k=5 | 2 | -2.000 | [-2.000, -2.000] | yes |"));
+}
+
+TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not Table 1's", "[report]") {
+  // The cells the two paper-tier files expand into, recorded as DONE with made-up accuracies: what the
+  // table reads from a real run of them (target network, dataset, ratio and method from each config).
+  const auto dir = test::scratch_dir("report_cross_arch");
+  const std::string db = (dir / "x.db").string();
+  for (const char* file : {"cross_arch_resnet50.yaml", "cross_arch_vit.yaml"}) {
+    const Experiment ex = load_experiment(std::string(DQ_SOURCE_DIR) + "/experiments/paper/" + file);
+    Store s(db);
+    s.record_experiment(ex);
+    s.ensure_cells(ex.cells);
+    for (const auto& c : ex.cells) {
+      s.start_cell(c.id());
+      const double bgfdq = c.method.name == "bgfdq" ? 0.02 : 0.0;  // BGFDQ +2 points, +/-0.1 by seed
+      s.record_metrics(c.id(), {{"top1", 0.30 + bgfdq + 0.001 * static_cast<double>(c.seed)}});
+      s.finish_cell(c.id(), CellStatus::Done, "", Provenance{});
+    }
+  }
+  const ResultSet rs = load_results({db});
+  REQUIRE(rs.cells.size() == 72);
+  const std::string md = render_markdown(build_cross_arch_table(rs));
+  INFO(md);
+  CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_resnet50"));
+  CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_vit"));
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → resnet50 | paper | CIFAR-100 20% → resnet50 | paper |"));
+  // The paper's ViT numbers stand beside the CIFAR-100 ViT column.
+  CHECK_THAT(md, Catch::Contains("| ADQ | 30.10 ± 0.10 (n=3) |  | 30.10 ± 0.10 (n=3) | 30.9 |"));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | 32.10 ± 0.10 (n=3) |  | 32.10 ± 0.10 (n=3) | 35.7 |"));
+  CHECK_THAT(md, Catch::Contains("Extractor: proxy resnet18 trained 200 epochs"));
+  CHECK_THAT(md, Catch::Contains("| CIFAR-100 20% → vit | BGFDQ w/o SPD | Random | 3 | +2.00 |"));
+  // Table 1 is ResNet-18's: none of these cells appear there.
+  CHECK_THAT(render_markdown(build_main_table(rs)), Catch::Contains("The paper's numbers (no recorded cells yet)"));
 }
 
 TEST_CASE("results: a missing or foreign file is an error; duplicates keep the DONE row", "[report]") {
