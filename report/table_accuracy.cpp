@@ -83,25 +83,38 @@ ReportTable paper_only_table(const std::string& source, const std::vector<std::s
   return t;
 }
 
-// One experiment's top-1 grid with the paper's number beside each cell, its footnotes, and its paired
-// differences: appended to `f`.
+using PaperLookup = std::function<std::optional<PaperNumber>(const MethodGrid::Row&, const GridColumn&)>;
+
+// True when the paper has a number for some row (of `rows`, or of the grid's) in some column.
+bool any_paper_number(const MethodGrid& g, const PaperLookup& paper, const std::vector<std::string>& rows = {}) {
+  for (const auto& c : g.columns) {
+    for (const auto& r : g.rows)
+      if (paper(r, c)) return true;
+    for (const auto& label : rows)
+      if (paper(MethodGrid::Row{"", label, label, nullptr}, c)) return true;
+  }
+  return false;
+}
+
+// One experiment's top-1 grid with the paper's number beside each cell (no paper columns when the
+// paper has none for these columns, e.g. Fashion-MNIST), its footnotes, and its paired differences:
+// appended to `f`.
 void add_accuracy_tables(TableFile& f, const std::string& experiment, const std::vector<const CellResult*>& cells,
-                         const MethodGrid& g, const std::string& done_without_top1,
-                         const std::function<std::optional<PaperNumber>(const MethodGrid::Row&, const GridColumn&)>&
-                             paper) {
+                         const MethodGrid& g, const std::string& done_without_top1, const PaperLookup& paper) {
+  const bool with_paper = any_paper_number(g, paper);
   ReportTable t;
   t.title = fmt::format("Experiment {}", experiment);
   t.caption = experiment_caption(cells, "Top-1 (%).");
   t.header = {"method"};
   for (const auto& c : g.columns) {
     t.header.push_back(column_name(c));
-    t.header.push_back("paper");
+    if (with_paper) t.header.push_back("paper");
   }
   for (size_t r = 0; r < g.rows.size(); ++r) {
     std::vector<std::string> row = {g.rows[r].display};
     for (size_t c = 0; c < g.columns.size(); ++c) {
       row.push_back(summary_cell(g.at(r, c), metric_quantity("top1"), 100, 2, done_without_top1));
-      row.push_back(paper_cell(paper(g.rows[r], g.columns[c])));
+      if (with_paper) row.push_back(paper_cell(paper(g.rows[r], g.columns[c])));
     }
     t.rows.push_back(row);
   }
@@ -132,10 +145,12 @@ TableFile build_main_table(const ResultSet& rs) {
     });
     if (cells.empty() || !informative) continue;
     MethodGrid g = make_grid(cells, main_row_label);
-    g.add_missing_rows(kMainRows);
-    add_accuracy_tables(f, ex, cells, g, "selection only", [](const MethodGrid::Row& r, const GridColumn& c) {
+    const PaperLookup paper = [](const MethodGrid::Row& r, const GridColumn& c) {
       return find_paper_number("Table 1", c.dataset, c.ratio, paper_row_of(r.label), "top1");
-    });
+    };
+    // The paper's rows not run are listed where the paper has numbers to compare with.
+    if (any_paper_number(g, paper, kMainRows)) g.add_missing_rows(kMainRows);
+    add_accuracy_tables(f, ex, cells, g, "selection only", paper);
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("Table 1", kMainRows,

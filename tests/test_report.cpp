@@ -243,7 +243,9 @@ TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not
   INFO(md);
   CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_resnet50"));
   CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_vit"));
-  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → resnet50 | paper | CIFAR-100 20% → resnet50 | paper |"));
+  // No paper number for ResNet-50: no paper columns.
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → resnet50 | CIFAR-100 20% → resnet50 |\n"));
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → vit | paper | CIFAR-100 20% → vit | paper |\n"));
   // The paper's ViT numbers stand beside the CIFAR-100 ViT column.
   CHECK_THAT(md, Catch::Contains("| ADQ | 30.10 ± 0.10 (n=3) |  | 30.10 ± 0.10 (n=3) | 30.9 |"));
   CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | 32.10 ± 0.10 (n=3) |  | 32.10 ± 0.10 (n=3) | 35.7 |"));
@@ -251,6 +253,22 @@ TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not
   CHECK_THAT(md, Catch::Contains("| CIFAR-100 20% → vit | BGFDQ w/o SPD | Random | 3 | +2.00 |"));
   // Table 1 is ResNet-18's: none of these cells appear there.
   CHECK_THAT(render_markdown(build_main_table(rs)), Catch::Contains("The paper's numbers (no recorded cells yet)"));
+}
+
+TEST_CASE("a dataset the paper does not have: no paper columns, no rows for methods not run", "[report]") {
+  const auto dir = test::scratch_dir("report_fmnist");
+  TinyDb db((dir / "q.db").string());
+  const char* fm = R"({"kind":"fashion_mnist","params":{"path":"/usr/share/datasets/fashion-mnist"}})";
+  for (int s = 0; s < 2; ++s) {
+    db.cell(fmt::format("r{}", s), "q", fm, "random", "{}", 0.1, s, "DONE", {{"top1", 0.80 + 0.01 * s}});
+    db.cell(fmt::format("b{}", s), "q", fm, "bgfdq", R"({"theta":0.25})", 0.1, s, "DONE", {{"top1", 0.82 + 0.01 * s}});
+  }
+  const std::string md = render_markdown(build_main_table(load_results({db.path})));
+  INFO(md);
+  CHECK_THAT(md, Catch::Contains("| method | Fashion-MNIST 10% |\n"));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 82.50 ± 0.71 (n=2) |\n"));
+  CHECK_THAT(md, !Catch::Contains("not run"));
+  CHECK_THAT(md, Catch::Contains("| Fashion-MNIST 10% | BGFDQ w/o SPD | Random | 2 | +2.00 |"));
 }
 
 TEST_CASE("results: a missing or foreign file is an error; duplicates keep the DONE row", "[report]") {
