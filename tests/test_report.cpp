@@ -258,10 +258,12 @@ TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not
 TEST_CASE("a dataset the paper does not have: no paper columns, no rows for methods not run", "[report]") {
   const auto dir = test::scratch_dir("report_fmnist");
   TinyDb db((dir / "q.db").string());
-  const char* fm = R"({"kind":"fashion_mnist","params":{"path":"/usr/share/datasets/fashion-mnist"}})";
+  const char* fm = R"({"kind":"fashion_mnist","params":{"max_per_class":2000,"path":"/x"}})";
+  const char* recipe = R"({"arch":"small_cnn","epochs":1,"min_steps":300})";
   for (int s = 0; s < 2; ++s) {
-    db.cell(fmt::format("r{}", s), "q", fm, "random", "{}", 0.1, s, "DONE", {{"top1", 0.80 + 0.01 * s}});
-    db.cell(fmt::format("b{}", s), "q", fm, "bgfdq", R"({"theta":0.25})", 0.1, s, "DONE", {{"top1", 0.82 + 0.01 * s}});
+    db.cell(fmt::format("r{}", s), "q", fm, "random", "{}", 0.1, s, "DONE", {{"top1", 0.80 + 0.01 * s}}, {}, recipe);
+    db.cell(fmt::format("b{}", s), "q", fm, "bgfdq", R"({"theta":0.25})", 0.1, s, "DONE", {{"top1", 0.82 + 0.01 * s}},
+            {}, recipe);
   }
   const std::string md = render_markdown(build_main_table(load_results({db.path})));
   INFO(md);
@@ -269,6 +271,11 @@ TEST_CASE("a dataset the paper does not have: no paper columns, no rows for meth
   CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 82.50 ± 0.71 (n=2) |\n"));
   CHECK_THAT(md, !Catch::Contains("not run"));
   CHECK_THAT(md, Catch::Contains("| Fashion-MNIST 10% | BGFDQ w/o SPD | Random | 2 | +2.00 |"));
+  // The subset and the one-epoch recipe are said as they are.
+  CHECK_THAT(md, Catch::Contains("Fashion-MNIST: the first 2000 training images of each class (the loader's "
+                                 "max_per_class), not the whole training split; the test split is whole."));
+  CHECK_THAT(md, Catch::Contains("Target: small_cnn, 1 epoch (at least 300 steps)"));
+  CHECK_THAT(md, Catch::Contains("trained 10 epochs on the training subset"));
 }
 
 TEST_CASE("results: a missing or foreign file is an error; duplicates keep the DONE row", "[report]") {
