@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -20,6 +21,8 @@
 #include <tuple>
 #include <unistd.h>
 
+#include "core/error.h"
+#include "core/npy.h"
 #include "core/params.h"
 #include "datasets/dataset.h"
 #include "methods/knn/knn.h"
@@ -55,6 +58,48 @@ std::vector<dq::ClassView> class_views(const dq::Dataset& d, int64_t classes, in
     views.push_back(dq::ClassView{c, std::span<const int64_t>(ids.data() + c * per_class, static_cast<size_t>(per_class)),
                                   d.train_features.data() + c * per_class * d.feature_dim, d.feature_dim});
   return views;
+}
+
+// Real embeddings for the 10-class benchmarks (BM_KSweep, BM_TenClassesBgfdqVsDq): with
+// DQ_BENCH_EMBEDDINGS=Z.npy and DQ_BENCH_LABELS=y.npy (N x d float, N integer labels, e.g. the CIFAR-10
+// extractor's cached embeddings and the labels `dq_side_by_side dump` writes) they gain the row
+// d = 0, which runs on these rows grouped by label instead of synthetic data.
+struct LabelledRows {
+  std::vector<float> z;          // rows regrouped class by class, in label order
+  std::vector<int64_t> ids;      // original row ids, in the same order
+  std::vector<dq::ClassView> views;
+};
+
+const LabelledRows& real_embeddings() {
+  static const LabelledRows rows = [] {
+    const std::string zpath = std::getenv("DQ_BENCH_EMBEDDINGS"), ypath = std::getenv("DQ_BENCH_LABELS");
+    const dq::NpyArray za = dq::read_npy(zpath);
+    const std::vector<float> z = za.as_float32(zpath);
+    const std::vector<int64_t> y = dq::read_npy(ypath).as_int64(ypath);
+    const int64_t n = za.shape.at(0), d = za.shape.at(1);
+    if (static_cast<int64_t>(y.size()) != n) throw dq::Error(ypath + ": labels do not match the embeddings' rows");
+    LabelledRows out;
+    out.ids.resize(static_cast<size_t>(n));
+    std::iota(out.ids.begin(), out.ids.end(), 0);
+    std::stable_sort(out.ids.begin(), out.ids.end(), [&](int64_t a, int64_t b) { return y[a] < y[b]; });
+    out.z.resize(static_cast<size_t>(n * d));
+    for (int64_t i = 0; i < n; ++i) std::copy_n(z.data() + out.ids[i] * d, d, out.z.data() + i * d);
+    for (int64_t begin = 0; begin < n;) {
+      int64_t end = begin;
+      while (end < n && y[out.ids[end]] == y[out.ids[begin]]) ++end;
+      out.views.push_back(dq::ClassView{y[out.ids[begin]], std::span<const int64_t>(out.ids.data() + begin, static_cast<size_t>(end - begin)),
+                                        out.z.data() + begin * d, d});
+      begin = end;
+    }
+    return out;
+  }();
+  return rows;
+}
+
+// The ten classes a 10-class benchmark row runs on: synthetic 10 x 5,000 x dim, or the real rows (dim 0).
+std::vector<dq::ClassView> ten_classes(int64_t dim, std::vector<int64_t>& ids) {
+  if (dim == 0) return real_embeddings().views;
+  return class_views(synthetic(10, 5000, dim), 10, 5000, ids);
 }
 
 template <class F>
@@ -198,9 +243,8 @@ void BM_NiAutoCrossover(benchmark::State& state) {
 // sweeps must pick the same ids.
 void BM_KSweep(benchmark::State& state) {
   const int64_t dim = state.range(0);
-  const dq::Dataset& d = synthetic(10, 5000, dim);
   std::vector<int64_t> ids;
-  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
+  const std::vector<dq::ClassView> classes = ten_classes(dim, ids);
   const auto dir = std::filesystem::temp_directory_path() / ("dq_bench_ksweep_" + std::to_string(::getpid()));
   dq::MemoryBudget memory(16ull << 30);
   double separate = 0, shared = 0, served = 0;
@@ -236,9 +280,8 @@ void BM_KSweep(benchmark::State& state) {
 // against DQ's modes, whole select_all through the registry, alternately.
 void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   const int64_t dim = state.range(0);
-  const dq::Dataset& d = synthetic(10, 5000, dim);
   std::vector<int64_t> ids;
-  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
+  const std::vector<dq::ClassView> classes = ten_classes(dim, ids);
   dq::MemoryBudget memory(16ull << 30);
   auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select_classes(spec, classes, memory)); }); };
   double bgfdq = 0, bgfdq_one_sided = 0, dq_memo = 0, dq_streaming = 0;
@@ -283,6 +326,14 @@ const bool kBigSymmetricRegistered = [] {
   if (const char* big = std::getenv("DQ_BENCH_BIG"); big && std::string(big) == "1")
     benchmark::RegisterBenchmark("BM_NiSymmetricVsOneSided", BM_NiSymmetricVsOneSided)
         ->Args({50000, 128})->Args({50000, 512})->Unit(benchmark::kMillisecond)->Iterations(1);
+  return true;
+}();
+// The 10-class rows on real embeddings (d = 0), on request only (see real_embeddings()).
+const bool kRealTenClassesRegistered = [] {
+  if (std::getenv("DQ_BENCH_EMBEDDINGS") && std::getenv("DQ_BENCH_LABELS")) {
+    benchmark::RegisterBenchmark("BM_KSweep", BM_KSweep)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
+    benchmark::RegisterBenchmark("BM_TenClassesBgfdqVsDq", BM_TenClassesBgfdqVsDq)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
+  }
   return true;
 }();
 }  // namespace

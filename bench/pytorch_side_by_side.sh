@@ -30,9 +30,9 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # row: name, then the arguments both sides take
 rows=(
-  "--arch resnet18 --size 32 --batch 32 --iters 3 --row resnet18_cifar_32"
-  "--arch resnet18_imagenet --size 224 --batch 16 --iters 2 --row resnet18_imagenet_224"
-  "--arch small_cnn --size 32 --batch 128 --iters 10 --row small_cnn_32"
+  "--arch resnet18 --size 32 --batch 32 --iters 10 --row resnet18_cifar_32"
+  "--arch resnet18_imagenet --size 224 --batch 16 --iters 4 --row resnet18_imagenet_224"
+  "--arch small_cnn --size 32 --batch 128 --iters 30 --row small_cnn_32"
 )
 for row in "${rows[@]}"; do
   for ((r = 0; r < reps; ++r)); do

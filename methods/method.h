@@ -35,6 +35,10 @@ struct Services {
   const ImageSet* train_images = nullptr;  // ADQ's texture level, patch dropping
   std::string cache_dir;                   // where methods may cache artefacts (bins, KNN graphs)
   std::string embedding_key;               // identity of the embeddings, for those caches
+  // The largest neighbour count k that any cell of this experiment with the same dataset, method
+  // and search mode asks of these embeddings (0: unknown). With a cache, BGFDQ builds its exact KNN
+  // graph at this k once and serves every smaller k of a K sweep as a prefix (methods/knn/knn.h).
+  int64_t knn_sweep_k = 0;
   // For methods that run outside this process (methods/external.cpp): a folder private to this cell
   // (empty outside cells: such a method makes its own), the moment the cell's timeout passes, and
   // a sink for strings that belong to the cell's provenance (command, script hash, log path), stored

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "harness/sql.h"
+#include "methods/method.h"
 
 namespace dq {
 
@@ -64,6 +65,24 @@ void read_config(CellResult& c, const std::string& config_text, const std::strin
     c.memory_budget_bytes = j["memory_budget"].get<double>();
 }
 
+// A cell stored before its method gained a parameter lacks it in its stored spec. Reading the spec
+// back through the method registry fills in the parameter's default (a method keeps its old behaviour
+// at a new parameter's default), so the cell groups, and is labelled, with newer cells of the same
+// configuration. A spec the registry cannot read (a plugin that is not loaded, a parameter since
+// removed) stays as it was stored.
+void fill_new_method_defaults(CellResult& c) {
+  MethodSpec spec;
+  try {
+    spec = parse_method_spec(c.method, "stored cell " + c.cell_id);
+  } catch (const Error&) {
+    return;
+  }
+  for (const auto& [key, value] : spec.params.values())
+    if (!c.method_params.count(key))
+      c.method_params[key] = json_text(std::visit([](const auto& v) { return nlohmann::json(v); }, value));
+  c.method = spec.canonical();
+}
+
 struct ReadOnlyDb {
   sqlite3* db = nullptr;
   explicit ReadOnlyDb(const std::string& path) {
@@ -108,6 +127,7 @@ std::vector<CellResult> read_database(const std::string& path) {
       c.ratio = s.real(5);
       c.seed = s.integer(6);
       read_config(c, s.text(7), path);
+      fill_new_method_defaults(c);
       c.status = s.text(8);
       c.error = s.text(9);
       index[c.cell_id] = out.size();

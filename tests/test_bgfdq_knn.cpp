@@ -378,13 +378,22 @@ TEST_CASE("symmetric exact search declares its tiles and rankings to the memory 
   REQUIRE(enough.in_use() == 0);
 }
 
+// The class both K-sweep tests search: ties everywhere (prefixes must keep the tie order) and a block
+// of 12 copies of one row.
+struct SweepClass {
+  Points p = dq::test::grid_points(240, 3, 4, 12);
+  std::vector<int64_t> ids = std::vector<int64_t>(240);
+  SweepClass() {
+    for (int64_t i = 0; i < 12; ++i) dq::test::copy_row(p, 5, 100 + i);
+    std::iota(ids.begin(), ids.end(), 0);
+  }
+  ClassView view() const { return ClassView{3, ids, p.z.data(), p.d}; }
+};
+
 TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefixes", "[bgfdq][ksweep]") {
   const auto dir = dq::test::scratch_dir("bgfdq_knn_sweep");
-  Points p = dq::test::grid_points(240, 3, 4, 12);  // ties everywhere: prefixes must keep the tie order
-  for (int64_t i = 0; i < 12; ++i) dq::test::copy_row(p, 5, 100 + i);
-  std::vector<int64_t> ids(240);
-  std::iota(ids.begin(), ids.end(), 0);
-  const ClassView cls{3, ids, p.z.data(), p.d};
+  const SweepClass sweep;
+  const ClassView cls = sweep.view();
   Services services;
   services.cache_dir = dir.string();
   services.embedding_key = "sweep";
@@ -422,6 +431,43 @@ TEST_CASE("a K sweep computes one exact graph and serves the smaller K as prefix
   REQUIRE_FALSE(clustered.from_cache);
   REQUIRE(clustered.computed_k == 20);
   REQUIRE_FALSE(clustered.exact_search);
+}
+
+TEST_CASE("a K sweep listed smallest K first still computes one graph, at the sweep's largest K", "[bgfdq][ksweep]") {
+  const auto dir = dq::test::scratch_dir("bgfdq_knn_sweep_hint");
+  const SweepClass sweep;
+  const ClassView cls = sweep.view();
+  Services services;
+  services.cache_dir = dir.string();
+  services.embedding_key = "sweep-hint";
+  services.knn_sweep_k = 40;  // what the harness finds in the experiment's cells
+  KnnGraphOptions options;
+  for (const int64_t k : {5, 10, 20, 40}) {
+    INFO("k = " << k);
+    options.k = k;
+    const KnnGraph swept = build_knn_graph(cls, options, big_budget(), services);
+    const KnnGraph direct = build_knn_graph(cls, options, big_budget(), {});
+    REQUIRE(swept.from_cache == (k != 5));  // the first cell builds at k = 40, the others are served
+    REQUIRE(swept.computed_k == 40);
+    REQUIRE(swept.lists.k == k);
+    REQUIRE(swept.lists.ids == direct.lists.ids);
+    REQUIRE(swept.lists.dist == direct.lists.dist);
+    REQUIRE(swept.lambda_c == direct.lambda_c);
+  }
+  std::vector<std::string> stored;  // one graph file, at the sweep's largest k
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir))
+    if (f.is_regular_file()) stored.push_back(f.path().filename().string());
+  REQUIRE(stored == std::vector<std::string>{"k40.bin"});
+  // Without a cache there is nothing to serve from: the hint changes nothing.
+  Services uncached;
+  uncached.knn_sweep_k = 40;
+  options.k = 5;
+  REQUIRE(build_knn_graph(cls, options, big_budget(), uncached).computed_k == 5);
+  // Approximate modes ignore the hint (their lists are not prefixes of a larger k's).
+  options.knn = "clustered";
+  options.nlist = 6;
+  options.nprobe = 2;
+  REQUIRE(build_knn_graph(cls, options, big_budget(), services).computed_k == 5);
 }
 
 TEST_CASE("knn=auto searches small classes exactly and large ones with the clustered search", "[bgfdq][ksweep]") {

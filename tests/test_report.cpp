@@ -12,6 +12,7 @@
 #include "harness/experiment.h"
 #include "harness/sql.h"
 #include "harness/store.h"
+#include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"
 #include "report/paper_numbers.h"
@@ -331,4 +332,32 @@ TEST_CASE("write_paper_tables is byte for byte repeatable and writes every table
   CHECK_THAT(html, Catch::Contains("<svg"));
   CHECK_THAT(html, !Catch::Contains("http://") || Catch::Contains("xmlns=\"http://www.w3.org/2000/svg\""));
   CHECK_THAT(html, !Catch::Contains("<script"));
+}
+
+TEST_CASE("a cell stored before its method gained a parameter reads with that parameter's default", "[report]") {
+  const auto dir = test::scratch_dir("report_new_defaults");
+  TinyDb db((dir / "d.db").string());
+  const std::string now = parse_method_spec("bgfdq(k=20,theta=0.25)", "test").canonical();
+  REQUIRE(now.find("spd=off") != std::string::npos);
+  db.cell("old", "e", kCifar, "bgfdq", R"({"k":20,"theta":0.25})", 0.2, 0, "DONE", {{"top1", 0.5}});
+  db.cell("new", "e", kCifar, "bgfdq", R"({"k":20,"theta":0.25,"spd":"off","lambda_scale":1.0})", 0.2, 1, "DONE",
+          {{"top1", 0.6}});
+  db.cell("foreign", "e", kCifar, "not_a_method", "{}", 0.2, 0, "DONE", {{"top1", 0.7}});
+  {
+    Store s(db.path);
+    auto set_method = [&](const std::string& id, const std::string& method) {
+      Statement(s.handle(), "UPDATE cells SET method=? WHERE cell_id=?", db.path).bind(1, method).bind(2, id).run();
+    };
+    set_method("old", "bgfdq(k=20,theta=0.25)");  // as written before spd and lambda_scale existed
+    set_method("new", now);
+    set_method("foreign", "not_a_method(x=1)");
+  }
+  const ResultSet rs = load_results({db.path});
+  std::map<std::string, const CellResult*> by_id;
+  for (const auto& c : rs.cells) by_id[c.cell_id] = &c;
+  CHECK(by_id.at("old")->method == now);
+  CHECK(by_id.at("new")->method == now);
+  CHECK(by_id.at("old")->method_param("spd") == "off");
+  CHECK(by_id.at("old")->method_params == by_id.at("new")->method_params);
+  CHECK(by_id.at("foreign")->method == "not_a_method(x=1)");  // unreadable specs stay as stored
 }

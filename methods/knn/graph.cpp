@@ -54,9 +54,9 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
                          const Services& services, StageTimer* timer) {
   const RowMatrix z{cls.z, cls.size(), cls.d};
   const KnnGraphOptions o = options.resolved(z.rows);
-  std::string path;
+  std::string entry, path;
   if (!services.cache_dir.empty() && !services.embedding_key.empty()) {
-    const std::string entry = detail::graph_cache_entry(cls, o, services);
+    entry = detail::graph_cache_entry(cls, o, services);
     path = detail::graph_cache_file(entry, o.k);
     std::optional<KnnGraph> cached = detail::read_cached_graph(path, z.rows, o.k);
     // Only exact lists are prefixes of a larger k's: approximate candidates, pairs and recall@k
@@ -69,10 +69,16 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
       return std::move(*cached);
     }
   }
+  // A K sweep: with a cache, an exact graph is built once at the largest k the experiment asks of
+  // these embeddings (services.knn_sweep_k), stored under that k, and this k is served as its prefix,
+  // whatever order the sweep's cells run in. (The rows of a class smaller than k + 1 hold kEmpty
+  // entries past its end, in both graphs alike.)
+  const int64_t build_k = (o.exact() && !path.empty() && services.knn_sweep_k > o.k) ? services.knn_sweep_k : o.k;
+  if (build_k != o.k) path = detail::graph_cache_file(entry, build_k);
   const uint64_t baseline = memory.in_use();
-  const ExactSearchOptions exact_options{o.k, o.tile_bytes};
+  const ExactSearchOptions exact_options{build_k, o.tile_bytes};
   KnnGraph g;
-  g.computed_k = o.k;
+  g.computed_k = build_k;
   g.exact_search = o.exact();
   SelfKnnResult r;
   if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
@@ -93,6 +99,7 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
   g.duplicates = r.duplicates;
   g.declared_bytes = memory.peak() - baseline;
   if (!path.empty()) detail::write_cached_graph(path, g);
+  if (build_k != o.k) return detail::cut_to_prefix(std::move(g), o.k);
   return g;
 }
 

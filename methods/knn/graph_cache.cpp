@@ -58,19 +58,25 @@ std::optional<KnnGraph> read_cached_prefix(const std::string& entry, int64_t n, 
   for (const int64_t stored : larger) {
     std::optional<KnnGraph> g = read_cached_graph(graph_cache_file(entry, stored), n, stored);
     if (!g) continue;
-    NeighbourLists cut;
-    cut.n = n;
-    cut.k = k;
-    cut.ids.resize(static_cast<size_t>(n * k));
-    cut.dist.resize(static_cast<size_t>(n * k));
-    for (int64_t i = 0; i < n; ++i) {
-      std::copy_n(g->lists.ids_of(i), k, cut.ids.begin() + i * k);
-      std::copy_n(g->lists.dist_of(i), k, cut.dist.begin() + i * k);
-    }
-    g->lists = std::move(cut);
-    return g;
+    return cut_to_prefix(std::move(*g), k);
   }
   return std::nullopt;
+}
+
+KnnGraph cut_to_prefix(KnnGraph g, int64_t k) {
+  DQ_ASSERT(k <= g.lists.k, "a prefix cannot be longer than the lists it is cut from");
+  const int64_t n = g.lists.n;
+  NeighbourLists cut;
+  cut.n = n;
+  cut.k = k;
+  cut.ids.resize(static_cast<size_t>(n * k));
+  cut.dist.resize(static_cast<size_t>(n * k));
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(g.lists.ids_of(i), k, cut.ids.begin() + i * k);
+    std::copy_n(g.lists.dist_of(i), k, cut.dist.begin() + i * k);
+  }
+  g.lists = std::move(cut);
+  return g;
 }
 
 // A missing, truncated or mismatching file is a miss (the graph is rebuilt and the file replaced).

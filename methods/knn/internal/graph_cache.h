@@ -17,6 +17,9 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
 // The graph of the smallest k' > k stored in `entry` that reads whole, cut to the first k slots of
 // every row (computed_k = k'); nullopt when there is none.
 std::optional<KnnGraph> read_cached_prefix(const std::string& entry, int64_t n, int64_t k);
+// The first k entries of every row of an exact graph with lists of length >= k (computed_k, lambda_C
+// and the rest unchanged: none of them depends on k).
+KnnGraph cut_to_prefix(KnnGraph graph, int64_t k);
 // Written through core/atomic_file.h (concurrent cells never read half a graph; a failed write is a
 // warning).
 void write_cached_graph(const std::string& path, const KnnGraph& graph);
