@@ -13,10 +13,10 @@ trap 'rm -rf "$tmp"' EXIT
 dry_run() {
   out=$("$dqbench" run --dry-run "$1" 2>&1)
   code=$?
-  cells=$("$dqbench" cells "$1" 2>/dev/null | wc -l)
+  cells=$(echo "$out" | sed -n "1s/^dry run of '.*' (\([0-9]*\) cells,.*/\1/p")
   listed=$(echo "$out" | grep -c '^ *[0-9][0-9]*  [0-9a-f]\{12\}  ')
-  if [ "$cells" -eq 0 ] || [ "$listed" -ne "$cells" ]; then
-    echo "FAIL: $1: the dry run listed $listed cells, \`dqbench cells\` $cells (exit $code):"; echo "$out"
+  if [ -z "$cells" ] || [ "$cells" -eq 0 ] || [ "$listed" -ne "$cells" ]; then
+    echo "FAIL: $1: the dry run listed $listed of ${cells:-?} cells (exit $code):"; echo "$out"
     return 1
   fi
 }
