@@ -361,3 +361,24 @@ TEST_CASE("a cell stored before its method gained a parameter reads with that pa
   CHECK(by_id.at("old")->method_params == by_id.at("new")->method_params);
   CHECK(by_id.at("foreign")->method == "not_a_method(x=1)");  // unreadable specs stay as stored
 }
+
+TEST_CASE("the lambda_scale table reads SPD's recorded drop at other thresholds", "[report]") {
+  const auto dir = test::scratch_dir("report_spd_threshold");
+  TinyDb db((dir / "s.db").string());
+  for (int s = 0; s < 2; ++s)
+    db.cell(fmt::format("p{}", s), "spd", kCifar, "bgfdq", R"({"spd":"on","lambda_scale":2,"theta":0.25})", 0.2, s,
+            "DONE",
+            {{"top1", 0.6}, {"spd_mean_drop_at_threshold_x0.5", 0.01 * (s + 1)}, {"spd_mean_drop_at_threshold_x1", 0.1},
+             {"spd_mean_drop_at_threshold_x4", 0.3 + 0.1 * s}});
+  db.cell("off", "spd", kCifar, "bgfdq", R"({"spd":"off","theta":0.25})", 0.2, 0, "DONE",
+          {{"top1", 0.5}, {"spd_mean_drop_at_threshold_x1", 0.9}});  // not an SPD cell: ignored
+  const std::string sweeps = render_markdown(build_sweeps_table(load_results({db.path})));
+  CHECK_THAT(sweeps, Catch::Contains("## lambda_scale over bgfdq w/ SPD, read off the recorded offsets: CIFAR-10 20% "
+                                     "(experiment spd)"));
+  CHECK_THAT(sweeps, Catch::Contains("(the run used 2)"));
+  // Multiples of the threshold used (2) become lambda_scale values; mean ± std over the two seeds, in %.
+  CHECK_THAT(sweeps, Catch::Contains("| 1 | 1.5 ± 0.7 (n=2) |"));
+  CHECK_THAT(sweeps, Catch::Contains("| 2 | 10.0 ± 0.0 (n=2) |"));
+  CHECK_THAT(sweeps, Catch::Contains("| 8 | 35.0 ± 7.1 (n=2) |"));
+  CHECK(sweeps.find("| 90.0") == std::string::npos);
+}
