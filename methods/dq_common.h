@@ -7,7 +7,7 @@
 
 #include "core/param_table.h"
 #include "core/rng.h"
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 #include "methods/method.h"
 
 namespace dq {
