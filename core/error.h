@@ -42,10 +42,6 @@ class Timeout : public Error {
 
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line, const std::string& msg);
 
-std::string format_bytes(uint64_t bytes);
-// Parses "12GiB", "512MiB", "1.5GB", "1024" (bytes). Throws dq::Error naming `where` on bad input.
-uint64_t parse_bytes(const std::string& text, const std::string& where);
-
 }  // namespace dq
 
 #define DQ_ASSERT(cond, msg)                                              \

@@ -15,6 +15,7 @@
 #include "core/hashing.h"
 #include "core/memory_budget.h"
 #include "core/rng.h"
+#include "core/units.h"
 #include "datasets/dataset.h"
 #include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
@@ -43,24 +44,6 @@ std::string join(const std::set<std::string>& keys) {
 }
 
 }  // namespace
-
-double parse_duration(const std::string& text, const std::string& where) {
-  size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &pos);
-  } catch (const std::exception&) {
-    throw Error(fmt::format("{}: '{}' is not a duration (e.g. 90s, 30m, 2h)", where, text));
-  }
-  const std::string unit = text.substr(pos);
-  double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m" || unit == "min") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else throw Error(fmt::format("{}: unknown duration unit '{}' in '{}' (use s, m or h)", where, unit, text));
-  if (!(v > 0) || !std::isfinite(v)) throw Error(fmt::format("{}: duration '{}' must be positive", where, text));
-  return v * scale;
-}
 
 std::string CellConfig::canonical_json() const {
   nlohmann::json j;

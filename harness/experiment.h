@@ -64,7 +64,4 @@ struct Experiment {
 // current directory by default.
 Experiment load_experiment(const std::string& path);
 
-// "90", "90s", "30m", "2h" -> seconds. Throws dq::Error naming `where`.
-double parse_duration(const std::string& text, const std::string& where);
-
 }  // namespace dq

@@ -12,6 +12,7 @@
 
 #include "core/embedding_check.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/output_files.h"
