@@ -16,7 +16,7 @@
 #include "core/memory_budget.h"
 #include "core/rng.h"
 #include "core/units.h"
-#include "datasets/dataset.h"
+#include "harness/dataset_definitions.h"
 #include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
 #include "models/models.h"
@@ -111,11 +111,7 @@ class ExperimentParser {
       ex.threads = t.get_int("threads");
     }
 
-    if (!root["datasets"] || !root["datasets"].IsMap() || root["datasets"].size() == 0)
-      throw Error(fmt::format("{}: key 'datasets' must map names to dataset definitions, e.g. "
-                              "datasets: {{fmnist: {{kind: fashion_mnist}}}}",
-                              file_));
-    for (const auto& entry : root["datasets"]) datasets_.push_back(parse_dataset(entry.first, entry.second));
+    datasets_ = parse_datasets_section(root, file_);
 
     std::optional<Params> extractor;
     if (root["extractor"]) {
@@ -206,19 +202,6 @@ class ExperimentParser {
     return n.Scalar();
   }
 
-  DatasetDef parse_dataset(const YAML::Node& name_node, const YAML::Node& def) {
-    DatasetDef d;
-    d.name = name_node.as<std::string>();
-    const std::string at = fmt::format("{} (dataset '{}')", where(name_node), d.name);
-    if (!def.IsMap() || !def["kind"])
-      throw Error(fmt::format("{}: a dataset needs a mapping with 'kind', e.g. {{kind: fashion_mnist}}", at));
-    d.kind = scalar(def["kind"], "kind");
-    const DatasetLoaderInfo& info = DatasetRegistry::instance().find(d.kind, where(def["kind"]) + " (key 'kind')");
-    d.params = Params("dataset kind '" + d.kind + "'", info.params);
-    apply_yaml_params(def, d.params, file_, {"kind"});
-    return d;
-  }
-
   MethodSpec parse_method(const YAML::Node& n) {
     if (n.IsScalar()) return parse_method_spec(n.Scalar(), where(n) + " (key 'method')");
     if (!n.IsMap() || !n["name"])
@@ -257,7 +240,7 @@ class ExperimentParser {
     return p.get_int("seed");
   }
 
-  const DatasetDef& find_dataset(const YAML::Node& n) {
+  const DatasetDefinition& find_dataset(const YAML::Node& n) {
     const std::string name = scalar(n, "dataset");
     for (const auto& d : datasets_)
       if (d.name == name) return d;
@@ -355,7 +338,7 @@ class ExperimentParser {
   }
 
   std::string file_;
-  std::vector<DatasetDef> datasets_;
+  std::vector<DatasetDefinition> datasets_;
 };
 
 }  // namespace

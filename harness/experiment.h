@@ -9,20 +9,15 @@
 #include <vector>
 
 #include "core/params.h"
+#include "harness/dataset_definitions.h"
 #include "methods/method.h"
 #include "methods/patch_stage.h"
 
 namespace dq {
 
-struct DatasetDef {
-  std::string name;   // the experiment's own name for it ("fmnist")
-  std::string kind;   // loader kind ("fashion_mnist")
-  Params params;
-};
-
 struct CellConfig {
   std::string experiment;
-  DatasetDef dataset;
+  DatasetDefinition dataset;  // from the `datasets:` section (harness/dataset_definitions.h)
   MethodSpec method;
   double ratio = 0;
   int64_t seed = 0;
