@@ -18,11 +18,11 @@ OutOfMemory::OutOfMemory(std::string what, uint64_t requested_bytes, uint64_t in
       requested_(requested_bytes),
       budget_(budget_bytes) {}
 
-OutOfMemory::OutOfMemory(const std::string& message, uint64_t budget_bytes)
-    : Error(message), requested_(0), budget_(budget_bytes) {}
+OutOfMemory::OutOfMemory(const std::string& message, uint64_t budget_bytes, uint64_t requested_bytes)
+    : Error(message), requested_(requested_bytes), budget_(budget_bytes) {}
 
-OutOfMemory OutOfMemory::in_process(const std::string& message, uint64_t budget_bytes) {
-  return OutOfMemory(message, budget_bytes);
+OutOfMemory OutOfMemory::in_process(const std::string& message, uint64_t budget_bytes, uint64_t requested_bytes) {
+  return OutOfMemory(message, budget_bytes, requested_bytes);
 }
 
 void assertion_failed(const char* expr, const char* file, int line, const std::string& msg) {

@@ -118,7 +118,7 @@ class ExperimentParser {
       Params p("extractor", extractor_specs());
       apply_recipe_preset(root["extractor"], p);
       apply_yaml_params(root["extractor"], p, file_, {"preset"});
-      if (p.get_string("kind") == "torchscript") {  // checked now, not in every cell after its dataset loads
+      if (parse_extractor_kind(p) == ExtractorKind::TorchScript) {  // checked now, not in every cell after its dataset loads
         const YAML::Node path = root["extractor"]["path"];
         std::error_code ec;
         if (!path || !std::filesystem::is_regular_file(p.get_string("path"), ec))
