@@ -11,10 +11,10 @@
 #include <ostream>
 #include <thread>
 
+#include "core/child_process.h"
 #include "core/error.h"
 #include "core/units.h"
 #include "harness/cell_filter.h"
-#include "harness/child_process.h"
 #include "harness/preflight.h"
 
 namespace dq {

@@ -1,4 +1,4 @@
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
