@@ -23,7 +23,7 @@ struct CellConfig {
   int64_t seed = 0;
   std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
   std::optional<Params> train;      // absent: selection only (train: none)
-  uint64_t memory_budget = 0;
+  uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
   // The `patches:` section (methods/patch_stage.h); default values when the file has none.
   Params patches = default_patch_params();
 
@@ -47,16 +47,17 @@ struct Experiment {
   std::string name;
   std::string description;
   std::string yaml_text;
-  std::string database;    // SQLite file
-  std::string cache_dir;   // decoded datasets, embeddings, bins, KNN graphs
-  uint64_t memory_budget = 0;
-  double timeout_s = 0;
-  int64_t threads = 0;
+  std::string database;    // SQLite file (default results/<name>.db)
+  std::string cache_dir;   // decoded datasets, embeddings, bins, KNN graphs (default cache)
+  uint64_t memory_budget = 0;  // bytes per cell (`memory_budget: 12GiB`; default 3/4 of physical memory)
+  double timeout_s = 0;        // seconds per cell (`timeout: 2h`; default 24 h)
+  int64_t threads = 0;         // `threads:`; 0 = each cell gets its share of the cores (harness/README.md)
   std::vector<CellConfig> cells;  // the expanded matrix, in a stable order
 };
 
-// Reads and validates `path`. `root` resolves relative paths in it (database, cache_dir): the
-// current directory by default.
+// Reads and validates `path` (every key, every cell; see the file comment). Relative paths in it
+// (database, cache_dir, dataset and TorchScript paths) are kept as written: they are relative to
+// the current directory, not to the file (run dqbench from the repository root).
 Experiment load_experiment(const std::string& path);
 
 }  // namespace dq
