@@ -40,10 +40,10 @@ uint64_t torch_requested_bytes(const c10::Error& error) {
     while (end < text.size() && text[end] == ' ') ++end;
     size_t unit_end = end;
     while (unit_end < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_end]))) ++unit_end;
-    std::string unit = text.substr(end, unit_end - end);
-    if (unit == "bytes" || unit == "byte") unit = "B";
+    const std::string unit = text.substr(end, unit_end - end);
+    const bool in_bytes = unit == "bytes" || unit == "byte";  // LibTorch's word for core/units.h's "B"
     try {
-      return parse_bytes(number + unit, "LibTorch's message");
+      return parse_bytes(in_bytes ? number : number + unit, "LibTorch's message");
     } catch (const Error&) {
       return 0;  // a wording we do not know: the size stays unknown
     }
