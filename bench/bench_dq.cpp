@@ -1,46 +1,41 @@
 // DQ bin generation and DQ selection on synthetic clustered embeddings (d = 512):
 //  - BM_GraphCutBins/<mode>/M: one class of M, the three greedy modes (naive only to 4k), with
-//    complexity fits over M;
+//    complexity fits over M; a mode whose bins differ from the first mode run at that M fails;
 //  - BM_DqTenClasses/<mode>: 10 classes x 5,000, bins + sampling at ratio 0.2, the shape the BGFDQ
-//    NI+NCS bench uses; counter picks_hash is equal across modes when their picks are;
+//    NI+NCS bench uses; counter picks_hash, and a mode whose picks differ from the first mode's fails
+//    (bench/bench_checks.h: the benchmark errors and dq_bench exits 1);
 //  - BM_GraphCutStreamingScale/M: streaming alone at 5k, 20k, 50k (and 200k when DQ_BENCH_BIG=1).
 // Run: ./build/dq_bench --benchmark_filter='GraphCut|DqTen'
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <numeric>
 #include <vector>
 
-#include "core/rng.h"
-#include "methods/graphcut_bins.h"
+#include "bench/bench_checks.h"
+#include "datasets/clustered_gaussian.h"
+#include "methods/graphcut/graphcut.h"
 #include "methods/method.h"
 
 namespace {
 
 constexpr int64_t kDim = 512;
 
-// Many tight clusters: centres ~ N(0, 1) per dimension, points at centre + 0.1 * N(0, 1), one
-// cluster per 100 points (at least 10).
-std::vector<float> clustered_embeddings(int64_t m, int64_t d, uint64_t seed) {
-  dq::Rng rng(seed);
-  const int64_t clusters = std::max<int64_t>(10, m / 100);
-  std::vector<float> centres(static_cast<size_t>(clusters * d));
-  for (auto& c : centres) c = static_cast<float>(rng.normal());
-  std::vector<float> z(static_cast<size_t>(m * d));
-  for (int64_t i = 0; i < m; ++i) {
-    const auto k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(clusters)));
-    for (int64_t j = 0; j < d; ++j)
-      z[static_cast<size_t>(i * d + j)] = centres[static_cast<size_t>(k * d + j)] + 0.1f * static_cast<float>(rng.normal());
-  }
-  return z;
-}
-
-// Cached per (m, seed): generating 200k x 512 normals takes a while.
+// Many tight clusters (the shared generator, datasets/clustered_gaussian.h): centres ~ N(0, 1) per
+// dimension, points at centre + 0.1 * N(0, 1), one cluster per 100 points (at least 10). Cached per
+// (m, seed): generating 200k x 512 normals takes a while.
 const std::vector<float>& embeddings(int64_t m, uint64_t seed) {
   static std::map<std::pair<int64_t, uint64_t>, std::vector<float>> cache;
   auto& z = cache[{m, seed}];
-  if (z.empty()) z = clustered_embeddings(m, kDim, seed);
+  if (z.empty())
+    z = dq::generate_clustered_gaussian({.per_class = m,
+                                         .dim = kDim,
+                                         .clusters_per_class = std::max<int64_t>(10, m / 100),
+                                         .cluster_spread = 0.1,
+                                         .seed = seed})
+            .features;
   return z;
 }
 
@@ -56,10 +51,13 @@ void run_bins(benchmark::State& state, dq::GreedyMode mode) {
   const auto ids = iota_ids(m);
   const dq::ClassView cls{0, ids, z.data(), kDim};
   dq::MemoryBudget memory(dq::physical_memory_bytes());
+  dq::ClassBins bins;
   for (auto _ : state) {
-    auto bins = dq::generate_graphcut_bins(cls, dq::BinParams{10, dq::GraphCutKernel::NegSqEuclid, mode}, memory);
+    bins = dq::generate_graphcut_bins(cls, dq::BinParams{10, dq::GraphCutKernel::NegSqEuclid, mode}, memory);
     benchmark::DoNotOptimize(bins);
   }
+  dq::bench::same_across_contenders(state, "GraphCut bins M=" + std::to_string(m), dq::mode_name(mode), dq::bench::bins_hash(bins),
+                                    dq::bench::OnMismatch::StopRun);  // registered with ->Complexity()
   state.SetComplexityN(m);
 }
 
@@ -87,10 +85,9 @@ void BM_DqTenClasses(benchmark::State& state, const char* mode) {
     for (const auto& r : timer.records()) (r.name == "bin_generation" ? generation : sampling) += r.wall_s;
     state.counters["bin_generation_s"] = generation;
     state.counters["bin_sampling_s"] = sampling;
-    uint64_t hash = 0xCBF29CE484222325ULL;
-    for (const auto& sel : out)
-      for (int64_t id : sel.ids) hash = (hash ^ static_cast<uint64_t>(id)) * 0x100000001B3ULL;
+    const uint64_t hash = dq::bench::picks_hash(out);
     state.counters["picks_hash"] = static_cast<double>(hash & 0xFFFFFFFFu);
+    dq::bench::same_across_contenders(state, "DQ picks, 10 classes x 5,000", mode, hash);
   }
 }
 BENCHMARK_CAPTURE(BM_DqTenClasses, naive, "naive")->Iterations(1)->Unit(benchmark::kSecond);

@@ -21,6 +21,7 @@
 #include <tuple>
 #include <unistd.h>
 
+#include "bench/bench_checks.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/params.h"
@@ -125,15 +126,9 @@ std::vector<dq::ClassSelection> select_classes(const std::string& spec, const st
   return method->select_all(classes, ctx);
 }
 
-uint64_t picks_hash(const std::vector<dq::ClassSelection>& out) {
-  uint64_t hash = 0xCBF29CE484222325ULL;
-  for (const auto& sel : out)
-    for (int64_t id : sel.ids) hash = (hash ^ static_cast<uint64_t>(id)) * 0x100000001B3ULL;
-  return hash;
-}
-
-double sampled_recall(dq::RowMatrix z, const dq::NeighbourLists& lists, dq::MemoryBudget& memory) {
-  std::vector<int64_t> sample(static_cast<size_t>(std::min<int64_t>(z.rows, 500)));
+// Recall@20 of `lists` on `count` query rows spread over the class (row s * 7919 mod M).
+double sampled_recall(dq::RowMatrix z, const dq::NeighbourLists& lists, dq::MemoryBudget& memory, int64_t count = 500) {
+  std::vector<int64_t> sample(static_cast<size_t>(std::min<int64_t>(z.rows, count)));
   for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 7919 % static_cast<size_t>(z.rows));
   return dq::recall_at_k(z, lists, sample, {20, 256ull << 20}, memory);
 }
@@ -203,7 +198,8 @@ void BM_NiSymmetricVsOneSided(benchmark::State& state) {
       one_sided = std::min(one_sided, seconds([&] { a = dq::exact_self_knn(z, 50, {20, 256ull << 20, false}, memory); }));
       symmetric = std::min(symmetric, seconds([&] { b = dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory); }));
       if (a.lists.ids != b.lists.ids || a.lists.dist != b.lists.dist || a.smallest_pairs != b.smallest_pairs)
-        state.SkipWithError("symmetric and one-sided lists differ");
+        dq::bench::fail(state, "exact search M=" + std::to_string(m) + " d=" + std::to_string(dim) +
+                                   ": symmetric and one-sided lists or pairs differ (must be equal)");
     }
   }
   const double flop = 2.0 * static_cast<double>(m) * static_cast<double>(m) * static_cast<double>(dim);
@@ -226,9 +222,7 @@ void BM_NiAutoCrossover(benchmark::State& state) {
     exact = seconds([&] { benchmark::DoNotOptimize(dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory)); });
     clustered = seconds([&] {
       const auto r = dq::clustered_self_knn(z, {20, 0, 8, 50, 256ull << 20}, memory);
-      std::vector<int64_t> sample(static_cast<size_t>(std::min<int64_t>(m, 1000)));
-      for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 7919 % static_cast<size_t>(m));
-      recall = dq::recall_at_k(z, r.lists, sample, {20, 256ull << 20}, memory);
+      recall = sampled_recall(z, r.lists, memory, 1000);
     });
   }
   state.counters["exact_s"] = exact;
@@ -260,8 +254,9 @@ void BM_KSweep(benchmark::State& state) {
         }
         const auto out = select_classes("bgfdq(k=" + std::to_string(k) + ")", classes, memory, services);
         if (cache && k < 40) served += out[0].diagnostics.at("knn_graph_k") == 40 ? 1 : 0;
-        const uint64_t h = picks_hash(out);
-        if (hashes.count(k) && hashes[k] != h) state.SkipWithError("cached sweep picked other ids");
+        const uint64_t h = dq::bench::picks_hash(out);
+        if (hashes.count(k) && hashes[k] != h)
+          dq::bench::fail(state, "bgfdq(k=" + std::to_string(k) + "): the cached sweep picked other ids than the fresh one");
         hashes[k] = h;
       }
     };
@@ -277,18 +272,24 @@ void BM_KSweep(benchmark::State& state) {
 }
 
 // The CIFAR-10 shape (10 x 5,000, ratio 0.2): BGFDQ (exact NI, symmetric and one-sided, + NCS)
-// against DQ's modes, whole select_all through the registry, alternately.
+// against DQ's modes, whole select_all through the registry, alternately. Fails if DQ's memo and
+// streaming modes pick different ids.
 void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   const int64_t dim = state.range(0);
   std::vector<int64_t> ids;
   const std::vector<dq::ClassView> classes = ten_classes(dim, ids);
   dq::MemoryBudget memory(16ull << 30);
-  auto run = [&](const std::string& spec) { return seconds([&] { benchmark::DoNotOptimize(select_classes(spec, classes, memory)); }); };
+  std::map<std::string, uint64_t> picks;
+  auto run = [&](const std::string& spec) {
+    return seconds([&] { picks[spec] = dq::bench::picks_hash(select_classes(spec, classes, memory)); });
+  };
   double bgfdq = 0, bgfdq_one_sided = 0, dq_memo = 0, dq_streaming = 0;
   for (auto _ : state) {
     bgfdq = run("bgfdq(knn=exact)");
     dq_memo = run("dq(mode=memo)");
     dq_streaming = run("dq(mode=streaming)");
+    if (picks["dq(mode=memo)"] != picks["dq(mode=streaming)"])
+      dq::bench::fail(state, "10 x 5,000 d=" + std::to_string(dim) + ": dq memo and streaming picked other ids (must be equal)");
     bgfdq_one_sided = seconds([&] {
       for (const auto& c : classes)
         benchmark::DoNotOptimize(dq::exact_self_knn(dq::RowMatrix{c.z, c.size(), c.d}, 50, {20, 256ull << 20, false}, memory));

@@ -23,4 +23,3 @@ static void BM_RandomSelect(benchmark::State& state) {
 }
 BENCHMARK(BM_RandomSelect)->RangeMultiplier(4)->Range(1 << 10, 1 << 18)->Complexity();
 
-BENCHMARK_MAIN();

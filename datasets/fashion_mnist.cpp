@@ -34,6 +34,16 @@ ImageSet load_split(const std::string& dir, const std::string& prefix) {
   return s;
 }
 
+// The first `max_per_class` images of each class in file order (the whole split when 0), as the
+// other loaders' max_per_class keep the first files of each class.
+ImageSet first_per_class(ImageSet s, int64_t max_per_class) {
+  if (max_per_class <= 0) return s;
+  std::vector<int64_t> ids, taken(10, 0);
+  for (int64_t i = 0; i < s.n; ++i)
+    if (taken[static_cast<size_t>(s.labels[static_cast<size_t>(i)])]++ < max_per_class) ids.push_back(i);
+  return s.subset(ids);
+}
+
 DatasetLoaderInfo make_fashion_mnist_info() {
   DatasetLoaderInfo info;
   info.kind = "fashion_mnist";
@@ -42,6 +52,10 @@ DatasetLoaderInfo make_fashion_mnist_info() {
       {"path", ParamType::String, std::string("/usr/share/datasets/fashion-mnist"),
        "folder holding train-/t10k-{images-idx3,labels-idx1}-ubyte.gz", {}, {}, {}},
       {"names", ParamType::String, std::string("fashion"), "class names to use", {"fashion", "digits"}, {}, {}},
+      // Added after results existed: left out of cell ids and cache keys at 0 (ParamSpec::omit_at_default).
+      {"max_per_class", ParamType::Int, int64_t{0}, "keep the first N train images of each class (0 = all)", {}, 0.0,
+       {}, true},
+      {"max_test_per_class", ParamType::Int, int64_t{0}, "same for the test split", {}, 0.0, {}, true},
   };
   info.load = [](const Params& p) {
     const std::string dir = p.get_string("path");
@@ -52,8 +66,8 @@ DatasetLoaderInfo make_fashion_mnist_info() {
                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
     else
       d.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-    d.train = load_split(dir, "train");
-    d.test = load_split(dir, "t10k");
+    d.train = first_per_class(load_split(dir, "train"), p.get_int("max_per_class"));
+    d.test = first_per_class(load_split(dir, "t10k"), p.get_int("max_test_per_class"));
     validate_dataset(d, dir);
     return d;
   };

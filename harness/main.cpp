@@ -185,14 +185,15 @@ int main(int argc, char** argv) {
       if (!run_shard.empty()) std::tie(options.shard_index, options.shard_count) = dq::parse_shard(run_shard);
       options.self_exe = self_executable();
       options.command_line = command_line;
-      dq::require_runnable(ex);  // dataset paths, images, extractor: before anything is written
-      if (dry_run) {
+      if (dry_run) {  // lists the cells even when a real run would refuse; the problems follow, labelled
+        const auto problems = dq::check_before_running(ex);
         std::unique_ptr<dq::Store> store;
         if (std::filesystem::exists(ex.database))
           store = std::make_unique<dq::Store>(ex.database, dq::OpenMode::ReadOnly);
-        std::cout << dq::render_dry_run(ex, store.get());
-        return 0;
+        std::cout << dq::render_dry_run(ex, store.get()) << dq::render_preflight_problems(problems);
+        return dq::dry_run_exit_code(problems);
       }
+      dq::require_runnable(ex);  // dataset paths, images, extractor: before anything is written
       const dq::RunSummary summary = dq::run_experiment(ex, options, std::cout);
       dq::Store store(ex.database, dq::OpenMode::ReadOnly);
       std::cout << "\n" << dq::render_results_table(store, ex.name, format);

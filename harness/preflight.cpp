@@ -16,8 +16,8 @@
 
 namespace dq {
 
-std::vector<std::string> check_before_running(const Experiment& ex) {
-  std::vector<std::string> problems;
+std::vector<PreflightProblem> check_before_running(const Experiment& ex) {
+  std::vector<PreflightProblem> problems;
   std::map<std::string, bool> dataset_ok;  // by the experiment's dataset name
   std::set<std::string> reported;
   for (const auto& cell : ex.cells) {
@@ -30,7 +30,8 @@ std::vector<std::string> check_before_running(const Experiment& ex) {
           (void)info.fingerprint(d.params);  // stats every source file without decoding
         } catch (const Error& e) {
           dataset_ok[d.name] = false;
-          problems.push_back(fmt::format("{}: dataset '{}': {}", ex.file, d.name, e.what()));
+          problems.push_back({PreflightProblem::Kind::MissingData,
+                              fmt::format("{}: dataset '{}': {}", ex.file, d.name, e.what())});
         }
       }
     }
@@ -39,9 +40,10 @@ std::vector<std::string> check_before_running(const Experiment& ex) {
     if (reported.count(key)) continue;
     if (method->needs_images() && !info.provides_images) {
       reported.insert(key);
-      problems.push_back(fmt::format("{}: method '{}' needs the training images, but dataset '{}' (kind {}) provides "
-                                     "features only",
-                                     ex.file, cell.method.name, d.name, d.kind));
+      problems.push_back({PreflightProblem::Kind::Config,
+                          fmt::format("{}: method '{}' needs the training images, but dataset '{}' (kind {}) provides "
+                                      "features only",
+                                      ex.file, cell.method.name, d.name, d.kind)});
     }
   }
   return problems;
@@ -52,8 +54,24 @@ void require_runnable(const Experiment& ex) {
   if (problems.empty()) return;
   std::string msg = fmt::format("{} problem{} found before running (nothing was run or written):", problems.size(),
                                 problems.size() == 1 ? "" : "s");
-  for (const auto& p : problems) msg += "\n  " + p;
+  for (const auto& p : problems) msg += "\n  " + p.message;
   throw Error(msg);
+}
+
+std::string render_preflight_problems(const std::vector<PreflightProblem>& problems) {
+  if (problems.empty()) return "";
+  std::string out = fmt::format("{} problem{} a real run would stop at before running anything:\n", problems.size(),
+                                problems.size() == 1 ? "" : "s");
+  for (const auto& p : problems)
+    out += fmt::format("  [{}] {}\n", p.kind == PreflightProblem::Kind::Config ? "config" : "data", p.message);
+  return out;
+}
+
+int dry_run_exit_code(const std::vector<PreflightProblem>& problems) {
+  if (problems.empty()) return 0;
+  for (const auto& p : problems)
+    if (p.kind == PreflightProblem::Kind::Config) return 2;
+  return 4;
 }
 
 std::string preflight_cache_dir(const std::string& cache_dir, std::ostream& warn) {

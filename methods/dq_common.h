@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 #include "methods/method.h"
 
 namespace dq {

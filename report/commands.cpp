@@ -9,20 +9,38 @@
 #include <memory>
 
 #include "core/error.h"
+#include "report/paper_tables.h"
 #include "report/publish.h"
 #include "report/results.h"
+#include "report/table_model.h"
 
 namespace dq {
 
 void add_report_commands(CLI::App& app) {
   auto dbs = std::make_shared<std::vector<std::string>>();
   auto out_dir = std::make_shared<std::string>("paper_tables");
+  auto print_id = std::make_shared<std::string>();
   CLI::App* tables = app.add_subcommand(
       "tables", "regenerate the paper's tables (Markdown + LaTeX) and figures (SVG) from result databases");
   tables->add_option("--db", *dbs, "a result database (repeat for several)")->required();
-  tables->add_option("--out", *out_dir, "output folder (default paper_tables)");
-  tables->callback([dbs, out_dir] {
+  auto* out_option = tables->add_option("--out", *out_dir, "output folder (default paper_tables)");
+  tables->add_option("--print", *print_id,
+                     "print one table's Markdown (table1_main, table5_selection_ablation, table4_runtime, "
+                     "table_scale, table_sweeps, table_cross_architecture) instead of writing the folder")
+      ->excludes(out_option);
+  tables->callback([dbs, out_dir, print_id] {
     const ResultSet rs = load_results(*dbs);
+    if (!print_id->empty()) {
+      std::string known;
+      for (const auto& t : build_paper_tables(rs)) {
+        if (t.id == *print_id) {
+          std::cout << render_markdown(t);
+          return;
+        }
+        known += (known.empty() ? "" : ", ") + t.id;
+      }
+      throw Error(fmt::format("--print {}: no such table (tables: {})", *print_id, known));
+    }
     for (const auto& path : write_paper_tables(rs, *out_dir)) std::cout << path << "\n";
   });
 

@@ -106,9 +106,28 @@ bool reused_cached_work(const CellResult& c) {
   return c.metric("diag_bin_cache_hit_mean").value_or(0) > 0 || c.metric("diag_knn_cache_hit_mean").value_or(0) > 0;
 }
 
+std::string target_arch(const CellResult& c) { return param(c.train, "arch"); }
+
+bool cross_architecture_target(const CellResult& c) {
+  const std::string arch = target_arch(c);
+  return arch == "resnet50" || arch == "resnet50_imagenet" || arch == "vit";
+}
+
+namespace {
+
+std::string epochs_text(const std::string& epochs) { return epochs + (epochs == "1" ? " epoch" : " epochs"); }
+
+// The loader's per-class cap on the training split ("" when the whole split is used).
+std::string train_cap(const CellResult& c) {
+  const std::string cap = param(c.dataset_params, "max_per_class");
+  return cap.empty() || cap == "0" ? "" : cap;
+}
+
+}  // namespace
+
 std::string recipe_text(const CellResult& c) {
   if (c.train.empty()) return "no training (selection only)";
-  std::string out = fmt::format("{}, {} epochs", param(c.train, "arch"), param(c.train, "epochs"));
+  std::string out = fmt::format("{}, {}", param(c.train, "arch"), epochs_text(param(c.train, "epochs")));
   const std::string min_steps = param(c.train, "min_steps");
   if (!min_steps.empty() && min_steps != "0") out += fmt::format(" (at least {} steps)", min_steps);
   out += fmt::format(", batch {}, lr {}, {} schedule, augment {}", param(c.train, "batch_size"),
@@ -120,8 +139,9 @@ std::string extractor_text(const CellResult& c) {
   const std::string kind = param(c.extractor, "kind");
   if (kind.empty() || kind == "none") return "features carried by the dataset";
   if (kind == "proxy")
-    return fmt::format("proxy {} trained {} epochs on the full training set", param(c.extractor, "arch"),
-                       param(c.extractor, "epochs"));
+    return fmt::format("proxy {} trained {} on the {}", param(c.extractor, "arch"),
+                       epochs_text(param(c.extractor, "epochs")),
+                       train_cap(c).empty() ? "full training set" : "training subset");
   if (kind == "torchscript") return fmt::format("TorchScript extractor {}", param(c.extractor, "path"));
   return kind;
 }
@@ -153,6 +173,14 @@ std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& c
                       "selection only, so no accuracy.",
                       c->dataset, param(c->dataset_params, "classes"), param(c->dataset_params, "per_class"),
                       param(c->dataset_params, "dim")));
+    if (!train_cap(*c).empty())
+      add(fmt::format("{}: the first {} training images of each class (the loader's max_per_class), not the whole "
+                      "training split; the test split is {}.",
+                      dataset_display(paper_dataset(*c)), train_cap(*c),
+                      param(c->dataset_params, "max_test_per_class").empty() ||
+                              param(c->dataset_params, "max_test_per_class") == "0"
+                          ? "whole"
+                          : "capped too (max_test_per_class " + param(c->dataset_params, "max_test_per_class") + ")"));
     if (c->method_name == "dqas_approx")
       add("DQAS-approx: DQAS released no code; our approximation (DQ bins, class budgets moved by an active-learning "
           "proxy) is compared with the paper's DQAS numbers.");

@@ -39,6 +39,13 @@ double theta_of(const CellResult& cell);
 // diag_knn_cache_hit_mean > 0): its selection time is a cache read, not the method's work.
 bool reused_cached_work(const CellResult& cell);
 
+// The target network ("resnet50"), "" when the cell trains nothing.
+std::string target_arch(const CellResult& c);
+// True when the target is one of the paper's cross-architecture networks (ResNet-50 with either stem,
+// the ViT): those cells belong to the cross-architecture table, not to Table 1, whose target is
+// ResNet-18 (or the small CNN of a CPU recipe).
+bool cross_architecture_target(const CellResult& c);
+
 // "small_cnn, 6 epochs, batch 128, lr 0.05, flip_crop" or "no training".
 std::string recipe_text(const CellResult& cell);
 std::string extractor_text(const CellResult& cell);

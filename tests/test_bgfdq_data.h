@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "datasets/clustered_gaussian.h"
 #include "methods/knn/search.h"
 
 namespace dq::test {
@@ -19,17 +20,14 @@ struct Points {
   const float* row(int64_t i) const { return z.data() + i * d; }
 };
 
-// Gaussian points around a few centres, shifted by `offset` in every coordinate.
+// Gaussian points around a few centres (3 * N(0, 1) per dimension, points at 0.5 * N(0, 1) around
+// them; the shared generator, datasets/clustered_gaussian.h), shifted by `offset` in every coordinate.
 inline Points clustered_points(int64_t n, int64_t d, int64_t centres, double offset, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> c(static_cast<size_t>(centres * d));
-  for (auto& v : c) v = static_cast<float>(3.0 * rng.normal());
-  Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(centres)));
-    for (int64_t j = 0; j < d; ++j)
-      p.row(i)[j] = static_cast<float>(offset + c[static_cast<size_t>(k * d + j)] + 0.5 * rng.normal());
-  }
+  Points p{n, d,
+           generate_clustered_gaussian(
+               {.per_class = n, .dim = d, .clusters_per_class = centres, .cluster_spread = 0.5 / 3.0, .seed = seed})
+               .features};
+  for (float& v : p.z) v = static_cast<float>(offset + 3.0 * v);
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "methods/duplicate_rows.h"
 #include "methods/knn/knn.h"
 #include "tests/test_bgfdq_data.h"
 #include "tests/test_helpers.h"
@@ -55,8 +56,8 @@ TEST_CASE("exact_sqdist is the plain sum of squared differences", "[bgfdq]") {
 // (tests/test_embedding_check.cpp).
 TEST_CASE("duplicate groups join equal rows, -0 with +0", "[bgfdq]") {
   Points p{5, 2, {1, 2, 0.0f, 3, 1, 2, -0.0f, 3, 1, 2.5f}};
-  const auto g = duplicate_groups(p.matrix());
-  REQUIRE(g == std::vector<int32_t>{0, 1, 0, 1, 4});
+  const DuplicateGroups g = duplicate_groups(p.z.data(), p.n, p.d);
+  REQUIRE(g.group == std::vector<int32_t>{0, 1, 0, 1, 4});
 }
 
 TEST_CASE("exact self-search equals a full sort on a random 1000 x 512 set", "[bgfdq]") {

@@ -5,23 +5,18 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "datasets/clustered_gaussian.h"
 #include "methods/method.h"
 
 namespace dq::test {
 
 // m points in d dims around `clusters` centres drawn from N(0, 1) per dimension, each point its
-// centre plus spread * N(0, 1) noise.
+// centre plus spread * N(0, 1) noise: the shared generator (datasets/clustered_gaussian.h), one class,
+// isotropic, no copies.
 inline std::vector<float> gaussian_mixture(int64_t m, int64_t d, int64_t clusters, double spread, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<double> centres(static_cast<size_t>(clusters * d));
-  for (auto& c : centres) c = rng.normal();
-  std::vector<float> z(static_cast<size_t>(m * d));
-  for (int64_t i = 0; i < m; ++i) {
-    const auto k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(clusters)));
-    for (int64_t j = 0; j < d; ++j)
-      z[static_cast<size_t>(i * d + j)] = static_cast<float>(centres[static_cast<size_t>(k * d + j)] + spread * rng.normal());
-  }
-  return z;
+  return generate_clustered_gaussian(
+             {.per_class = m, .dim = d, .clusters_per_class = clusters, .cluster_spread = spread, .seed = seed})
+      .features;
 }
 
 // Row `to` becomes an exact copy of row `from`, for each pair.

@@ -271,13 +271,19 @@ TEST_CASE("before running: missing dataset files, methods needing images, a miss
                        "grid: {dataset: [fm, syn], method: [random, adq], ratio: [0.5]}\n");
   const Experiment ex = load_experiment((dir / "e.yaml").string());
   const auto problems = check_before_running(ex);
-  std::string all;
-  for (const auto& p : problems) all += p + "\n";
+  const std::string all = render_preflight_problems(problems);
   INFO(all);
   REQUIRE(problems.size() == 2);
-  CHECK(all.find("dataset 'fm'") != std::string::npos);
-  CHECK(all.find("method 'adq' needs the training images, but dataset 'syn'") != std::string::npos);
+  CHECK(problems[0].kind == PreflightProblem::Kind::MissingData);
+  CHECK(problems[1].kind == PreflightProblem::Kind::Config);
+  CHECK(all.find("[data] " + ex.file + ": dataset 'fm'") != std::string::npos);
+  CHECK(all.find("[config] " + ex.file + ": method 'adq' needs the training images, but dataset 'syn'") !=
+        std::string::npos);
   CHECK_THROWS_WITH(require_runnable(ex), Catch::Contains("nothing was run or written"));
+  CHECK(dry_run_exit_code(problems) == 2);                                       // a config problem wins
+  CHECK(dry_run_exit_code({problems[0]}) == 4);                                  // only data missing
+  CHECK(dry_run_exit_code({}) == 0);
+  CHECK(render_preflight_problems({}).empty());
 }
 
 TEST_CASE("an unwritable cache folder degrades to no cache with one warning", "[harness]") {

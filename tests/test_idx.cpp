@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/params.h"
 #include "datasets/dataset.h"
@@ -56,4 +58,28 @@ TEST_CASE("fashion_mnist loader builds both splits and checks label/image counts
   // A label outside 0..9.
   test::write_idx_u8(dir / "t10k-labels-idx1-ubyte.gz", {20}, std::vector<uint8_t>(20, 12));
   CHECK_THROWS_WITH(info.load(p), Catch::Contains("label 12"));
+}
+
+TEST_CASE("fashion_mnist max_per_class keeps the first N of each class in file order; 0 leaves ids unchanged",
+          "[idx]") {
+  const auto dir = test::scratch_dir("fmnist_cap");
+  test::write_tiny_fashion_mnist(dir, 30, 20);  // label = index % 10: three of each class in train
+  const auto& info = DatasetRegistry::instance().find("fashion_mnist", "test");
+  Params full("dataset", info.params);
+  full.set_from_text("path", dir.string(), "test");
+  Params capped = full;
+  capped.set_from_text("max_per_class", "2", "test");
+  capped.set_from_text("max_test_per_class", "1", "test");
+  const Dataset all = info.load(full);
+  const Dataset d = info.load(capped);
+  REQUIRE(d.train.n == 20);  // images 0..19: the first two of each class
+  CHECK(d.test.n == 10);
+  for (int64_t i = 0; i < d.train.n; ++i) {
+    CHECK(d.train.labels[static_cast<size_t>(i)] == i % 10);
+    CHECK(std::equal(d.train.image(i), d.train.image(i) + 784, all.train.image(i)));
+  }
+  CHECK(info.fingerprint(capped) != info.fingerprint(full));
+  // At 0 the keys stay out of identity, so cells and caches recorded before they existed keep their ids.
+  CHECK(full.canonical().find("max_per_class") == std::string::npos);
+  CHECK(capped.canonical().find("max_per_class=2") != std::string::npos);
 }

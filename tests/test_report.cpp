@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "harness/experiment.h"
 #include "harness/sql.h"
 #include "harness/store.h"
 #include "methods/method.h"
@@ -218,6 +219,64 @@ TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
   CHECK_THAT(sweeps, Catch::Contains("| 5 | – | 12.500 ± 0.707 (n=2) |"));
   // Coverage k=20 - k=5 = {-2, -2}: sd 0, the interval is the point and excludes 0.
   CHECK_THAT(sweeps, Catch::Contains("| CIFAR-10 10% | k=20 | k=5 | 2 | -2.000 | [-2.000, -2.000] | yes |"));
+}
+
+TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not Table 1's", "[report]") {
+  // The cells the two paper-tier files expand into, recorded as DONE with made-up accuracies: what the
+  // table reads from a real run of them (target network, dataset, ratio and method from each config).
+  const auto dir = test::scratch_dir("report_cross_arch");
+  const std::string db = (dir / "x.db").string();
+  for (const char* file : {"cross_arch_resnet50.yaml", "cross_arch_vit.yaml"}) {
+    const Experiment ex = load_experiment(std::string(DQ_SOURCE_DIR) + "/experiments/paper/" + file);
+    Store s(db);
+    s.record_experiment(ex);
+    s.ensure_cells(ex.cells);
+    for (const auto& c : ex.cells) {
+      s.start_cell(c.id());
+      const double bgfdq = c.method.name == "bgfdq" ? 0.02 : 0.0;  // BGFDQ +2 points, +/-0.1 by seed
+      s.record_metrics(c.id(), {{"top1", 0.30 + bgfdq + 0.001 * static_cast<double>(c.seed)}});
+      s.finish_cell(c.id(), CellStatus::Done, "", Provenance{});
+    }
+  }
+  const ResultSet rs = load_results({db});
+  REQUIRE(rs.cells.size() == 72);
+  const std::string md = render_markdown(build_cross_arch_table(rs));
+  INFO(md);
+  CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_resnet50"));
+  CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_vit"));
+  // No paper number for ResNet-50: no paper columns.
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → resnet50 | CIFAR-100 20% → resnet50 |\n"));
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → vit | paper | CIFAR-100 20% → vit | paper |\n"));
+  // The paper's ViT numbers stand beside the CIFAR-100 ViT column.
+  CHECK_THAT(md, Catch::Contains("| ADQ | 30.10 ± 0.10 (n=3) |  | 30.10 ± 0.10 (n=3) | 30.9 |"));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | 32.10 ± 0.10 (n=3) |  | 32.10 ± 0.10 (n=3) | 35.7 |"));
+  CHECK_THAT(md, Catch::Contains("Extractor: proxy resnet18 trained 200 epochs"));
+  CHECK_THAT(md, Catch::Contains("| CIFAR-100 20% → vit | BGFDQ w/o SPD | Random | 3 | +2.00 |"));
+  // Table 1 is ResNet-18's: none of these cells appear there.
+  CHECK_THAT(render_markdown(build_main_table(rs)), Catch::Contains("The paper's numbers (no recorded cells yet)"));
+}
+
+TEST_CASE("a dataset the paper does not have: no paper columns, no rows for methods not run", "[report]") {
+  const auto dir = test::scratch_dir("report_fmnist");
+  TinyDb db((dir / "q.db").string());
+  const char* fm = R"({"kind":"fashion_mnist","params":{"max_per_class":2000,"path":"/x"}})";
+  const char* recipe = R"({"arch":"small_cnn","epochs":1,"min_steps":300})";
+  for (int s = 0; s < 2; ++s) {
+    db.cell(fmt::format("r{}", s), "q", fm, "random", "{}", 0.1, s, "DONE", {{"top1", 0.80 + 0.01 * s}}, {}, recipe);
+    db.cell(fmt::format("b{}", s), "q", fm, "bgfdq", R"({"theta":0.25})", 0.1, s, "DONE", {{"top1", 0.82 + 0.01 * s}},
+            {}, recipe);
+  }
+  const std::string md = render_markdown(build_main_table(load_results({db.path})));
+  INFO(md);
+  CHECK_THAT(md, Catch::Contains("| method | Fashion-MNIST 10% |\n"));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 82.50 ± 0.71 (n=2) |\n"));
+  CHECK_THAT(md, !Catch::Contains("not run"));
+  CHECK_THAT(md, Catch::Contains("| Fashion-MNIST 10% | BGFDQ w/o SPD | Random | 2 | +2.00 |"));
+  // The subset and the one-epoch recipe are said as they are.
+  CHECK_THAT(md, Catch::Contains("Fashion-MNIST: the first 2000 training images of each class (the loader's "
+                                 "max_per_class), not the whole training split; the test split is whole."));
+  CHECK_THAT(md, Catch::Contains("Target: small_cnn, 1 epoch (at least 300 steps)"));
+  CHECK_THAT(md, Catch::Contains("trained 10 epochs on the training subset"));
 }
 
 TEST_CASE("results: a missing or foreign file is an error; duplicates keep the DONE row", "[report]") {

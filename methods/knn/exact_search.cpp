@@ -18,7 +18,7 @@ NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int6
 }
 
 SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory) {
-  const std::vector<int32_t> groups = duplicate_groups(z);
+  const DuplicateGroups groups = detail::finite_duplicate_groups(z);
   const std::vector<float> mean = detail::column_mean(z);
   const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
   detail::TiledSearch s;
@@ -27,14 +27,14 @@ SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOption
   s.prepared_queries = &prepared;
   s.prepared_base = &prepared;
   s.self_search = true;
-  s.groups = groups.data();
+  s.groups = groups.group.data();
   s.pairs = pairs;
   s.options = options;
   detail::SearchOutput t = options.symmetric ? detail::symmetric_self_search(s, memory) : detail::tiled_search(s, memory);
   SelfKnnResult out;
   out.lists = std::move(t.lists);
   out.smallest_pairs = std::move(t.smallest_pairs);
-  out.duplicates = detail::count_duplicates(groups);
+  out.duplicates = groups.duplicates;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Empty lists, duplicate counts and the bounded rankings every search fills.
 #include <algorithm>
 
+#include "core/error.h"
 #include "methods/knn/internal/lists.h"
 
 namespace dq::detail {
@@ -15,17 +16,18 @@ NeighbourLists empty_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBud
   return lists;
 }
 
-int64_t count_duplicates(const std::vector<int32_t>& groups) {
-  int64_t count = 0;
-  for (size_t i = 0; i < groups.size(); ++i) count += groups[i] != static_cast<int32_t>(i);
-  return count;
+DuplicateGroups finite_duplicate_groups(RowMatrix z) {
+  DuplicateGroups groups = duplicate_groups(z.data, z.rows, z.cols);
+  DQ_ASSERT(groups.non_finite_rows == 0, "embeddings are checked finite where they enter (core/embedding_check.h)");
+  return groups;
 }
 
 ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory) {
   ApproximateStart start;
-  start.groups = duplicate_groups(z);
+  DuplicateGroups groups = finite_duplicate_groups(z);
+  start.groups = std::move(groups.group);
   start.result.pairs_exact = false;
-  start.result.duplicates = count_duplicates(start.groups);
+  start.result.duplicates = groups.duplicates;
   start.result.lists = empty_lists(z.rows, k, memory, start.lists_reservation);
   return start;
 }

@@ -36,10 +36,6 @@ struct NeighbourLists {
   static constexpr float kEmpty = std::numeric_limits<float>::infinity();
 };
 
-// Rows that are equal value by value (so -0 equals +0) share a group; the group id is the lowest row
-// index in it. The rows must be finite (checked where embeddings enter: core/embedding_check.h).
-std::vector<int32_t> duplicate_groups(RowMatrix z);
-
 struct ExactSearchOptions {
   int64_t k = 20;
   uint64_t tile_bytes = 256ull << 20;  // the float distance tiles (all threads together) stay under this

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "methods/duplicate_rows.h"
 #include "methods/knn/search.h"
 
 namespace dq::detail {
@@ -16,8 +17,9 @@ namespace dq::detail {
 // n x k lists with every slot empty (id -1, distance +inf), declared to the budget while `reservation`
 // lives.
 NeighbourLists empty_lists(int64_t n, int64_t k, MemoryBudget& memory, MemoryBudget::Reservation& reservation);
-// Rows whose duplicate group is another row's.
-int64_t count_duplicates(const std::vector<int32_t>& groups);
+// The rows' duplicate groups (methods/duplicate_rows.h), asserting that they are finite as every search
+// assumes (core/embedding_check.h refuses anything else where embeddings enter).
+DuplicateGroups finite_duplicate_groups(RowMatrix z);
 
 // Where an approximate self-search starts: the rows' duplicate groups (pairs inside a group are zero
 // and never feed lambda_C) and a result with empty lists, reserved while `lists_reservation` lives.

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 
 namespace dq::graphcut {
 

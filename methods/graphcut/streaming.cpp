@@ -22,13 +22,15 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "methods/graphcut_rows.h"
-#include "methods/graphcut_selector.h"
+#include "methods/graphcut/internal/rows.h"
+#include "methods/graphcut/internal/round_selector.h"
 
 namespace dq::graphcut {
 namespace {
 
 constexpr double kSlack = 1e-9;  // relative margin on every pruning comparison
+constexpr double kTie = 1e-11;   // costs closer than kTie * (what the query sums) are ties: far above double
+                                 // rounding (~d * 1e-16), far below the dense modes' float32 resolution
 
 // The two per-point kernels, nearly all of this mode's time. Eight independent partial sums in a
 // fixed order (so results do not depend on the machine), held in GCC/Clang vector registers of two
@@ -96,6 +98,9 @@ class StreamingSelector final : public RoundSelector {
         const double n2 = squared_norm(cls.row(i), cls.d);
         inv_norm_[static_cast<size_t>(i)] = n2 > 0 ? 1.0 / std::sqrt(n2) : 0.0;
       }
+    } else {
+      max_norm_ = 0;
+      for (int64_t i = 0; i < cls.size(); ++i) max_norm_ = std::max(max_norm_, std::sqrt(squared_norm(cls.row(i), cls.d)));
     }
   }
 
@@ -137,12 +142,15 @@ class StreamingSelector final : public RoundSelector {
         query.swap(next_query);
       }
       const double scale = cosine_ ? std::sqrt(std::inner_product(query.begin(), query.end(), query.begin(), 0.0)) : 0.0;
+      // What rounding can move a cost by, up to kTie: the query sums n vectors of norm at most
+      // max_norm_ (1 for unit rows) and divides by |V| - 2|S| (sqeuclid).
+      const double tie_unit = static_cast<double>(n) * max_norm_ / (cosine_ ? 1.0 : static_cast<double>(n - 2 * bin_size));
       int64_t best = -1;
       double best_cost = std::numeric_limits<double>::infinity();
       refreshed.clear();
       while (!heap.empty()) {
         const double lower_bound = heap.front().key - path;
-        if (best >= 0 && lower_bound > best_cost + kSlack * (std::abs(best_cost) + path + scale)) break;
+        if (best >= 0 && lower_bound > best_cost + kSlack * (std::abs(best_cost) + path + scale) + kTie * tie_unit) break;
         std::pop_heap(heap.begin(), heap.end(), HeapAfter{});
         const int64_t i = heap.back().index;
         heap.pop_back();
@@ -155,6 +163,13 @@ class StreamingSelector final : public RoundSelector {
         refreshed.push_back({c, i});
       }
       DQ_ASSERT(best >= 0, "GraphCut streaming query found no candidate");
+      // Gains equal in exact arithmetic can differ in the last bits of their double evaluation (two
+      // points under the cosine kernel always tie: u_0.(u_0 + u_1) = u_1.(u_0 + u_1)). Costs within
+      // kTie * tie_unit of the best are ties and go to the lowest position, as in the dense modes.
+      // Every such candidate was evaluated: the loop above stops only beyond that margin.
+      const double tie_limit = best_cost + kTie * tie_unit;
+      for (const auto& r : refreshed)
+        if (r.key <= tie_limit && r.index < best) best = r.index;
       for (const auto& r : refreshed) {
         if (r.index == best) continue;
         heap.push_back({r.key + path, r.index});
@@ -197,6 +212,7 @@ class StreamingSelector final : public RoundSelector {
   ClassView cls_;  // a view: the embeddings outlive the selector
   bool cosine_;
   std::vector<double> inv_norm_;
+  double max_norm_ = 1.0;  // largest row norm (sqeuclid; unit rows for cosine)
   MemoryBudget::Reservation reservation_;
 };
 

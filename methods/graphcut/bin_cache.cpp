@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 
 namespace dq {
 namespace {

@@ -13,8 +13,9 @@
 #include <memory>
 
 #include "core/error.h"
-#include "methods/graphcut_rows.h"
-#include "methods/graphcut_selector.h"
+#include "methods/duplicate_rows.h"
+#include "methods/graphcut/internal/rows.h"
+#include "methods/graphcut/internal/round_selector.h"
 
 namespace dq::graphcut {
 namespace {
@@ -44,11 +45,12 @@ void finish_symmetric(float* s, int64_t m, Entry entry, Diag diag) {
   for (int64_t i = 0; i < m; ++i) s[i * m + i] = diag(i);
 }
 
-// Exact duplicates get bit-identical rows and columns (and similarity "identical" between them), so
-// their gains tie exactly and the lowest position wins, as in the streaming mode.
-void equalise_duplicates(float* s, int64_t m, const std::vector<int64_t>& rep) {
+// Exact duplicates (methods/duplicate_rows.h) get bit-identical rows and columns (and similarity
+// "identical" between them), so their gains tie exactly and the lowest position wins, as in the
+// streaming mode.
+void equalise_duplicates(float* s, int64_t m, const DuplicateGroups& duplicates) {
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t p = rep[static_cast<size_t>(i)];
+    const int64_t p = duplicates.group[static_cast<size_t>(i)];
     if (p == i) continue;
     const float self = s[p * m + p];
     std::copy(s + p * m, s + (p + 1) * m, s + i * m);
@@ -141,14 +143,14 @@ class DenseSelector final : public RoundSelector {
             return static_cast<float>(-std::max(0.0, dist));
           },
           [](int64_t) { return 0.0f; });
-      equalise_duplicates(s, m_, duplicate_representatives(cls.z, m_, d));
+      equalise_duplicates(s, m_, duplicate_groups(cls.z, m_, d));
     } else {
       for (int64_t i = 0; i < m_; ++i) norm2[static_cast<size_t>(i)] = unit_row(cls.row(i), d, &rows[static_cast<size_t>(i * d)]);
       upper_gram(rows.data(), m_, d, s);
       finish_symmetric(
           s, m_, [](int64_t, int64_t, float g) { return static_cast<float>(0.5 + 0.5 * std::clamp<double>(g, -1.0, 1.0)); },
           [&](int64_t i) { return norm2[static_cast<size_t>(i)] > 0 ? 1.0f : 0.5f; });
-      equalise_duplicates(s, m_, duplicate_representatives(rows.data(), m_, d));
+      equalise_duplicates(s, m_, duplicate_groups(rows.data(), m_, d));
     }
   }
 

@@ -1,4 +1,4 @@
-#include "methods/graphcut_bins.h"
+#include "methods/graphcut/graphcut.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "methods/graphcut_selector.h"
+#include "methods/graphcut/internal/round_selector.h"
 
 namespace dq {
 
