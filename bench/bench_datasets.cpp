@@ -13,7 +13,7 @@
 #include "datasets/decode_cache.h"
 #include "datasets/image_decode.h"
 #include "datasets/image_encode.h"
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 
 namespace fs = std::filesystem;
 

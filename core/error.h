@@ -19,15 +19,17 @@ class Error : public std::runtime_error {
 class OutOfMemory : public Error {
  public:
   OutOfMemory(std::string what, uint64_t requested_bytes, uint64_t in_use_bytes, uint64_t budget_bytes);
-  // A process outside the budget's bookkeeping (an external method's command) failed to allocate
-  // under its address-space cap of `budget_bytes`; `message` says what and where its log is.
-  static OutOfMemory in_process(const std::string& message, uint64_t budget_bytes);
+  // An allocation outside the budget's bookkeeping failed: an external method's command under its
+  // address-space cap of `budget_bytes` (`message` says what and where its log is), or LibTorch
+  // (models/torch_errors.h). `budget_bytes` 0: the thrower does not know the cell's budget;
+  // `requested_bytes` 0: the size of the failed request is unknown.
+  static OutOfMemory in_process(const std::string& message, uint64_t budget_bytes, uint64_t requested_bytes = 0);
   const std::string& buffer() const { return buffer_; }
   uint64_t requested_bytes() const { return requested_; }
   uint64_t budget_bytes() const { return budget_; }
 
  private:
-  OutOfMemory(const std::string& message, uint64_t budget_bytes);
+  OutOfMemory(const std::string& message, uint64_t budget_bytes, uint64_t requested_bytes);
   std::string buffer_;
   uint64_t requested_;
   uint64_t budget_;
@@ -41,10 +43,6 @@ class Timeout : public Error {
 };
 
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line, const std::string& msg);
-
-std::string format_bytes(uint64_t bytes);
-// Parses "12GiB", "512MiB", "1.5GB", "1024" (bytes). Throws dq::Error naming `where` on bad input.
-uint64_t parse_bytes(const std::string& text, const std::string& where);
 
 }  // namespace dq
 

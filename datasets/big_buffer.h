@@ -11,12 +11,12 @@
 namespace dq {
 
 template <class T>
-void reserve_with_huge_pages(std::vector<T>& v, size_t count) {
-  v.reserve(count);
+void reserve_with_huge_pages(std::vector<T>& buffer, size_t count) {
+  buffer.reserve(count);
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<uintptr_t>(v.data());
+  const auto begin = reinterpret_cast<uintptr_t>(buffer.data());
   const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t last = (begin + v.capacity() * sizeof(T)) & ~(kHuge - 1);
+  const uintptr_t last = (begin + buffer.capacity() * sizeof(T)) & ~(kHuge - 1);
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 

@@ -15,7 +15,8 @@
 #include "core/hashing.h"
 #include "core/memory_budget.h"
 #include "core/rng.h"
-#include "datasets/dataset.h"
+#include "core/units.h"
+#include "harness/dataset_definitions.h"
 #include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
 #include "models/models.h"
@@ -43,24 +44,6 @@ std::string join(const std::set<std::string>& keys) {
 }
 
 }  // namespace
-
-double parse_duration(const std::string& text, const std::string& where) {
-  size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &pos);
-  } catch (const std::exception&) {
-    throw Error(fmt::format("{}: '{}' is not a duration (e.g. 90s, 30m, 2h)", where, text));
-  }
-  const std::string unit = text.substr(pos);
-  double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m" || unit == "min") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else throw Error(fmt::format("{}: unknown duration unit '{}' in '{}' (use s, m or h)", where, unit, text));
-  if (!(v > 0) || !std::isfinite(v)) throw Error(fmt::format("{}: duration '{}' must be positive", where, text));
-  return v * scale;
-}
 
 std::string CellConfig::canonical_json() const {
   nlohmann::json j;
@@ -128,18 +111,14 @@ class ExperimentParser {
       ex.threads = t.get_int("threads");
     }
 
-    if (!root["datasets"] || !root["datasets"].IsMap() || root["datasets"].size() == 0)
-      throw Error(fmt::format("{}: key 'datasets' must map names to dataset definitions, e.g. "
-                              "datasets: {{fmnist: {{kind: fashion_mnist}}}}",
-                              file_));
-    for (const auto& entry : root["datasets"]) datasets_.push_back(parse_dataset(entry.first, entry.second));
+    datasets_ = parse_datasets_section(root, file_);
 
     std::optional<Params> extractor;
     if (root["extractor"]) {
       Params p("extractor", extractor_specs());
       apply_recipe_preset(root["extractor"], p);
       apply_yaml_params(root["extractor"], p, file_, {"preset"});
-      if (p.get_string("kind") == "torchscript") {  // checked now, not in every cell after its dataset loads
+      if (parse_extractor_kind(p) == ExtractorKind::TorchScript) {  // checked now, not in every cell after its dataset loads
         const YAML::Node path = root["extractor"]["path"];
         std::error_code ec;
         if (!path || !std::filesystem::is_regular_file(p.get_string("path"), ec))
@@ -223,19 +202,6 @@ class ExperimentParser {
     return n.Scalar();
   }
 
-  DatasetDef parse_dataset(const YAML::Node& name_node, const YAML::Node& def) {
-    DatasetDef d;
-    d.name = name_node.as<std::string>();
-    const std::string at = fmt::format("{} (dataset '{}')", where(name_node), d.name);
-    if (!def.IsMap() || !def["kind"])
-      throw Error(fmt::format("{}: a dataset needs a mapping with 'kind', e.g. {{kind: fashion_mnist}}", at));
-    d.kind = scalar(def["kind"], "kind");
-    const DatasetLoaderInfo& info = DatasetRegistry::instance().find(d.kind, where(def["kind"]) + " (key 'kind')");
-    d.params = Params("dataset kind '" + d.kind + "'", info.params);
-    apply_yaml_params(def, d.params, file_, {"kind"});
-    return d;
-  }
-
   MethodSpec parse_method(const YAML::Node& n) {
     if (n.IsScalar()) return parse_method_spec(n.Scalar(), where(n) + " (key 'method')");
     if (!n.IsMap() || !n["name"])
@@ -274,7 +240,7 @@ class ExperimentParser {
     return p.get_int("seed");
   }
 
-  const DatasetDef& find_dataset(const YAML::Node& n) {
+  const DatasetDefinition& find_dataset(const YAML::Node& n) {
     const std::string name = scalar(n, "dataset");
     for (const auto& d : datasets_)
       if (d.name == name) return d;
@@ -372,7 +338,7 @@ class ExperimentParser {
   }
 
   std::string file_;
-  std::vector<DatasetDef> datasets_;
+  std::vector<DatasetDefinition> datasets_;
 };
 
 }  // namespace

@@ -9,26 +9,21 @@
 #include <vector>
 
 #include "core/params.h"
+#include "harness/dataset_definitions.h"
 #include "methods/method.h"
 #include "methods/patch_stage.h"
 
 namespace dq {
 
-struct DatasetDef {
-  std::string name;   // the experiment's own name for it ("fmnist")
-  std::string kind;   // loader kind ("fashion_mnist")
-  Params params;
-};
-
 struct CellConfig {
   std::string experiment;
-  DatasetDef dataset;
+  DatasetDefinition dataset;  // from the `datasets:` section (harness/dataset_definitions.h)
   MethodSpec method;
   double ratio = 0;
   int64_t seed = 0;
   std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
   std::optional<Params> train;      // absent: selection only (train: none)
-  uint64_t memory_budget = 0;
+  uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
   // The `patches:` section (methods/patch_stage.h); default values when the file has none.
   Params patches = default_patch_params();
 
@@ -52,19 +47,17 @@ struct Experiment {
   std::string name;
   std::string description;
   std::string yaml_text;
-  std::string database;    // SQLite file
-  std::string cache_dir;   // decoded datasets, embeddings, bins, KNN graphs
-  uint64_t memory_budget = 0;
-  double timeout_s = 0;
-  int64_t threads = 0;
+  std::string database;    // SQLite file (default results/<name>.db)
+  std::string cache_dir;   // decoded datasets, embeddings, bins, KNN graphs (default cache)
+  uint64_t memory_budget = 0;  // bytes per cell (`memory_budget: 12GiB`; default 3/4 of physical memory)
+  double timeout_s = 0;        // seconds per cell (`timeout: 2h`; default 24 h)
+  int64_t threads = 0;         // `threads:`; 0 = each cell gets its share of the cores (harness/README.md)
   std::vector<CellConfig> cells;  // the expanded matrix, in a stable order
 };
 
-// Reads and validates `path`. `root` resolves relative paths in it (database, cache_dir): the
-// current directory by default.
+// Reads and validates `path` (every key, every cell; see the file comment). Relative paths in it
+// (database, cache_dir, dataset and TorchScript paths) are kept as written: they are relative to
+// the current directory, not to the file (run dqbench from the repository root).
 Experiment load_experiment(const std::string& path);
-
-// "90", "90s", "30m", "2h" -> seconds. Throws dq::Error naming `where`.
-double parse_duration(const std::string& text, const std::string& where);
 
 }  // namespace dq

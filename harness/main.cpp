@@ -11,7 +11,7 @@
 #include "datasets/dataset.h"
 #include "harness/cell_filter.h"
 #include "harness/cell_process.h"
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 #include "harness/experiment.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   // models (models/catalog.cpp)
   auto* models = app.add_subcommand("models", "list target networks with parameter counts, and recipe presets");
 
-  // datasets list | inspect (harness/cmd_datasets.cpp); throws dq::Error from its callbacks
+  // datasets list | inspect (harness/datasets_command.cpp); throws dq::Error from its callbacks
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);

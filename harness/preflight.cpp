@@ -21,7 +21,7 @@ std::vector<PreflightProblem> check_before_running(const Experiment& ex) {
   std::map<std::string, bool> dataset_ok;  // by the experiment's dataset name
   std::set<std::string> reported;
   for (const auto& cell : ex.cells) {
-    const DatasetDef& d = cell.dataset;
+    const DatasetDefinition& d = cell.dataset;
     const DatasetLoaderInfo& info = DatasetRegistry::instance().find(d.kind, ex.file);
     if (!dataset_ok.count(d.name)) {
       dataset_ok[d.name] = true;

@@ -288,8 +288,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
   } catch (const OutOfMemory& e) {
     status = CellStatus::Oom;
     error = e.what();
+    // An allocation outside the budget's bookkeeping (LibTorch, models/torch_errors.h) knows no budget.
     oom_metrics = {{"oom_requested_bytes", static_cast<double>(e.requested_bytes())},
-                   {"oom_budget_bytes", static_cast<double>(e.budget_bytes())}};
+                   {"oom_budget_bytes", static_cast<double>(e.budget_bytes() > 0 ? e.budget_bytes() : memory.limit())}};
   } catch (const Timeout& e) {
     status = CellStatus::Timeout;
     error = e.what();
@@ -297,12 +298,9 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     status = CellStatus::Oom;
     error = "an undeclared allocation failed (std::bad_alloc) under the process memory limit";
   } catch (const std::exception& e) {
-    // LibTorch reports allocation failures as c10::Error with these words.
-    const std::string what = e.what();
-    const bool oom = what.find("can't allocate memory") != std::string::npos ||
-                     what.find("out of memory") != std::string::npos;
-    status = oom ? CellStatus::Oom : CellStatus::Failed;
-    error = what.substr(0, what.find("\nException raised from"));  // drop LibTorch's backtrace
+    // models/ turns LibTorch's errors into dq::OutOfMemory / dq::Error (models/torch_errors.h).
+    status = CellStatus::Failed;
+    error = e.what();
   }
   record_new_stages({});
   oom_metrics["declared_peak_bytes"] = static_cast<double>(memory.peak());

@@ -11,9 +11,10 @@
 #include <ostream>
 #include <thread>
 
+#include "core/child_process.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "harness/cell_filter.h"
-#include "harness/child_process.h"
 #include "harness/preflight.h"
 
 namespace dq {
@@ -32,12 +33,6 @@ int run_exit_code(const RunSummary& s) {
 }
 
 namespace {
-
-std::string format_duration(double s) {
-  if (s < 60) return fmt::format("{:.0f}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", static_cast<int>(s / 60), static_cast<int>(s) % 60);
-  return fmt::format("{}h{:02}m", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
-}
 
 struct Running {
   const CellConfig* cell;

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <new>
 
 #include "core/embedding_check.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/output_files.h"
@@ -231,7 +233,7 @@ void add_select_command(CLI::App& app) {
   cmd->add_option("--memory-budget", o->memory_budget, "e.g. 12GiB (default: physical memory)");
   cmd->add_option("--cache-dir", o->cache_dir, "cache for KNN graphs and bins");
   cmd->callback([o]() {
-    const int status = run_select(*o);
+    const int status = run_select(*o, std::cout, std::cerr);
     if (status != 0) throw CLI::RuntimeError(status);
   });
 }

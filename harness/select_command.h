@@ -3,7 +3,7 @@
 // selected dataset ids (int64, classes in label order, each class in pick order) and prints per-stage
 // times, the selection metrics and the method's diagnostics.
 #include <cstdint>
-#include <iostream>
+#include <iosfwd>
 #include <string>
 
 namespace CLI {
@@ -30,7 +30,7 @@ struct SelectOptions {
 // needs a method that produces bins, ADQ needs images, outputs must differ from each other and from
 // the inputs); the embeddings are checked finite (core/embedding_check.h) before the selection; the
 // outputs are written all or nothing (core/output_files.h).
-int run_select(const SelectOptions& options, std::ostream& out = std::cout, std::ostream& err = std::cerr);
+int run_select(const SelectOptions& options, std::ostream& out, std::ostream& err);
 
 // Registers the `select` subcommand; on failure its callback throws CLI::RuntimeError(status), which
 // CLI::App::exit turns into the exit status without printing more.

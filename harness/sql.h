@@ -7,6 +7,10 @@
 
 namespace dq {
 
+// SQL for the current UTC time as text with milliseconds ("2026-11-29T15:11:26.123Z"), the format of
+// every timestamp column of the store.
+inline constexpr const char* kSqlNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
 class Statement {
  public:
   Statement(sqlite3* db, const std::string& sql, const std::string& db_path);

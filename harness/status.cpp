@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/units.h"
 #include "harness/sql.h"
 
 namespace dq {
@@ -13,13 +14,6 @@ namespace dq {
 namespace {
 
 std::string label_of(const CellRow& r) { return fmt::format("{} {} r={} s={}", r.dataset, r.method, r.ratio, r.seed); }
-
-std::string age_text(double s) {
-  if (s < 0) return "-";
-  if (s < 120) return fmt::format("{:.1f}s", s);
-  if (s < 7200) return fmt::format("{:.1f}m", s / 60);
-  return fmt::format("{:.1f}h", s / 3600);
-}
 
 std::string last_stage(Store& store, const std::string& cell_id) {
   Statement s(store.handle(), "SELECT stage FROM stages WHERE cell_id=? AND instr(stage,'/')=0 ORDER BY rowid DESC LIMIT 1",
@@ -53,7 +47,7 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
     for (const auto* r : running) {
       const ResumeDecision d = decide_resume(*r, policy);
       out += fmt::format("  {}  {:<40} {} for {}, heartbeat {}s ago, {} pid {}{}\n", r->cell_id.substr(0, 12),
-                         label_of(*r), last_stage(store, r->cell_id), age_text(r->run_s), r->heartbeat_age_s,
+                         label_of(*r), last_stage(store, r->cell_id), format_duration(r->run_s), r->heartbeat_age_s,
                          r->owner.host, r->owner.pid, d.run ? fmt::format(" [abandoned: {}]", d.reason) : "");
     }
   }
@@ -62,7 +56,7 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
     out += "\nslowest:\n";
     for (size_t i = 0; i < finished.size() && static_cast<int64_t>(i) < slowest; ++i)
       out += fmt::format("  {}  {:<40} {:>8}  {}\n", finished[i]->cell_id.substr(0, 12), label_of(*finished[i]),
-                         age_text(finished[i]->run_s), status_name(finished[i]->status));
+                         format_duration(finished[i]->run_s), status_name(finished[i]->status));
   }
   if (!failed.empty()) {
     out += "\nfailed:\n";
@@ -120,9 +114,9 @@ PeakEstimate estimate_peak(const CellConfig& cell) {
 }
 
 std::string render_dry_run(const Experiment& ex, Store* store) {
-  std::string out = fmt::format("dry run of '{}' ({} cells, database {}, memory budget {} per cell, timeout {:.0f}s); "
+  std::string out = fmt::format("dry run of '{}' ({} cells, database {}, memory budget {} per cell, timeout {}); "
                                 "nothing is run or written\n",
-                                ex.name, ex.cells.size(), ex.database, format_bytes(ex.memory_budget), ex.timeout_s);
+                                ex.name, ex.cells.size(), ex.database, format_bytes(ex.memory_budget), format_duration(ex.timeout_s));
   out += fmt::format("{:>4}  {:<12}  {:<8} {:>10} {:>10}  {}\n", "#", "cell", "status", "declared", "data", "cell / estimate");
   int64_t will_oom = 0, to_run = 0;
   for (size_t i = 0; i < ex.cells.size(); ++i) {

@@ -1,10 +1,12 @@
+// The store's connection, schema and migrations, the experiment and cell rows, and who runs which
+// cell (claims, ownership fencing, heartbeats, abandoned cells). What a running cell records, and
+// reading it back, is in store_results.cpp.
 #include "harness/store.h"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -43,7 +45,6 @@ CREATE TABLE IF NOT EXISTS provenance(
 const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
     {"experiments", "definition TEXT"}, {"cells", "host TEXT"}, {"cells", "pid INTEGER"}, {"cells", "pid_start TEXT"}};
 
-const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 // The row is RUNNING and owned by the process bound at ?2 (host), ?3 (pid), ?4 (start).
 const char* kOwned = "cell_id=?1 AND status='RUNNING' AND host=?2 AND pid=?3 AND pid_start=?4";
 
@@ -54,20 +55,10 @@ Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIde
   return s.bind(1, cell_id).bind(2, owner.host).bind(3, owner.pid).bind(4, owner.start);
 }
 
-// Policy: a metric is a finite number or it is not recorded at all. A NaN or infinity is a failed
-// computation (a diverged training loss, a distance to nothing), never a result, so the whole write
-// is refused and the cell ends FAILED with this message (SQLite would store NaN as NULL, and
-// infinity would average into tables unnoticed).
-void require_finite(const std::string& db, const std::string& cell_id, const std::map<std::string, double>& metrics) {
-  for (const auto& [name, value] : metrics)
-    if (!std::isfinite(value))
-      throw Error(fmt::format("{}: cell {}: metric '{}' is {}; the store keeps only finite metrics", db,
-                              cell_id.substr(0, 12), name, std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf"));
-}
 }  // namespace
 
-const char* status_name(CellStatus s) {
-  switch (s) {
+const char* status_name(CellStatus status) {
+  switch (status) {
     case CellStatus::Pending: return "PENDING";
     case CellStatus::Running: return "RUNNING";
     case CellStatus::Done: return "DONE";
@@ -217,7 +208,7 @@ void Store::record_experiment(const Experiment& ex) {
             fmt::format("INSERT INTO experiments(name, file, yaml, created, updated, definition) "
                         "VALUES(?,?,?,{0},{0},?) ON CONFLICT(name) DO UPDATE SET file=excluded.file, "
                         "yaml=excluded.yaml, definition=excluded.definition, updated={0}",
-                        kNow),
+                        kSqlNow),
             path_)
       .bind(1, ex.name)
       .bind(2, ex.file)
@@ -312,7 +303,7 @@ void Store::claim_row(const std::string& cell_id) {
   Statement s(db_,
               fmt::format("UPDATE cells SET status='RUNNING', started={0}, heartbeat={0}, finished=NULL, error=NULL, "
                           "attempts=attempts+1, host=?2, pid=?3, pid_start=?4 WHERE cell_id=?1",
-                          kNow),
+                          kSqlNow),
               path_);
   bind_owned(s, cell_id, self_).run();
 }
@@ -367,119 +358,15 @@ void Store::start_cell(const std::string& cell_id) {
 
 void Store::heartbeat(const std::string& cell_id) {
   Transaction tx(db_, path_);
-  Statement s(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE {}", kNow, kOwned), path_);
+  Statement s(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE {}", kSqlNow, kOwned), path_);
   bind_owned(s, cell_id, self_).run();
-  tx.commit();
-}
-
-void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
-                         const std::map<std::string, double>& metrics_in) {
-  require_finite(path_, cell_id, metrics_in);
-  Transaction tx(db_, path_);
-  require_owned(cell_id);
-  // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row; rows of
-  // an earlier attempt were deleted by the claim, so attempts never add up.
-  Statement(db_,
-            "INSERT INTO stages(cell_id, stage, wall_s, cpu_s, peak_rss_bytes) VALUES(?,?,?,?,?) "
-            "ON CONFLICT(cell_id, stage) DO UPDATE SET wall_s = wall_s + excluded.wall_s, "
-            "cpu_s = cpu_s + excluded.cpu_s, peak_rss_bytes = max(peak_rss_bytes, excluded.peak_rss_bytes)",
-            path_)
-      .bind(1, cell_id)
-      .bind(2, stage.name)
-      .bind(3, stage.wall_s)
-      .bind(4, stage.cpu_s)
-      .bind(5, stage.peak_rss_bytes)
-      .run();
-  for (const auto& [name, value] : metrics_in)
-    Statement(db_, "INSERT OR REPLACE INTO metrics(cell_id, name, value) VALUES(?,?,?)", path_)
-        .bind(1, cell_id)
-        .bind(2, name)
-        .bind(3, value)
-        .run();
-  Statement(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE cell_id=?", kNow), path_).bind(1, cell_id).run();
-  tx.commit();
-}
-
-void Store::record_metrics(const std::string& cell_id, const std::map<std::string, double>& m) {
-  require_finite(path_, cell_id, m);
-  Transaction tx(db_, path_);
-  require_owned(cell_id);
-  for (const auto& [name, value] : m)
-    Statement(db_, "INSERT OR REPLACE INTO metrics(cell_id, name, value) VALUES(?,?,?)", path_)
-        .bind(1, cell_id)
-        .bind(2, name)
-        .bind(3, value)
-        .run();
-  tx.commit();
-}
-
-void Store::record_selection(const std::string& cell_id, const std::vector<int64_t>& ids,
-                             const std::vector<float>& keep) {
-  std::string bytes(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
-  bytes.append(reinterpret_cast<const char*>(keep.data()), keep.size() * sizeof(float));
-  Transaction tx(db_, path_);
-  require_owned(cell_id);
-  Statement(db_, "INSERT OR REPLACE INTO selections(cell_id, count, sha256, ids, keep) VALUES(?,?,?,?,?)", path_)
-      .bind(1, cell_id)
-      .bind(2, static_cast<int64_t>(ids.size()))
-      .bind(3, sha256_hex(bytes))
-      .bind_blob(4, ids.data(), static_cast<int64_t>(ids.size() * sizeof(int64_t)))
-      .bind_blob(5, keep.data(), static_cast<int64_t>(keep.size() * sizeof(float)))
-      .run();
-  tx.commit();
-}
-
-void Store::record_artefact(const std::string& key, const std::string& kind, const std::string& path,
-                            int64_t bytes) {
-  Transaction tx(db_, path_);
-  Statement(db_,
-            fmt::format("INSERT OR REPLACE INTO artefacts(key, kind, path, bytes, created) VALUES(?,?,?,?,{})", kNow),
-            path_)
-      .bind(1, key)
-      .bind(2, kind)
-      .bind(3, path)
-      .bind(4, bytes)
-      .run();
-  tx.commit();
-}
-
-void Store::finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
-                        const Provenance& p) {
-  Transaction tx(db_, path_);
-  require_owned(cell_id);
-  Statement(db_,
-            fmt::format("INSERT OR REPLACE INTO provenance(cell_id, git_commit, git_dirty, host, cpu_model, cores, "
-                        "threads, torch_version, faiss_version, sqlite_version, build_type, omp_wait_policy, "
-                        "command_line, recorded) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,{})",
-                        kNow),
-            path_)
-      .bind(1, cell_id)
-      .bind(2, p.git_commit)
-      .bind(3, int64_t{p.git_dirty})
-      .bind(4, p.host)
-      .bind(5, p.cpu_model)
-      .bind(6, p.cores)
-      .bind(7, p.threads)
-      .bind(8, p.torch_version)
-      .bind(9, p.faiss_version)
-      .bind(10, p.sqlite_version)
-      .bind(11, p.build_type)
-      .bind(12, p.omp_wait_policy)
-      .bind(13, p.command_line)
-      .run();
-  Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={0}, heartbeat={0} WHERE cell_id=?", kNow),
-            path_)
-      .bind(1, std::string(status_name(status)))
-      .bind(2, error)
-      .bind(3, cell_id)
-      .run();
   tx.commit();
 }
 
 bool Store::end_abandoned(const std::string& cell_id, const ProcessIdentity& owner, CellStatus status,
                           const std::string& error) {
   Transaction tx(db_, path_);
-  Statement s(db_, fmt::format("UPDATE cells SET status=?5, error=?6, finished={} WHERE {}", kNow, kOwned), path_);
+  Statement s(db_, fmt::format("UPDATE cells SET status=?5, error=?6, finished={} WHERE {}", kSqlNow, kOwned), path_);
   bind_owned(s, cell_id, owner).bind(5, std::string(status_name(status))).bind(6, error).run();
   const bool changed = sqlite3_changes(db_) == 1;
   tx.commit();
@@ -488,35 +375,12 @@ bool Store::end_abandoned(const std::string& cell_id, const ProcessIdentity& own
 
 void Store::set_status(const std::string& cell_id, CellStatus status, const std::string& error) {
   Transaction tx(db_, path_);
-  Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={} WHERE cell_id=?", kNow), path_)
+  Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={} WHERE cell_id=?", kSqlNow), path_)
       .bind(1, std::string(status_name(status)))
       .bind(2, error)
       .bind(3, cell_id)
       .run();
   tx.commit();
-}
-
-std::map<std::string, double> Store::metrics(const std::string& cell_id) {
-  Statement s(db_, "SELECT name, value FROM metrics WHERE cell_id=?", path_);
-  s.bind(1, cell_id);
-  std::map<std::string, double> out;
-  while (s.step()) out[s.text(0)] = s.real(1);
-  return out;
-}
-
-std::vector<StageRecord> Store::stages(const std::string& cell_id) {
-  Statement s(db_, "SELECT stage, wall_s, cpu_s, peak_rss_bytes FROM stages WHERE cell_id=? ORDER BY rowid", path_);
-  s.bind(1, cell_id);
-  std::vector<StageRecord> out;
-  while (s.step()) out.push_back({s.text(0), s.real(1), s.real(2), s.integer(3)});
-  return out;
-}
-
-std::map<std::string, std::string> Store::selection_hashes() {
-  Statement s(db_, "SELECT cell_id, sha256 FROM selections", path_);
-  std::map<std::string, std::string> out;
-  while (s.step()) out[s.text(0)] = s.text(1);
-  return out;
 }
 
 }  // namespace dq

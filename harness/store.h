@@ -21,10 +21,10 @@ struct CellConfig;
 struct Experiment;
 
 enum class CellStatus { Pending, Running, Done, Oom, Timeout, Failed };
-const char* status_name(CellStatus s);
+const char* status_name(CellStatus status);
 CellStatus status_from_name(const std::string& name);
 // DONE and OOM are results; FAILED and TIMEOUT ended without one.
-inline bool is_finished(CellStatus s) { return s != CellStatus::Pending && s != CellStatus::Running; }
+inline bool is_finished(CellStatus status) { return status != CellStatus::Pending && status != CellStatus::Running; }
 
 struct CellRow {
   std::string cell_id;

@@ -19,6 +19,7 @@
 
 #include "core/child_process.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/param_table.h"

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-
 #include <algorithm>
 #include <filesystem>
 
@@ -16,6 +15,7 @@
 #include "datasets/source_files.h"
 #include "models/extractor_network.h"
 #include "models/networks.h"
+#include "models/torch_errors.h"
 
 namespace dq {
 
@@ -79,10 +79,10 @@ torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
   return torchscript_features(*script, layer, x.to(device));
 }
 
-std::string embedding_key(const Dataset& dataset, const Params& p) {
+std::string embedding_key(const Dataset& dataset, const Params& extractor) {
   // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
-  std::string identity = dataset.fingerprint + "|extractor:" + p.canonical() + "|networks:" + kNetworksVersion;
-  if (p.get_string("kind") == "torchscript") identity += "|" + file_identity(p.get_string("path"));
+  std::string identity = dataset.fingerprint + "|extractor:" + extractor.canonical() + "|networks:" + kNetworksVersion;
+  if (parse_extractor_kind(extractor) == ExtractorKind::TorchScript) identity += "|" + file_identity(extractor.get_string("path"));
   return sha256_hex(identity);
 }
 
@@ -91,19 +91,22 @@ std::string extractor_model_path(const std::string& cache_dir, const std::string
   return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
 }
 
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p, const std::string& model_path,
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& model_path,
                                         const ProgressFn& progress) {
-  const std::string kind = p.get_string("kind");
-  const TrainRecipe recipe = train_recipe_from(p);
+  const ExtractorKind kind = parse_extractor_kind(extractor);
+  if (kind == ExtractorKind::None)
+    throw Error("extractor kind 'none' has no network (GradCAM++ and SPD in the patch stage need kind proxy or "
+                "torchscript)");
+  const TrainRecipe recipe = train_recipe_from(extractor);
   set_compute_threads(recipe.threads);
   const ImageSet& train = dataset.train;
   ExtractorNetwork net;
   net.device = to_torch_device(recipe.device);
   net.norm = normalization_for(recipe.normalize, train);
-  if (kind == "proxy") {
+  if (kind == ExtractorKind::Proxy) {
     // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
     // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
-    const uint64_t seed = static_cast<uint64_t>(p.get_int("seed"));
+    const uint64_t seed = static_cast<uint64_t>(extractor.get_int("seed"));
     const auto fresh = [&] {
       torch::manual_seed(seed);
       return make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
@@ -135,26 +138,26 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p,
     return net;
   }
   try {
-    net.script = torch::jit::load(p.get_string("path"), net.device);
+    net.script = torch::jit::load(extractor.get_string("path"), net.device);
   } catch (const c10::Error& e) {
-    throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", p.get_string("path"),
+    throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", extractor.get_string("path"),
                             e.what_without_backtrace()));
   }
   net.script->eval();
-  net.layer = p.get_string("layer");
+  net.layer = extractor.get_string("layer");
   std::vector<std::string> children;
   for (auto c : net.script->named_children()) children.push_back(c.name);
   if (!net.layer.empty() && !net.script->find_method(net.layer) &&
       std::find(children.begin(), children.end(), net.layer) == children.end())
     throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
-                            net.layer, p.get_string("path"), fmt::join(children, ", ")));
+                            net.layer, extractor.get_string("path"), fmt::join(children, ", ")));
   return net;
 }
 
-Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std::string& cache_dir,
+Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress) {
-  const std::string kind = p.get_string("kind");
-  if (kind == "none") {
+  const ExtractorKind kind = parse_extractor_kind(extractor);
+  if (kind == ExtractorKind::None) {
     if (dataset.feature_dim <= 0)
       throw Error(fmt::format("extractor kind 'none' needs a dataset that carries features, but '{}' has images "
                               "only (use kind: proxy or torchscript)",
@@ -168,9 +171,9 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
   }
   if (!dataset.has_images())
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
-                            kind, dataset.kind));
+                            extractor_kind_name(kind), dataset.kind));
 
-  const std::string key = embedding_key(dataset, p);
+  const std::string key = embedding_key(dataset, extractor);
   std::string path;
   if (!cache_dir.empty()) {
     path = (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
@@ -197,11 +200,13 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& p, const std
     }
   }
 
-  ExtractorNetwork net = load_extractor_network(dataset, p, extractor_model_path(cache_dir, key), progress);
-  const std::string origin = kind == "proxy" ? fmt::format("proxy extractor ({})", p.get_string("arch"))
-                                             : "TorchScript extractor " + p.get_string("path");
-  Embeddings out = embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
-                                {origin, dataset.train.labels, &dataset.class_names}, progress);
+  const std::string origin = kind == ExtractorKind::Proxy ? fmt::format("proxy extractor ({})", extractor.get_string("arch"))
+                                                          : "TorchScript extractor " + extractor.get_string("path");
+  Embeddings out = converting_torch_errors("extractor", [&] {
+    ExtractorNetwork net = load_extractor_network(dataset, extractor, extractor_model_path(cache_dir, key), progress);
+    return embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
+                        {origin, dataset.train.labels, &dataset.class_names}, progress);
+  });
   out.key = key;
   if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))
     out.cache_path = path;

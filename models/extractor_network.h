@@ -28,12 +28,12 @@ struct ExtractorNetwork {
   torch::Tensor embed(const torch::Tensor& x);
 };
 
-// Identity of the embeddings of `dataset` under extractor params `p` (the embedding cache key).
-std::string embedding_key(const Dataset& dataset, const Params& p);
+// Identity of the embeddings of `dataset` under `extractor` params (the embedding cache key).
+std::string embedding_key(const Dataset& dataset, const Params& extractor);
 
 // Builds the extractor of kind proxy or torchscript. A proxy network is trained on the full training
 // split once and kept at `model_path` (when not empty; a damaged file is retrained and overwritten).
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& p, const std::string& model_path,
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& model_path,
                                         const ProgressFn& progress);
 
 // `cache_dir/embeddings/<key>.pt` for the proxy network behind the embeddings of `key` ("" without a cache).

@@ -146,7 +146,7 @@ class InProjectMae final : public MaeReconstructor {
                const ProgressFn& progress)
       : c_(config_from(dataset, p, grid)), net_(c_) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
-                       dataset.train.height * dataset.train.width, mean_, std_);
+                       dataset.train.height * dataset.train.width, mean_, stddev_);
     std::string path;
     if (!cache_dir.empty()) {
       const auto dir = std::filesystem::path(cache_dir) / "mae";
@@ -191,7 +191,7 @@ class InProjectMae final : public MaeReconstructor {
 
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, Normalization{mean_, std_});
+    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, Normalization{mean_, stddev_});
     const torch::Tensor kept = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
                                    .to(torch::kBool);
     const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept));
@@ -204,7 +204,7 @@ class InProjectMae final : public MaeReconstructor {
   // Writes de-normalised predictions (rounded bytes) into the dropped patches only.
   void paste_predictions(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const torch::Tensor& pred) {
     auto m = torch::from_blob(mean_.data(), {1, c_.channels, 1, 1});
-    auto s = torch::from_blob(std_.data(), {1, c_.channels, 1, 1});
+    auto s = torch::from_blob(stddev_.data(), {1, c_.channels, 1, 1});
     const torch::Tensor bytes =
         (pred * s + m).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
     const uint8_t* src = bytes.data_ptr<uint8_t>();
@@ -238,7 +238,7 @@ class InProjectMae final : public MaeReconstructor {
         std::vector<uint8_t> pixels(static_cast<size_t>(count * train.image_bytes()));
         for (int64_t i = 0; i < count; ++i)
           std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
-        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, Normalization{mean_, std_});
+        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, Normalization{mean_, stddev_});
         const auto kept = random_kept(count, c_.tokens(), keep, gen);
         const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -309,7 +309,7 @@ class InProjectMae final : public MaeReconstructor {
 
   MaeConfig c_;
   MaeNet net_;
-  std::vector<float> mean_, std_;
+  std::vector<float> mean_, stddev_;
   std::map<std::string, double> metrics_;
 };
 

@@ -104,6 +104,12 @@ TrainResult train_and_evaluate(const ImageSet& train, const ImageSet& test, int6
 // then its penultimate layer), torchscript (a user's file mapping N x C x H x W float to N x d), or
 // none (the dataset already carries features).
 std::vector<ParamSpec> extractor_specs();
+enum class ExtractorKind { Proxy, TorchScript, None };
+const std::vector<std::string>& extractor_kind_names();  // YAML spellings, in enum order
+const char* extractor_kind_name(ExtractorKind kind);
+// The `kind` of extractor params made from extractor_specs(); throws dq::Error naming the params'
+// owner for a kind not in extractor_kind_names().
+ExtractorKind parse_extractor_kind(const Params& extractor);
 
 struct Embeddings {
   int64_t n = 0, d = 0;

@@ -298,13 +298,13 @@ void normalise_crop_flip(const uint8_t* src, int64_t c, int64_t h, int64_t w, co
 }
 
 void affine_from(const Normalization& norm, int64_t c, std::vector<float>& scale, std::vector<float>& shift) {
-  DQ_ASSERT(static_cast<int64_t>(norm.mean.size()) == c && static_cast<int64_t>(norm.std.size()) == c,
+  DQ_ASSERT(static_cast<int64_t>(norm.mean.size()) == c && static_cast<int64_t>(norm.stddev.size()) == c,
             "normalisation has the wrong channel count");
   scale.resize(static_cast<size_t>(c));
   shift.resize(static_cast<size_t>(c));
   for (size_t i = 0; i < scale.size(); ++i) {
-    scale[i] = 1.0f / (255.0f * norm.std[i]);
-    shift[i] = -norm.mean[i] / norm.std[i];
+    scale[i] = 1.0f / (255.0f * norm.stddev[i]);
+    shift[i] = -norm.mean[i] / norm.stddev[i];
   }
 }
 
@@ -312,21 +312,21 @@ void affine_from(const Normalization& norm, int64_t c, std::vector<float>& scale
 
 Normalization normalization_for(Normalize kind, const ImageSet& images) {
   Normalization n;
-  const auto constants = [&](std::vector<float> mean, std::vector<float> std, const char* name) {
+  const auto constants = [&](std::vector<float> mean, std::vector<float> stddev, const char* name) {
     if (images.channels != 3)
       throw Error(fmt::format("normalize: {} needs 3-channel images, these have {}", name, images.channels));
     n.mean = std::move(mean);
-    n.std = std::move(std);
+    n.stddev = std::move(stddev);
   };
   switch (kind) {
     case Normalize::Dataset:
-      channel_statistics(images.pixels.data(), images.n, images.channels, images.height * images.width, n.mean, n.std);
+      channel_statistics(images.pixels.data(), images.n, images.channels, images.height * images.width, n.mean, n.stddev);
       break;
     case Normalize::Cifar: constants({0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}, "cifar"); break;
     case Normalize::ImageNet: constants({0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "imagenet"); break;
     case Normalize::None:
       n.mean.assign(static_cast<size_t>(images.channels), 0.f);
-      n.std.assign(static_cast<size_t>(images.channels), 1.f);
+      n.stddev.assign(static_cast<size_t>(images.channels), 1.f);
       break;
   }
   return n;
@@ -355,9 +355,9 @@ torch::Tensor images_to_tensor(const uint8_t* pixels, int64_t count, int64_t c, 
 }
 
 void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw, std::vector<float>& mean,
-                        std::vector<float>& std) {
+                        std::vector<float>& stddev) {
   mean.assign(static_cast<size_t>(c), 0.f);
-  std.assign(static_cast<size_t>(c), 1.f);
+  stddev.assign(static_cast<size_t>(c), 1.f);
   for (int64_t ch = 0; ch < c; ++ch) {
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -372,7 +372,7 @@ void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw,
     const double mu = count > 0 ? sum / count : 0;
     const double var = count > 0 ? sq / count - mu * mu : 1;
     mean[static_cast<size_t>(ch)] = static_cast<float>(mu);
-    std[static_cast<size_t>(ch)] = static_cast<float>(std::sqrt(std::max(var, 1e-6)));
+    stddev[static_cast<size_t>(ch)] = static_cast<float>(std::sqrt(std::max(var, 1e-6)));
   }
 }
 

@@ -43,9 +43,9 @@ std::shared_ptr<ClassifierImpl> make_vit(const VitConfig& config, int64_t channe
 
 int64_t count_parameters(torch::nn::Module& module);
 
-// Per-channel input normalisation, x = (pixel / 255 - mean[c]) / std[c].
+// Per-channel input normalisation, x = (pixel / 255 - mean[c]) / stddev[c] (both in [0,1] units).
 struct Normalization {
-  std::vector<float> mean, std;
+  std::vector<float> mean, stddev;
 };
 // `kind` for `images`: Dataset computes the set's own per-channel statistics; Cifar and ImageNet are the
 // published constants (3-channel images only, else dq::Error); None is [0,1].
@@ -69,9 +69,10 @@ void gather_images(const ImageSet& images, const int64_t* ids, int64_t count, co
 torch::Tensor images_to_tensor(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w,
                                const Normalization& norm);
 
-// Per-channel mean and std of a uint8 image buffer (in [0,1] units).
+// Per-channel mean and standard deviation (in [0,1] units, floored at 1e-3) of `n` uint8 images of
+// `c` channels x `hw` pixels each, planar; `mean` and `stddev` are resized to `c`.
 void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw, std::vector<float>& mean,
-                        std::vector<float>& std);
+                        std::vector<float>& stddev);
 
 struct TrainRecipe;
 struct TrainResult;

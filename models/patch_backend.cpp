@@ -13,6 +13,7 @@
 #include "models/extractor_network.h"
 #include "models/gradcam.h"
 #include "models/mae.h"
+#include "models/torch_errors.h"
 
 namespace dq {
 namespace {
@@ -32,7 +33,34 @@ class TorchPatchBackend final : public PatchBackend {
     return sha256_hex(id);
   }
 
+  // The PatchBackend interface (methods/patch_stage.h) is where LibTorch's errors become ours.
   std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels, const PatchGrid& grid) override {
+    return converting_torch_errors("patches/ranking", [&] { return gradcampp_scores(images, labels, grid); });
+  }
+
+  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
+    converting_torch_errors("patches/reconstruction", [&] {
+      if (!mae_) mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_);
+      mae_->reconstruct(images, n, masks);
+    });
+  }
+
+  std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) override {
+    return converting_torch_errors("patches/spd", [&] {
+      torch::NoGradGuard no_grad;
+      ExtractorNetwork& net = network();
+      const auto& t = dataset_.train;
+      const torch::Tensor f =
+          net.embed(net.input(images, n, t.channels, t.height, t.width)).to(torch::kCPU).to(torch::kFloat32).contiguous();
+      dim = f.size(1);
+      return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+    });
+  }
+
+  std::map<std::string, double> metrics() const override { return mae_ ? mae_->metrics() : std::map<std::string, double>{}; }
+
+ private:
+  std::vector<float> gradcampp_scores(const uint8_t* images, std::span<const int64_t> labels, const PatchGrid& grid) {
     ExtractorNetwork& net = network();
     const auto& t = dataset_.train;
     const auto n = static_cast<int64_t>(labels.size());
@@ -61,23 +89,6 @@ class TorchPatchBackend final : public PatchBackend {
     return {cam.data_ptr<float>(), cam.data_ptr<float>() + cam.numel()};
   }
 
-  void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
-    if (!mae_) mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_);
-    mae_->reconstruct(images, n, masks);
-  }
-
-  std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) override {
-    torch::NoGradGuard no_grad;
-    ExtractorNetwork& net = network();
-    const auto& t = dataset_.train;
-    const torch::Tensor f = net.embed(net.input(images, n, t.channels, t.height, t.width)).to(torch::kCPU).to(torch::kFloat32).contiguous();
-    dim = f.size(1);
-    return {f.data_ptr<float>(), f.data_ptr<float>() + f.numel()};
-  }
-
-  std::map<std::string, double> metrics() const override { return mae_ ? mae_->metrics() : std::map<std::string, double>{}; }
-
- private:
   ExtractorNetwork& network() {
     if (!net_) net_ = load_extractor_network(dataset_, extractor_, extractor_model_path(cache_dir_, key_), progress_);
     return *net_;

@@ -145,12 +145,24 @@ const RecipePreset& find_recipe_preset(const std::string& name, const std::strin
   throw Error(fmt::format("{}: unknown recipe preset '{}' (known: {})", where, name, fmt::join(known, ", ")));
 }
 
+const std::vector<std::string>& extractor_kind_names() {
+  static const std::vector<std::string> names = {"proxy", "torchscript", "none"};
+  return names;
+}
+
+const char* extractor_kind_name(ExtractorKind kind) { return extractor_kind_names().at(static_cast<size_t>(kind)).c_str(); }
+
+ExtractorKind parse_extractor_kind(const Params& extractor) {
+  return enum_from<ExtractorKind>(extractor_kind_names(), extractor.get_string("kind"), "extractor kind",
+                                  extractor.owner() + " (key 'kind')");
+}
+
 std::vector<ParamSpec> extractor_specs() {
   std::vector<ParamSpec> specs = {
       {"kind", ParamType::String, std::string("proxy"),
        "proxy: train `arch` on the full training set and take its penultimate layer; torchscript: a user's "
        "model file; none: the dataset carries features",
-       {"proxy", "torchscript", "none"}, {}, {}},
+       extractor_kind_names(), {}, {}},
       {"path", ParamType::String, std::string(""), "torchscript: the .pt file (input N x C x H x W float)", {}, {}, {}},
       {"layer", ParamType::String, std::string(""),
        "torchscript: a method of the module to call (e.g. features), or a top-level child to stop after "

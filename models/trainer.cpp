@@ -11,6 +11,7 @@
 #include "datasets/dataset.h"
 #include "models/models.h"
 #include "models/networks.h"
+#include "models/torch_errors.h"
 
 namespace dq {
 
@@ -55,12 +56,14 @@ double evaluate(ClassifierImpl& model, const ImageSet& test, const Normalization
 TrainResult train_and_evaluate(const ImageSet& train, const ImageSet& test, int64_t num_classes,
                                const TrainRecipe& recipe, uint64_t seed, const ProgressFn& progress) {
   if (train.n == 0) throw Error("training set is empty (ratio too small for this dataset?)");
-  set_compute_threads(recipe.threads);
-  torch::manual_seed(seed);  // seeds the CPU generator and, where there are any, the CUDA ones
-  const torch::Device device = to_torch_device(recipe.device);
-  auto model = make_classifier(recipe.arch, train.channels, num_classes, train.height, train.width);
-  model->to(device);
-  return train_model_in_place(*model, train, test, recipe, seed, device, progress);
+  return converting_torch_errors("train", [&] {
+    set_compute_threads(recipe.threads);
+    torch::manual_seed(seed);  // seeds the CPU generator and, where there are any, the CUDA ones
+    const torch::Device device = to_torch_device(recipe.device);
+    auto model = make_classifier(recipe.arch, train.channels, num_classes, train.height, train.width);
+    model->to(device);
+    return train_model_in_place(*model, train, test, recipe, seed, device, progress);
+  });
 }
 
 TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& train, const ImageSet& test,

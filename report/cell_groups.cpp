@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/units.h"
 #include "report/labels.h"
 #include "report/stats.h"
 

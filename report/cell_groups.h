@@ -16,15 +16,15 @@ namespace dq {
 using Quantity = std::function<std::optional<double>(const CellResult&)>;
 Quantity metric_quantity(const std::string& name);
 Quantity stage_quantity(const std::string& stage);
-// `q`, or nothing for a cell that read DQ's bins or BGFDQ's KNN graph from the cache (its selection
+// `quantity`, or nothing for a cell that read DQ's bins or BGFDQ's KNN graph from the cache (its selection
 // time is a file read, not the method's work).
-Quantity unless_cached(const Quantity& q);
+Quantity unless_cached(const Quantity& quantity);
 
 struct CellGroup {
   std::vector<const CellResult*> cells;
   // Values of DONE cells that have the quantity, by seed (a seed appears once per group).
-  std::map<int64_t, double> by_seed(const Quantity& q, double scale = 1) const;
-  std::vector<double> values(const Quantity& q, double scale = 1) const;
+  std::map<int64_t, double> by_seed(const Quantity& quantity, double scale = 1) const;
+  std::vector<double> values(const Quantity& quantity, double scale = 1) const;
   int done() const;
 };
 
@@ -32,10 +32,10 @@ struct CellGroup {
 // listed after: "87.10 ± 0.20 (n=2); OOM ×1". With no DONE value: the statuses ("OOM (149.0 GiB
 // asked)", "FAILED ×2"), `done_without_value` when DONE cells lack the quantity, "not run" for an
 // empty group.
-std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, int digits,
+std::string summary_cell(const CellGroup& group, const Quantity& quantity, double scale, int digits,
                          const std::string& done_without_value = "–");
 // The statuses of cells that are not DONE: "OOM ×1 (149.0 GiB asked)"; "" when all are DONE.
-std::string not_done_text(const CellGroup& g);
+std::string not_done_text(const CellGroup& group);
 
 // Paired differences over seeds, for each column and each pair of rows that have values there:
 // A - B with A the later row (rows in table order), n pairs, mean, 95% t-interval, and "yes" where
@@ -44,7 +44,7 @@ struct PairedColumn {
   std::string label;                                       // "CIFAR-10 20%"
   std::vector<std::pair<std::string, CellGroup>> rows;     // row label, its cells
 };
-ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& q,
+ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& quantity,
                          double scale, int digits, const std::string& unit);
 
 std::string ratio_text(double ratio);  // 0.2 -> "20%", 0.01 -> "1%", 0.125 -> "12.5%"
@@ -59,8 +59,8 @@ struct GridColumn {
   std::string dataset;  // paper dataset key
   double ratio = 0;
   std::string extra;
-  bool operator<(const GridColumn& o) const;  // paper dataset order, ratio descending, extra
-  bool operator==(const GridColumn& o) const = default;
+  bool operator<(const GridColumn& other) const;  // paper dataset order, ratio descending, extra
+  bool operator==(const GridColumn& other) const = default;
 };
 struct MethodGrid {
   struct Row {

@@ -11,17 +11,17 @@ namespace dq {
 
 // "cifar10", "cifar100", "imagenet1k", "fakeddit", "fashion_mnist"; otherwise the experiment's own
 // dataset name. From the loader kind, or for image folders and synthetic data from the path/name.
-std::string paper_dataset(const CellResult& c);
+std::string paper_dataset(const CellResult& cell);
 // "CIFAR-10", ... ; the key itself when unknown.
 std::string dataset_display(const std::string& key);
 // Order of datasets in the paper's tables (unknown keys last, by name).
 int dataset_order(const std::string& key);
 // Classes of a paper dataset, from its parameters or the known datasets; 0 when unknown.
-int64_t class_count(const CellResult& c);
+int64_t class_count(const CellResult& cell);
 
 // The method's row in the main table: "Random", "DQ", "DQAS-approx", "ADQ", "BGFDQ w/o SPD",
 // "BGFDQ w/ SPD", or the method's own name (a user's method is one more row).
-std::string main_row_label(const CellResult& c);
+std::string main_row_label(const CellResult& cell);
 // The paper's label for that row (DQAS-approx is compared with the paper's DQAS).
 std::string paper_row_of(const std::string& main_label);
 // Order of rows in the paper's tables (unknown rows last, by name).
@@ -29,15 +29,15 @@ int row_order(const std::string& label);
 // The selection-ablation row (Table 5: no patch dropping): "RS" (random), "BG+RS" (dq with
 // theta = 0), "NI+NCS" (bgfdq with theta = 0, no SPD), the method's name for other methods with
 // theta = 0; nullopt when the cell drops patches.
-std::optional<std::string> ablation_row_label(const CellResult& c);
+std::optional<std::string> ablation_row_label(const CellResult& cell);
 // True when the method runs semantic-offset patch dropping (a parameter `spd` that is on/true/1).
-bool spd_on(const CellResult& c);
+bool spd_on(const CellResult& cell);
 // The fixed patch-drop ratio theta (0 when the method has none).
-double theta_of(const CellResult& c);
+double theta_of(const CellResult& cell);
 
 // True when the cell read DQ's bins or BGFDQ's KNN graph from the cache (diag_bin_cache_hit_mean or
 // diag_knn_cache_hit_mean > 0): its selection time is a cache read, not the method's work.
-bool reused_cached_work(const CellResult& c);
+bool reused_cached_work(const CellResult& cell);
 
 // The target network ("resnet50"), "" when the cell trains nothing.
 std::string target_arch(const CellResult& c);
@@ -47,8 +47,8 @@ std::string target_arch(const CellResult& c);
 bool cross_architecture_target(const CellResult& c);
 
 // "small_cnn, 6 epochs, batch 128, lr 0.05, flip_crop" or "no training".
-std::string recipe_text(const CellResult& c);
-std::string extractor_text(const CellResult& c);
+std::string recipe_text(const CellResult& cell);
+std::string extractor_text(const CellResult& cell);
 
 // Footnotes for a set of cells: every way they depart from the paper's setting (recipe, data copy,
 // extractor, reconstruction, DQAS approximation, synthetic data, seeds, last-epoch accuracy).

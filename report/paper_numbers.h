@@ -26,6 +26,6 @@ std::optional<PaperNumber> find_paper_number(const std::string& source, const st
                                              const std::string& row, const std::string& column);
 
 // "87.1", "OOM", "–" (digits after the point: `digits`); "" when there is no entry.
-std::string paper_cell(const std::optional<PaperNumber>& p, int digits = 1);
+std::string paper_cell(const std::optional<PaperNumber>& number, int digits = 1);
 
 }  // namespace dq

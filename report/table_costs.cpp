@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/units.h"
 #include "report/cell_groups.h"
 #include "report/labels.h"
 #include "report/paper_numbers.h"

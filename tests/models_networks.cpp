@@ -84,7 +84,7 @@ TEST_CASE("the CIFAR normalisation and crop-flip gather match torchvision's orde
   ImageSet s = tiny_images(2, 2, 4, 1);
   const Normalization cifar = normalization_for(Normalize::Cifar, s);
   CHECK((cifar.mean == std::vector<float>{0.4914f, 0.4822f, 0.4465f}));
-  CHECK((cifar.std == std::vector<float>{0.2023f, 0.1994f, 0.2010f}));
+  CHECK((cifar.stddev == std::vector<float>{0.2023f, 0.1994f, 0.2010f}));
   // Shift right and down by one (dy = dx = pad - 1 = 0 with pad 1), then flip.
   const int64_t ids[1] = {1};
   CropFlip cf{1, 0, 0, true};
@@ -97,7 +97,7 @@ TEST_CASE("the CIFAR normalisation and crop-flip gather match torchvision's orde
         // padded(y, x') with x' the unflipped column: source (y - 1, (3 - x) - 1); black outside.
         const int64_t sy = y - 1, sx = 3 - x - 1;
         const float pixel = sy >= 0 && sx >= 0 ? img[(c * 4 + sy) * 4 + sx] / 255.0f : 0.0f;
-        CHECK(out[static_cast<size_t>((c * 4 + y) * 4 + x)] == Approx((pixel - cifar.mean[c]) / cifar.std[c]));
+        CHECK(out[static_cast<size_t>((c * 4 + y) * 4 + x)] == Approx((pixel - cifar.mean[c]) / cifar.stddev[c]));
       }
   s.channels = 1;
   CHECK_THROWS_WITH(normalization_for(Normalize::ImageNet, s), Catch::Contains("3-channel"));

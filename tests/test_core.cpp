@@ -8,6 +8,7 @@
 #include "core/npy.h"
 #include "core/params.h"
 #include "core/rng.h"
+#include "core/units.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -54,12 +55,60 @@ TEST_CASE("params validate names, types, ranges and choices", "[core]") {
   CHECK_THROWS_WITH(p.set_from_text("on", "maybe", "w"), Catch::Contains("true/false"));
 }
 
-TEST_CASE("byte sizes parse with binary and decimal units", "[core]") {
+TEST_CASE("byte sizes parse with binary and decimal units", "[core][units]") {
   CHECK(parse_bytes("12GiB", "w") == 12ull << 30);
   CHECK(parse_bytes("1.5 MiB", "w") == 1572864ull);
   CHECK(parse_bytes("2GB", "w") == 2000000000ull);
   CHECK(parse_bytes("100", "w") == 100ull);
-  CHECK_THROWS_WITH(parse_bytes("12 gigs", "budget"), Catch::Contains("budget") && Catch::Contains("unit"));
+  CHECK(parse_bytes("100B", "w") == 100ull);
+  CHECK(parse_bytes("0", "w") == 0ull);
+  CHECK(parse_bytes("3KiB", "w") == 3072ull);
+  CHECK(parse_bytes("3kB", "w") == 3000ull);
+  CHECK(parse_bytes("3KB", "w") == 3000ull);
+  CHECK(parse_bytes("1TiB", "w") == 1ull << 40);
+  CHECK(parse_bytes("2TB", "w") == 2000000000000ull);
+  CHECK(parse_bytes("0.5B", "w") == 1ull);  // rounded to the nearest byte (half away from zero)
+  CHECK_THROWS_WITH(parse_bytes("12 gigs", "budget"),
+                    "budget: unknown size unit 'gigs' in '12 gigs' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+  CHECK_THROWS_WITH(parse_bytes("12gib", "w"), Catch::Contains("unknown size unit 'gib'"));  // units are case-sensitive
+  CHECK_THROWS_WITH(parse_bytes("GiB", "x.yaml:3:16 (key 'memory_budget')"),
+                    "x.yaml:3:16 (key 'memory_budget'): 'GiB' is not a size (expected e.g. 12GiB, 512MiB, 1000000)");
+  CHECK_THROWS_WITH(parse_bytes("", "w"), Catch::Contains("is not a size"));
+  CHECK_THROWS_WITH(parse_bytes("-1GiB", "w"), "w: size '-1GiB' must be a non-negative number");
+  CHECK_THROWS_WITH(parse_bytes("inf", "w"), Catch::Contains("non-negative number"));
+  CHECK_THROWS_WITH(parse_bytes("nan", "w"), Catch::Contains("non-negative number"));
+}
+
+TEST_CASE("durations parse in seconds, minutes and hours", "[core][units]") {
+  CHECK(parse_duration("90", "w") == 90.0);
+  CHECK(parse_duration("90s", "w") == 90.0);
+  CHECK(parse_duration("30m", "w") == 1800.0);
+  CHECK(parse_duration("30min", "w") == 1800.0);
+  CHECK(parse_duration("2h", "w") == 7200.0);
+  CHECK(parse_duration("1.5 h", "w") == 5400.0);  // spaces between number and unit, as for sizes
+  CHECK(parse_duration("0.25s", "w") == 0.25);
+  CHECK_THROWS_WITH(parse_duration("2d", "x.yaml:4:10 (key 'timeout')"),
+                    "x.yaml:4:10 (key 'timeout'): unknown duration unit 'd' in '2d' (use s, m or h)");
+  CHECK_THROWS_WITH(parse_duration("soon", "w"), "w: 'soon' is not a duration (e.g. 90s, 30m, 2h)");
+  CHECK_THROWS_WITH(parse_duration("0s", "w"), "w: duration '0s' must be positive");
+  CHECK_THROWS_WITH(parse_duration("-5m", "w"), Catch::Contains("must be positive"));
+  CHECK_THROWS_WITH(parse_duration("inf", "w"), Catch::Contains("must be positive"));
+}
+
+TEST_CASE("sizes and durations print in the units people read", "[core][units]") {
+  CHECK(format_bytes(0) == "0 B");
+  CHECK(format_bytes(1023) == "1023 B");
+  CHECK(format_bytes(1536) == "1.5 KiB");
+  CHECK(format_bytes(12ull << 30) == "12.0 GiB");
+  CHECK(format_bytes(3ull << 40) == "3.0 TiB");
+  CHECK(format_bytes(2048ull << 40) == "2048.0 TiB");  // TiB is the largest unit
+  CHECK(format_bytes(parse_bytes("512MiB", "w")) == "512.0 MiB");
+  CHECK(format_duration(4.24) == "4.2s");
+  CHECK(format_duration(0) == "0.0s");
+  CHECK(format_duration(307) == "5m07s");
+  CHECK(format_duration(3 * 3600 + 5 * 60 + 59) == "3h05m");
+  CHECK(format_duration(parse_duration("24h", "w")) == "24h00m");
+  CHECK(format_duration(-1) == "-");
 }
 
 TEST_CASE("memory budget refuses requests over the limit and releases on scope exit", "[core]") {

@@ -2,11 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
 #include "datasets/image_encode.h"
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
+#include "harness/experiment.h"
 #include "test_datasets_helpers.h"
 #include "test_helpers.h"
 
@@ -73,6 +75,40 @@ TEST_CASE("inspect errors name the file, line and key", "[datasets]") {
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "c.yaml").string()), Catch::Contains("datasets:"));
   CHECK_THROWS_WITH(parse_dataset_definitions("synthetic_images(classes=x)"), Catch::Contains("classes"));
   CHECK_THROWS_WITH(parse_dataset_definitions((dir / "missing.yaml").string()), Catch::Contains("missing.yaml"));
+}
+
+TEST_CASE("run and inspect read the datasets: section through one parser", "[datasets]") {
+  // Before: harness/experiment.cpp and the inspect command each had a parser and a struct of their own.
+  const fs::path dir = scratch_dir("inspect_same_parser");
+  const fs::path yaml = dir / "exp.yaml";
+  write_text_file(yaml, "name: same\ndatasets:\n"
+                   "  a: {kind: synthetic_embeddings, classes: 2, per_class: 3, dim: 4}\n"
+                   "  b: {kind: synthetic_images, classes: 3, train_per_class: 2}\n"
+                   "grid: {dataset: [a, b], method: [random], ratio: [0.5]}\n");
+  const auto defs = parse_dataset_definitions(yaml.string());
+  const Experiment ex = load_experiment(yaml.string());
+  REQUIRE(defs.size() == 2);
+  REQUIRE(ex.cells.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const DatasetDefinition& cell_dataset = ex.cells[i].dataset;
+    CHECK(cell_dataset.name == defs[i].name);
+    CHECK(cell_dataset.kind == defs[i].kind);
+    CHECK(cell_dataset.params.canonical() == defs[i].params.canonical());
+    CHECK(cell_dataset.where == defs[i].where);
+  }
+  CHECK(defs[0].where == yaml.string() + ":3:3 (dataset 'a')");
+  CHECK(defs[1].params.get_int("classes") == 3);
+
+  // The same errors for both commands, naming the file, line and key.
+  write_text_file(dir / "d.yaml", "datasets:\n  d: [1, 2]\ngrid: {method: [random], ratio: [0.5]}\n");
+  write_text_file(dir / "e.yaml", "datasets:\n  d: {kind: [a, b]}\ngrid: {method: [random], ratio: [0.5]}\n");
+  const std::string d = (dir / "d.yaml").string(), e = (dir / "e.yaml").string();
+  for (const auto& load : std::vector<std::function<void()>>{[&] { parse_dataset_definitions(d); },
+                                                             [&] { load_experiment(d); }})
+    CHECK_THROWS_WITH(load(), d + ":2:3 (dataset 'd'): a dataset needs a mapping with 'kind', e.g. {kind: fashion_mnist}");
+  for (const auto& load : std::vector<std::function<void()>>{[&] { parse_dataset_definitions(e); },
+                                                             [&] { load_experiment(e); }})
+    CHECK_THROWS_WITH(load(), e + ":2:13 (key 'kind'): expected a single value");
 }
 
 TEST_CASE("the datasets sub-command runs inspect and list", "[datasets]") {

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "datasets/image_encode.h"
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 #include "test_datasets_helpers.h"
 #include "test_helpers.h"
 

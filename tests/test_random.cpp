@@ -2,6 +2,7 @@
 
 #include <numeric>
 #include <set>
+#include <type_traits>
 
 #include "core/error.h"
 #include "methods/class_partition.h"
@@ -77,4 +78,25 @@ TEST_CASE("method registry finds methods, parses specs and names unknown ones", 
                         Catch::Contains("random"));
   CHECK_THROWS_WITH(parse_method_spec("random(k=3)", "w"), Catch::Contains("unknown parameter 'k'"));
   CHECK(parse_method_spec(" random ", "w").canonical() == "random");
+}
+
+TEST_CASE("a class partition moves with its views valid and cannot be copied", "[random][partition]") {
+  static_assert(!std::is_copy_constructible_v<ClassPartition> && !std::is_copy_assignable_v<ClassPartition>,
+                "a copy's views would point into the original");
+  static_assert(std::is_nothrow_move_constructible_v<ClassPartition> && std::is_nothrow_move_assignable_v<ClassPartition>);
+  const std::vector<int64_t> labels = {1, 0, 1, 2, 1};
+  const std::vector<float> z = {0, 10, 1, 11, 2, 12, 3, 13, 4, 14};  // row i = (i, 10 + i)
+  ClassPartition original = partition_by_class(z.data(), 2, labels, 3);
+  const int64_t* ids_before = original.views[1].ids.data();
+  ClassPartition moved(std::move(original));
+  ClassPartition assigned;
+  assigned = std::move(moved);
+  REQUIRE(assigned.views.size() == 3);
+  const ClassView& one = assigned.views[1];
+  CHECK(one.ids.data() == ids_before);  // the same storage, not a copy
+  CHECK(one.ids.data() == assigned.ids[1].data());
+  CHECK(one.z == assigned.z[1].data());
+  CHECK(std::vector<int64_t>(one.ids.begin(), one.ids.end()) == std::vector<int64_t>{0, 2, 4});
+  CHECK(one.row(2)[0] == 4.0f);
+  CHECK(one.row(2)[1] == 14.0f);
 }

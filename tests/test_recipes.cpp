@@ -92,6 +92,15 @@ TEST_CASE("recipe and device strings are parsed at the edge with clear errors", 
   CHECK(std::string(arch_name(Arch::Vit)) == "vit");
   CHECK_THROWS_WITH(parse_arch("resnet34", "f.yaml:2:1"), Catch::Contains("f.yaml:2:1") && Catch::Contains("resnet50"));
 
+  Params extractor("extractor", extractor_specs());
+  CHECK(parse_extractor_kind(extractor) == ExtractorKind::Proxy);  // the default
+  for (const auto kind : {ExtractorKind::Proxy, ExtractorKind::TorchScript, ExtractorKind::None}) {
+    extractor.set_from_text("kind", extractor_kind_name(kind), "x");
+    CHECK(parse_extractor_kind(extractor) == kind);
+  }
+  CHECK_THROWS_WITH(extractor.set_from_text("kind", "pretrained", "f.yaml:4:9"),
+                    Catch::Contains("f.yaml:4:9") && Catch::Contains("proxy|torchscript|none"));
+
   const std::string bad_preset = write_experiment(
       "badpreset", std::string(kHead) + "train: {preset: dq_cifra}\ngrid: {method: [random], ratio: [0.2]}\n");
   CHECK_THROWS_WITH(load_experiment(bad_preset),

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 #include "harness/experiment.h"
 #include "harness/yaml_params.h"
 #include "test_helpers.h"

@@ -1,4 +1,4 @@
-#include "harness/cmd_datasets.h"
+#include "harness/datasets_command.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -21,39 +21,6 @@ namespace {
 bool looks_like_yaml_file(const std::string& arg) {
   std::error_code ec;
   return arg.ends_with(".yaml") || arg.ends_with(".yml") || std::filesystem::is_regular_file(arg, ec);
-}
-
-Params params_for(const std::string& kind, const std::string& where) {
-  const DatasetLoaderInfo& info = DatasetRegistry::instance().find(kind, where);
-  return Params("dataset '" + kind + "'", info.params);
-}
-
-std::vector<DatasetDefinition> from_yaml(const std::string& file) {
-  const YAML::Node root = load_yaml_file(file);  // refuses duplicate keys at any depth
-  const YAML::Node datasets = root.IsMap() ? root["datasets"] : YAML::Node();
-  if (!datasets || !datasets.IsMap() || datasets.size() == 0)
-    throw Error(fmt::format("{}: expected a top-level 'datasets:' map (name: {{kind: ..., params...}})", file));
-  std::vector<DatasetDefinition> out;
-  for (const auto& entry : datasets) {
-    DatasetDefinition def;
-    def.name = entry.first.as<std::string>();
-    def.where = fmt::format("{} dataset '{}'", yaml_where(file, entry.first), def.name);
-    const YAML::Node body = entry.second;
-    if (!body.IsMap() || !body["kind"] || !body["kind"].IsScalar())
-      throw Error(fmt::format("{}: expected a map with 'kind' (e.g. {{kind: image_folder, path: ...}})", def.where));
-    def.kind = body["kind"].Scalar();
-    def.params = params_for(def.kind, yaml_where(file, body["kind"]));
-    apply_yaml_params(body, def.params, file, {"kind"});
-    out.push_back(std::move(def));
-  }
-  return out;
-}
-
-DatasetDefinition from_spec(const std::string& text) {
-  const SpecString spec = parse_spec_string(text, "command line");
-  DatasetDefinition def{spec.name, spec.name, params_for(spec.name, "command line"), "command line"};
-  for (const auto& [k, v] : spec.args) def.params.set_from_text(k, v, "command line");
-  return def;
 }
 
 std::string describe(const DatasetDefinition& def, const LoadedDataset& loaded) {
@@ -85,8 +52,8 @@ std::string describe(const DatasetDefinition& def, const LoadedDataset& loaded) 
 }  // namespace
 
 std::vector<DatasetDefinition> parse_dataset_definitions(const std::string& spec_or_yaml) {
-  if (looks_like_yaml_file(spec_or_yaml)) return from_yaml(spec_or_yaml);
-  return {from_spec(spec_or_yaml)};
+  if (looks_like_yaml_file(spec_or_yaml)) return parse_datasets_section(load_yaml_file(spec_or_yaml), spec_or_yaml);
+  return {parse_dataset_spec(spec_or_yaml, "command line")};
 }
 
 std::string inspect_datasets(const std::string& spec_or_yaml, const std::string& cache_dir) {

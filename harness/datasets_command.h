@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "core/params.h"
+#include "harness/dataset_definitions.h"
 
 namespace CLI {
 class App;
@@ -14,17 +14,10 @@ namespace dq {
 // Adds the `datasets` sub-command (with `inspect` and `list`) to the command line.
 void add_datasets_command(CLI::App& app);
 
-// One dataset as an experiment names it: `cifar10: {kind: image_folder, path: ...}`.
-struct DatasetDefinition {
-  std::string name;
-  std::string kind;
-  Params params;
-  std::string where;  // "x.yaml:4:3 dataset 'cifar10'" or "command line"
-};
-
 // From a spec string "kind(k=v,...)" (name = kind), or from the top-level `datasets:` map of an
-// experiment YAML file (chosen when the argument ends in .yaml/.yml or names an existing file).
-// Unknown kinds and parameters throw dq::Error naming the file, line and key.
+// experiment YAML file (chosen when the argument ends in .yaml/.yml or names an existing file),
+// through the parser `dqbench run` uses (harness/dataset_definitions.h). Unknown kinds and
+// parameters throw dq::Error naming the file, line and key.
 std::vector<DatasetDefinition> parse_dataset_definitions(const std::string& spec_or_yaml);
 
 // Loads each dataset through the decode cache (empty cache_dir = none) and describes it: sizes,

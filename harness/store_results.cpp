@@ -1,0 +1,160 @@
+// What a cell records while it runs (stages, metrics, its selection, artefacts, provenance at the
+// end) and reading it back. Every write is one transaction, refused unless the calling process owns
+// the cell (Store::require_owned, store.cpp), so a process whose cell was taken over cannot add to
+// the new attempt.
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/hashing.h"
+#include "harness/sql.h"
+#include "harness/store.h"
+
+namespace dq {
+
+namespace {
+
+// Policy: a metric is a finite number or it is not recorded at all. A NaN or infinity is a failed
+// computation (a diverged training loss, a distance to nothing), never a result, so the whole write
+// is refused and the cell ends FAILED with this message (SQLite would store NaN as NULL, and
+// infinity would average into tables unnoticed).
+void require_finite(const std::string& db, const std::string& cell_id, const std::map<std::string, double>& metrics) {
+  for (const auto& [name, value] : metrics)
+    if (!std::isfinite(value))
+      throw Error(fmt::format("{}: cell {}: metric '{}' is {}; the store keeps only finite metrics", db,
+                              cell_id.substr(0, 12), name, std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf"));
+}
+
+// Inside the caller's transaction; a metric recorded again in the same attempt replaces the old value.
+void insert_metrics(sqlite3* db, const std::string& db_path, const std::string& cell_id,
+                    const std::map<std::string, double>& metrics) {
+  for (const auto& [name, value] : metrics)
+    Statement(db, "INSERT OR REPLACE INTO metrics(cell_id, name, value) VALUES(?,?,?)", db_path)
+        .bind(1, cell_id)
+        .bind(2, name)
+        .bind(3, value)
+        .run();
+}
+
+}  // namespace
+
+void Store::record_stage(const std::string& cell_id, const StageRecord& stage,
+                         const std::map<std::string, double>& metrics_in) {
+  require_finite(path_, cell_id, metrics_in);
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  // A sub-stage that runs once per class ("select/bin_generation") accumulates into one row; rows of
+  // an earlier attempt were deleted by the claim, so attempts never add up.
+  Statement(db_,
+            "INSERT INTO stages(cell_id, stage, wall_s, cpu_s, peak_rss_bytes) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(cell_id, stage) DO UPDATE SET wall_s = wall_s + excluded.wall_s, "
+            "cpu_s = cpu_s + excluded.cpu_s, peak_rss_bytes = max(peak_rss_bytes, excluded.peak_rss_bytes)",
+            path_)
+      .bind(1, cell_id)
+      .bind(2, stage.name)
+      .bind(3, stage.wall_s)
+      .bind(4, stage.cpu_s)
+      .bind(5, stage.peak_rss_bytes)
+      .run();
+  insert_metrics(db_, path_, cell_id, metrics_in);
+  Statement(db_, fmt::format("UPDATE cells SET heartbeat={} WHERE cell_id=?", kSqlNow), path_).bind(1, cell_id).run();
+  tx.commit();
+}
+
+void Store::record_metrics(const std::string& cell_id, const std::map<std::string, double>& metrics) {
+  require_finite(path_, cell_id, metrics);
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  insert_metrics(db_, path_, cell_id, metrics);
+  tx.commit();
+}
+
+void Store::record_selection(const std::string& cell_id, const std::vector<int64_t>& ids,
+                             const std::vector<float>& keep) {
+  std::string bytes(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
+  bytes.append(reinterpret_cast<const char*>(keep.data()), keep.size() * sizeof(float));
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  Statement(db_, "INSERT OR REPLACE INTO selections(cell_id, count, sha256, ids, keep) VALUES(?,?,?,?,?)", path_)
+      .bind(1, cell_id)
+      .bind(2, static_cast<int64_t>(ids.size()))
+      .bind(3, sha256_hex(bytes))
+      .bind_blob(4, ids.data(), static_cast<int64_t>(ids.size() * sizeof(int64_t)))
+      .bind_blob(5, keep.data(), static_cast<int64_t>(keep.size() * sizeof(float)))
+      .run();
+  tx.commit();
+}
+
+void Store::record_artefact(const std::string& key, const std::string& kind, const std::string& path,
+                            int64_t bytes) {
+  Transaction tx(db_, path_);
+  Statement(db_,
+            fmt::format("INSERT OR REPLACE INTO artefacts(key, kind, path, bytes, created) VALUES(?,?,?,?,{})", kSqlNow),
+            path_)
+      .bind(1, key)
+      .bind(2, kind)
+      .bind(3, path)
+      .bind(4, bytes)
+      .run();
+  tx.commit();
+}
+
+void Store::finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
+                        const Provenance& p) {
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  Statement(db_,
+            fmt::format("INSERT OR REPLACE INTO provenance(cell_id, git_commit, git_dirty, host, cpu_model, cores, "
+                        "threads, torch_version, faiss_version, sqlite_version, build_type, omp_wait_policy, "
+                        "command_line, recorded) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,{})",
+                        kSqlNow),
+            path_)
+      .bind(1, cell_id)
+      .bind(2, p.git_commit)
+      .bind(3, int64_t{p.git_dirty})
+      .bind(4, p.host)
+      .bind(5, p.cpu_model)
+      .bind(6, p.cores)
+      .bind(7, p.threads)
+      .bind(8, p.torch_version)
+      .bind(9, p.faiss_version)
+      .bind(10, p.sqlite_version)
+      .bind(11, p.build_type)
+      .bind(12, p.omp_wait_policy)
+      .bind(13, p.command_line)
+      .run();
+  Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={0}, heartbeat={0} WHERE cell_id=?", kSqlNow),
+            path_)
+      .bind(1, std::string(status_name(status)))
+      .bind(2, error)
+      .bind(3, cell_id)
+      .run();
+  tx.commit();
+}
+
+std::map<std::string, double> Store::metrics(const std::string& cell_id) {
+  Statement s(db_, "SELECT name, value FROM metrics WHERE cell_id=?", path_);
+  s.bind(1, cell_id);
+  std::map<std::string, double> out;
+  while (s.step()) out[s.text(0)] = s.real(1);
+  return out;
+}
+
+std::vector<StageRecord> Store::stages(const std::string& cell_id) {
+  Statement s(db_, "SELECT stage, wall_s, cpu_s, peak_rss_bytes FROM stages WHERE cell_id=? ORDER BY rowid", path_);
+  s.bind(1, cell_id);
+  std::vector<StageRecord> out;
+  while (s.step()) out.push_back({s.text(0), s.real(1), s.real(2), s.integer(3)});
+  return out;
+}
+
+std::map<std::string, std::string> Store::selection_hashes() {
+  Statement s(db_, "SELECT cell_id, sha256 FROM selections", path_);
+  std::map<std::string, std::string> out;
+  while (s.step()) out[s.text(0)] = s.text(1);
+  return out;
+}
+
+}  // namespace dq
