@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/memory_budget.h"
 #include "core/rng.h"
 #include "datasets/clustered_gaussian.h"
 #include "methods/knn/search.h"
@@ -68,6 +69,13 @@ inline double brute_lambda(const Points& p, int64_t count) {
   double s = 0;
   for (double v : all) s += v;
   return all.empty() ? 0.0 : s / static_cast<double>(all.size());
+}
+
+// An 8 GiB budget shared by the KNN tests (their buffers are small; the budget's accounting is tested
+// on its own).
+inline MemoryBudget& big_budget() {
+  static MemoryBudget memory(8ull << 30);
+  return memory;
 }
 
 }  // namespace dq::test

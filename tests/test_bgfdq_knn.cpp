@@ -18,14 +18,10 @@
 #include "tests/test_helpers.h"
 
 using namespace dq;
+using dq::test::big_budget;
 using dq::test::Points;
 
 namespace {
-
-MemoryBudget& big_budget() {
-  static MemoryBudget memory(8ull << 30);
-  return memory;
-}
 
 void require_equal_to_brute_force(const NeighbourLists& lists, const Points& p, int64_t k) {
   const auto truth = dq::test::brute_knn(p, k);

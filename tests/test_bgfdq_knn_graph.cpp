@@ -15,16 +15,8 @@
 #include "tests/test_helpers.h"
 
 using namespace dq;
+using dq::test::big_budget;
 using dq::test::Points;
-
-namespace {
-
-MemoryBudget& big_budget() {
-  static MemoryBudget memory(8ull << 30);
-  return memory;
-}
-
-}  // namespace
 
 TEST_CASE("the KNN graph is cached per embedding key, class and options", "[bgfdq]") {
   const auto dir = dq::test::scratch_dir("bgfdq_knn_cache");
