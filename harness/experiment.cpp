@@ -203,7 +203,7 @@ class ExperimentParser {
   }
 
   MethodSpec parse_method(const YAML::Node& n) {
-    if (n.IsScalar()) return parse_method_spec(n.Scalar(), where(n) + " (key 'method')");
+    if (n.IsScalar()) return built_once(parse_method_spec(n.Scalar(), where(n) + " (key 'method')"), n);
     if (!n.IsMap() || !n["name"])
       throw Error(fmt::format("{} (key 'method'): a method is a spec string like \"bgfdq(k=20)\" or a mapping "
                               "with 'name' and its parameters",
@@ -217,8 +217,14 @@ class ExperimentParser {
     const MethodInfo& info = MethodRegistry::instance().find(name, where(n["name"]) + " (key 'name')");
     MethodSpec spec{name, Params("method '" + name + "'", info.params)};
     apply_yaml_params(n, spec.params, file_, skip);
+    return built_once(std::move(spec), n);
+  }
+
+  // A method's own checks (an external command's placeholders, bgfdq's knn string) fail here, when
+  // the file is read, not mid-run.
+  MethodSpec built_once(MethodSpec spec, const YAML::Node& n) {
     try {
-      spec.instantiate();  // a method's own checks (an external command's placeholders) fail here, not mid-run
+      spec.instantiate();
     } catch (const Error& e) {
       throw Error(fmt::format("{} (key 'method'): {}", where(n), e.what()));
     }

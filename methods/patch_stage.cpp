@@ -58,17 +58,22 @@ Params default_patch_params() { return Params("patches", patch_specs()); }
 PatchConfig PatchConfig::from(const Params& p) {
   PatchConfig c;
   c.patch_size = p.get_int("patch_size");
-  c.drop = p.get_string("drop");
-  c.reconstruct = p.get_string("reconstruct");
+  // The names were checked against the specs' allowed values when the section was read.
+  const std::string& drop = p.get_string("drop");
+  DQ_ASSERT(drop == "gradcampp" || drop == "random", "patches.drop was validated by its spec");
+  c.drop = drop == "gradcampp" ? PatchDrop::GradCamPP : PatchDrop::Random;
+  const std::string& fill = p.get_string("reconstruct");
+  DQ_ASSERT(fill == "mean" || fill == "mae", "patches.reconstruct was validated by its spec");
+  c.reconstruct = fill == "mean" ? PatchFill::Mean : PatchFill::Mae;
   c.batch = p.get_int("batch");
   return c;
 }
 
 bool PatchConfig::needs_backend(std::span<const ClassSelection> selections) const {
-  if (reconstruct == "mae") return true;
+  if (reconstruct == PatchFill::Mae) return true;
   for (const auto& s : selections) {
     if (s.spd) return true;
-    if (drop == "gradcampp")
+    if (drop == PatchDrop::GradCamPP)
       for (float w : s.keep)
         if (w < 1.0f) return true;
   }
@@ -85,7 +90,7 @@ class RankingCache {
   RankingCache(const PatchStageInput& in, const PatchGrid& grid) : in_(in), grid_(grid) {
     const int64_t p = grid.count();
     scores_.assign(static_cast<size_t>(in.train.n * p), std::numeric_limits<float>::quiet_NaN());
-    if (in.cache_dir.empty() || !in.backend || in.config.drop != "gradcampp") return;
+    if (in.cache_dir.empty() || !in.backend || in.config.drop != PatchDrop::GradCamPP) return;
     const std::string key = sha256_hex(fmt::format("{}|grid:{}x{}x{}|n:{}", in.backend->ranking_key(), grid.rows,
                                                    grid.cols, grid.patch, in.train.n));
     const auto dir = std::filesystem::path(in.cache_dir) / "patch_scores";
@@ -165,14 +170,14 @@ class PatchStage {
     const int64_t p = grid_.count();
     std::vector<int64_t> to_rank;
     for (size_t i = 0; i < ids.size(); ++i)
-      if (keep[i] < p && in_.config.drop == "gradcampp") to_rank.push_back(ids[i]);
+      if (keep[i] < p && in_.config.drop == PatchDrop::GradCamPP) to_rank.push_back(ids[i]);
     const std::vector<float> scores = to_rank.empty() ? std::vector<float>{} : ranking_.get(to_rank);
     auto scope = in_.timer.scope("dropping");
     size_t ranked = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (keep[i] >= p) {
         out[i].assign(static_cast<size_t>(p), 1);
-      } else if (in_.config.drop == "gradcampp") {
+      } else if (in_.config.drop == PatchDrop::GradCamPP) {
         out[i] = top_patch_mask(std::span(scores).subspan(ranked++ * static_cast<size_t>(p), static_cast<size_t>(p)), keep[i]);
       } else {
         Rng rng(derive_seed(derive_seed(in_.seed, static_cast<uint64_t>(ids[i])), static_cast<uint64_t>(keep[i])));
@@ -188,7 +193,7 @@ class PatchStage {
     const int64_t bytes = t.image_bytes(), p = grid_.count();
     for (size_t i = 0; i < ids.size(); ++i) std::copy_n(t.image(ids[i]), bytes, pixels + i * bytes);
     auto scope = in_.timer.scope("reconstruction");
-    if (in_.config.reconstruct == "mean") {
+    if (in_.config.reconstruct == PatchFill::Mean) {
       for (size_t i = 0; i < ids.size(); ++i)
         fill_dropped_patches(pixels + i * bytes, t.channels, t.height, t.width, grid_, masks[i], fill_);
       return;

@@ -24,10 +24,15 @@ namespace dq {
 std::vector<ParamSpec> patch_specs();
 Params default_patch_params();  // patch_specs() at their defaults, owner "patches"
 
+// How the patches to drop are chosen: the lowest GradCAM++ scores, or uniformly at random.
+enum class PatchDrop { GradCamPP, Random };
+// What fills a dropped patch: the per-channel dataset mean, or a masked autoencoder.
+enum class PatchFill { Mean, Mae };
+
 struct PatchConfig {
-  int64_t patch_size = 0;           // px; 0 = PatchGrid's default for the resolution
-  std::string drop = "gradcampp";   // gradcampp | random
-  std::string reconstruct = "mean"; // mean | mae
+  int64_t patch_size = 0;                // px; 0 = PatchGrid's default for the resolution
+  PatchDrop drop = PatchDrop::GradCamPP;  // YAML `drop`: gradcampp | random
+  PatchFill reconstruct = PatchFill::Mean;  // YAML `reconstruct`: mean | mae
   int64_t batch = 64;               // images per network call
   static PatchConfig from(const Params& params);
   // Whether a network is needed for these selections (ranking, MAE or SPD).

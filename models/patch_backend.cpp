@@ -18,17 +18,24 @@
 namespace dq {
 namespace {
 
+// The `patches:` section's GradCAM++ choices, parsed once (their names were checked against the
+// specs' allowed values, methods/patch_stage.cpp, when the section was read).
+enum class CamNetwork { Extractor, TorchScript };
+enum class CamTarget { Predicted, Label };
+
 class TorchPatchBackend final : public PatchBackend {
  public:
   TorchPatchBackend(const Dataset& dataset, const Params& extractor, const Params& patches, std::string cache_dir,
                     ProgressFn progress)
       : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
-        progress_(std::move(progress)), key_(embedding_key(dataset, extractor)) {}
+        progress_(std::move(progress)), key_(embedding_key(dataset, extractor)),
+        cam_network_(patches.get_string("cam_network") == "torchscript" ? CamNetwork::TorchScript : CamNetwork::Extractor),
+        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted) {}
 
   std::string ranking_key() const override {
     std::string id = fmt::format("gradcampp|target:{}|network:{}", patches_.get_string("cam_target"),
                                  patches_.get_string("cam_network"));
-    if (patches_.get_string("cam_network") == "torchscript") id += "|" + file_identity(patches_.get_string("cam_path"));
+    if (cam_network_ == CamNetwork::TorchScript) id += "|" + file_identity(patches_.get_string("cam_path"));
     else id += "|embeddings:" + key_;
     return sha256_hex(id);
   }
@@ -66,7 +73,7 @@ class TorchPatchBackend final : public PatchBackend {
     const auto n = static_cast<int64_t>(labels.size());
     torch::Tensor x = net.input(images, n, t.channels, t.height, t.width);
     torch::Tensor a, scores;
-    if (patches_.get_string("cam_network") == "torchscript") {
+    if (cam_network_ == CamNetwork::TorchScript) {
       auto out = cam_script().forward({x});
       if (!out.isTuple() || out.toTuple()->elements().size() != 2)
         throw Error(fmt::format("patches.cam_path '{}': forward must return (activation N x K x h x w, scores N x classes)",
@@ -81,7 +88,7 @@ class TorchPatchBackend final : public PatchBackend {
       scores = net.classifier->classify_map(a);
     }
     torch::Tensor target;
-    if (patches_.get_string("cam_target") == "label")
+    if (cam_target_ == CamTarget::Label)
       target = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()), torch::kLong).to(scores.device());
     else
       target = scores.detach().argmax(1);
@@ -111,6 +118,8 @@ class TorchPatchBackend final : public PatchBackend {
   std::string cache_dir_;
   ProgressFn progress_;
   std::string key_;
+  CamNetwork cam_network_;
+  CamTarget cam_target_;
   std::optional<ExtractorNetwork> net_;
   std::optional<torch::jit::script::Module> cam_;
   std::unique_ptr<MaeReconstructor> mae_;

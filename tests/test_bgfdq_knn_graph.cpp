@@ -182,3 +182,19 @@ TEST_CASE("knn=auto searches small classes exactly and large ones with the clust
   REQUIRE(g.lists.ids == exact.lists.ids);
   REQUIRE(g.lambda_c == exact.lambda_c);
 }
+
+TEST_CASE("the knn mode is parsed once: a FAISS string FAISS cannot build is refused at once", "[bgfdq]") {
+  CHECK(KnnMode::parse("exact").search == KnnSearch::Exact);
+  CHECK(KnnMode::parse("auto").search == KnnSearch::Auto);
+  for (const char* factory : {"HNSW32", "IVF16,Flat", "PCA64,Flat", "IVF64,PQ16"}) {
+    INFO(factory);
+    const KnnMode m = KnnMode::parse(factory);
+    CHECK(m.search == KnnSearch::Faiss);
+    CHECK(m.text() == factory);
+  }
+  for (const char* bad : {"exakt", "Exact", "IVF,Flat", ""}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(KnnMode::parse(bad), Catch::Contains("parameter 'knn' of method 'bgfdq'") &&
+                                               Catch::Contains("is neither exact, clustered, auto nor a FAISS"));
+  }
+}

@@ -119,6 +119,10 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("budget", std::string(kBase) + "memory_budget: 12 gigs\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:16 (key 'memory_budget'): unknown size unit");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
+  // Before: a misspelt knn mode passed the dry run and failed each cell inside FAISS.
+  fails_with("knn", std::string(kBase) + "extractor: {kind: proxy}\ngrid:\n  method: [\"bgfdq(knn=exakt)\"]\n  ratio: [0.1]\n",
+             ":7:12 (key 'method'): parameter 'knn' of method 'bgfdq': 'exakt' is neither exact, clustered, auto nor a "
+             "FAISS index_factory string");
   // An option combination that cannot be honoured is refused here, before any cell runs.
   fails_with("noextractor", std::string(kBase) + "grid:\n  method: [random, bgfdq]\n  ratio: [0.1]\n",
              ":6:20 (key 'method'): method 'bgfdq' works on embeddings; add an 'extractor:' section");

@@ -1,9 +1,12 @@
 // The per-class KNN graph BGFDQ consumes: exact or approximate search, lambda_C, recall@k against exact
 // on a sample of queries, and an on-disk cache so that every ratio, seed and NCS setting of a class
 // reuses one search.
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_factory.h>
 #include <fmt/format.h>
 
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <optional>
 
@@ -18,6 +21,19 @@ KnnMode KnnMode::parse(const std::string& text) {
   if (text == "exact") return {KnnSearch::Exact};
   if (text == "clustered") return {KnnSearch::Clustered};
   if (text == "auto") return {KnnSearch::Auto};
+  // Checked here, when the method is built (so a misspelt mode fails before any cell runs), by
+  // letting FAISS build the index for a dimension most factory strings accept (2048: divisible by
+  // every PQ/OPQ sub-quantizer count, above every PCA target). Whether it suits the embeddings' own
+  // dimension is known only at search time.
+  try {
+    std::unique_ptr<faiss::Index> probe(faiss::index_factory(2048, text.c_str(), faiss::METRIC_L2));
+  } catch (const faiss::FaissException& e) {
+    const std::string why = e.what();
+    const size_t cut = why.rfind(": ");
+    throw Error(fmt::format("parameter 'knn' of method 'bgfdq': '{}' is neither exact, clustered, auto nor a FAISS "
+                            "index_factory string (e.g. 'HNSW32', 'IVF1024,Flat', 'PCA64,Flat'); FAISS says: {}",
+                            text, cut == std::string::npos ? why : why.substr(cut + 2)));
+  }
   return {KnnSearch::Faiss, text};
 }
 
