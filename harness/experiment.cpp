@@ -351,4 +351,18 @@ class ExperimentParser {
 
 Experiment load_experiment(const std::string& path) { return ExperimentParser(path).parse(); }
 
+int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
+  const Params& mine = cell.method.params;
+  if (!mine.has("k") || !mine.has("knn")) return 0;
+  int64_t largest = mine.get_int("k");
+  for (const CellConfig& other : ex.cells) {
+    const Params& p = other.method.params;
+    if (other.dataset.name == cell.dataset.name && other.method.name == cell.method.name && p.has("k") && p.has("knn") &&
+        p.get_string("knn") == mine.get_string("knn"))
+      largest = std::max(largest, p.get_int("k"));
+  }
+  return largest;
+}
+
+
 }  // namespace dq

@@ -60,4 +60,9 @@ struct Experiment {
 // the current directory, not to the file (run dqbench from the repository root).
 Experiment load_experiment(const std::string& path);
 
+// The largest `k` among the experiment's cells that share this cell's dataset, method and `knn`
+// search mode (0 when the method has no `k`): a bgfdq K sweep builds its exact KNN graph once, at that
+// k, whatever order its cells run in (CellResources::knn_sweep_k, methods/docs/bgfdq.md "K sweeps").
+int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell);
+
 }  // namespace dq

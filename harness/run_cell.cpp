@@ -93,22 +93,6 @@ std::function<void(const std::string&, const std::string&)> method_note_sink(Sto
   return sink;
 }
 
-// The largest `k` among the experiment's cells that share this cell's dataset, method and `knn`
-// search mode (0 when the method has no `k`): a K sweep then builds its exact KNN graph once, at that
-// k, whatever order its cells run in (CellResources::knn_sweep_k).
-int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
-  const Params& mine = cell.method.params;
-  if (!mine.has("k") || !mine.has("knn")) return 0;
-  int64_t largest = mine.get_int("k");
-  for (const CellConfig& other : ex.cells) {
-    const Params& p = other.method.params;
-    if (other.dataset.name == cell.dataset.name && other.method.name == cell.method.name && p.has("k") && p.has("knn") &&
-        p.get_string("knn") == mine.get_string("knn"))
-      largest = std::max(largest, p.get_int("k"));
-  }
-  return largest;
-}
-
 }  // namespace
 
 CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, const CellRunOptions& options) {

@@ -77,7 +77,7 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
   return out;
 }
 
-PeakEstimate estimate_peak(const CellConfig& cell) {
+PeakEstimate estimate_peak(const CellConfig& cell, int64_t knn_build_k) {
   PeakEstimate e;
   if (cell.dataset.kind != "synthetic_embeddings") {
     e.detail = "sizes unknown before loading (" + cell.dataset.kind + ")";
@@ -102,7 +102,7 @@ PeakEstimate estimate_peak(const CellConfig& cell) {
       e.detail = sizes + ": dense GraphCut 4*M^2 + 4*M*d";
     }
   } else if (name == "bgfdq") {
-    const int64_t k = p.get_int("k");
+    const int64_t k = std::max(p.get_int("k"), knn_build_k);  // a K sweep builds its graph at its largest k
     const int64_t tile = p.has("tile_mb") ? p.get_int("tile_mb") << 20 : 0;
     const int64_t copy = m * (d + 3) * 4;
     e.declared_bytes = m * k * 8 + std::min<int64_t>(tile, 4 * m * m) + copy;
@@ -125,7 +125,7 @@ std::string render_dry_run(const Experiment& ex, Store* store) {
     if (store)
       if (auto row = store->find_cell(c.id())) status = status_name(row->status);
     if (status != "DONE" && status != "OOM") ++to_run;
-    const PeakEstimate e = estimate_peak(c);
+    const PeakEstimate e = estimate_peak(c, knn_sweep_k(ex, c));
     const bool oom = e.declared_bytes >= 0 && static_cast<uint64_t>(e.declared_bytes) > c.memory_budget;
     will_oom += oom;
     out += fmt::format("{:>4}  {}  {:<8} {:>10} {:>10}  {}  [{}]{}\n", i, c.id().substr(0, 12), status,

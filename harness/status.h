@@ -21,7 +21,8 @@ struct PeakEstimate {
   int64_t data_bytes = -1;      // the features / embeddings held by the cell (not budgeted)
   std::string detail;           // "M=5000 d=64: dense 4*M^2"
 };
-PeakEstimate estimate_peak(const CellConfig& cell);
+// knn_build_k: the k a bgfdq cell's exact graph is built at (knn_sweep_k of its experiment; 0: its own k).
+PeakEstimate estimate_peak(const CellConfig& cell, int64_t knn_build_k = 0);
 
 // `store` may be null (no database yet: every cell PENDING).
 std::string render_dry_run(const Experiment& ex, Store* store);

@@ -333,3 +333,21 @@ TEST_CASE("dry run: dense GraphCut is 4*M^2 and marked OOM over the budget, slur
   CHECK(slurm_array_ranges({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8");
   CHECK(slurm_array_ranges({3}) == "3");
 }
+
+TEST_CASE("dry run: a K sweep's cells are estimated at the k its graph is built at", "[harness]") {
+  const auto dir = test::scratch_dir("harness_dry_ksweep");
+  test::write_text(dir / "e.yaml",
+                   "name: dry\ndatasets: {syn: {kind: synthetic_embeddings, classes: 2, per_class: 1000, dim: 8}}\n"
+                   "extractor: {kind: none}\ntrain: none\n"
+                   "grid: {method: [\"bgfdq(k=5)\", \"bgfdq(k=40)\", \"bgfdq(k=5,knn=clustered)\"], ratio: [0.1]}\n");
+  const Experiment ex = load_experiment((dir / "e.yaml").string());
+  REQUIRE(ex.cells.size() == 3);
+  CHECK(knn_sweep_k(ex, ex.cells[0]) == 40);
+  CHECK(knn_sweep_k(ex, ex.cells[1]) == 40);
+  CHECK(knn_sweep_k(ex, ex.cells[2]) == 5);  // another search mode: its own graph
+  CHECK(estimate_peak(ex.cells[0], 40).declared_bytes == estimate_peak(ex.cells[1]).declared_bytes);
+  const std::string text = render_dry_run(ex, nullptr);
+  INFO(text);
+  CHECK(text.find("(k=40)") != std::string::npos);
+  CHECK(text.find("(k=5) + tile") != std::string::npos);  // the clustered cell
+}
