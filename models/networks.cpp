@@ -50,6 +50,17 @@ struct SmallCnnImpl : ClassifierImpl {
   }
 };
 
+// A residual block's shortcut: identity (an empty Sequential) when the shape is kept, else a strided
+// 1x1 convolution and batch norm to `out` channels.
+nn::Sequential projection_shortcut(int64_t in, int64_t out, int64_t stride) {
+  nn::Sequential shortcut;
+  if (stride != 1 || in != out) {
+    shortcut->push_back(nn::Conv2d(conv_options(in, out, 1, stride, 0)));
+    shortcut->push_back(nn::BatchNorm2d(out));
+  }
+  return shortcut;
+}
+
 struct BasicBlockImpl : nn::Module {
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
@@ -59,12 +70,7 @@ struct BasicBlockImpl : nn::Module {
     bn1 = register_module("bn1", nn::BatchNorm2d(out));
     conv2 = register_module("conv2", nn::Conv2d(conv_options(out, out, 3, 1, 1)));
     bn2 = register_module("bn2", nn::BatchNorm2d(out));
-    shortcut = nn::Sequential();
-    if (stride != 1 || in != out) {
-      shortcut->push_back(nn::Conv2d(conv_options(in, out, 1, stride, 0)));
-      shortcut->push_back(nn::BatchNorm2d(out));
-    }
-    register_module("shortcut", shortcut);
+    shortcut = register_module("shortcut", projection_shortcut(in, out, stride));
   }
   torch::Tensor forward(torch::Tensor x) {
     auto y = torch::relu(bn1->forward(conv1->forward(x)));
@@ -88,12 +94,7 @@ struct BottleneckImpl : nn::Module {
     bn2 = register_module("bn2", nn::BatchNorm2d(planes));
     conv3 = register_module("conv3", nn::Conv2d(conv_options(planes, out, 1, 1, 0)));
     bn3 = register_module("bn3", nn::BatchNorm2d(out));
-    shortcut = nn::Sequential();
-    if (stride != 1 || in != out) {
-      shortcut->push_back(nn::Conv2d(conv_options(in, out, 1, stride, 0)));
-      shortcut->push_back(nn::BatchNorm2d(out));
-    }
-    register_module("shortcut", shortcut);
+    shortcut = register_module("shortcut", projection_shortcut(in, out, stride));
   }
   torch::Tensor forward(torch::Tensor x) {
     auto y = torch::relu(bn1->forward(conv1->forward(x)));
