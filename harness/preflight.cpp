@@ -35,19 +35,6 @@ std::vector<PreflightProblem> check_before_running(const Experiment& ex) {
         }
       }
     }
-    // The user's TorchScript files (extractor, GradCAM++ network, MAE), named by key and file.
-    const auto need_file = [&](const std::string& key, const std::string& path) {
-      if (path.empty() || std::filesystem::is_regular_file(path) || !reported.insert(key + "|" + path).second) return;
-      problems.push_back({PreflightProblem::Kind::MissingData,
-                          fmt::format("{}: {}: TorchScript file '{}' does not exist", ex.file, key, path)});
-    };
-    if (cell.extractor && cell.extractor->get_string("kind") == "torchscript")
-      need_file("extractor.path", cell.extractor->get_string("path"));
-    if (cell.drops_patches()) {
-      if (cell.patches.get_string("drop") == "gradcampp" && cell.patches.get_string("cam_network") == "torchscript")
-        need_file("patches.cam_path", cell.patches.get_string("cam_path"));
-      if (cell.patches.get_string("reconstruct") == "mae") need_file("patches.mae_path", cell.patches.get_string("mae_path"));
-    }
     const auto method = cell.method.instantiate();
     const std::string key = d.name + "|" + cell.method.name;
     if (reported.count(key)) continue;

@@ -1,9 +1,9 @@
 #pragma once
 // What can be known before a cell runs is checked before anything runs or is written: every
-// dataset's files and every TorchScript file the cells name exist, methods that need images get
-// datasets that have them (a method that needs embeddings without an extractor is refused when the
-// file loads: harness/experiment.cpp). And a cache folder that cannot be written is not an error:
-// caching is optional, so the run goes on without it after one warning.
+// dataset's files exist, methods that need images get datasets that have them (a method that needs
+// embeddings without an extractor is refused when the file loads: harness/experiment.cpp). And a
+// cache folder that cannot be written is not an error: caching is optional, so the run goes on
+// without it after one warning.
 #include <ostream>
 #include <string>
 #include <vector>
@@ -12,9 +12,8 @@
 
 namespace dq {
 
-// One problem a run would stop at. `MissingData`: a dataset's files or a TorchScript file are absent
-// or unreadable on this machine (the file itself may be fine: a paper-tier YAML on a machine without
-// the data);
+// One problem a run would stop at. `MissingData`: a dataset's files are absent or unreadable on this
+// machine (the file itself may be fine: a paper-tier YAML on a machine without the data);
 // `Config`: the file asks for something no machine can run (a method that needs images on a
 // features-only dataset).
 struct PreflightProblem {

@@ -286,29 +286,6 @@ TEST_CASE("before running: missing dataset files, methods needing images, a miss
   CHECK(render_preflight_problems({}).empty());
 }
 
-TEST_CASE("before running: a missing TorchScript extractor, GradCAM++ network or MAE names the key and the file",
-          "[harness]") {
-  const auto dir = test::scratch_dir("harness_preflight_torchscript");
-  test::write_text(dir / "present.pt", "x");
-  const std::string d = dir.string();
-  test::write_text(dir / "e.yaml",
-                   "name: pf\ndatasets:\n  syn: {kind: synthetic_images, classes: 2, train_per_class: 4, "
-                   "test_per_class: 2, image_size: 8}\n"
-                   "extractor: {kind: torchscript, path: " + d + "/absent_extractor.pt, layer: features}\ntrain: none\n"
-                   "patches: {drop: gradcampp, cam_network: torchscript, cam_path: " + d + "/absent_cam.pt, "
-                   "reconstruct: mae, mae_path: " + d + "/present.pt}\n"
-                   "grid: {method: [random, \"bgfdq(theta=0.25)\", \"bgfdq(theta=0.5)\"], ratio: [0.5]}\n");
-  const Experiment ex = load_experiment((dir / "e.yaml").string());
-  const auto problems = check_before_running(ex);
-  const std::string all = render_preflight_problems(problems);
-  INFO(all);
-  REQUIRE(problems.size() == 2);  // each missing file once; the existing MAE file is not a problem
-  CHECK(problems[0].kind == PreflightProblem::Kind::MissingData);
-  CHECK(problems[0].message == ex.file + ": extractor.path: TorchScript file '" + d + "/absent_extractor.pt' does not exist");
-  CHECK(problems[1].message == ex.file + ": patches.cam_path: TorchScript file '" + d + "/absent_cam.pt' does not exist");
-  CHECK(dry_run_exit_code(problems) == 4);  // missing on this machine, the file itself may be fine
-}
-
 TEST_CASE("an unwritable cache folder degrades to no cache with one warning", "[harness]") {
   const auto dir = test::scratch_dir("harness_cache_dir");
   test::write_text(dir / "file", "x");
