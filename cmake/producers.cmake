@@ -26,8 +26,9 @@ set(DQ_PRODUCERS
 )
 
 set(DQ_CORE_NUMERIC_SOURCES core/rng.cpp core/rng.h core/npy.cpp core/npy.h)
+set(DQ_DEVICE_BATCH_SOURCES models/device_batch.cpp models/device_batch.h)
 set(DQ_NETWORK_SOURCES
-  models/device.cpp models/device.h models/device_specs.cpp models/models.h models/networks.cpp models/networks.h
+  ${DQ_DEVICE_BATCH_SOURCES} models/device.cpp models/device.h models/device_specs.cpp models/models.h models/networks.cpp models/networks.h
   models/recipe_specs.cpp models/trainer.cpp)
 
 set(DQ_PRODUCER_dataset_SOURCES
@@ -46,7 +47,7 @@ set(DQ_PRODUCER_extractor_network_LIBRARIES torch)
 
 set(DQ_PRODUCER_embeddings_SOURCES
   models/extractor.cpp models/extractor_network.h models/networks.cpp models/networks.h models/models.h
-  core/embedding_check.cpp core/embedding_check.h)
+  core/embedding_check.cpp core/embedding_check.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_embeddings_LIBRARIES torch)
 
 set(DQ_PRODUCER_knn_graph_SOURCES
@@ -66,10 +67,11 @@ set(DQ_PRODUCER_bins_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_scores_SOURCES
   models/gradcam.cpp models/gradcam.h models/patch_backend.cpp methods/patch_stage.cpp methods/patch_stage.h
-  methods/patches.cpp methods/patches.h)
+  methods/patches.cpp methods/patches.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_patch_scores_LIBRARIES torch)
 
-set(DQ_PRODUCER_mae_SOURCES models/mae.cpp models/mae.h methods/patches.cpp methods/patches.h ${DQ_CORE_NUMERIC_SOURCES})
+set(DQ_PRODUCER_mae_SOURCES
+  models/mae.cpp models/mae.h methods/patches.cpp methods/patches.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_mae_LIBRARIES torch)
 
 set(DQ_PRODUCER_selection_SOURCES
@@ -82,7 +84,7 @@ set(DQ_PRODUCER_selection_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_stage_SOURCES
   methods/patch_stage.cpp methods/patch_stage.h methods/patches.cpp methods/patches.h methods/spd.cpp methods/spd.h
-  models/patch_backend.cpp models/gradcam.cpp models/gradcam.h ${DQ_CORE_NUMERIC_SOURCES})
+  models/patch_backend.cpp models/gradcam.cpp models/gradcam.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_patch_stage_LIBRARIES torch)
 
 set(DQ_PRODUCER_metrics_SOURCES methods/metrics.cpp methods/metrics.h)
