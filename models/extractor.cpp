@@ -139,7 +139,9 @@ void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Pa
   if (!net.artefact.from_cache) {
     train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
     torch::serialize::OutputArchive archive;
+    net.classifier->to(torch::kCPU);  // the cache file (and its content hash) holds CPU tensors, as the MAE's does
     net.classifier->save(archive);
+    net.classifier->to(net.device);
     net.artefact.sha256 = write_archive_cache(archive, model_path, "extractor network");  // a failed write warns
     std::error_code ec;
     if (!model_path.empty()) net.artefact.bytes = static_cast<int64_t>(std::filesystem::file_size(model_path, ec));
