@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
 #include "core/embedding_check.h"
@@ -13,6 +15,7 @@
 #include "core/npy.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
+#include "models/compute_mode.h"
 #include "models/extractor_network.h"
 #include "models/networks.h"
 #include "models/torch_errors.h"
@@ -68,14 +71,41 @@ torch::Tensor torchscript_features(torch::jit::script::Module& module, const std
   return x.flatten(1);
 }
 
+// The proxy network's test accuracy beside its cached model (written once, after training).
+void write_extractor_record(const std::string& model_path, const ExtractorNetwork& net) {
+  if (model_path.empty()) return;
+  nlohmann::json j = {{"top1", net.top1}, {"top1_tta", net.top1_tta}};
+  const std::string text = j.dump() + "\n";
+  write_cache_file(extractor_record_path(model_path), "extractor accuracy",
+                   [&](AtomicFileWriter& out) { out.write(text.data(), text.size()); });
+}
+
+// Fills net.top1 / top1_tta from the record beside `model_path`; a missing or damaged record leaves -1.
+void read_extractor_record(const std::string& model_path, double& top1, double& top1_tta) {
+  if (model_path.empty()) return;
+  std::ifstream in(extractor_record_path(model_path));
+  if (!in) return;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    top1 = j.at("top1").get<double>();
+    top1_tta = j.at("top1_tta").get<double>();
+  } catch (const nlohmann::json::exception&) {
+    top1 = top1_tta = -1;
+  }
+}
+
 }  // namespace
 
+std::string extractor_record_path(const std::string& model_path) {
+  return (std::filesystem::path(model_path).replace_extension(".top1.json")).string();
+}
+
 torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const {
-  return images_to_tensor(pixels, count, c, h, w, norm).to(device);
+  return in_memory_format(images_to_tensor(pixels, count, c, h, w, norm).to(device), compute);
 }
 
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
-  if (classifier) return classifier->features(x.to(device));
+  if (classifier) return classifier->features(in_memory_format(x.to(device), compute));
   return torchscript_features(*script, layer, x.to(device));
 }
 
@@ -119,21 +149,29 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
         archive.load_from(model_path);
         net.classifier->load(archive);
         loaded = true;
+        read_extractor_record(model_path, net.top1, net.top1_tta);
         if (progress) progress(fmt::format("extractor network from cache {}", model_path));
       } catch (const c10::Error&) {
         net.classifier = fresh();  // damaged: retrain from the same initialisation
       }
     }
     net.classifier->to(net.device);
+    net.compute.memory_format = recipe.compute.memory_format;
     if (!loaded) {
-      train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+      const TrainResult trained =
+          train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+      if (dataset.test.n > 0) {
+        net.top1 = trained.final_top1;
+        net.top1_tta = trained.final_top1_tta;
+      }
       if (!model_path.empty())  // a failed cache write is a warning (core/atomic_file.h)
       {
         torch::serialize::OutputArchive archive;
         net.classifier->save(archive);
-        write_archive_cache(archive, model_path, "extractor network");
+        if (write_archive_cache(archive, model_path, "extractor network")) write_extractor_record(model_path, net);
       }
     }
+    set_memory_format(*net.classifier, net.compute);  // a cached network loads in the default layout
     net.classifier->eval();
     return net;
   }
@@ -193,6 +231,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
         out.from_cache = true;
         out.key = key;
         out.cache_path = path;
+        read_extractor_record(extractor_model_path(cache_dir, key), out.extractor_top1, out.extractor_top1_tta);
         if (progress) progress(fmt::format("embeddings from cache {}", path));
         return out;
       }
@@ -204,8 +243,11 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
                                                           : "TorchScript extractor " + extractor.get_string("path");
   Embeddings out = converting_torch_errors("extractor", [&] {
     ExtractorNetwork net = load_extractor_network(dataset, extractor, extractor_model_path(cache_dir, key), progress);
-    return embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
-                        {origin, dataset.train.labels, &dataset.class_names}, progress);
+    Embeddings e = embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
+                                {origin, dataset.train.labels, &dataset.class_names}, progress);
+    e.extractor_top1 = net.top1;
+    e.extractor_top1_tta = net.top1_tta;
+    return e;
   });
   out.key = key;
   if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))

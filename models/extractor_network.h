@@ -21,8 +21,12 @@ struct ExtractorNetwork {
   Normalization norm;                                // per-channel input normalisation (extractor `normalize`)
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
   torch::Device device = torch::kCPU;
+  ComputeOptions compute;                            // kind proxy: the recipe's layout (inference runs in fp32)
+  // kind proxy: the trained network's test top-1 and top-1 with test-time augmentation, in [0, 1]
+  // (-1 when unknown: a network cached before they were kept, or tta_level 0).
+  double top1 = -1, top1_tta = -1;
 
-  // uint8 images (count x C x H x W) -> normalised float tensor on `device`.
+  // uint8 images (count x C x H x W) -> normalised float tensor on `device`, in the network's layout.
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
   // Normalised input -> N x d embeddings.
   torch::Tensor embed(const torch::Tensor& x);
@@ -32,11 +36,14 @@ struct ExtractorNetwork {
 std::string embedding_key(const Dataset& dataset, const Params& extractor);
 
 // Builds the extractor of kind proxy or torchscript. A proxy network is trained on the full training
-// split once and kept at `model_path` (when not empty; a damaged file is retrained and overwritten).
+// split once and kept at `model_path` (when not empty; a damaged file is retrained and overwritten),
+// its test top-1 beside it (extractor_record_path).
 ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& model_path,
                                         const ProgressFn& progress);
 
 // `cache_dir/embeddings/<key>.pt` for the proxy network behind the embeddings of `key` ("" without a cache).
 std::string extractor_model_path(const std::string& cache_dir, const std::string& key);
+// The proxy network's test accuracy, kept beside its model file: `<model>.top1.json`.
+std::string extractor_record_path(const std::string& model_path);
 
 }  // namespace dq

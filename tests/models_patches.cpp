@@ -20,6 +20,7 @@
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
+#include "models_test_helpers.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -185,13 +186,6 @@ def forward(self, x, mask):
   CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr), Catch::Contains("patches.mae_path") && Catch::Contains("missing.pt"));
 }
 
-namespace {
-double metric(Store& store, const std::string& cell, const std::string& name) {
-  const auto m = store.metrics(cell);
-  const auto it = m.find(name);
-  return it == m.end() ? std::nan("") : it->second;
-}
-}  // namespace
 
 TEST_CASE("BGFDQ with SPD and DQ-style fixed dropping run end to end with a patches stage", "[e2e][spd]") {
   const auto dir = test::scratch_dir("e2e_spd");
@@ -223,26 +217,26 @@ grid:
   for (const auto& row : store.cells("spd")) {
     INFO(row.method);
     // The storage ratio comes from the applied masks; 16 patches per 16 px image.
-    CHECK(metric(store, row.cell_id, "patches_per_image") == 16);
-    const double storage = metric(store, row.cell_id, "patch_storage_ratio");
+    CHECK(test::cell_metric(store, row.cell_id, "patches_per_image") == 16);
+    const double storage = test::cell_metric(store, row.cell_id, "patch_storage_ratio");
     if (row.method.find("lambda_scale=1000") != std::string::npos) {
       // A huge threshold admits every theta: theta* = 0.9 everywhere, keep floor(1.6) = 1 of 16 patches;
       // 10 images per class would need 160 candidates, so all 40 of each class are stored.
-      CHECK(metric(store, row.cell_id, "spd_theta_0.9_count") == 120);
-      CHECK(metric(store, row.cell_id, "spd_mean_drop") == Approx(0.9));
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0 / 16));
+      CHECK(test::cell_metric(store, row.cell_id, "spd_theta_0.9_count") == 120);
+      CHECK(test::cell_metric(store, row.cell_id, "spd_mean_drop") == Approx(0.9));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0 / 16));
       CHECK(storage == Approx(1.0 / 16));
       continue;
     }
     CHECK(std::abs(storage * 120 - 0.25 * 120) <= 3 * 0.5 + 1e-9);  // within half an image per class
     if (row.method.find("spd=on") != std::string::npos) {
       // Threshold 0: no theta qualifies, whole images, exactly the budget of 10 per class.
-      CHECK(metric(store, row.cell_id, "spd_theta_0.0_count") == 30);
-      CHECK(metric(store, row.cell_id, "patch_sample_ratio") == Approx(0.25));
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0));
+      CHECK(test::cell_metric(store, row.cell_id, "spd_theta_0.0_count") == 30);
+      CHECK(test::cell_metric(store, row.cell_id, "patch_sample_ratio") == Approx(0.25));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0));
     } else {
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(0.75));
-      CHECK(metric(store, row.cell_id, "patch_sample_ratio") == Approx(39.0 / 120));  // round(10 / 0.75) = 13 per class
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(0.75));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_sample_ratio") == Approx(39.0 / 120));  // round(10 / 0.75) = 13 per class
     }
   }
   sqlite3_stmt* st = nullptr;
