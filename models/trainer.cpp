@@ -174,7 +174,12 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
     result.final_train_loss = loss_count > 0 ? loss_sum.item<double>() / static_cast<double>(loss_count) : 0;
     result.epochs = epoch + 1;
     const bool last = epoch + 1 == epochs;
-    if ((epoch + 1) % eval_every != 0 && !last) continue;
+    if ((epoch + 1) % eval_every != 0 && !last) {
+      if (progress)
+        progress(fmt::format("epoch {}/{}: loss {:.4f} ({} of {} steps)", epoch + 1, epochs, result.final_train_loss,
+                             result.steps, plan.total_steps));
+      continue;
+    }
     const EvalResult eval = evaluate(*model, test, norm, device, last ? recipe.tta_level : 0, recipe.compute);
     result.final_top1 = eval.top1;
     result.best_top1 = std::max(result.best_top1, result.final_top1);
