@@ -4,6 +4,7 @@
 
 #include "datasets/dataset.h"
 #include "models/compute_mode.h"
+#include "models/device_batch.h"
 
 namespace dq {
 
@@ -40,16 +41,14 @@ EvalResult evaluate(ClassifierImpl& model, const ImageSet& test, const Normaliza
   std::vector<int64_t> ids(static_cast<size_t>(batch));
   const auto counter = torch::TensorOptions().dtype(torch::kInt64).device(device);
   auto correct = torch::zeros({}, counter), correct_tta = torch::zeros({}, counter);
-  auto host = torch::TensorOptions().dtype(torch::kFloat32);
-  if (device.is_cuda()) host = host.pinned_memory(true);  // faster copies
   for (int64_t start = 0; start < test.n; start += batch) {
     const int64_t count = std::min(batch, test.n - start);
     std::iota(ids.begin(), ids.begin() + count, start);
-    auto x = torch::empty({count, test.channels, test.height, test.width}, host);
+    auto x = host_tensor({count, test.channels, test.height, test.width}, torch::kFloat32, device);
     gather_images(test, ids.data(), count, norm, nullptr, x.data_ptr<float>());
-    auto labels = torch::from_blob(const_cast<int64_t*>(test.labels.data() + start), {count}, torch::kInt64).to(device);
+    auto labels = labels_to_device(test.labels.data() + start, count, device);
     torch::Tensor plain;
-    const torch::Tensor logits = tta_logits(model, x.to(device, /*non_blocking=*/true), tta_level, compute, device, &plain);
+    const torch::Tensor logits = tta_logits(model, to_device(x, device), tta_level, compute, device, &plain);
     correct += plain.argmax(1).eq(labels).sum();
     if (tta_level > 0) correct_tta += logits.argmax(1).eq(labels).sum();
   }

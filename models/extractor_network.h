@@ -20,13 +20,15 @@ struct ExtractorNetwork {
   std::optional<torch::jit::script::Module> script;  // kind torchscript: the user's module
   Normalization norm;                                // per-channel input normalisation (extractor `normalize`)
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
+  std::string path;                                  // torchscript: the file (for messages)
   torch::Device device = torch::kCPU;
   ComputeOptions compute;                            // kind proxy: the recipe's layout (inference runs in fp32)
   // kind proxy: the trained network's test top-1 and top-1 with test-time augmentation, in [0, 1]
   // (-1 when unknown: a network cached before they were kept, or tta_level 0).
   double top1 = -1, top1_tta = -1;
 
-  // uint8 images (count x C x H x W) -> normalised float tensor on `device`, in the network's layout.
+  // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h), in
+  // the network's layout.
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
   // Normalised input -> N x d embeddings.
   torch::Tensor embed(const torch::Tensor& x);

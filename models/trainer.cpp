@@ -14,6 +14,7 @@
 #include "datasets/dataset.h"
 #include "models/airbench94.h"
 #include "models/compute_mode.h"
+#include "models/device_batch.h"
 #include "models/evaluation.h"
 #include "models/lookahead.h"
 #include "models/models.h"
@@ -32,15 +33,11 @@ void set_compute_threads(int64_t threads) {
   torch::set_num_threads(static_cast<int>(n));
 }
 
-std::string torch_version() { return TORCH_VERSION; }
-
 namespace {
 
 // A host tensor for one batch; page-locked when it is bound for a CUDA device (faster copies).
 torch::Tensor host_batch(int64_t count, const ImageSet& s, torch::Device device) {
-  auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  if (device.is_cuda()) options = options.pinned_memory(true);
-  return torch::empty({count, s.channels, s.height, s.width}, options);
+  return host_tensor({count, s.channels, s.height, s.width}, torch::kFloat32, device);
 }
 
 // Sets a whitening first layer (models/airbench94.h) from the first `whiten_images` training images,
@@ -150,12 +147,12 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
       }
       auto x = host_batch(count, train, device);
       gather_images(train, ids, count, norm, crops.data(), x.data_ptr<float>());
-      auto y = torch::from_blob(batch_labels.data(), {count}, torch::kInt64).clone().to(device);
+      auto y = labels_to_device(batch_labels.data(), count, device);
       optimizer->zero_grad();
       torch::Tensor logits;
       {
         AutocastGuard autocast(recipe.compute, device);
-        logits = model->forward(in_memory_format(x.to(device, /*non_blocking=*/true), recipe.compute));
+        logits = model->forward(in_memory_format(to_device(x, device), recipe.compute));
       }
       auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, loss_options);
       loss.backward();
