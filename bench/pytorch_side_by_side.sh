@@ -6,9 +6,9 @@
 # hits both alike; the table shows the median of each side and dqbench / PyTorch.
 # The airbench94 rows (ROWS=recipe or all) time its inference and one step of its training recipe in
 # three layouts/precisions (contiguous fp32, channels-last fp32, channels-last bf16 autocast), batch
-# RECIPE_BATCH; with PYTORCH2=path/to/python (a venv with pip's PyTorch 2.x) a third side joins them.
+# RECIPE_BATCH; with PYTORCH2=path/to/python (the pip flavour's venv, scripts/install-torch-pip.sh) a third side joins them.
 #   bash bench/pytorch_side_by_side.sh   # THREADS=2 REPS=3 EPOCH_REPS=1 BUILD=build EPOCH=1 (0 skips the epoch row)
-#   ROWS=recipe REPS=3 RECIPE_BATCH=512 RECIPE_ITERS=3 PYTORCH2=.venv-torch2/bin/python bash bench/pytorch_side_by_side.sh
+#   ROWS=recipe REPS=3 RECIPE_BATCH=512 RECIPE_ITERS=3 PYTORCH2=.venv-torch/bin/python bash bench/pytorch_side_by_side.sh
 # ROWS: all (default) | networks (ResNet-18, small CNN, the epoch) | recipe (airbench94).
 # Needs Debian's python3-torch and python3-torchvision (1.13 / 0.14, as libtorch-dev): installed if missing.
 set -euo pipefail
