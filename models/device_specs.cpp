@@ -50,6 +50,18 @@ DeviceSpec parse_device(const std::string& text, const std::string& where) {
 
 void set_cuda_device_count_hook(CudaDeviceCountFn fn) { cuda_device_count_hook.store(fn); }
 
+std::string resolved_cuda_device(const DeviceSpec& device) {
+  switch (device.kind) {
+    case DeviceSpec::Kind::Cpu: return "";
+    case DeviceSpec::Kind::Cuda: return device.text();
+    case DeviceSpec::Kind::Auto: {
+      const CudaDeviceCountFn count_fn = cuda_device_count_hook.load();
+      return count_fn && count_fn() > 0 ? "cuda:0" : "";
+    }
+  }
+  return "";
+}
+
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
   const CudaDeviceCountFn count_fn = cuda_device_count_hook.load();

@@ -50,6 +50,9 @@ DeviceSpec parse_device(const std::string& text, const std::string& where);
 void check_device_available(const DeviceSpec& device, const std::string& where);
 using CudaDeviceCountFn = int64_t (*)();
 void set_cuda_device_count_hook(CudaDeviceCountFn fn);
+// The CUDA device `device` resolves to in this binary ("cuda:N"), or "" for the CPU: auto is cuda:0
+// when the linked LibTorch sees a CUDA device (through the hook above; no LibTorch: the CPU).
+std::string resolved_cuda_device(const DeviceSpec& device);
 
 // The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs().
 struct TrainRecipe {

@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "methods/knn/internal/cells.h"
 #include "methods/knn/internal/lists.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/rerank.h"
 #include "methods/knn/search.h"
 
 namespace dq::detail {
@@ -19,14 +21,20 @@ struct TiledSearch {
   const PreparedRows* prepared_base = nullptr;
   const float* base_mean = nullptr;
   std::span<const int64_t> self_in_base;  // per query, a base row it must not list (empty: none)
+  // Per query, an exact distance no listed row may exceed to matter (the k-th distance a caller
+  // already holds for it, merging this search into its lists; +inf: none); empty: none.
+  std::span<const double> query_limits;
   bool self_search = false;               // queries are the base: row i skips itself, pairs are collected
   const int32_t* groups = nullptr;        // duplicate groups (self-search with pairs)
   int64_t pairs = 0;
+  bool keep_exact_distances = false;      // also return the lists' distances in double (tiled_search)
+  const SeedLists* seeds = nullptr;       // symmetric search: rows' exactly measured starting neighbours
   ExactSearchOptions options;
 };
 struct SearchOutput {
   NeighbourLists lists;
   std::vector<double> smallest_pairs;
+  std::vector<double> exact_dist;  // n x k, the lists' exact distances (keep_exact_distances only)
 };
 SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
 // The same self-search (search.self_search, queries == base) over tile pairs (I, J >= I): each pair
@@ -45,10 +53,13 @@ struct RowScratch {
   std::vector<float> heap;
   std::vector<int32_t> candidates;
   TopK top;
+  RerankScratch rerank;
 };
 
-// Ranks the candidates of one query row exactly and writes its list; optionally feeds `pairs`
-// (self-search only: pairs (i, j) with j > i in different duplicate groups).
-void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, SmallestPairs* pairs, RowScratch& scratch);
+// Ranks the candidates of one query row exactly and writes its list (and, when exact_dist is not null,
+// its exact distances there, n x k like the list); optionally feeds `pairs` (self-search only: pairs
+// (i, j) with j > i in different duplicate groups).
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, double* exact_dist, SmallestPairs* pairs,
+                 RowScratch& scratch);
 
 }  // namespace dq::detail
