@@ -10,11 +10,13 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "datasets/embedding_zoo.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
 #include "methods/knn/knn.h"
 #include "methods/method.h"
 #include "tests/test_bgfdq_data.h"
+#include "tests/test_datasets_helpers.h"
 
 using namespace dq;
 using dq::test::big_budget;
@@ -215,4 +217,39 @@ TEST_CASE("a recall target needs a sample; a graph below its target says so", "[
   CHECK(g.below_target());
   g.recall = std::nan("");
   CHECK_FALSE(g.below_target());
+}
+
+TEST_CASE("the seeded, cell-ordered symmetric search equals the one-sided search", "[bgfdq][nomination]") {
+  // From 2,048 rows the symmetric search starts from within-cell seeds and searches the rows in cell
+  // order with block-local frames: the lists (ties by original index) and pairs must not change.
+  SECTION("clustered rows with duplicates") {
+    Points p = dq::test::clustered_points(3000, 24, 12, 0.0, 77);
+    for (int64_t i = 1; i <= 30; ++i) dq::test::copy_row(p, 5, i * 61);
+    for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16}) {
+      const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false, nomination}, big_budget());
+      const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget());
+      require_same(symmetric, one_sided);
+    }
+  }
+  SECTION("an integer grid: ties everywhere, decided by the original index") {
+    const Points p = dq::test::grid_points(2600, 3, 4, 9);
+    const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {15, 1 << 20, false}, big_budget());
+    const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {15, 1 << 20, true}, big_budget());
+    require_same(symmetric, one_sided);
+    require_brute_force(symmetric.lists, p, 15);
+  }
+  SECTION("every zoo distribution: tight, power-law anisotropic, heavy-tailed, manifold, near-duplicate") {
+    // One class of 2,600 rows per member (48 dimensions, so brute force stays cheap), bf16 and fp32.
+    for (const ZooMember& member : embedding_zoo()) {
+      INFO(member.name);
+      dq::test::KeyValues values;
+      for (const auto& kv : zoo_params(member, 1, 2600, 48)) values.push_back(kv);
+      const Dataset data = dq::test::load_with("synthetic_embeddings", values);
+      const Points p{data.train.n, data.feature_dim, data.train_features};
+      const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false}, big_budget());
+      for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16})
+        require_same(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget()), one_sided);
+      require_brute_force(one_sided.lists, p, 20);
+    }
+  }
 }

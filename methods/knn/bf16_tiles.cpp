@@ -25,7 +25,8 @@ constexpr int64_t kChunkRows = 16 * kRows;              // left rows kept in L2 
 
 static_assert(kBf16RowPad >= kRows, "row padding must cover a register block");
 
-// Round to nearest even, as VCVTNE2PS2BF16 does (inputs are finite: the searches assert it).
+// Round to nearest even, as VCVTNE2PS2BF16 does (inputs are finite: the searches assert it); for the
+// tail of a row the vector conversion does not cover.
 uint16_t to_bf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof u);
@@ -63,25 +64,43 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32
 
 int64_t bf16_padded_dim(int64_t d) { return d + (d & 1); }
 
+namespace {
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row(const float* x, int64_t d, uint16_t* out) {
+  int64_t k = 0;
+  for (; k + 32 <= d; k += 32) {
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k));
+    _mm512_storeu_si512(out + k, (__m512i)b);
+  }
+  for (; k < d; ++k) out[k] = to_bf16(x[k]);
+}
+
+}  // namespace
+
 void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out) {
+  DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 rows on a CPU without AVX-512 BF16");
   const int64_t dp = bf16_padded_dim(d);
   for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t k = 0; k < d; ++k) out[i * dp + k] = to_bf16(c[i * d + k]);
+    convert_row(c + i * d, d, out + i * dp);
     if (dp != d) out[i * dp + d] = 0;
   }
   std::fill(out + rows * dp, out + (rows + kBf16RowPad) * dp, uint16_t{0});
 }
 
-void to_bf16_panels(const float* c, int64_t rows, int64_t d, uint16_t* out) {
-  const int64_t dp = bf16_padded_dim(d), panels = (rows + kCols - 1) / kCols;
+// Panel p holds, for each pair of columns, the pair of row p * 32 + col at word pair * 32 + col: a
+// transpose of the rows' 32-bit pairs.
+void to_bf16_panels(const uint16_t* bf16_rows, int64_t rows, int64_t d, uint16_t* out) {
+  const int64_t pairs = bf16_padded_dim(d) / 2, panels = (rows + kCols - 1) / kCols;
   for (int64_t p = 0; p < panels; ++p) {
-    uint16_t* panel = out + p * kCols * dp;
-    for (int64_t pair = 0; pair < dp / 2; ++pair)
-      for (int64_t col = 0; col < kCols; ++col)
-        for (int64_t t = 0; t < 2; ++t) {
-          const int64_t i = p * kCols + col, k = 2 * pair + t;
-          panel[pair * 2 * kCols + 2 * col + t] = (i < rows && k < d) ? to_bf16(c[i * d + k]) : uint16_t{0};
-        }
+    uint16_t* panel = out + p * kCols * 2 * pairs;
+    for (int64_t col = 0; col < kCols; ++col) {
+      const int64_t i = p * kCols + col;
+      for (int64_t pair = 0; pair < pairs; ++pair) {
+        uint32_t word = 0;
+        if (i < rows) std::memcpy(&word, bf16_rows + (i * pairs + pair) * 2, sizeof word);
+        std::memcpy(panel + (pair * kCols + col) * 2, &word, sizeof word);
+      }
+    }
   }
 }
 

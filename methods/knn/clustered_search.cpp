@@ -237,10 +237,11 @@ class ClusteredState {
   }
   int64_t compared() const { return compared_; }
   bool any_bf16() const { return bf16_; }
-  // Moves the rankings out (rows x k, ascending; held per row).
-  void take_rankings(std::vector<detail::Neighbour>& best, std::vector<int32_t>& held) {
+  // Moves the rankings (rows x k, ascending; held per row) and the rows' cell order out.
+  void take_rankings(std::vector<detail::Neighbour>& best, std::vector<int32_t>& held, std::vector<int64_t>& order) {
     best = std::move(best_);
     held = std::move(held_);
+    order = std::move(perm_);
   }
 
   // Searches every row against its own cell and the `nprobe` cells whose centroids are nearest to it
@@ -413,8 +414,8 @@ SeedLists cell_seeds(RowMatrix z, int64_t k, Nomination nomination, uint64_t til
   SeedLists seeds;
   seeds.k = k;
   const int64_t n = z.rows;
-  seeds.reservation = memory.reserve(static_cast<uint64_t>(n) * (static_cast<uint64_t>(k) * sizeof(Neighbour) + sizeof(int32_t)),
-                                     "knn seeds");
+  seeds.reservation = memory.reserve(
+      static_cast<uint64_t>(n) * (static_cast<uint64_t>(k) * sizeof(Neighbour) + sizeof(int32_t) + sizeof(int64_t)), "knn seeds");
   const int64_t nlist = std::clamp<int64_t>(std::llround(std::sqrt(static_cast<double>(n))), 1, std::max<int64_t>(1, n / 16));
   const auto cap = static_cast<int64_t>(std::ceil(1.5 * static_cast<double>(n) / static_cast<double>(nlist)));
   ClusteredSearchOptions o;
@@ -423,7 +424,7 @@ SeedLists cell_seeds(RowMatrix z, int64_t k, Nomination nomination, uint64_t til
   o.nomination = nomination;
   ClusteredState state(z, o, make_cells(z, nlist, cap, memory, {.iterations = 4, .rows_per_cell = 32}), memory);
   state.probe(0, memory);
-  state.take_rankings(seeds.best, seeds.held);
+  state.take_rankings(seeds.best, seeds.held, seeds.order);
   return seeds;
 }
 

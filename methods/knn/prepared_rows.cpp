@@ -42,28 +42,29 @@ PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const
   PreparedRows out;
   out.rows = z.rows;
   out.cols = z.cols;
-  // The norms first (the format, and with it the bytes to declare, depends on the largest), then the
-  // centred rows: a second pass over the data is cheap next to the search.
-  auto norms_reservation = memory.reserve(static_cast<uint64_t>(z.rows) * sizeof(double), "knn row norms");
+  // Centred rows and their norms in one pass (declared first); the bf16 copies, needed only when
+  // the largest norm allows bf16, after. The norms sum in double in whatever order the vector unit
+  // takes (the bound holds for any).
+  out.reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Fp32) + static_cast<uint64_t>(z.rows) * sizeof(double), what);
   std::unique_ptr<double[]> norms(new double[static_cast<size_t>(z.rows)]);
+  // Not zero-filled: every element is written below, and zeroing hundreds of MB costs a pass.
+  out.centred.reset(new float[static_cast<size_t>(z.rows * z.cols)]);
   double max_norm = 0;
 #pragma omp parallel for schedule(static) reduction(max : max_norm)
   for (int64_t i = 0; i < z.rows; ++i) {
+    const float* x = z.row(i);
+    float* c = out.centred.get() + i * z.cols;
     double norm = 0;
+#pragma omp simd reduction(+ : norm)
     for (int64_t k = 0; k < z.cols; ++k) {
-      const float c = z.row(i)[k] - mean[k];
-      norm += static_cast<double>(c) * c;
+      const float v = x[k] - mean[k];
+      c[k] = v;
+      norm += static_cast<double>(v) * v;
     }
     norms[static_cast<size_t>(i)] = norm;
     max_norm = std::max(max_norm, norm);
   }
   out.nomination = format ? Nomination::Fp32 : resolve_nomination(requested, z.cols, max_norm);
-  out.reservation = memory.reserve(prepared_bytes(z.rows, z.cols, out.nomination), what);
-  // Not zero-filled: every element is written below, and zeroing hundreds of MB costs a pass.
-  out.centred.reset(new float[static_cast<size_t>(z.rows * z.cols)]);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < z.rows; ++i)
-    for (int64_t k = 0; k < z.cols; ++k) out.centred[static_cast<size_t>(i * z.cols + k)] = z.row(i)[k] - mean[k];
   out.norm_plus.reset(new float[static_cast<size_t>(z.rows)]);
   out.norm_minus.reset(new float[static_cast<size_t>(z.rows)]);
   out.slack.reset(new float[static_cast<size_t>(z.rows)]);
@@ -79,11 +80,14 @@ PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const
     out.norm_minus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm - slack), -INFINITY);
   }
   if (out.nomination == Nomination::Bf16) {
+    out.bf16_reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Bf16) -
+                                              prepared_bytes(z.rows, z.cols, Nomination::Fp32),
+                                          what);
     const int64_t dp = bf16_padded_dim(z.cols), panels = (z.rows + kBf16PanelRows - 1) / kBf16PanelRows;
     out.bf16_rows.reset(new uint16_t[static_cast<size_t>((z.rows + kBf16RowPad) * dp)]);
     out.bf16_panels.reset(new uint16_t[static_cast<size_t>(panels * kBf16PanelRows * dp)]);
     to_bf16_rows(out.centred.get(), z.rows, z.cols, out.bf16_rows.get());
-    to_bf16_panels(out.centred.get(), z.rows, z.cols, out.bf16_panels.get());
+    to_bf16_panels(out.bf16_rows.get(), z.rows, z.cols, out.bf16_panels.get());
   }
   return out;
 }

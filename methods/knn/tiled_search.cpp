@@ -38,6 +38,7 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
   SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
   result.lists = empty_lists(nq, s.options.k, memory, list_reservation);
+  result.nomination = s.prepared_base->nomination;
   MemoryBudget::Reservation exact_reservation;
   if (s.keep_exact_distances) {
     exact_reservation = memory.reserve(static_cast<uint64_t>(nq * s.options.k) * sizeof(double), "knn exact distances");

@@ -24,7 +24,7 @@ inline constexpr int64_t kBf16PanelRows = 32;
 // Rows ready for the tiled search: centred on a common mean (distances unchanged; smaller norms, so a
 // smaller tile error), with n_i = |c_i|^2 and the slack s_i of the nominating format's bound.
 struct PreparedRows {
-  MemoryBudget::Reservation reservation;
+  MemoryBudget::Reservation reservation, bf16_reservation;
   int64_t rows = 0, cols = 0;
   Nomination nomination = Nomination::Fp32;  // the format the slack is for: Fp32 or Bf16
   std::unique_ptr<float[]> centred;     // rows x cols
@@ -55,7 +55,7 @@ void nominate_tile(const PreparedRows& q, int64_t q0, int64_t nq, const Prepared
 // bf16_tiles.cpp
 int64_t bf16_padded_dim(int64_t d);
 void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out);
-void to_bf16_panels(const float* c, int64_t rows, int64_t d, uint16_t* out);
+void to_bf16_panels(const uint16_t* bf16_rows, int64_t rows, int64_t d, uint16_t* out);  // from to_bf16_rows' output
 // tile (nq x nb) = -2 A B^T for A given as bf16 rows and B as bf16 panels (dp = padded dimension).
 void bf16_minus_two_inner_products(const uint16_t* a_rows, int64_t nq, const uint16_t* b_panels, int64_t nb, int64_t dp,
                                    float* tile);

@@ -35,10 +35,12 @@ struct SearchOutput {
   NeighbourLists lists;
   std::vector<double> smallest_pairs;
   std::vector<double> exact_dist;  // n x k, the lists' exact distances (keep_exact_distances only)
+  Nomination nomination = Nomination::Fp32;  // Bf16 when tiles were computed in bf16
 };
 SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
 // The same self-search (search.self_search, queries == base) over tile pairs (I, J >= I): each pair
-// of rows measured once for both lists. Same lists, byte for byte; same lambda_C pairs.
+// of rows measured once for both lists, in local frames (it prepares its own rows: the prepared
+// fields are not used). Same lists, byte for byte; same lambda_C pairs.
 SearchOutput symmetric_self_search(const TiledSearch& search, MemoryBudget& memory);
 
 // One query row of a distance tile.
