@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
+  // The LibTorch flavour (README "GPU"): its version and whether CUDA is compiled in.
+  app.set_version_flag("--version", [] { return "dqbench, LibTorch " + dq::torch_version(); });
   const std::string command_line = joined_command_line(argc, argv);
 
   // run

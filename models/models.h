@@ -44,12 +44,21 @@ struct DeviceSpec {
 };
 // Throws dq::Error naming `where` for anything but auto | cpu | cuda | cuda:N.
 DeviceSpec parse_device(const std::string& text, const std::string& where);
+// The linked LibTorch as the experiment parser sees it (README "GPU": Debian's CPU-only 1.13 or PyPI's
+// torch 2.x with CUDA compiled in).
+struct TorchBuild {
+  std::string version;       // "2.14.1"
+  std::string cuda;          // the CUDA runtime compiled in, "13.0"; empty: CPU only
+  int64_t cuda_devices = 0;  // CUDA devices visible to this process
+  std::string text() const;  // "2.14.1 (CUDA 13.0)" or "1.13.1 (CPU only)"
+};
 // Validation hook for the experiment parser (LibTorch-free): throws dq::Error naming `where` when
-// `device` asks for a CUDA device the linked LibTorch does not have. dq_models installs the check
-// (models/device.cpp); a binary without LibTorch (dq_tests) accepts every device.
+// `device` asks for a CUDA device that the linked LibTorch cannot give: none compiled in, no GPU
+// visible, or too few. dq_models installs the hook (models/device.cpp); a binary without LibTorch
+// (dq_tests) accepts every device.
 void check_device_available(const DeviceSpec& device, const std::string& where);
-using CudaDeviceCountFn = int64_t (*)();
-void set_cuda_device_count_hook(CudaDeviceCountFn fn);
+using TorchBuildFn = TorchBuild (*)();
+void set_torch_build_hook(TorchBuildFn fn);
 // The CUDA device `device` resolves to in this binary ("cuda:N"), or "" for the CPU: auto is cuda:0
 // when the linked LibTorch sees a CUDA device (through the hook above; no LibTorch: the CPU).
 std::string resolved_cuda_device(const DeviceSpec& device);
@@ -146,5 +155,8 @@ void print_models_catalog(std::ostream& out);
 
 // Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
 void set_compute_threads(int64_t threads);
+// The linked LibTorch (models/device.cpp); torch_version() is its text(), as `dqbench --version` and
+// every cell's provenance record it.
+TorchBuild torch_build();
 std::string torch_version();
 }  // namespace dq
