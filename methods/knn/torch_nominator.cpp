@@ -85,12 +85,14 @@ class ExactMatmuls {
  public:
   ExactMatmuls() : ctx_(at::globalContext()), tf32_(ctx_.allowTF32CuBLAS()), precision_(ctx_.float32MatmulPrecision()) {
     ctx_.setAllowTF32CuBLAS(false);
-    ctx_.setFloat32MatmulPrecision(at::Float32MatmulPrecision::HIGHEST);
+    ctx_.setFloat32MatmulPrecision("highest");  // the string form: LibTorch 2.x has no enum overload
     restore_bf16_ = disallow_bf16_reduction(ctx_, 0);
   }
   ~ExactMatmuls() {
     ctx_.setAllowTF32CuBLAS(tf32_);
-    ctx_.setFloat32MatmulPrecision(precision_);
+    ctx_.setFloat32MatmulPrecision(precision_ == at::Float32MatmulPrecision::HIGHEST ? "highest"
+                                   : precision_ == at::Float32MatmulPrecision::HIGH  ? "high"
+                                                                                     : "medium");
     restore_bf16_();
   }
   ExactMatmuls(const ExactMatmuls&) = delete;
