@@ -63,11 +63,11 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
                           .anisotropy = p.get_double("anisotropy"),
                           .student_t_dof = p.get_int("student_t_dof"),
                           .manifold_dim = p.get_int("manifold_dim")});
-    d.fingerprint = "synthetic_embeddings-v1|" + p.canonical();
+    d.fingerprint = "synthetic_embeddings|" + p.canonical();
     validate_dataset(d, "synthetic_embeddings");
     return d;
   };
-  info.fingerprint = [](const Params& p) { return "synthetic_embeddings-v1|" + p.canonical(); };
+  info.fingerprint = [](const Params& p) { return "synthetic_embeddings|" + p.canonical(); };
   info.provides_images = false;
   return info;
 }
