@@ -1,15 +1,16 @@
-// Neighbour identification cost against class size M (d = 512, synthetic clustered embeddings), and
-// BGFDQ side by side with exact and approximate neighbours on 10 classes x 5,000.
+// Neighbour identification cost against class size M (d = 512), and BGFDQ side by side with exact and
+// approximate neighbours on 10 classes x 5,000, on every distribution of the zoo (bench/bench_zoo.h:
+// the last argument of every row is the member, named in its label; real embeddings join with
+// DQ_BENCH_EMBEDDINGS / DQ_BENCH_LABELS). Each row reports time and recall@20.
 //   ./build/dq_bench --benchmark_filter='Ni|Bgfdq'
 // Exact search is O(M^2 d); the clustered search is about nprobe/nlist of it with nlist = sqrt(M), so
 // O(M^1.5 d). Timings are wall-clock on whatever else the machine is running: compare side by side.
 // Issue 14's side-by-side runs (each times its contenders alternately in one process and reports
 // ratios; a run whose contenders disagree on the result fails):
 //   ./build/dq_bench --benchmark_filter='Symmetric|AutoCrossover|KSweep|TenClasses'
-// BM_NiSymmetricVsOneSided/M/d adds 50,000 rows only with DQ_BENCH_BIG=1.
+// BM_NiSymmetricVsOneSided/M/d adds 50,000 rows only with DQ_BENCH_BIG=1. Issue 24's goals:
+// bench/bench_knn_goals.cpp.
 #include <benchmark/benchmark.h>
-
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,148 +23,69 @@
 #include <unistd.h>
 
 #include "bench/bench_checks.h"
+#include "bench/bench_zoo.h"
 #include "core/error.h"
-#include "core/npy.h"
-#include "core/params.h"
-#include "datasets/dataset.h"
 #include "methods/knn/knn.h"
 #include "methods/method.h"
 
 namespace {
 
-const dq::Dataset& synthetic(int64_t classes, int64_t per_class, int64_t dim = 512) {
-  static std::map<std::tuple<int64_t, int64_t, int64_t>, dq::Dataset> cache;
-  auto key = std::make_tuple(classes, per_class, dim);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    const auto& info = dq::DatasetRegistry::instance().find("synthetic_embeddings", "bench");
-    dq::Params p("dataset", info.params);
-    p.set_from_text("classes", std::to_string(classes), "bench");
-    p.set_from_text("per_class", std::to_string(per_class), "bench");
-    p.set_from_text("dim", std::to_string(dim), "bench");
-    it = cache.emplace(key, info.load(p)).first;
-  }
-  return it->second;
-}
+using dq::bench::zoo_class;
+using dq::bench::zoo_classes;
+using dq::bench::zoo_name;
 
-dq::RowMatrix one_class(int64_t m, int64_t dim = 512) {
-  const dq::Dataset& d = synthetic(1, m, dim);
-  return dq::RowMatrix{d.train_features.data(), m, d.feature_dim};
-}
+// The ten classes a 10-class benchmark row runs on: 10 x 5,000 x dim of the member (the real member:
+// its classes as they are).
+std::vector<dq::ClassView> ten_classes(int member, int64_t dim) { return zoo_classes(member, 10, 5000, dim); }
 
-std::vector<dq::ClassView> class_views(const dq::Dataset& d, int64_t classes, int64_t per_class, std::vector<int64_t>& ids) {
-  ids.resize(static_cast<size_t>(d.train.n));
-  std::iota(ids.begin(), ids.end(), 0);
-  std::vector<dq::ClassView> views;
-  for (int64_t c = 0; c < classes; ++c)
-    views.push_back(dq::ClassView{c, std::span<const int64_t>(ids.data() + c * per_class, static_cast<size_t>(per_class)),
-                                  d.train_features.data() + c * per_class * d.feature_dim, d.feature_dim});
-  return views;
-}
+using dq::bench::blas_kernel;
+using dq::bench::sampled_recall;
+using dq::bench::seconds;
+using dq::bench::select_classes;
 
-// Real embeddings for the 10-class benchmarks (BM_KSweep, BM_TenClassesBgfdqVsDq): with
-// DQ_BENCH_EMBEDDINGS=Z.npy and DQ_BENCH_LABELS=y.npy (N x d float, N integer labels, e.g. the CIFAR-10
-// extractor's cached embeddings and the labels `dq_side_by_side dump` writes) they gain the row
-// d = 0, which runs on these rows grouped by label instead of synthetic data.
-struct LabelledRows {
-  std::vector<float> z;          // rows regrouped class by class, in label order
-  std::vector<int64_t> ids;      // original row ids, in the same order
-  std::vector<dq::ClassView> views;
-};
-
-const LabelledRows& real_embeddings() {
-  static const LabelledRows rows = [] {
-    const std::string zpath = std::getenv("DQ_BENCH_EMBEDDINGS"), ypath = std::getenv("DQ_BENCH_LABELS");
-    const dq::NpyArray za = dq::read_npy(zpath);
-    const std::vector<float> z = za.as_float32(zpath);
-    const std::vector<int64_t> y = dq::read_npy(ypath).as_int64(ypath);
-    const int64_t n = za.shape.at(0), d = za.shape.at(1);
-    if (static_cast<int64_t>(y.size()) != n) throw dq::Error(ypath + ": labels do not match the embeddings' rows");
-    LabelledRows out;
-    out.ids.resize(static_cast<size_t>(n));
-    std::iota(out.ids.begin(), out.ids.end(), 0);
-    std::stable_sort(out.ids.begin(), out.ids.end(), [&](int64_t a, int64_t b) { return y[a] < y[b]; });
-    out.z.resize(static_cast<size_t>(n * d));
-    for (int64_t i = 0; i < n; ++i) std::copy_n(z.data() + out.ids[i] * d, d, out.z.data() + i * d);
-    for (int64_t begin = 0; begin < n;) {
-      int64_t end = begin;
-      while (end < n && y[out.ids[end]] == y[out.ids[begin]]) ++end;
-      out.views.push_back(dq::ClassView{y[out.ids[begin]], std::span<const int64_t>(out.ids.data() + begin, static_cast<size_t>(end - begin)),
-                                        out.z.data() + begin * d, d});
-      begin = end;
-    }
-    return out;
-  }();
-  return rows;
-}
-
-// The ten classes a 10-class benchmark row runs on: synthetic 10 x 5,000 x dim, or the real rows (dim 0).
-std::vector<dq::ClassView> ten_classes(int64_t dim, std::vector<int64_t>& ids) {
-  if (dim == 0) return real_embeddings().views;
-  return class_views(synthetic(10, 5000, dim), 10, 5000, ids);
-}
-
-template <class F>
-double seconds(F&& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The BLAS kernel OpenBLAS picked (OPENBLAS_CORETYPE), so that numbers name it.
-std::string blas_kernel() {
-  using CoreName = char* (*)();
-  if (auto name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return name();
-  return "not OpenBLAS";
-}
-
-// One whole selection (select at ratio 0.2, seed 0) through the method registry.
-std::vector<dq::ClassSelection> select_classes(const std::string& spec, const std::vector<dq::ClassView>& classes,
-                                               dq::MemoryBudget& memory, const dq::CellResources& resources = {}) {
-  auto method = dq::parse_method_spec(spec, "bench").instantiate();
-  dq::StageTimer timer;
-  dq::SelectContext ctx{0.2, 0, memory, timer, resources};
-  return method->select(classes, ctx);
-}
-
-// Recall@20 of `lists` on `count` query rows spread over the class (row s * 7919 mod M).
-double sampled_recall(dq::RowMatrix z, const dq::NeighbourLists& lists, dq::MemoryBudget& memory, int64_t count = 500) {
-  std::vector<int64_t> sample(static_cast<size_t>(std::min<int64_t>(z.rows, count)));
-  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 7919 % static_cast<size_t>(z.rows));
-  return dq::recall_at_k(z, lists, sample, {20, 256ull << 20}, memory);
-}
-
+// Recall@20 of exact lists is 1 by construction; every row still reports it, so that tables built
+// from these rows read alike.
 void BM_NiExact(benchmark::State& state) {
-  const dq::RowMatrix z = one_class(state.range(0));
-  dq::MemoryBudget memory(16ull << 30);
-  for (auto _ : state) benchmark::DoNotOptimize(dq::exact_self_knn(z, 50, {20, 256ull << 20}, memory));
-  state.SetComplexityN(state.range(0));
-}
-
-void BM_NiClustered(benchmark::State& state) {
-  const dq::RowMatrix z = one_class(state.range(0));
+  const int member = static_cast<int>(state.range(1));
+  const dq::RowMatrix z = zoo_class(member, state.range(0), 512);
   dq::MemoryBudget memory(16ull << 30);
   dq::SelfKnnResult r;
-  for (auto _ : state) r = dq::clustered_self_knn(z, {20, 0, 8, 50, 256ull << 20}, memory);
+  for (auto _ : state) r = dq::exact_self_knn(z, 50, {20, 256ull << 20}, memory);
+  state.counters["recall_at_20"] = 1.0;
+  state.counters["bf16"] = r.nomination == dq::Nomination::Bf16;
+  state.SetLabel(zoo_name(member));
+}
+
+// The clustered search as BGFDQ runs it: recall target 0.99 on 1,000 sampled rows (the check
+// included in the time), recall@20 then measured on 500 other rows.
+void BM_NiClustered(benchmark::State& state) {
+  const int member = static_cast<int>(state.range(1));
+  const dq::RowMatrix z = zoo_class(member, state.range(0), 512);
+  dq::MemoryBudget memory(16ull << 30);
+  dq::SelfKnnResult r;
+  const std::vector<int64_t> target_sample = dq::bench::spread_sample(z.rows, 1000, 1);
+  for (auto _ : state)
+    r = dq::clustered_self_knn(z, {.k = 20, .recall_sample = target_sample, .recall_target = 0.99}, memory);
+  dq::bench::report_search(state, r.report, r.nomination);
   state.counters["recall_at_20"] = sampled_recall(z, r.lists, memory);
-  state.SetComplexityN(state.range(0));
+  state.SetLabel(zoo_name(member));
 }
 
 void BM_NiFaissPca64Flat(benchmark::State& state) {
-  const dq::RowMatrix z = one_class(state.range(0));
+  const int member = static_cast<int>(state.range(1));
+  const dq::RowMatrix z = zoo_class(member, state.range(0), 512);
   dq::MemoryBudget memory(16ull << 30);
   dq::SelfKnnResult r;
   for (auto _ : state) r = dq::approximate_self_knn(z, {"PCA64,Flat", 20, 0, 0, 2.0, 50}, memory);
   state.counters["recall_at_20"] = sampled_recall(z, r.lists, memory);
-  state.SetComplexityN(state.range(0));
+  state.SetLabel(zoo_name(member));
 }
 
-// Whole BGFDQ selection (NI + NCS) on 10 x 5,000 through the method registry, as `dqbench select`
-// runs it; counters carry the sub-stage times and recall@20.
+// Whole BGFDQ selection (NI + NCS) on 10 x 5,000 x 512 through the method registry, as `dqbench
+// select` runs it; counters carry the sub-stage times and recall@20.
 void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
-  const dq::Dataset& d = synthetic(10, 5000);
-  std::vector<int64_t> ids;
-  const std::vector<dq::ClassView> classes = class_views(d, 10, 5000, ids);
+  const int member = static_cast<int>(state.range(0));
+  const std::vector<dq::ClassView> classes = ten_classes(member, 512);
   auto method = dq::parse_method_spec(spec, "bench").instantiate();
   dq::MemoryBudget memory(16ull << 30);
   std::map<std::string, double> stage_s;
@@ -182,6 +104,7 @@ void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
   state.counters["recall_check_s"] = stage_s["neighbour_id/knn_recall"];
   state.counters["ncs_s"] = stage_s["coreset_selection"];
   state.counters["recall_at_20"] = recall;
+  state.SetLabel(zoo_name(member));
 }
 
 // Exact NI on one class, the symmetric search against the one-sided one, alternately (two rounds
@@ -189,7 +112,8 @@ void BM_BgfdqSideBySide(benchmark::State& state, const std::string& spec) {
 // the symmetric search's figure is "one-sided equivalent". Fails if lists or pairs differ.
 void BM_NiSymmetricVsOneSided(benchmark::State& state) {
   const int64_t m = state.range(0), dim = state.range(1);
-  const dq::RowMatrix z = one_class(m, dim);
+  const int member = static_cast<int>(state.range(2));
+  const dq::RowMatrix z = zoo_class(member, m, dim);
   dq::MemoryBudget memory(16ull << 30);
   double one_sided = 1e300, symmetric = 1e300;
   for (auto _ : state) {
@@ -208,28 +132,30 @@ void BM_NiSymmetricVsOneSided(benchmark::State& state) {
   state.counters["speedup"] = one_sided / symmetric;
   state.counters["one_sided_gflops"] = flop / one_sided * 1e-9;
   state.counters["symmetric_equiv_gflops"] = flop / symmetric * 1e-9;
-  state.SetLabel(blas_kernel());
+  state.counters["recall_at_20"] = 1.0;
+  state.SetLabel(zoo_name(member) + " " + blas_kernel());
 }
 
 // Where knn=auto switches: the symmetric exact search against the clustered search plus its recall
 // check (1,000 sampled rows), one class of M, alternately.
 void BM_NiAutoCrossover(benchmark::State& state) {
   const int64_t m = state.range(0), dim = state.range(1);
-  const dq::RowMatrix z = one_class(m, dim);
+  const int member = static_cast<int>(state.range(2));
+  const dq::RowMatrix z = zoo_class(member, m, dim);
   dq::MemoryBudget memory(16ull << 30);
   double exact = 0, clustered = 0, recall = 0;
   for (auto _ : state) {
     exact = seconds([&] { benchmark::DoNotOptimize(dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory)); });
     clustered = seconds([&] {
       const auto r = dq::clustered_self_knn(z, {20, 0, 8, 50, 256ull << 20}, memory);
-      recall = sampled_recall(z, r.lists, memory, 1000);
+      recall = sampled_recall(z, r.lists, memory, 1000);  // the check knn=auto's clustered search runs
     });
   }
   state.counters["exact_s"] = exact;
   state.counters["clustered_with_recall_s"] = clustered;
   state.counters["exact_over_clustered"] = exact / clustered;
   state.counters["recall_at_20"] = recall;
-  state.SetLabel(blas_kernel());
+  state.SetLabel(zoo_name(member) + " " + blas_kernel());
 }
 
 // A K sweep {5, 10, 20, 40} of bgfdq (exact) on 10 x 5,000: four separate graphs against one graph
@@ -237,8 +163,8 @@ void BM_NiAutoCrossover(benchmark::State& state) {
 // sweeps must pick the same ids.
 void BM_KSweep(benchmark::State& state) {
   const int64_t dim = state.range(0);
-  std::vector<int64_t> ids;
-  const std::vector<dq::ClassView> classes = ten_classes(dim, ids);
+  const int member = static_cast<int>(state.range(1));
+  const std::vector<dq::ClassView> classes = ten_classes(member, dim);
   const auto dir = std::filesystem::temp_directory_path() / ("dq_bench_ksweep_" + std::to_string(::getpid()));
   dq::MemoryBudget memory(16ull << 30);
   double separate = 0, shared = 0, served = 0;
@@ -268,7 +194,7 @@ void BM_KSweep(benchmark::State& state) {
   state.counters["one_graph_s"] = shared;
   state.counters["speedup"] = separate / shared;
   state.counters["k_served_from_40"] = served;
-  state.SetLabel(blas_kernel());
+  state.SetLabel(zoo_name(member) + " " + blas_kernel());
 }
 
 // The CIFAR-10 shape (10 x 5,000, ratio 0.2): BGFDQ (exact NI, symmetric and one-sided, + NCS)
@@ -276,8 +202,8 @@ void BM_KSweep(benchmark::State& state) {
 // streaming modes pick different ids.
 void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   const int64_t dim = state.range(0);
-  std::vector<int64_t> ids;
-  const std::vector<dq::ClassView> classes = ten_classes(dim, ids);
+  const int member = static_cast<int>(state.range(1));
+  const std::vector<dq::ClassView> classes = ten_classes(member, dim);
   dq::MemoryBudget memory(16ull << 30);
   std::map<std::string, uint64_t> picks;
   auto run = [&](const std::string& spec) {
@@ -301,40 +227,47 @@ void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
   state.counters["dq_memo_s"] = dq_memo;
   state.counters["dq_streaming_s"] = dq_streaming;
   state.counters["fastest_dq_over_bgfdq"] = fastest_dq / bgfdq;
-  state.SetLabel(blas_kernel());
+  state.counters["recall_at_20"] = 1.0;  // exact NI
+  state.SetLabel(zoo_name(member) + " " + blas_kernel());
 }
 
 }  // namespace
 
-BENCHMARK(BM_NiExact)->RangeMultiplier(2)->Range(1 << 10, 1 << 14)->Unit(benchmark::kMillisecond)->Iterations(1)->Complexity();
-BENCHMARK(BM_NiClustered)->RangeMultiplier(2)->Range(1 << 10, 1 << 14)->Unit(benchmark::kMillisecond)->Iterations(1)->Complexity();
-BENCHMARK(BM_NiFaissPca64Flat)->RangeMultiplier(2)->Range(1 << 10, 1 << 14)->Unit(benchmark::kMillisecond)->Iterations(1)->Complexity();
-BENCHMARK_CAPTURE(BM_BgfdqSideBySide, exact, std::string("bgfdq(knn=exact)"))->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_BgfdqSideBySide, clustered, std::string("bgfdq(knn=clustered)"))->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_BgfdqSideBySide, pca64_flat, std::string("bgfdq(knn=PCA64,Flat)"))->Unit(benchmark::kMillisecond)->Iterations(1);
+// Every row once per zoo member (the last argument); rows asking more rows per class than the real
+// embeddings have skip that member.
+BENCHMARK(BM_NiExact)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NiClustered)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NiFaissPca64Flat)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_BgfdqSideBySide, exact, std::string("bgfdq(knn=exact)"))
+    ->Apply([](auto* b) { dq::bench::apply_per_member(b, {{}}, false); })->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_BgfdqSideBySide, clustered, std::string("bgfdq(knn=clustered)"))
+    ->Apply([](auto* b) { dq::bench::apply_per_member(b, {{}}, false); })->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_BgfdqSideBySide, pca64_flat, std::string("bgfdq(knn=PCA64,Flat)"))
+    ->Apply([](auto* b) { dq::bench::apply_per_member(b, {{}}, false); })->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_NiSymmetricVsOneSided)
-    ->Args({5000, 128})->Args({5000, 512})->Args({20000, 128})->Args({20000, 512})
+    ->Apply([](auto* b) { dq::bench::apply_per_member(b, {{5000, 128}, {5000, 512}, {20000, 128}, {20000, 512}}); })
     ->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_NiAutoCrossover)
-    ->Args({5000, 512})->Args({10000, 512})->Args({20000, 512})->Args({40000, 512})->Args({20000, 128})->Args({40000, 128})
+    ->Apply([](auto* b) {
+      dq::bench::apply_per_member(b, {{5000, 512}, {10000, 512}, {20000, 512}, {40000, 512}, {20000, 128}, {40000, 128}});
+    })
     ->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK(BM_KSweep)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK(BM_TenClassesBgfdqVsDq)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->Iterations(1);
+// d = 0: the real member's own dimension (its rows only).
+BENCHMARK(BM_KSweep)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{128}, {512}}, false); })
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_TenClassesBgfdqVsDq)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{128}, {512}}, false); })
+    ->Unit(benchmark::kMillisecond)->Iterations(1);
 
 namespace {
 // 50,000 rows per class, on request only (about two minutes on a quiet core).
 const bool kBigSymmetricRegistered = [] {
   if (const char* big = std::getenv("DQ_BENCH_BIG"); big && std::string(big) == "1")
     benchmark::RegisterBenchmark("BM_NiSymmetricVsOneSided", BM_NiSymmetricVsOneSided)
-        ->Args({50000, 128})->Args({50000, 512})->Unit(benchmark::kMillisecond)->Iterations(1);
-  return true;
-}();
-// The 10-class rows on real embeddings (d = 0), on request only (see real_embeddings()).
-const bool kRealTenClassesRegistered = [] {
-  if (std::getenv("DQ_BENCH_EMBEDDINGS") && std::getenv("DQ_BENCH_LABELS")) {
-    benchmark::RegisterBenchmark("BM_KSweep", BM_KSweep)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
-    benchmark::RegisterBenchmark("BM_TenClassesBgfdqVsDq", BM_TenClassesBgfdqVsDq)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1);
-  }
+        ->Apply([](auto* b) { dq::bench::apply_per_member(b, {{50000, 128}, {50000, 512}}); })
+        ->Unit(benchmark::kMillisecond)->Iterations(1);
   return true;
 }();
 }  // namespace

@@ -25,11 +25,40 @@ void add_gaussian(Rng& rng, const float* base, const std::vector<double>& sd, do
   }
 }
 
+// A standard normal (Box-Muller, one of the pair).
+double normal(Rng& rng) {
+  double u1 = rng.uniform01();
+  while (u1 <= 0) u1 = rng.uniform01();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * rng.uniform01());
+}
+
+// The zoo's per-class manifold map: 64 random features of an m-dimensional parameter.
+struct Manifold {
+  static constexpr int64_t kFeatures = 64;
+  int64_t m = 0;
+  std::vector<double> w, b, a;  // kFeatures x m, kFeatures, dim x kFeatures
+};
+
+Manifold make_manifold(uint64_t seed, int64_t c, int64_t m, int64_t dim) {
+  Rng rng(derive_seed(derive_seed(seed, "manifold"), static_cast<uint64_t>(c)));
+  Manifold f;
+  f.m = m;
+  f.w.resize(static_cast<size_t>(Manifold::kFeatures * m));
+  f.b.resize(static_cast<size_t>(Manifold::kFeatures));
+  f.a.resize(static_cast<size_t>(dim * Manifold::kFeatures));
+  for (double& v : f.w) v = normal(rng);
+  for (double& v : f.b) v = 2.0 * M_PI * rng.uniform01();
+  for (double& v : f.a) v = normal(rng) * std::sqrt(2.0 / Manifold::kFeatures);
+  return f;
+}
+
 }  // namespace
 
 ClusteredGaussian generate_clustered_gaussian(const ClusteredGaussianSpec& s) {
   DQ_ASSERT(s.classes >= 1 && s.per_class >= 1 && s.dim >= 1 && s.clusters_per_class >= 1,
             "clustered Gaussian sizes must be at least 1");
+  DQ_ASSERT(s.cluster_size_power >= 0 && s.anisotropy >= 0 && s.student_t_dof >= 0 && s.manifold_dim >= 0,
+            "zoo options are non-negative");
   // Per-dimension standard deviations: variance (j+1)^-decay, scaled to mean 1.
   std::vector<double> sd(static_cast<size_t>(s.dim));
   double total = 0;
@@ -49,6 +78,26 @@ ClusteredGaussian generate_clustered_gaussian(const ClusteredGaussianSpec& s) {
       add_gaussian(rng, class_centre.data(), sd, 1.0, centres.data() + (c * clusters + k) * s.dim);
   }
 
+  // Zoo: power-law cluster weights (cumulative), per-cluster spreads, per-class manifolds.
+  std::vector<double> cumulative;
+  if (s.cluster_size_power > 0) {
+    double total_w = 0;
+    for (int64_t k = 0; k < clusters; ++k) cumulative.push_back(total_w += std::pow(static_cast<double>(k + 1), -s.cluster_size_power));
+    for (double& v : cumulative) v /= total_w;
+  }
+  std::vector<std::vector<double>> cluster_sd;  // per (class, cluster): sd scaled per dimension
+  if (s.anisotropy > 0) {
+    for (int64_t ck = 0; ck < s.classes * clusters; ++ck) {
+      Rng rng(derive_seed(derive_seed(s.seed, "anisotropy"), static_cast<uint64_t>(ck)));
+      std::vector<double> scaled(sd);
+      for (double& v : scaled) v *= std::exp(s.anisotropy * normal(rng));
+      cluster_sd.push_back(std::move(scaled));
+    }
+  }
+  std::vector<Manifold> manifolds;
+  if (s.manifold_dim > 0)
+    for (int64_t c = 0; c < s.classes; ++c) manifolds.push_back(make_manifold(s.seed, c, s.manifold_dim, s.dim));
+
   ClusteredGaussian out;
   const int64_t n = s.classes * s.per_class;
   out.labels.resize(static_cast<size_t>(n));
@@ -63,9 +112,45 @@ ClusteredGaussian generate_clustered_gaussian(const ClusteredGaussianSpec& s) {
     out.labels[static_cast<size_t>(r)] = c;
     Rng rng(derive_seed(row_base, static_cast<uint64_t>(r)));
     is_copy[static_cast<size_t>(r)] = r % s.per_class != 0 && rng.uniform01() < s.near_duplicates;
-    const int64_t k = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(clusters)));
-    if (!is_copy[static_cast<size_t>(r)])
-      add_gaussian(rng, centres.data() + (c * clusters + k) * s.dim, sd, s.cluster_spread, out.features.data() + r * s.dim);
+    const int64_t k = cumulative.empty()
+                          ? static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(clusters)))
+                          : std::min<int64_t>(clusters - 1, std::lower_bound(cumulative.begin(), cumulative.end(), rng.uniform01()) -
+                                                                cumulative.begin());
+    if (is_copy[static_cast<size_t>(r)]) continue;
+    float* row = out.features.data() + r * s.dim;
+    if (s.manifold_dim > 0) {
+      // On the class's manifold (its centre is the class centre), then the within-cluster noise.
+      const Manifold& f = manifolds[static_cast<size_t>(c)];
+      std::vector<double> t(static_cast<size_t>(f.m)), h(static_cast<size_t>(Manifold::kFeatures));
+      for (double& v : t) v = normal(rng);
+      for (int64_t l = 0; l < Manifold::kFeatures; ++l) {
+        double arg = f.b[static_cast<size_t>(l)];
+        for (int64_t q = 0; q < f.m; ++q) arg += f.w[static_cast<size_t>(l * f.m + q)] * t[static_cast<size_t>(q)];
+        h[static_cast<size_t>(l)] = std::sin(arg);
+      }
+      std::vector<float> point(static_cast<size_t>(s.dim));
+      const float* centre = centres.data() + c * clusters * s.dim;  // the class's first cluster centre
+      for (int64_t j = 0; j < s.dim; ++j) {
+        double v = 0;
+        for (int64_t l = 0; l < Manifold::kFeatures; ++l) v += f.a[static_cast<size_t>(j * Manifold::kFeatures + l)] * h[static_cast<size_t>(l)];
+        point[static_cast<size_t>(j)] = static_cast<float>(centre[j] + sd[static_cast<size_t>(j)] * v);
+      }
+      add_gaussian(rng, point.data(), sd, s.cluster_spread, row);
+      continue;
+    }
+    const std::vector<double>& spread = cluster_sd.empty() ? sd : cluster_sd[static_cast<size_t>(c * clusters + k)];
+    const float* centre = centres.data() + (c * clusters + k) * s.dim;
+    add_gaussian(rng, centre, spread, s.cluster_spread, row);
+    if (s.student_t_dof > 0) {
+      // Multivariate t: the Gaussian offset scaled by sqrt(v / chi2_v).
+      double chi2 = 0;
+      for (int64_t q = 0; q < s.student_t_dof; ++q) {
+        const double e = normal(rng);
+        chi2 += e * e;
+      }
+      const double scale = std::sqrt(static_cast<double>(s.student_t_dof) / std::max(chi2, 1e-300));
+      for (int64_t j = 0; j < s.dim; ++j) row[j] = static_cast<float>(centre[j] + scale * (row[j] - centre[j]));
+    }
   }
   // Phase 2: each near-duplicate copies the closest earlier original of its class, plus noise.
 #pragma omp parallel for schedule(static)

@@ -12,6 +12,15 @@
 // original of their class, plus duplicate_noise * cluster_spread * s * N (an exact copy at 0).
 // Rows are class-major: row r belongs to class r / per_class.
 //
+// The neighbour-search zoo (issue 24; datasets/embedding_zoo.h names its members) varies the model; each
+// option at its default draws nothing extra, so the bytes above stay as they were:
+//   cluster_size_power a > 0: cluster k is picked with probability proportional to (k+1)^-a
+//   anisotropy b > 0: cluster k spreads dimension j by exp(b * N) more (a fixed draw per cluster)
+//   student_t_dof v > 0: the within-cluster noise is multivariate Student-t: the Gaussian draw times
+//     sqrt(v / chi2_v), one chi2_v per row (heavy-tailed rows, some far from every cluster)
+//   manifold_dim m > 0: no clusters; rows lie on a smooth m-dimensional manifold of the class,
+//     x = m_c + s * A_c sin(W_c t + b_c) with t ~ N(0, I_m), 64 random features W_c ~ N(0, 1),
+//     b_c ~ U[0, 2 pi), A_c ~ N(0, 2 / 64) (unit variance per dimension), plus the cluster_spread noise
 // Determinism: centres draw from streams derived from (seed, class), each row from its own stream
 // derive_seed(seed, row), so the bytes do not depend on the number of OpenMP threads, and a spec
 // always gives the same bytes (tests/test_bgfdq_synthetic.cpp pins them for the dataset kind).
@@ -33,6 +42,10 @@ struct ClusteredGaussianSpec {
   double near_duplicates = 0;      // fraction of rows that copy another row of their class, in [0, 1]
   double duplicate_noise = 0;      // noise on a copy, in units of cluster_spread (0: exact copies)
   uint64_t seed = 0;
+  double cluster_size_power = 0;   // zoo: power-law cluster sizes (0: uniform)
+  double anisotropy = 0;           // zoo: per-cluster log-normal spread per dimension (0: round clusters)
+  int64_t student_t_dof = 0;       // zoo: Student-t noise with this many degrees of freedom (0: Gaussian)
+  int64_t manifold_dim = 0;        // zoo: rows on an m-dimensional manifold instead of clusters (0: clusters)
 };
 
 struct ClusteredGaussian {

@@ -42,6 +42,11 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
       {"near_duplicates", ParamType::Double, 0.05, "fraction of samples that copy another sample of their class", {}, 0.0, 1.0},
       {"duplicate_noise", ParamType::Double, 0.02, "noise on a copy relative to cluster_spread (0: exact copies)", {}, 0.0, {}},
       {"seed", ParamType::Int, int64_t{0}, "generator seed", {}, 0.0, {}},
+      // The neighbour-search zoo's options (datasets/embedding_zoo.h); at 0 they draw nothing.
+      {"cluster_size_power", ParamType::Double, 0.0, "power-law cluster sizes: weight (k+1)^-power (0: uniform)", {}, 0.0, 10.0, true},
+      {"anisotropy", ParamType::Double, 0.0, "per-cluster spread per dimension times exp(anisotropy * N(0,1)) (0: round)", {}, 0.0, 10.0, true},
+      {"student_t_dof", ParamType::Int, int64_t{0}, "Student-t within-cluster noise with these degrees of freedom (0: Gaussian)", {}, 0.0, 1000.0, true},
+      {"manifold_dim", ParamType::Int, int64_t{0}, "rows on a smooth manifold of this dimension per class instead of clusters (0: clusters)", {}, 0.0, 64.0, true},
   };
   info.load = [](const Params& p) {
     Dataset d = generate({.classes = p.get_int("classes"),
@@ -53,7 +58,11 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
                           .spectrum_decay = p.get_double("spectrum_decay"),
                           .near_duplicates = p.get_double("near_duplicates"),
                           .duplicate_noise = p.get_double("duplicate_noise"),
-                          .seed = static_cast<uint64_t>(p.get_int("seed"))});
+                          .seed = static_cast<uint64_t>(p.get_int("seed")),
+                          .cluster_size_power = p.get_double("cluster_size_power"),
+                          .anisotropy = p.get_double("anisotropy"),
+                          .student_t_dof = p.get_int("student_t_dof"),
+                          .manifold_dim = p.get_int("manifold_dim")});
     d.fingerprint = "synthetic_embeddings|" + p.canonical();
     validate_dataset(d, "synthetic_embeddings");
     return d;

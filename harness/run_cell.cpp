@@ -65,6 +65,12 @@ class HeartbeatThread {
   std::thread thread_;
 };
 
+// The device a cell's exact KNN graph runs on: its extractor's (auto resolved), "" for the CPU.
+std::string knn_device(const CellConfig& cell) {
+  if (!cell.extractor || !cell.extractor->has("device")) return "";
+  return resolved_cuda_device(parse_device(cell.extractor->get_string("device"), "extractor.device"));
+}
+
 void apply_address_space_limit(uint64_t budget) {
   // Headroom for what no method declares: LibTorch, BLAS and OpenMP reserve address space far beyond
   // what they touch.
@@ -272,6 +278,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                                             .embedding_key = embeddings.sha256,
                                             .artefact = [&](const ArtefactUse& use) { artefacts.add(use); },
                                             .knn_sweep_k = knn_sweep_k(ex, cell),
+                                            .device = knn_device(cell),
                                             .work_dir = ex.cache_dir + "/cells/" + id,
                                             .deadline = deadline,
                                             .note = method_note_sink(store, id, cell.method)}};

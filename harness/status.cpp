@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "core/error.h"
@@ -28,11 +29,29 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
   const auto rows = store.cells(experiment);
   std::map<CellStatus, int64_t> counts;
   for (const auto& r : rows) ++counts[r.status];
+  // DONE cells whose approximate neighbours stayed below their recall target (BGFDQ records it per
+  // class, methods/bgfdq.cpp) say so on every line that names them.
+  std::map<std::string, std::pair<double, double>> below_target;  // cell -> (recall@k, target)
+  for (const auto& r : rows) {
+    if (r.status != CellStatus::Done) continue;
+    const auto m = store.metrics(r.cell_id);
+    const auto flag = m.find("diag_knn_recall_below_target_mean");
+    if (flag == m.end() || !(flag->second > 0)) continue;
+    const auto recall = m.find("diag_knn_recall_at_k_mean"), target = m.find("diag_knn_recall_target_mean");
+    below_target[r.cell_id] = {recall == m.end() ? NAN : recall->second, target == m.end() ? NAN : target->second};
+  }
+  auto status_text = [&](const CellRow& r) {
+    const auto it = below_target.find(r.cell_id);
+    return it == below_target.end() ? std::string(status_name(r.status))
+                                    : fmt::format("{} below its recall target (recall@k {:.4f} < {:.2f})",
+                                                  status_name(r.status), it->second.first, it->second.second);
+  };
   std::string out = fmt::format("{}{}: {} cells:", store.path(), experiment.empty() ? "" : " (" + experiment + ")",
                                 rows.size());
   for (auto s : {CellStatus::Done, CellStatus::Oom, CellStatus::Running, CellStatus::Pending, CellStatus::Failed,
                  CellStatus::Timeout})
     out += fmt::format(" {} {}", counts[s], status_name(s));
+  if (!below_target.empty()) out += fmt::format(" ({} DONE below its recall target)", below_target.size());
   out += "\n";
 
   ClaimPolicy policy;
@@ -56,7 +75,13 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
     out += "\nslowest:\n";
     for (size_t i = 0; i < finished.size() && static_cast<int64_t>(i) < slowest; ++i)
       out += fmt::format("  {}  {:<40} {:>8}  {}\n", finished[i]->cell_id.substr(0, 12), label_of(*finished[i]),
-                         format_duration(finished[i]->run_s), status_name(finished[i]->status));
+                         format_duration(finished[i]->run_s), status_text(*finished[i]));
+  }
+  if (!below_target.empty()) {
+    out += "\nDONE below the recall target:\n";
+    for (const auto& r : rows)
+      if (below_target.count(r.cell_id))
+        out += fmt::format("  {}  {:<40} {}\n", r.cell_id.substr(0, 12), label_of(r), status_text(r));
   }
   if (!failed.empty()) {
     out += "\nfailed:\n";

@@ -75,6 +75,13 @@ const ParamTable<BgfdqOptions>& bgfdq_params() {
             &O::knn, &K::recall_sample),
       field({.name = "tile_mb", .help = "size of one float distance tile in exact search (MiB)", .min = 1}, kMebibytes,
             &O::knn, &K::tile_bytes),
+      field({.name = "recall_target",
+             .help = "approximate search: below this sampled recall@k, knn=clustered raises nprobe (then searches "
+                     "exactly) and a FAISS index is replaced by the exact search; 0 only records the recall",
+             .min = 0,
+             .max = 1,
+             .omit_at_default = true},
+            &O::knn, &K::recall_target),
   }};
   return table;
 }
@@ -120,6 +127,22 @@ class BgfdqMethod final : public PerClassMethod {
     diag["lambda_c"] = graph.lambda_c;
     diag["lambda_c_exact"] = graph.lambda_exact ? 1 : 0;
     if (!std::isnan(graph.recall)) diag["knn_recall_at_k"] = graph.recall;
+    if (!graph.exact_search) {
+      // What keeping the recall took, and whether it was kept (a cell below its target says so:
+      // harness/status.cpp and the scale table read knn_recall_below_target).
+      diag["knn_recall_target"] = graph.recall_target;
+      diag["knn_recall_below_target"] = graph.below_target() ? 1 : 0;
+      diag["knn_nprobe_used"] = static_cast<double>(graph.search.nprobe);
+      diag["knn_search_rounds"] = static_cast<double>(graph.search.rounds);
+      diag["knn_exact_fallback"] = graph.search.exact_fallback ? 1 : 0;
+      if (graph.search.cells > 0) {
+        diag["knn_cells"] = static_cast<double>(graph.search.cells);
+        diag["knn_largest_cell"] = static_cast<double>(graph.search.largest_cell);
+        diag["knn_work_ratio"] = graph.search.work_ratio;
+      }
+    }
+    diag["knn_bf16"] = graph.nomination == Nomination::Bf16 ? 1 : 0;
+    diag["knn_on_device"] = graph.on_device ? 1 : 0;
     diag["knn_cache_hit"] = graph.from_cache ? 1 : 0;
     diag["knn_graph_k"] = static_cast<double>(graph.computed_k);  // > k: served as a prefix of a larger graph
     diag["knn_exact"] = graph.exact_search ? 1 : 0;
@@ -157,7 +180,9 @@ MethodInfo make_bgfdq_info() {
               "fractions reach ratio*M_c.",
           .params = bgfdq_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
-            return std::make_unique<BgfdqMethod>(bgfdq_params().parse(p));
+            const BgfdqOptions options = bgfdq_params().parse(p);
+            options.knn.check("method 'bgfdq'");
+            return std::make_unique<BgfdqMethod>(options);
           }};
 }
 

@@ -49,6 +49,9 @@ struct CellResources {
   // and search mode asks of these embeddings (0: unknown). With a cache, BGFDQ builds its exact KNN
   // graph at this k once and serves every smaller k of a K sweep as a prefix (methods/knn/knn.h).
   int64_t knn_sweep_k = 0;
+  // The LibTorch device the cell's networks run on, after `auto` is resolved ("cuda:0"; empty: the
+  // CPU). BGFDQ computes its exact KNN graph there (methods/knn/device_search.h), the same graph.
+  std::string device{};
   // A folder private to this cell (empty outside cells: such a method makes its own), the moment
   // the cell's timeout passes, and a sink for strings that belong to the cell's provenance (command,
   // script hash, log path), stored at once so that they survive the cell being killed (null outside

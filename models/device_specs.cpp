@@ -54,6 +54,18 @@ DeviceSpec parse_device(const std::string& text, const std::string& where) {
 
 void set_torch_build_hook(TorchBuildFn fn) { torch_build_hook.store(fn); }
 
+std::string resolved_cuda_device(const DeviceSpec& device) {
+  switch (device.kind) {
+    case DeviceSpec::Kind::Cpu: return "";
+    case DeviceSpec::Kind::Cuda: return device.text();
+    case DeviceSpec::Kind::Auto: {
+      const TorchBuildFn build_fn = torch_build_hook.load();
+      return build_fn && build_fn().cuda_devices > 0 ? "cuda:0" : "";
+    }
+  }
+  return "";
+}
+
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
   const TorchBuildFn build_fn = torch_build_hook.load();

@@ -85,6 +85,9 @@ struct TorchBuild {
 void check_device_available(const DeviceSpec& device, const std::string& where);
 using TorchBuildFn = TorchBuild (*)();
 void set_torch_build_hook(TorchBuildFn fn);
+// The CUDA device `device` resolves to in this binary ("cuda:N"), or "" for the CPU: auto is cuda:0
+// when the linked LibTorch sees a CUDA device (through the hook above; no LibTorch: the CPU).
+std::string resolved_cuda_device(const DeviceSpec& device);
 
 // The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs();
 // the keys after `device` came with the airbench94 recipe (../models/README.md, "Recipes"), and their

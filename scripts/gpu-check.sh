@@ -85,8 +85,9 @@ check() {  # $1 = name, then the command
 # --- 1. the CUDA-only tests (tag [cuda]); with DQ_REQUIRE_CUDA=1 a test without a GPU fails instead of skipping
 step "CUDA-only tests"
 check "cuda tests" env DQ_REQUIRE_CUDA=1 "$out/build/dq_model_tests" "[cuda]"
-# The device KNN graph equals the CPU one: helper knn's tests, wired up when its branch merges.
-# check "device knn" env DQ_REQUIRE_CUDA=1 "$out/build/dq_tests" "[knn][cuda]"
+# The device KNN graph equals the CPU one (tests/models_device_knn.cpp: on CUDA when LibTorch sees a GPU,
+# which this script has checked, so a cell with device cuda must search on the device).
+check "device knn" "$out/build/dq_model_tests" "[device-knn]"
 
 # --- 2. one small matrix end to end on the GPU
 step "a matrix on device: cuda"

@@ -71,6 +71,37 @@ inline double brute_lambda(const Points& p, int64_t count) {
   return all.empty() ? 0.0 : s / static_cast<double>(all.size());
 }
 
+// The awkward inputs every nominator (bf16 tiles, a LibTorch device) is checked on against fp32:
+// clustered rows with small tiles, an odd dimension, a large offset, integer-grid ties, exact
+// duplicates (a group larger than k, pairs hidden behind them), near-duplicates closer than bf16's
+// resolution, and fewer rows than k.
+struct NominationCase {
+  const char* name;
+  Points points;
+  int64_t k;
+  uint64_t tile_bytes;
+};
+inline std::vector<NominationCase> nomination_cases() {
+  std::vector<NominationCase> cases;
+  cases.push_back({"clustered 600 x 96, tiles of a few rows", clustered_points(600, 96, 6, 0.0, 5), 20, 96 << 10});
+  cases.push_back({"odd dimension, one panel per tile", clustered_points(333, 33, 4, 0.0, 8), 10, 16 << 10});
+  cases.push_back({"a large common offset", clustered_points(300, 64, 4, 1.0e4, 9), 10, 1 << 20});
+  cases.push_back({"integer grid: ties everywhere", grid_points(400, 4, 3, 5), 20, 32 << 10});
+  Points dup = clustered_points(500, 24, 5, 0.0, 3);
+  for (int64_t i = 1; i <= 40; ++i) copy_row(dup, 0, i * 7);
+  for (int64_t i = 0; i < 30; ++i) copy_row(dup, 300 + i, 350 + i);
+  dup.row(499)[0] += 1e-3f;
+  cases.push_back({"exact duplicates, a group larger than k", std::move(dup), 20, 48 << 10});
+  Points near = clustered_points(300, 48, 3, 0.0, 13);
+  for (int64_t i = 0; i < 60; ++i) {
+    copy_row(near, i, 100 + i);
+    near.row(100 + i)[i % 48] += 1e-4f * static_cast<float>(1 + i % 3);  // below 2^-8 of the value
+  }
+  cases.push_back({"near-duplicates closer than bf16's resolution", std::move(near), 15, 1 << 20});
+  cases.push_back({"fewer rows than k", clustered_points(6, 8, 2, 0.0, 1), 20, 1 << 20});
+  return cases;
+}
+
 // An 8 GiB budget shared by the KNN tests (their buffers are small; the budget's accounting is tested
 // on its own).
 inline MemoryBudget& big_budget() {

@@ -63,6 +63,7 @@ TEST_CASE("approximate graphs record recall and flag lambda_C as approximate", "
   KnnGraphOptions options;
   options.knn = KnnMode::parse("PCA8,Flat");
   options.recall_sample = 200;
+  options.recall_target = 0;  // recorded, not kept (test_bgfdq_knn_fast.cpp keeps it)
   const KnnGraph g = build_knn_graph(cls, options, big_budget(), {});
   REQUIRE_FALSE(g.lambda_exact);
   REQUIRE(g.recall > 0.0);

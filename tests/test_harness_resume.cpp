@@ -351,3 +351,30 @@ TEST_CASE("dry run: a K sweep's cells are estimated at the k its graph is built 
   CHECK(text.find("(k=40)") != std::string::npos);
   CHECK(text.find("(k=5) + tile") != std::string::npos);  // the clustered cell
 }
+
+TEST_CASE("a DONE cell below its recall target says so in the status", "[harness]") {
+  // BGFDQ records per class whether its approximate neighbours stayed below the recall target
+  // (knn_recall_below_target); the status names such cells instead of a plain DONE.
+  const auto dir = test::scratch_dir("harness_recall_target");
+  const Experiment ex = synthetic_experiment(dir);
+  Store store(ex.database);
+  store.record_experiment(ex);
+  store.ensure_cells(ex.cells);
+  ClaimPolicy policy;
+  for (size_t c = 0; c < 2; ++c) {
+    const std::string id = ex.cells[c].id();
+    REQUIRE(store.claim_cell(ex.cells[c], policy).claimed);
+    store.record_metrics(id, {{"diag_knn_recall_below_target_mean", c == 0 ? 0.5 : 0.0},
+                              {"diag_knn_recall_at_k_mean", c == 0 ? 0.863 : 0.995},
+                              {"diag_knn_recall_target_mean", 0.99}});
+    store.finish_cell(id, CellStatus::Done, "", Provenance{});
+  }
+  const std::string status = render_status(store, "hr");
+  CHECK_THAT(status, Catch::Contains("2 DONE") && Catch::Contains("(1 DONE below its recall target)"));
+  CHECK_THAT(status, Catch::Contains(ex.cells[0].id().substr(0, 12) + "  ") &&
+                         Catch::Contains("DONE below its recall target (recall@k 0.8630 < 0.99)"));
+  // The other cell kept its target: no line of the status calls it below.
+  for (size_t at = status.find(ex.cells[1].id().substr(0, 12)); at != std::string::npos;
+       at = status.find(ex.cells[1].id().substr(0, 12), at + 1))
+    CHECK(status.substr(at, status.find('\n', at) - at).find("below") == std::string::npos);
+}

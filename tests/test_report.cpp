@@ -205,10 +205,16 @@ TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
     db.cell(fmt::format("k{}", s), "abl", kCifar, "bgfdq", R"({"k":5,"theta":0})", 0.1, s, "DONE",
             {{"coverage_mean", 12.0 + s}, {"redundancy_mean", 1.0}}, {}, "null");
   }
+  // A clustered cell that ended below its recall target is marked in the recall column.
+  db.cell("s3", "scale", synth, "bgfdq", R"({"knn":"clustered","theta":0.25})", 0.01, 0, "DONE",
+          {{"diag_knn_recall_at_k_mean", 0.863}, {"diag_knn_recall_below_target_mean", 1.0},
+           {"diag_knn_recall_target_mean", 0.99}},
+          {{"select", 71.0}, {"select/neighbour_id", 70.9}}, "null");
   const ResultSet rs = load_results({db.path});
   const std::string scale = render_markdown(build_scale_table(rs));
   CHECK_THAT(scale, Catch::Contains("| DQ | OOM ×1 | 149.0 GiB | 20.0 GiB |"));
   CHECK_THAT(scale, Catch::Contains("| 662.4 (n=1) |"));
+  CHECK_THAT(scale, Catch::Contains("| 0.863 (n=1) (below target 0.99 in 1 cell) |"));
   CHECK_THAT(scale, Catch::Contains("synthetic embeddings standing in for the real data (2 classes x 200000 per class"));
   const std::string ablation = render_markdown(build_ablation_table(rs));
   CHECK_THAT(ablation, Catch::Contains("| NI+NCS (k=20) | selection only | 76.4 |"));

@@ -1,20 +1,25 @@
-// One row of a float distance tile -> its exact k nearest (see prepared_rows.cpp for the bound): the
-// k-th smallest upper bound sets a threshold, every base row whose lower bound passes it is measured
-// with exact_sqdist and ranked by (distance, index). Pairs for lambda_C are filtered the same way.
+// One row of a float distance tile -> its exact k nearest (nomination.cpp proves the bound): the k-th
+// smallest upper bound sets a threshold, every base row whose lower bound passes it is a candidate,
+// and the candidates are ranked exactly (rerank.cpp). Pairs for lambda_C are filtered the same way.
 #include <algorithm>
 #include <cmath>
 
+#include "methods/knn/internal/rerank.h"
 #include "methods/knn/internal/tiled_search.h"
 
 namespace dq::detail {
 namespace {
 
 // Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
-// on d_ij, less the row's own n_i + s_i.
-float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k, std::vector<float>& heap) {
+// on d_ij, less the row's own n_i + s_i. Once the heap is full, chunks of the row are checked against
+// its top with wide vectors (the clones: most chunks hold nothing smaller), and only chunks that do are
+// walked one by one.
+__attribute__((target_clones("avx512f", "avx2", "default"))) float kth_smallest_upper(const float* g, const float* norm_plus,
+                                                                                       int64_t n, int64_t skip, size_t k,
+                                                                                       std::vector<float>& heap) {
   heap.clear();
-  for (int64_t j = 0; j < n; ++j) {
-    if (j == skip) continue;
+  auto offer = [&](int64_t j) {
+    if (j == skip) return;
     const float upper = g[j] + norm_plus[j];
     if (heap.size() < k) {
       heap.push_back(upper);
@@ -24,13 +29,26 @@ float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int6
       heap.back() = upper;
       std::push_heap(heap.begin(), heap.end());
     }
+  };
+  int64_t j = 0;
+  for (; j < n && heap.size() < k; ++j) offer(j);
+  constexpr int64_t kChunk = 32;
+  for (; j < n; j += kChunk) {
+    const int64_t end = std::min(j + kChunk, n);
+    const float top = heap.front();
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int64_t c = j; c < end; ++c) any |= g[c] + norm_plus[c] < top;
+    if (!any) continue;
+    for (int64_t c = j; c < end; ++c) offer(c);
   }
   return heap.front();
 }
 
 }  // namespace
 
-void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, SmallestPairs* pairs, RowScratch& scratch) {
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, double* exact_dist, SmallestPairs* pairs,
+                 RowScratch& scratch) {
   std::vector<float>& heap_buf = scratch.heap;
   std::vector<int32_t>& cand = scratch.candidates;
   TopK& top = scratch.top;
@@ -48,6 +66,11 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, S
   if (kk > 0) {
     const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, heap_buf);
     threshold = std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY);
+    // A caller's limit L on the exact distance: candidate j needs n_i - s_i + g_j + n_j - s_j <= L.
+    if (!s.query_limits.empty() && std::isfinite(s.query_limits[static_cast<size_t>(job.query)]))
+      threshold = std::min(threshold, std::nextafter(static_cast<float>(s.query_limits[static_cast<size_t>(job.query)] -
+                                                                        static_cast<double>(job.norm_minus)),
+                                                     INFINITY));
   }
   const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
   // Pair (i, j) is worth measuring when its lower bound job.norm_minus + g_j + norm_minus_j is at most
@@ -68,16 +91,13 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, S
     }
   }
   top.reset(kk);
-  for (int32_t j : cand) {
-    // Candidates arrive in increasing index, so once k exact zeros are held nothing can displace them.
-    if (top.full_of_zeros()) break;
-    top.offer(exact_sqdist(qrow, base.row(j), d), j);
-  }
+  rank_candidates(qrow, base, cand, top, scratch.rerank);
   int32_t* ids = out.ids.data() + job.query * out.k;
   float* dist = out.dist.data() + job.query * out.k;
   for (size_t t = 0; t < static_cast<size_t>(out.k); ++t) {
     ids[t] = t < top.best.size() ? top.best[t].j : -1;
     dist[t] = t < top.best.size() ? static_cast<float>(top.best[t].d) : NeighbourLists::kEmpty;
+    if (exact_dist) exact_dist[job.query * out.k + static_cast<int64_t>(t)] = t < top.best.size() ? top.best[t].d : INFINITY;
   }
 }
 

@@ -1,23 +1,49 @@
-// Clustered approximate search: FAISS k-means splits the class into cells; every cell is searched
-// with the exact tiled search against the union of its nprobe nearest cells. All the arithmetic is
-// GEMM (unlike FAISS's IVF scan, which runs without SIMD in Debian's generic build), so the search
-// costs about nprobe / nlist of the exact one, and the lists it returns are exact within the probed
-// cells (same distances, same tie order).
+// Clustered approximate search: FAISS k-means cuts the class into cells, oversized cells are split,
+// and every row is searched with the exact tiled search against its own cell and the cells whose
+// centroids are nearest to it. All the arithmetic is GEMM (unlike FAISS's IVF scan, which runs
+// without SIMD in Debian's generic build), so the search costs about nprobe / nlist of the exact one,
+// and the lists it returns are exact within the probed cells (same distances, same tie order).
+//
+// Balance. A cell's search costs (its queries) x (base rows), so one giant cell costs more than all
+// the others together (issue 24: k-means on a 64-rows-per-cell sample left cells of 447 rows on average
+// and one of 14,252, a work 7x the balanced case). Every cell above cap = 1.5 n / nlist is split in
+// two by 2-means (seeded with the row farthest from the cell's mean and the row farthest from that),
+// or, when 2-means leaves one side under an eighth, in halves at the median of the projection on the
+// 2-means direction (ties by row index, so equal rows split too), recursively. Cutting along 2-means
+// keeps natural clusters whole; a cluster cut in two would need every row to find the other half.
+// With cells of at most cap rows, a row's nprobe cells hold at most nprobe cap rows: the report
+// records the cells, the largest one and the work against the balanced estimate n nprobe n / nlist.
+//
+// Probing. Each row probes the cells nearest to itself (FAISS over the centroids), not those nearest
+// to its cell's centroid: a row near the border of its cell looks across it, which matters on a
+// low-dimensional manifold or an elongated cluster, where a cell has many neighbouring cells. The rows
+// of a cell that want the same base cell are searched against it in one tile; each cell is prepared
+// once, centred on its own mean, and the queries are centred on it too, so the norms the tiles' error
+// grows with are local ones and bf16 tiles (nomination.cpp) nominate barely more candidates than fp32.
+// A row's k-th distance so far limits the next cells' candidates.
+//
+// Recall kept. With a sample and a target, recall@k is measured after each search; below the target
+// nprobe doubles and each row is searched against the cells its larger probe adds (merged into the
+// lists it has: both are exact within their rows, so the merge is exact within the union). When
+// nprobe would reach a quarter of the cells, the exact search runs instead.
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>
 #include <fmt/format.h>
-
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <numeric>
+#include <optional>
 
 #include "core/blas_threads.h"
 #include "core/error.h"
+#include "methods/knn/internal/cells.h"
 #include "methods/knn/internal/lists.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/recall.h"
 #include "methods/knn/internal/tiled_search.h"
 
 namespace dq {
@@ -25,31 +51,109 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 
-std::vector<float> gather(RowMatrix z, const std::vector<int64_t>& rows) {
-  std::vector<float> out(rows.size() * static_cast<size_t>(z.cols));
-  for (size_t r = 0; r < rows.size(); ++r) std::copy_n(z.row(rows[r]), z.cols, out.data() + r * static_cast<size_t>(z.cols));
-  return out;
+std::vector<double> mean_of(RowMatrix z, const std::vector<int64_t>& rows) {
+  std::vector<double> m(static_cast<size_t>(z.cols), 0.0);
+  for (int64_t r : rows)
+    for (int64_t k = 0; k < z.cols; ++k) m[static_cast<size_t>(k)] += z.row(r)[k];
+  for (double& v : m) v /= static_cast<double>(std::max<size_t>(rows.size(), 1));
+  return m;
 }
 
-}  // namespace
+double sqdist_to(const float* x, const std::vector<double>& c) {
+  double s = 0;
+  for (size_t k = 0; k < c.size(); ++k) {
+    const double e = x[k] - c[k];
+    s += e * e;
+  }
+  return s;
+}
 
-SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, MemoryBudget& memory) {
+// The row of `rows` farthest from c (the lowest row index among equals).
+int64_t farthest(RowMatrix z, const std::vector<int64_t>& rows, const std::vector<double>& c) {
+  int64_t best = rows.front();
+  double best_d = -1;
+  for (int64_t r : rows)
+    if (const double d = sqdist_to(z.row(r), c); d > best_d) {
+      best_d = d;
+      best = r;
+    }
+  return best;
+}
+
+// Splits `rows` (ascending) in two until every part has at most `cap` rows: along the 2-means
+// boundary when both sides keep at least an eighth of the rows (so that natural clusters stay whole:
+// a cluster cut in two has its halves in cells that need not probe each other), else at the median
+// of the projection on the 2-means direction (ties by row index, so equal rows split too).
+void split_cell(RowMatrix z, std::vector<int64_t> rows, int64_t cap, std::vector<std::vector<int64_t>>& out) {
+  if (static_cast<int64_t>(rows.size()) <= cap) {
+    out.push_back(std::move(rows));
+    return;
+  }
+  const size_t d = static_cast<size_t>(z.cols);
+  std::vector<double> a(d), b(d);
+  const int64_t ra = farthest(z, rows, mean_of(z, rows));
+  std::copy_n(z.row(ra), d, a.begin());
+  const int64_t rb = farthest(z, rows, a);
+  std::copy_n(z.row(rb), d, b.begin());
+  // A few Lloyd steps of 2-means from those seeds.
+  std::vector<char> to_a(rows.size());
+  int64_t na = 0;
+  for (int step = 0; step < 4; ++step) {
+    std::vector<double> sa(d, 0.0), sb(d, 0.0);
+    na = 0;
+    for (size_t t = 0; t < rows.size(); ++t) {
+      const float* x = z.row(rows[t]);
+      to_a[t] = sqdist_to(x, a) <= sqdist_to(x, b);
+      auto& sum = to_a[t] ? sa : sb;
+      for (size_t k = 0; k < d; ++k) sum[k] += x[k];
+      na += to_a[t];
+    }
+    const int64_t nb = static_cast<int64_t>(rows.size()) - na;
+    if (na == 0 || nb == 0) break;
+    for (size_t k = 0; k < d; ++k) {
+      a[k] = sa[k] / static_cast<double>(na);
+      b[k] = sb[k] / static_cast<double>(nb);
+    }
+  }
+  std::vector<int64_t> low, high;
+  const auto eighth = static_cast<int64_t>(rows.size() / 8);
+  if (na >= std::max<int64_t>(eighth, 1) && static_cast<int64_t>(rows.size()) - na >= std::max<int64_t>(eighth, 1)) {
+    for (size_t t = 0; t < rows.size(); ++t) (to_a[t] ? low : high).push_back(rows[t]);
+  } else {
+    std::vector<std::pair<double, int64_t>> proj;
+    proj.reserve(rows.size());
+    for (int64_t r : rows) {
+      double p = 0;
+      for (size_t k = 0; k < d; ++k) p += z.row(r)[k] * (b[k] - a[k]);
+      proj.emplace_back(p, r);
+    }
+    const size_t half = rows.size() / 2;
+    std::nth_element(proj.begin(), proj.begin() + static_cast<std::ptrdiff_t>(half), proj.end());
+    for (size_t t = 0; t < proj.size(); ++t) (t < half ? low : high).push_back(proj[t].second);
+    std::sort(low.begin(), low.end());
+    std::sort(high.begin(), high.end());
+  }
+  split_cell(z, std::move(low), cap, out);
+  split_cell(z, std::move(high), cap, out);
+}
+
+struct Cells {
+  std::vector<std::vector<int64_t>> members;  // ascending rows, none empty
+};
+
+// How hard k-means works: the search's cells (10 iterations on 64 rows per cell: the cells only have
+// to be local, and the split bounds their size) or the exact search's seeds (cheaper still: a seed
+// only has to be near).
+struct KmeansEffort {
+  int iterations = 10;
+  int rows_per_cell = 64;
+};
+
+Cells make_cells(RowMatrix z, int64_t nlist, int64_t cap, MemoryBudget& memory, KmeansEffort effort = {}) {
   const int64_t n = z.rows, d = z.cols;
-  const int64_t nlist = o.nlist > 0 ? std::min(o.nlist, n)
-                                    : std::clamp<int64_t>(std::llround(std::sqrt(static_cast<double>(n))), 1,
-                                                          std::max<int64_t>(1, n / 16));
-  const int64_t nprobe = std::min(nlist, o.nprobe > 0 ? o.nprobe : 8);
-  const ExactSearchOptions exact{o.k, o.tile_bytes};
-  if (nprobe >= nlist) return exact_self_knn(z, o.pairs, exact, memory);  // every cell probed: exact
-
-  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory);
-  const std::vector<int32_t>& groups = start.groups;
-  SelfKnnResult& out = start.result;
-
-  // k-means on a sample (64 rows per cell, 10 iterations: the cells only have to be local, not optimal).
   faiss::ClusteringParameters cp;
-  cp.niter = 10;
-  cp.max_points_per_centroid = 64;
+  cp.niter = effort.iterations;
+  cp.max_points_per_centroid = effort.rows_per_cell;
   cp.min_points_per_centroid = 1;  // small classes: no FAISS warning, fewer rows per cell is fine
   cp.seed = 20260101;
   faiss::Clustering clustering(static_cast<int>(d), static_cast<int>(nlist), cp);
@@ -63,79 +167,328 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   } catch (const faiss::FaissException& e) {
     throw Error(fmt::format("knn='clustered': k-means with {} cells on {} rows failed: {}", nlist, n, e.what()));
   }
-  std::vector<float> probe_dist(static_cast<size_t>(nlist * nprobe));
-  std::vector<idx_t> probes(static_cast<size_t>(nlist * nprobe));
-  quantizer.search(nlist, clustering.centroids.data(), nprobe, probe_dist.data(), probes.data());
+  std::vector<std::vector<int64_t>> kmeans_cells(static_cast<size_t>(nlist));
+  for (int64_t i = 0; i < n; ++i) kmeans_cells[static_cast<size_t>(cell[static_cast<size_t>(i)])].push_back(i);
+  Cells cells;
+  std::vector<std::vector<std::vector<int64_t>>> parts(kmeans_cells.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t c = 0; c < kmeans_cells.size(); ++c)
+    if (!kmeans_cells[c].empty()) split_cell(z, std::move(kmeans_cells[c]), cap, parts[c]);
+  for (auto& p : parts)
+    for (auto& m : p) cells.members.push_back(std::move(m));
+  return cells;
+}
 
-  std::vector<std::vector<int64_t>> members(static_cast<size_t>(nlist));
-  for (int64_t i = 0; i < n; ++i) members[static_cast<size_t>(cell[static_cast<size_t>(i)])].push_back(i);
-
-  // Cells run side by side, one per thread, each with single-threaded GEMMs: a cell's GEMM is small
-  // (about sqrt(M) x nprobe*sqrt(M)), so handing it to a BLAS thread pool costs more than it saves.
-  // Every cell writes only its own rows, and each list is exact within its cell's probe set, so the
-  // schedule does not change the output.
-  std::vector<detail::SmallestPairs> pair_sets(static_cast<size_t>(omp_get_max_threads()));
-  for (auto& p : pair_sets) p.capacity = static_cast<size_t>(o.pairs);
-  // Centred once for the whole class; each cell gathers its rows (and their norms) from here.
-  const std::vector<float> mean = detail::column_mean(z);
-  const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
-  const SingleThreadedBlas single_threaded_blas;
-  std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
-#pragma omp parallel
-  {
-    std::vector<int64_t> base_rows, self;
-    detail::SmallestPairs& pairs = pair_sets[static_cast<size_t>(omp_get_thread_num())];
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t c = 0; c < nlist; ++c) {
-      const auto& queries = members[static_cast<size_t>(c)];
-      if (queries.empty()) continue;
+// The search state across raises of nprobe. The rows are copied cell by cell (each cell's rows
+// ascending), each cell is prepared once, centred on its own mean (its centroid), and every row keeps
+// its k best (exact distance, row) so far. A probe searches each row against the cells whose
+// centroids are nearest to the row itself (not to its cell): rows near a cell's border look across
+// it, which a cell's own probe list does not do for a manifold or an elongated cluster.
+class ClusteredState {
+ public:
+  ClusteredState(RowMatrix z, const ClusteredSearchOptions& o, Cells cells, MemoryBudget& memory)
+      : z_(z), o_(o), members_(std::move(cells.members)), kk_(std::min<int64_t>(o.k, z.rows - 1)) {
+    const int64_t n = z.rows, d = z.cols, nc = static_cast<int64_t>(members_.size());
+    reservation_ = memory.reserve(static_cast<uint64_t>(n) * (static_cast<uint64_t>(o.k) * sizeof(detail::Neighbour) +
+                                                              sizeof(int32_t) * 3 + sizeof(int64_t) +
+                                                              static_cast<uint64_t>(d) * sizeof(float)) +
+                                      static_cast<uint64_t>(nc) * static_cast<uint64_t>(d + 2) * sizeof(float),
+                                  "knn clustered rankings and cell-ordered rows");
+    best_.assign(static_cast<size_t>(n * o.k), detail::Neighbour{INFINITY, -1});
+    held_.assign(static_cast<size_t>(n), 0);
+    probed_.assign(static_cast<size_t>(n), 0);
+    cell_of_.resize(static_cast<size_t>(n));
+    start_.resize(static_cast<size_t>(nc + 1), 0);
+    perm_.resize(static_cast<size_t>(n));
+    for (int64_t c = 0; c < nc; ++c) {
+      start_[static_cast<size_t>(c + 1)] = start_[static_cast<size_t>(c)] + static_cast<int64_t>(members_[static_cast<size_t>(c)].size());
+      for (size_t t = 0; t < members_[static_cast<size_t>(c)].size(); ++t) {
+        const int64_t i = members_[static_cast<size_t>(c)][t];
+        perm_[static_cast<size_t>(start_[static_cast<size_t>(c)] + static_cast<int64_t>(t))] = i;
+        cell_of_[static_cast<size_t>(i)] = static_cast<int32_t>(c);
+      }
+    }
+    rows_.reset(new float[static_cast<size_t>(n * d)]);
+    centroids_.assign(static_cast<size_t>(nc * d), 0.0f);
+    bases_.resize(static_cast<size_t>(nc));
+    std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t c = 0; c < nc; ++c) {
       try {
-        // Base: the rows of the probed cells (this cell included), ascending, so that exact_knn's ties
-        // to the lower base index are ties to the lower class row.
-        base_rows = queries;
-        for (int64_t t = 0; t < nprobe; ++t) {
-          const idx_t p = probes[static_cast<size_t>(c * nprobe + t)];
-          if (p >= 0 && p != c)
-            base_rows.insert(base_rows.end(), members[static_cast<size_t>(p)].begin(), members[static_cast<size_t>(p)].end());
-        }
-        std::sort(base_rows.begin(), base_rows.end());
-        self.resize(queries.size());
-        for (size_t q = 0; q < queries.size(); ++q)
-          self[q] = std::lower_bound(base_rows.begin(), base_rows.end(), queries[q]) - base_rows.begin();
-
-        auto gather_reservation = memory.reserve(
-            (queries.size() + base_rows.size()) * static_cast<uint64_t>(d) * sizeof(float), "knn cell rows");
-        const std::vector<float> q_rows = gather(z, queries), b_rows = gather(z, base_rows);
-        const detail::PreparedRows q_prepared = detail::gather_rows(prepared, queries, memory, "knn cell queries");
-        const detail::PreparedRows b_prepared = detail::gather_rows(prepared, base_rows, memory, "knn cell base");
-        detail::TiledSearch search;
-        search.queries = RowMatrix{q_rows.data(), static_cast<int64_t>(queries.size()), d};
-        search.base = RowMatrix{b_rows.data(), static_cast<int64_t>(base_rows.size()), d};
-        search.prepared_queries = &q_prepared;
-        search.prepared_base = &b_prepared;
-        search.self_in_base = self;
-        search.options = exact;
-        const NeighbourLists local = detail::tiled_search(search, memory).lists;
-        for (size_t q = 0; q < queries.size(); ++q) {
-          const int64_t i = queries[q];
-          for (int64_t t = 0; t < o.k; ++t) {
-            const int32_t j_local = local.ids_of(static_cast<int64_t>(q))[t];
-            if (j_local < 0) break;
-            const int64_t j = base_rows[static_cast<size_t>(j_local)];
-            out.lists.ids[static_cast<size_t>(i * o.k + t)] = static_cast<int32_t>(j);
-            out.lists.dist[static_cast<size_t>(i * o.k + t)] = local.dist_of(static_cast<int64_t>(q))[t];
-            if (groups[static_cast<size_t>(i)] != groups[static_cast<size_t>(j)])
-              pairs.offer(exact_sqdist(z.row(std::min(i, j)), z.row(std::max(i, j)), d), i, j);
-          }
-        }
+        for (int64_t t = start_[static_cast<size_t>(c)]; t < start_[static_cast<size_t>(c + 1)]; ++t)
+          std::copy_n(z.row(perm_[static_cast<size_t>(t)]), d, rows_.get() + t * d);
+        const RowMatrix cell = cell_rows(c);
+        const std::vector<float> mean = detail::column_mean(cell);
+        std::copy(mean.begin(), mean.end(), centroids_.begin() + c * d);
+        bases_[static_cast<size_t>(c)] = detail::prepare_rows(cell, mean.data(), memory, "knn cell base", o.nomination);
       } catch (...) {
 #pragma omp critical(dq_clustered_failure)
         if (!failure) failure = std::current_exception();
       }
     }
+    if (failure) std::rethrow_exception(failure);
   }
-  if (failure) std::rethrow_exception(failure);  // e.g. dq::OutOfMemory from a cell's buffers
-  out.smallest_pairs = detail::SmallestPairs::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+
+  int64_t cells() const { return static_cast<int64_t>(members_.size()); }
+  int64_t largest_cell() const {
+    size_t m = 0;
+    for (const auto& c : members_) m = std::max(m, c.size());
+    return static_cast<int64_t>(m);
+  }
+  int64_t compared() const { return compared_; }
+  bool any_bf16() const { return bf16_; }
+  // Moves the rankings (rows x k, ascending; held per row) and the rows' cell order out.
+  void take_rankings(std::vector<detail::Neighbour>& best, std::vector<int32_t>& held, std::vector<int64_t>& order) {
+    best = std::move(best_);
+    held = std::move(held_);
+    order = std::move(perm_);
+  }
+
+  // Searches every row against its own cell and the `nprobe` cells whose centroids are nearest to it
+  // (those not searched before; nprobe 0: its own cell only).
+  void probe(int64_t nprobe, MemoryBudget& memory) {
+    const int64_t n = z_.rows, nc = cells();
+    nprobe = std::min(nprobe, nc);
+    std::vector<idx_t> order;
+    MemoryBudget::Reservation order_reservation;
+    if (nprobe > 0) {
+      order_reservation = memory.reserve(static_cast<uint64_t>(n * nprobe) * (sizeof(idx_t) + sizeof(float)), "knn probe order");
+      order.resize(static_cast<size_t>(n * nprobe));
+      std::vector<float> dist(static_cast<size_t>(n * nprobe));
+      faiss::IndexFlatL2 centroids(z_.cols);
+      centroids.add(nc, centroids_.data());
+      centroids.search(n, rows_.get(), nprobe, dist.data(), order.data());  // rows in cell order
+    }
+    const SingleThreadedBlas single_threaded_blas;
+    std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
+    int64_t compared = 0;
+    bool bf16 = false;
+#pragma omp parallel reduction(+ : compared) reduction(|| : bf16)
+    {
+      std::vector<std::pair<int32_t, int32_t>> wants;  // (base cell, query row within its cell)
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t c = 0; c < nc; ++c) {
+        try {
+          wants.clear();
+          for (int64_t t = start_[static_cast<size_t>(c)]; t < start_[static_cast<size_t>(c + 1)]; ++t) {
+            const auto local = static_cast<int32_t>(t - start_[static_cast<size_t>(c)]);
+            int32_t& done = probed_[static_cast<size_t>(perm_[static_cast<size_t>(t)])];
+            if (done == 0) wants.emplace_back(static_cast<int32_t>(c), local);  // its own cell first
+            for (int64_t p = std::max<int64_t>(done - 1, 0); p < nprobe; ++p) {
+              const auto b = static_cast<int32_t>(order[static_cast<size_t>(t * nprobe + p)]);
+              if (b >= 0 && b != c) wants.emplace_back(b, local);
+            }
+            done = static_cast<int32_t>(std::max<int64_t>(done, nprobe + 1));
+          }
+          std::sort(wants.begin(), wants.end());
+          for (size_t w = 0; w < wants.size();) {
+            size_t e = w;
+            while (e < wants.size() && wants[e].first == wants[w].first) ++e;
+            compared += search(c, wants[w].first, std::span(wants.data() + w, e - w), memory, bf16);
+            w = e;
+          }
+        } catch (...) {
+#pragma omp critical(dq_clustered_failure)
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    }
+    if (failure) std::rethrow_exception(failure);  // e.g. dq::OutOfMemory from a cell's buffers
+    compared_ += compared;
+    bf16_ = bf16_ || bf16;
+  }
+
+  // The lists as they stand (float distances, as every search returns them).
+  NeighbourLists lists(MemoryBudget& memory, MemoryBudget::Reservation& reservation) const {
+    NeighbourLists out = detail::empty_lists(z_.rows, o_.k, memory, reservation);
+    for (int64_t i = 0; i < z_.rows; ++i)
+      for (int64_t t = 0; t < held_[static_cast<size_t>(i)]; ++t) {
+        const detail::Neighbour& nb = best_[static_cast<size_t>(i * o_.k + t)];
+        out.ids[static_cast<size_t>(i * o_.k + t)] = nb.j;
+        out.dist[static_cast<size_t>(i * o_.k + t)] = static_cast<float>(nb.d);
+      }
+    return out;
+  }
+
+  // The `pairs` smallest non-zero pair distances among the listed pairs (rows in different duplicate
+  // groups).
+  std::vector<double> smallest_pairs(const std::vector<int32_t>& groups) const {
+    std::vector<detail::SmallestPairs> sets(static_cast<size_t>(omp_get_max_threads()));
+    for (auto& p : sets) p.capacity = static_cast<size_t>(o_.pairs);
+#pragma omp parallel
+    {
+      detail::SmallestPairs& pairs = sets[static_cast<size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < z_.rows; ++i)
+        for (int64_t t = 0; t < held_[static_cast<size_t>(i)]; ++t) {
+          const detail::Neighbour& nb = best_[static_cast<size_t>(i * o_.k + t)];
+          if (groups[static_cast<size_t>(i)] != groups[static_cast<size_t>(nb.j)] && nb.d > 0) pairs.offer(nb.d, i, nb.j);
+        }
+    }
+    return detail::SmallestPairs::merged_distances(sets, static_cast<size_t>(o_.pairs));
+  }
+
+ private:
+  RowMatrix cell_rows(int64_t c) const {
+    return RowMatrix{rows_.get() + start_[static_cast<size_t>(c)] * z_.cols,
+                     start_[static_cast<size_t>(c + 1)] - start_[static_cast<size_t>(c)], z_.cols};
+  }
+
+  // The listed rows of cell c (positions within it) against cell b, merged into their lists.
+  int64_t search(int64_t c, int64_t b, std::span<const std::pair<int32_t, int32_t>> wants, MemoryBudget& memory, bool& bf16) {
+    const int64_t d = z_.cols, nq = static_cast<int64_t>(wants.size());
+    const RowMatrix cell = cell_rows(c), base = cell_rows(b);
+    auto reservation = memory.reserve(static_cast<uint64_t>(nq) * static_cast<uint64_t>(d) * sizeof(float), "knn cell queries");
+    std::vector<float> q_rows(static_cast<size_t>(nq * d));
+    std::vector<double> limits(static_cast<size_t>(nq));
+    std::vector<int64_t> self;
+    for (int64_t q = 0; q < nq; ++q) {
+      const int32_t local = wants[static_cast<size_t>(q)].second;
+      std::copy_n(cell.row(local), d, q_rows.data() + q * d);
+      const int64_t i = perm_[static_cast<size_t>(start_[static_cast<size_t>(c)] + local)];
+      limits[static_cast<size_t>(q)] =
+          held_[static_cast<size_t>(i)] == kk_ && kk_ > 0 ? best_[static_cast<size_t>(i * o_.k + kk_ - 1)].d : INFINITY;
+      if (b == c) self.push_back(local);
+    }
+    const RowMatrix qm{q_rows.data(), nq, d};
+    const detail::PreparedRows& b_prepared = bases_[static_cast<size_t>(b)];
+    // Centred on the base cell's mean, as the base is: local norms, so a small tile error.
+    const detail::PreparedRows q_prepared = detail::prepare_rows(
+        qm, centroids_.data() + b * d, memory, "knn cell queries (prepared)",
+        b_prepared.nomination == Nomination::Bf16 ? o_.nomination : Nomination::Fp32);
+    bf16 = bf16 || (q_prepared.nomination == Nomination::Bf16 && b_prepared.nomination == Nomination::Bf16);
+    detail::TiledSearch search;
+    search.queries = qm;
+    search.base = base;
+    search.prepared_queries = &q_prepared;
+    search.prepared_base = &b_prepared;
+    search.self_in_base = self;
+    search.query_limits = limits;
+    search.keep_exact_distances = true;
+    search.options = ExactSearchOptions{o_.k, o_.tile_bytes};
+    const detail::SearchOutput local = detail::tiled_search(search, memory);
+    detail::TopK top;
+    for (int64_t q = 0; q < nq; ++q) {
+      const int64_t i = perm_[static_cast<size_t>(start_[static_cast<size_t>(c)] + wants[static_cast<size_t>(q)].second)];
+      detail::Neighbour* best = best_.data() + i * o_.k;
+      int32_t& held = held_[static_cast<size_t>(i)];
+      top.reset(static_cast<size_t>(kk_));
+      for (int32_t t = 0; t < held; ++t) top.offer(best[t].d, best[t].j);
+      for (int64_t t = 0; t < o_.k; ++t) {
+        const int32_t j_local = local.lists.ids_of(q)[t];
+        if (j_local < 0) break;
+        const auto j = static_cast<int32_t>(perm_[static_cast<size_t>(start_[static_cast<size_t>(b)] + j_local)]);
+        // A cell met again for this row (centroids tied at the edge of two probe lists) adds nothing.
+        if (std::any_of(best, best + held, [&](const detail::Neighbour& nb) { return nb.j == j; })) continue;
+        top.offer(local.exact_dist[static_cast<size_t>(q * o_.k + t)], j);
+      }
+      held = static_cast<int32_t>(top.best.size());
+      std::copy(top.best.begin(), top.best.end(), best);
+    }
+    return nq * base.rows;
+  }
+
+  RowMatrix z_;
+  const ClusteredSearchOptions& o_;
+  std::vector<std::vector<int64_t>> members_;
+  int64_t kk_;
+  MemoryBudget::Reservation reservation_;
+  std::vector<detail::Neighbour> best_;  // rows x k, ascending by (distance, row)
+  std::vector<int32_t> held_;
+  std::vector<int32_t> probed_;          // per row: 0 nothing searched, else 1 + the nprobe searched
+  std::vector<int32_t> cell_of_;
+  std::vector<int64_t> start_;           // cell c's rows are [start_[c], start_[c + 1]) of rows_
+  std::vector<int64_t> perm_;            // position in rows_ -> row of z
+  std::unique_ptr<float[]> rows_;        // z's rows, cell by cell
+  std::vector<float> centroids_;         // cells x d, member means
+  std::vector<detail::PreparedRows> bases_;
+  int64_t compared_ = 0;
+  bool bf16_ = false;
+};
+
+}  // namespace
+
+namespace detail {
+
+SeedLists cell_seeds(RowMatrix z, int64_t k, Nomination nomination, uint64_t tile_bytes, MemoryBudget& memory) {
+  SeedLists seeds;
+  seeds.k = k;
+  const int64_t n = z.rows;
+  seeds.reservation = memory.reserve(
+      static_cast<uint64_t>(n) * (static_cast<uint64_t>(k) * sizeof(Neighbour) + sizeof(int32_t) + sizeof(int64_t)), "knn seeds");
+  const int64_t nlist = std::clamp<int64_t>(std::llround(std::sqrt(static_cast<double>(n))), 1, std::max<int64_t>(1, n / 16));
+  const auto cap = static_cast<int64_t>(std::ceil(1.5 * static_cast<double>(n) / static_cast<double>(nlist)));
+  ClusteredSearchOptions o;
+  o.k = k;
+  o.tile_bytes = tile_bytes;
+  o.nomination = nomination;
+  ClusteredState state(z, o, make_cells(z, nlist, cap, memory, {.iterations = 4, .rows_per_cell = 32}), memory);
+  state.probe(0, memory);
+  state.take_rankings(seeds.best, seeds.held, seeds.order);
+  return seeds;
+}
+
+}  // namespace detail
+
+SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, MemoryBudget& memory) {
+  const int64_t n = z.rows;
+  const int64_t nlist = o.nlist > 0 ? std::min(o.nlist, n)
+                                    : std::clamp<int64_t>(std::llround(std::sqrt(static_cast<double>(n))), 1,
+                                                          std::max<int64_t>(1, n / 16));
+  int64_t nprobe = std::min(nlist, o.nprobe > 0 ? o.nprobe : 8);
+  const ExactSearchOptions exact{o.k, o.tile_bytes, true, o.nomination};
+  auto exact_result = [&](int64_t rounds, bool fallback) {
+    SelfKnnResult r = exact_self_knn(z, o.pairs, exact, memory);
+    r.report.recall = 1.0;
+    r.report.nprobe = nlist;
+    r.report.rounds = rounds;
+    r.report.exact_fallback = fallback;
+    r.report.cells = 1;
+    r.report.largest_cell = n;
+    r.report.work_ratio = 1.0;
+    return r;
+  };
+  if (nprobe >= nlist) return exact_result(1, false);  // every cell probed: exact
+
+  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory);
+  SelfKnnResult& out = start.result;
+  const double balanced = static_cast<double>(n) / static_cast<double>(nlist);  // rows per balanced cell
+  const auto cap = static_cast<int64_t>(std::ceil(1.5 * balanced));
+  ClusteredState state(z, o, make_cells(z, nlist, cap, memory), memory);
+
+  std::optional<NeighbourLists> truth;
+  if (!o.recall_sample.empty()) {
+    std::optional<StageTimer::Scope> stage;
+    if (o.timer) stage.emplace(o.timer, "knn_recall");
+    truth = detail::sampled_truth(z, o.recall_sample, o.k, exact, memory);
+  }
+  int64_t rounds = 0;
+  for (;;) {
+    state.probe(nprobe, memory);
+    ++rounds;
+    MemoryBudget::Reservation lists_reservation;
+    out.lists = state.lists(memory, lists_reservation);
+    out.report.recall = truth ? detail::recall_against(*truth, out.lists, o.recall_sample) : std::nan("");
+    out.report.nprobe = nprobe;
+    if (!(o.recall_target > 0) || !truth || out.report.recall >= o.recall_target) break;
+    // Below the target: twice the cells per row, or the exact search once that would reach half of them.
+    if (4 * nprobe >= state.cells()) {
+      SelfKnnResult r = exact_result(rounds + 1, true);
+      r.report.cells = state.cells();
+      r.report.largest_cell = state.largest_cell();
+      return r;
+    }
+    nprobe *= 2;
+  }
+  out.smallest_pairs = state.smallest_pairs(start.groups);
+  out.nomination = state.any_bf16() ? Nomination::Bf16 : Nomination::Fp32;
+  out.report.rounds = rounds;
+  out.report.cells = state.cells();
+  out.report.largest_cell = state.largest_cell();
+  // Rows compared against the balanced estimate: every row against nprobe cells of n / nlist rows
+  // (its own cell is almost always among its nearest).
+  out.report.work_ratio =
+      static_cast<double>(state.compared()) / (static_cast<double>(n) * static_cast<double>(nprobe) * balanced);
   return std::move(out);
 }
 

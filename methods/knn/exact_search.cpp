@@ -2,11 +2,16 @@
 #include "methods/knn/internal/tiled_search.h"
 
 namespace dq {
+namespace {
+// Below this many rows the seeds' k-means costs more than the tight limits save.
+constexpr int64_t kSeedMinRows = 2048;
+}  // namespace
 
 NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
                          const ExactSearchOptions& options, MemoryBudget& memory) {
   const std::vector<float> mean = detail::column_mean(base);
-  const detail::PreparedRows prepared = detail::prepare_rows(base, mean.data(), memory, "knn centred base");
+  const detail::PreparedRows prepared =
+      detail::prepare_rows(base, mean.data(), memory, "knn centred base", options.nomination);
   detail::TiledSearch s;
   s.queries = queries;
   s.base = base;
@@ -19,22 +24,36 @@ NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int6
 
 SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory) {
   const DuplicateGroups groups = detail::finite_duplicate_groups(z);
-  const std::vector<float> mean = detail::column_mean(z);
-  const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows");
   detail::TiledSearch s;
   s.queries = z;
   s.base = z;
-  s.prepared_queries = &prepared;
-  s.prepared_base = &prepared;
   s.self_search = true;
   s.groups = groups.group.data();
   s.pairs = pairs;
   s.options = options;
-  detail::SearchOutput t = options.symmetric ? detail::symmetric_self_search(s, memory) : detail::tiled_search(s, memory);
+  detail::SearchOutput t;
+  if (options.symmetric) {
+    // Larger classes first find each row's neighbours within its k-means cell (a few percent of the
+    // work): the symmetric search's limits start near their final values, and its blocks follow the
+    // cells.
+    detail::SeedLists seeds;
+    if (z.rows >= kSeedMinRows && options.k > 0) {
+      seeds = detail::cell_seeds(z, options.k, options.nomination, options.tile_bytes, memory);
+      s.seeds = &seeds;
+    }
+    t = detail::symmetric_self_search(s, memory);
+  } else {
+    const std::vector<float> mean = detail::column_mean(z);
+    const detail::PreparedRows prepared = detail::prepare_rows(z, mean.data(), memory, "knn centred rows", options.nomination);
+    s.prepared_queries = &prepared;
+    s.prepared_base = &prepared;
+    t = detail::tiled_search(s, memory);
+  }
   SelfKnnResult out;
   out.lists = std::move(t.lists);
   out.smallest_pairs = std::move(t.smallest_pairs);
   out.duplicates = groups.duplicates;
+  out.nomination = t.nomination;
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "methods/knn/device_search.h"
 #include "methods/knn/internal/graph_cache.h"
 #include "methods/knn/knn.h"
 
@@ -54,11 +55,19 @@ KnnGraphOptions KnnGraphOptions::resolved(int64_t rows) const {
   return o;
 }
 
+void KnnGraphOptions::check(const std::string& where) const {
+  if (knn.search != KnnSearch::Exact && recall_target > 0 && recall_sample <= 0)
+    throw Error(fmt::format("{}: recall_target={} needs recall_sample > 0 to be kept (or recall_target=0 to only "
+                            "search)",
+                            where, recall_target));
+}
+
 std::string KnnGraphOptions::canonical() const {
   DQ_ASSERT(knn.search != KnnSearch::Auto, "resolve knn=auto for the class before keying the cache");
   std::string s = fmt::format("knn={},lambda_pairs={}", knn.text(), lambda_pairs);
   if (knn.search == KnnSearch::Clustered) s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
   else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
+  if (!exact()) s += fmt::format(",recall_target={}", recall_target);
   return s;
 }
 
@@ -136,23 +145,47 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
   const int64_t build_k = (o.exact() && !path.empty() && resources.knn_sweep_k > o.k) ? resources.knn_sweep_k : o.k;
   if (build_k != o.k) path = detail::graph_cache_file(entry, build_k);
   const uint64_t baseline = memory.in_use();
-  const ExactSearchOptions exact_options{build_k, o.tile_bytes};
+  const ExactSearchOptions exact_options{build_k, o.tile_bytes, true, o.nomination};
   KnnGraph g;
   g.computed_k = build_k;
   g.exact_search = o.exact();
   SelfKnnResult r;
-  if (o.exact()) r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
-  else if (o.knn.search == KnnSearch::Clustered)
-    r = clustered_self_knn(z, ClusteredSearchOptions{o.k, o.nlist, o.nprobe, o.lambda_pairs, o.tile_bytes}, memory);
-  else
+  const std::vector<int64_t> sample = o.exact() ? std::vector<int64_t>{} : recall_sample(z.rows, o.recall_sample, cls.label);
+  if (o.exact()) {
+    g.on_device = resources.device.starts_with("cuda") && device_knn_available();
+    r = g.on_device ? device_exact_self_knn(z, o.lambda_pairs, exact_options, DeviceSearchOptions{.device = resources.device}, memory)
+                    : exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+  } else if (o.knn.search == KnnSearch::Clustered) {
+    r = clustered_self_knn(z,
+                           ClusteredSearchOptions{.k = o.k, .nlist = o.nlist, .nprobe = o.nprobe, .pairs = o.lambda_pairs,
+                                                  .tile_bytes = o.tile_bytes, .nomination = o.nomination,
+                                                  .recall_sample = sample, .recall_target = o.recall_target,
+                                                  .timer = timer},
+                           memory);
+  } else {
     r = approximate_self_knn(z, ApproxSearchOptions{o.knn.factory, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
-  if (!o.exact() && o.recall_sample > 0) {
-    std::optional<StageTimer::Scope> stage;
-    if (timer) stage.emplace(timer, "knn_recall");
-    g.recall = recall_at_k(z, r.lists, recall_sample(z.rows, o.recall_sample, cls.label), exact_options, memory);
-  } else if (!o.exact()) {
-    g.recall = std::nan("");
+    if (!sample.empty()) {
+      std::optional<StageTimer::Scope> stage;
+      if (timer) stage.emplace(timer, "knn_recall");
+      r.report.recall = recall_at_k(z, r.lists, sample, exact_options, memory);
+    }
+    r.report.rounds = 1;
+    // Below the target a FAISS index has no cheaper next step here: the exact search replaces it.
+    if (o.recall_target > 0 && r.report.recall < o.recall_target) {
+      ApproximateReport report = r.report;
+      r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+      report.exact_fallback = true;
+      report.rounds += 1;
+      report.recall = 1.0;
+      r.report = report;
+    }
   }
+  if (!o.exact()) {
+    g.recall = r.report.recall;
+    g.recall_target = o.recall_target;
+    g.search = r.report;
+  }
+  g.nomination = r.nomination;
   g.lambda_exact = r.pairs_exact;
   g.lists = std::move(r.lists);
   g.lambda_c = mean(r.smallest_pairs);

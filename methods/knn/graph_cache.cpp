@@ -17,7 +17,8 @@
 namespace dq::detail {
 namespace {
 
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '3'};  // 03: + declared_bytes
+// The file layout (not the key): 04 adds what the approximate search took and the tiles' format.
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '4'};
 
 struct CacheHeader {
   char magic[8];
@@ -25,6 +26,8 @@ struct CacheHeader {
   double lambda_c, recall;
   int64_t lambda_exact, duplicates, exact_search;
   uint64_t declared_bytes;
+  double recall_target, work_ratio;
+  int64_t nprobe, rounds, exact_fallback, cells, largest_cell, nomination, on_device;
 };
 
 }  // namespace
@@ -106,6 +109,16 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   g.computed_k = k;
   g.exact_search = h.exact_search != 0;
   g.declared_bytes = h.declared_bytes;
+  g.recall_target = h.recall_target;
+  g.search.recall = h.recall;
+  g.search.work_ratio = h.work_ratio;
+  g.search.nprobe = h.nprobe;
+  g.search.rounds = h.rounds;
+  g.search.exact_fallback = h.exact_fallback != 0;
+  g.search.cells = h.cells;
+  g.search.largest_cell = h.largest_cell;
+  g.nomination = static_cast<Nomination>(h.nomination);
+  g.on_device = h.on_device != 0;
   return g;
 }
 
@@ -121,6 +134,15 @@ CacheHeader header_of(const KnnGraph& g) {
   h.duplicates = g.duplicates;
   h.exact_search = g.exact_search;
   h.declared_bytes = g.declared_bytes;
+  h.recall_target = g.recall_target;
+  h.work_ratio = g.search.work_ratio;
+  h.nprobe = g.search.nprobe;
+  h.rounds = g.search.rounds;
+  h.exact_fallback = g.search.exact_fallback;
+  h.cells = g.search.cells;
+  h.largest_cell = g.search.largest_cell;
+  h.nomination = static_cast<int64_t>(g.nomination);
+  h.on_device = g.on_device;
   return h;
 }
 }  // namespace

@@ -35,9 +35,16 @@ struct KnnGraphOptions {
   int64_t ef_search = 0;
   double rerank = 2.0;
   int64_t recall_sample = 1000;  // approximate search only; 0 skips the measurement
+  // Approximate search only: below this sampled recall@k, the clustered search raises nprobe (then
+  // searches exactly) and a FAISS index is replaced by the exact search; 0: recorded, not kept.
+  // Needs recall_sample > 0 (KnnGraphOptions::check).
+  double recall_target = 0.99;
+  Nomination nomination = Nomination::Auto;  // the tiles' format (the graph is the same for every one)
   int64_t lambda_pairs = 50;     // lambda_C averages this many smallest non-zero pair distances
   uint64_t tile_bytes = 256ull << 20;
   bool exact() const { return knn.search == KnnSearch::Exact; }
+  // dq::Error naming `where` for settings that contradict each other (a target without a sample).
+  void check(const std::string& where) const;
   // For a class of `rows`: auto becomes exact or clustered; other modes are returned as they are.
   KnnGraphOptions resolved(int64_t rows) const;
   // Every option that changes the graph except k (the cache key; k names the file inside the entry).
@@ -55,6 +62,12 @@ struct KnnGraph {
   bool exact_search = true;   // the search that ran was the exact one ("auto" resolved)
   uint64_t declared_bytes = 0;  // what building it declared to the memory budget (re-declared on a cache
                                 // hit, so declared_peak_bytes and OOM do not depend on what is cached)
+  double recall_target = 0;     // the target the approximate search was held to (0: none)
+  ApproximateReport search{};   // what the approximate search took: nprobe, rounds, exact fallback, cells
+  Nomination nomination = Nomination::Fp32;  // the tiles' format
+  bool on_device = false;       // computed on the cell's LibTorch device
+  // The recall was measured and is below the target (the search could not keep it: say so).
+  bool below_target() const { return recall_target > 0 && recall == recall && recall < recall_target; }
 };
 
 // Builds the graph of one class, or loads it from resources.cache_dir when resources.embedding_key (the
@@ -64,7 +77,8 @@ struct KnnGraph {
 // also served from a cached exact graph of any larger k, cut to its first k neighbours per row
 // (exact lists for k are prefixes of those for k' > k: same distances, same tie order), so a K sweep
 // computes one graph when its largest K runs first. With a timer, the
-// recall measurement (a diagnostic, not part of the search) is recorded as sub-stage "knn_recall".
+// recall measurement is recorded as sub-stage "knn_recall". With resources.device on a CUDA device and
+// a LibTorch backend linked, the exact search runs there (methods/knn/device_search.h): same graph.
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                          const CellResources& resources, StageTimer* timer = nullptr);
 

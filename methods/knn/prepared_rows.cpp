@@ -1,17 +1,15 @@
-// Centred rows, their norms and the GEMM error slack, and the GEMM tile itself: what lets a float
-// distance tile nominate candidates that are then measured exactly.
+// Centred rows, their norms and the error slack, and the distance tile itself (one SGEMM, or the bf16
+// kernel of bf16_tiles.cpp): what lets a float tile nominate candidates that are then measured exactly.
 //
-// Each tile is a float32 block of -2 <c_i, c_j> from one GEMM over centred rows c (distances do not
-// change when every row moves by the same mean; the norms, and with them the rounding error, shrink).
-// With n_i = |c_i|^2 the float distance a_ij = n_i + n_j - 2 <c_i, c_j> is not exact: it can reorder
+// Each tile is a float block of -2 <c_i, c_j> over centred rows c (distances do not change when every
+// row moves by the same mean; the norms, and with them the rounding error, shrink). With
+// n_i = |c_i|^2 the float distance a_ij = n_i + n_j - 2 <c_i, c_j> is not exact: it can reorder
 // near-ties and does not give exactly zero for duplicates. So a tile only nominates candidates:
-// standard floating-point bounds (any summation order of a d-term dot product errs by at most
-// gamma_d times the sum of magnitudes; likewise the centring and the norms) give
-// |a_ij - d_ij| <= delta (n_i + n_j) with delta = gamma(2d + 16). Writing s_i = delta n_i, the true k
-// nearest of row i all satisfy a_ij - s_j - s_i <= tau_i, where tau_i is the k-th smallest
-// a_ij + s_j + s_i. Those candidates are measured with exact_sqdist and ranked by (distance, index).
-// The same bounds let the pair heap for lambda_C skip every pair whose lower bound already exceeds
-// the 50th smallest distance found so far.
+// nomination.cpp proves |a_ij - d_ij| <= s_i + s_j for the slack s of the tile's format, so the true
+// k nearest of row i all satisfy a_ij - s_j - s_i <= tau_i, where tau_i is the k-th smallest
+// a_ij + s_j + s_i. Those candidates are measured exactly (rerank.cpp) and ranked by (distance,
+// index). The same bounds let the pair heap for lambda_C skip every pair whose lower bound already
+// exceeds the 50th smallest distance found so far.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,52 +24,83 @@ double gemm_error_factor(int64_t d) {
   return 1.05 * g / (1.0 - g);  // 5% headroom for the float comparisons made with the bound
 }
 
-PreparedRows prepare_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what) {
+uint64_t prepared_bytes(int64_t rows, int64_t cols, Nomination nomination) {
+  uint64_t bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols + 3) * sizeof(float);
+  if (nomination == Nomination::Bf16) {
+    const auto dp = static_cast<uint64_t>(bf16_padded_dim(cols));
+    const auto panels = static_cast<uint64_t>((rows + kBf16PanelRows - 1) / kBf16PanelRows);
+    bytes += (static_cast<uint64_t>(rows + kBf16RowPad) + panels * kBf16PanelRows) * dp * sizeof(uint16_t);
+  }
+  return bytes;
+}
+
+namespace {
+
+// prepare_rows and prepare_rows_for: `format` set means its slack and no bf16 copies.
+PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested,
+                     const NominationFormat* format) {
   PreparedRows out;
-  out.reservation = memory.reserve(static_cast<uint64_t>(z.rows) * static_cast<uint64_t>(z.cols + 3) * sizeof(float), what);
   out.rows = z.rows;
   out.cols = z.cols;
+  // Centred rows and their norms in one pass (declared first); the bf16 copies, needed only when
+  // the largest norm allows bf16, after. The norms sum in double in whatever order the vector unit
+  // takes (the bound holds for any).
+  out.reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Fp32) + static_cast<uint64_t>(z.rows) * sizeof(double), what);
+  std::unique_ptr<double[]> norms(new double[static_cast<size_t>(z.rows)]);
   // Not zero-filled: every element is written below, and zeroing hundreds of MB costs a pass.
   out.centred.reset(new float[static_cast<size_t>(z.rows * z.cols)]);
+  double max_norm = 0;
+#pragma omp parallel for schedule(static) reduction(max : max_norm)
+  for (int64_t i = 0; i < z.rows; ++i) {
+    const float* x = z.row(i);
+    float* c = out.centred.get() + i * z.cols;
+    double norm = 0;
+#pragma omp simd reduction(+ : norm)
+    for (int64_t k = 0; k < z.cols; ++k) {
+      const float v = x[k] - mean[k];
+      c[k] = v;
+      norm += static_cast<double>(v) * v;
+    }
+    norms[static_cast<size_t>(i)] = norm;
+    max_norm = std::max(max_norm, norm);
+  }
+  out.nomination = format ? Nomination::Fp32 : resolve_nomination(requested, z.cols, max_norm);
   out.norm_plus.reset(new float[static_cast<size_t>(z.rows)]);
   out.norm_minus.reset(new float[static_cast<size_t>(z.rows)]);
   out.slack.reset(new float[static_cast<size_t>(z.rows)]);
-  const double factor = gemm_error_factor(z.cols);
+  const NominationBound bound = nomination_bound(
+      format ? *format : out.nomination == Nomination::Bf16 ? bf16_cpu_format() : fp32_cpu_format(), z.cols);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < z.rows; ++i) {
-    float* c = out.centred.get() + i * z.cols;
-    double norm = 0;
-    for (int64_t k = 0; k < z.cols; ++k) {
-      c[k] = z.row(i)[k] - mean[k];
-      norm += static_cast<double>(c[k]) * c[k];
-    }
-    // Rounded outwards so that the float comparisons below never shrink the margin.
-    const double slack = factor * norm;
-    out.slack[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(slack), INFINITY);
+    const double norm = norms[static_cast<size_t>(i)];
+    // Rounded outwards so that the float comparisons never shrink the margin.
+    const double slack = bound.slack(norm);
+    out.slack[static_cast<size_t>(i)] = static_cast<float>(slack);
     out.norm_plus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm + slack), INFINITY);
     out.norm_minus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm - slack), -INFINITY);
+  }
+  if (out.nomination == Nomination::Bf16) {
+    out.bf16_reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Bf16) -
+                                              prepared_bytes(z.rows, z.cols, Nomination::Fp32),
+                                          what);
+    const int64_t dp = bf16_padded_dim(z.cols), panels = (z.rows + kBf16PanelRows - 1) / kBf16PanelRows;
+    out.bf16_rows.reset(new uint16_t[static_cast<size_t>((z.rows + kBf16RowPad) * dp)]);
+    out.bf16_panels.reset(new uint16_t[static_cast<size_t>(panels * kBf16PanelRows * dp)]);
+    to_bf16_rows(out.centred.get(), z.rows, z.cols, out.bf16_rows.get());
+    to_bf16_panels(out.bf16_rows.get(), z.rows, z.cols, out.bf16_panels.get());
   }
   return out;
 }
 
-PreparedRows gather_rows(const PreparedRows& from, std::span<const int64_t> rows, MemoryBudget& memory, const char* what) {
-  PreparedRows out;
-  const auto n = static_cast<int64_t>(rows.size());
-  out.reservation = memory.reserve(static_cast<uint64_t>(n) * static_cast<uint64_t>(from.cols + 3) * sizeof(float), what);
-  out.rows = n;
-  out.cols = from.cols;
-  out.centred.reset(new float[static_cast<size_t>(n * from.cols)]);
-  out.norm_plus.reset(new float[static_cast<size_t>(n)]);
-  out.norm_minus.reset(new float[static_cast<size_t>(n)]);
-  out.slack.reset(new float[static_cast<size_t>(n)]);
-  for (int64_t t = 0; t < n; ++t) {
-    const int64_t r = rows[static_cast<size_t>(t)];
-    std::copy_n(from.centred.get() + r * from.cols, from.cols, out.centred.get() + t * from.cols);
-    out.norm_plus[static_cast<size_t>(t)] = from.norm_plus[static_cast<size_t>(r)];
-    out.norm_minus[static_cast<size_t>(t)] = from.norm_minus[static_cast<size_t>(r)];
-    out.slack[static_cast<size_t>(t)] = from.slack[static_cast<size_t>(r)];
-  }
-  return out;
+}  // namespace
+
+PreparedRows prepare_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested) {
+  return prepare(z, mean, memory, what, requested, nullptr);
+}
+
+PreparedRows prepare_rows_for(RowMatrix z, const float* mean, const NominationFormat& format, MemoryBudget& memory,
+                              const char* what) {
+  return prepare(z, mean, memory, what, Nomination::Fp32, &format);
 }
 
 std::vector<float> column_mean(RowMatrix z) {
@@ -88,7 +117,9 @@ extern "C" int sgemm_(const char* transa, const char* transb, const int* m, cons
                       const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
                       const int* ldc);
 
-// tile (nq x nb, row-major) = -2 * Q * B^T.
+namespace {
+
+// tile (nq x nb, row-major) = -2 * Q * B^T for row-major Q (nq x d) and B (nb x d): one SGEMM.
 void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_t nb, int64_t d, float* tile) {
   DQ_ASSERT(nb < std::numeric_limits<int>::max() && d < std::numeric_limits<int>::max() &&
                 nq * nb < std::numeric_limits<int>::max() * int64_t{64},
@@ -97,6 +128,21 @@ void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_
   const float alpha = -2.0f, beta = 0.0f;
   // Column-major view: tile^T (nb x nq) = B (nb x d, i.e. B^T stored) * Q^T.
   sgemm_("T", "N", &m, &n, &k, &alpha, b, &k, q, &k, &beta, tile, &m);
+}
+
+}  // namespace
+
+void nominate_tile(const PreparedRows& q, int64_t q0, int64_t nq, const PreparedRows& b, int64_t b0, int64_t nb, float* tile) {
+  const int64_t d = b.cols;
+  DQ_ASSERT(q.cols == d && q0 + nq <= q.rows && b0 + nb <= b.rows, "tile outside its rows");
+  if (q.nomination == Nomination::Bf16 && b.nomination == Nomination::Bf16) {
+    DQ_ASSERT(b0 % kBf16PanelRows == 0, "bf16 tiles start at a panel boundary");
+    const int64_t dp = bf16_padded_dim(d);
+    bf16_minus_two_inner_products(q.bf16_rows.get() + q0 * dp, nq, b.bf16_panels.get() + (b0 / kBf16PanelRows) * kBf16PanelRows * dp,
+                                  nb, dp, tile);
+    return;
+  }
+  minus_two_inner_products(q.centred.get() + q0 * d, nq, b.centred.get() + b0 * d, nb, d, tile);
 }
 
 }  // namespace dq::detail

@@ -1,25 +1,29 @@
-// recall@k of approximate lists against the exact search, on a sample of query rows.
+// recall@k of approximate lists against the exact search, on a sample of query rows: the exact lists
+// of the sample once (sampled_truth), then any number of lists measured against them.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/error.h"
-#include "methods/knn/search.h"
+#include "methods/knn/internal/recall.h"
 
 namespace dq {
 
-double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
-                   const ExactSearchOptions& options, MemoryBudget& memory) {
-  DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
-  if (sample.empty()) return std::nan("");
+namespace detail {
+
+NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64_t k, const ExactSearchOptions& options,
+                             MemoryBudget& memory) {
   auto reservation = memory.reserve(sample.size() * static_cast<uint64_t>(z.cols) * sizeof(float), "recall queries");
   std::vector<float> queries(sample.size() * static_cast<size_t>(z.cols));
   for (size_t s = 0; s < sample.size(); ++s)
     std::copy_n(z.row(sample[s]), z.cols, queries.data() + s * static_cast<size_t>(z.cols));
   ExactSearchOptions o = options;
-  o.k = lists.k;
-  const NeighbourLists truth =
-      exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
+  o.k = k;
+  return exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
+}
+
+double recall_against(const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
+  DQ_ASSERT(truth.n == static_cast<int64_t>(sample.size()) && truth.k == lists.k, "truth and lists disagree");
   int64_t hits = 0, total = 0;
   for (size_t s = 0; s < sample.size(); ++s) {
     const int32_t* exact_ids = truth.ids_of(static_cast<int64_t>(s));
@@ -38,6 +42,15 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
     total += valid;
   }
   return total ? static_cast<double>(hits) / static_cast<double>(total) : std::nan("");
+}
+
+}  // namespace detail
+
+double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
+                   const ExactSearchOptions& options, MemoryBudget& memory) {
+  DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
+  if (sample.empty()) return std::nan("");
+  return detail::recall_against(detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
 }
 
 }  // namespace dq

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "core/stage_timer.h"
 
 namespace dq {
 
@@ -36,18 +37,38 @@ struct NeighbourLists {
   static constexpr float kEmpty = std::numeric_limits<float>::infinity();
 };
 
+// The number format of the distance tiles that nominate candidates. Every choice gives the same
+// lists and pairs, byte for byte: the tiles only nominate, with a proven error margin
+// (methods/knn/nomination.cpp), and the nominated rows are measured exactly. Auto and Bf16 use
+// bfloat16 tiles with fp32 accumulation (AVX-512 BF16, about 3.5x the fp32 GEMM rate here) where the
+// CPU has them and the bound holds, fp32 otherwise (refused: fp32, recorded in the result).
+enum class Nomination { Auto, Fp32, Bf16 };
+
 struct ExactSearchOptions {
   int64_t k = 20;
   uint64_t tile_bytes = 256ull << 20;  // the float distance tiles (all threads together) stay under this
   // Self-search only: compute each tile pair (I, J >= I) once and feed both rows' lists (half the
   // GEMM work); false runs the one-sided search. Both give the same lists and pairs, byte for byte.
   bool symmetric = true;
+  Nomination nomination = Nomination::Auto;
 };
 
 // For each query row, the k nearest base rows. When self_in_base is non-empty, query i never lists
 // base row self_in_base[i] (used when the queries are a sample of the base).
 NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
                          const ExactSearchOptions& options, MemoryBudget& memory);
+
+// What an approximate search did (SelfKnnResult::report).
+struct ApproximateReport {
+  double recall = std::numeric_limits<double>::quiet_NaN();  // on the sample, of the lists returned
+  int64_t nprobe = 0;            // the nprobe the returned lists were searched with
+  int64_t rounds = 0;            // searches run: 1 + the raises of nprobe
+  bool exact_fallback = false;   // the exact search replaced the approximate one
+  int64_t cells = 0;             // clustered: cells after balancing
+  int64_t largest_cell = 0;      // clustered: rows in the largest cell
+  double work_ratio = 0;         // clustered: rows compared (sum over cells of cell rows x base rows)
+                                 // over its balanced estimate rows x nprobe x rows / nlist
+};
 
 struct SelfKnnResult {
   NeighbourLists lists;
@@ -57,6 +78,8 @@ struct SelfKnnResult {
   std::vector<double> smallest_pairs;
   int64_t duplicates = 0;  // rows equal to a lower-index row
   bool pairs_exact = true;  // false when smallest_pairs only covers the pairs a search found
+  Nomination nomination = Nomination::Fp32;  // the tiles' format (Fp32 or Bf16) after refusals
+  ApproximateReport report{};               // approximate searches only
 };
 
 // Every row against every other row, and in the same pass the `pairs` smallest non-zero pair
@@ -77,16 +100,27 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& optio
 
 struct ClusteredSearchOptions {
   int64_t k = 20;
-  int64_t nlist = 0;    // k-means cells (0: round(sqrt(rows)), at most rows / 16)
-  int64_t nprobe = 0;   // cells searched for each cell, itself included (0: 8)
+  int64_t nlist = 0;    // k-means cells before balancing (0: round(sqrt(rows)), at most rows / 16)
+  int64_t nprobe = 0;   // each row is searched against its own cell and the others among the nprobe
+                        // cells whose centroids are nearest to it (0: 8)
   int64_t pairs = 50;
   uint64_t tile_bytes = 256ull << 20;
+  Nomination nomination = Nomination::Auto;
+  // Recall kept, not only recorded: with a sample, recall@k of the lists is measured on it (against
+  // the sample's exact lists, computed once) and, while below recall_target (> 0), nprobe doubles
+  // and the rows are searched against the cells added; once nprobe would reach a quarter of the
+  // cells, the exact search runs instead (recall 1).
+  std::span<const int64_t> recall_sample{};
+  double recall_target = 0;
+  StageTimer* timer = nullptr;  // when set, the sample's exact lists are timed as sub-stage "knn_recall"
 };
 
-// Approximate search at GEMM speed: k-means cells (FAISS), then the rows of each cell are searched
-// exactly (exact_knn) against the rows of the nprobe cells whose centroids are nearest to its own.
-// Costs about nprobe / nlist of the exact search; misses only neighbours in cells not probed. When
-// every cell is probed this is exact_self_knn.
+// Approximate search at GEMM speed: k-means cells (FAISS), oversized cells split in two (by 2-means,
+// or at the median of its direction when 2-means is lopsided) until none exceeds 1.5 rows / nlist;
+// then every row is searched exactly against its own cell and the cells whose centroids are nearest
+// to it (nprobe), each cell centred on its own mean (a small bf16 margin). Costs about nprobe / nlist
+// of the exact search; misses only neighbours in cells not probed. When every cell is probed this is
+// exact_self_knn.
 SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& options, MemoryBudget& memory);
 
 // Fraction of the exact k nearest neighbours that `lists` found, over the sampled query rows. A listed

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -37,6 +38,12 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
   SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
   result.lists = empty_lists(nq, s.options.k, memory, list_reservation);
+  result.nomination = s.prepared_base->nomination;
+  MemoryBudget::Reservation exact_reservation;
+  if (s.keep_exact_distances) {
+    exact_reservation = memory.reserve(static_cast<uint64_t>(nq * s.options.k) * sizeof(double), "knn exact distances");
+    result.exact_dist.assign(static_cast<size_t>(nq * s.options.k), INFINITY);
+  }
   if (nq == 0 || nb == 0) return result;
 
   // Each thread computes whole tiles (its own single-threaded GEMM, then its rows): no hand-over
@@ -68,11 +75,12 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
         const PreparedRows* q = s.prepared_queries;
         int64_t q0 = r0;  // first row of this tile within *q
         if (!q) {
-          query_tile = prepare_rows(RowMatrix{s.queries.row(r0), nr, d}, s.base_mean, memory, "knn query tile");
+          query_tile = prepare_rows(RowMatrix{s.queries.row(r0), nr, d}, s.base_mean, memory, "knn query tile",
+                                    s.prepared_base->nomination);
           q = &query_tile;
           q0 = 0;
         }
-        minus_two_inner_products(q->centred.get() + q0 * d, nr, s.prepared_base->centred.get(), nb, d, tile.get());
+        nominate_tile(*q, q0, nr, *s.prepared_base, 0, nb, tile.get());
         for (int64_t r = 0; r < nr; ++r) {
           const int64_t i = r0 + r;
           int64_t skip = -1;
@@ -80,7 +88,7 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
           else if (!s.self_in_base.empty()) skip = s.self_in_base[static_cast<size_t>(i)];
           const RowJob job{tile.get() + r * nb, i, skip, q->norm_minus[static_cast<size_t>(q0 + r)],
                            q->slack[static_cast<size_t>(q0 + r)]};
-          process_row(job, s, result.lists, pairs, scratch);
+          process_row(job, s, result.lists, s.keep_exact_distances ? result.exact_dist.data() : nullptr, pairs, scratch);
         }
       } catch (...) {
 #pragma omp critical(dq_tiled_failure)

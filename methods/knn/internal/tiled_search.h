@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "methods/knn/internal/cells.h"
 #include "methods/knn/internal/lists.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/rerank.h"
 #include "methods/knn/search.h"
 
 namespace dq::detail {
@@ -19,18 +21,26 @@ struct TiledSearch {
   const PreparedRows* prepared_base = nullptr;
   const float* base_mean = nullptr;
   std::span<const int64_t> self_in_base;  // per query, a base row it must not list (empty: none)
+  // Per query, an exact distance no listed row may exceed to matter (the k-th distance a caller
+  // already holds for it, merging this search into its lists; +inf: none); empty: none.
+  std::span<const double> query_limits;
   bool self_search = false;               // queries are the base: row i skips itself, pairs are collected
   const int32_t* groups = nullptr;        // duplicate groups (self-search with pairs)
   int64_t pairs = 0;
+  bool keep_exact_distances = false;      // also return the lists' distances in double (tiled_search)
+  const SeedLists* seeds = nullptr;       // symmetric search: rows' exactly measured starting neighbours
   ExactSearchOptions options;
 };
 struct SearchOutput {
   NeighbourLists lists;
   std::vector<double> smallest_pairs;
+  std::vector<double> exact_dist;  // n x k, the lists' exact distances (keep_exact_distances only)
+  Nomination nomination = Nomination::Fp32;  // Bf16 when tiles were computed in bf16
 };
 SearchOutput tiled_search(const TiledSearch& search, MemoryBudget& memory);
 // The same self-search (search.self_search, queries == base) over tile pairs (I, J >= I): each pair
-// of rows measured once for both lists. Same lists, byte for byte; same lambda_C pairs.
+// of rows measured once for both lists, in local frames (it prepares its own rows: the prepared
+// fields are not used). Same lists, byte for byte; same lambda_C pairs.
 SearchOutput symmetric_self_search(const TiledSearch& search, MemoryBudget& memory);
 
 // One query row of a distance tile.
@@ -45,10 +55,13 @@ struct RowScratch {
   std::vector<float> heap;
   std::vector<int32_t> candidates;
   TopK top;
+  RerankScratch rerank;
 };
 
-// Ranks the candidates of one query row exactly and writes its list; optionally feeds `pairs`
-// (self-search only: pairs (i, j) with j > i in different duplicate groups).
-void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, SmallestPairs* pairs, RowScratch& scratch);
+// Ranks the candidates of one query row exactly and writes its list (and, when exact_dist is not null,
+// its exact distances there, n x k like the list); optionally feeds `pairs` (self-search only: pairs
+// (i, j) with j > i in different duplicate groups).
+void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, double* exact_dist, SmallestPairs* pairs,
+                 RowScratch& scratch);
 
 }  // namespace dq::detail

@@ -1,0 +1,69 @@
+// Embeddings given as .npy files: features only (no images, no test split), like
+// synthetic_embeddings, so that real embeddings of any extractor (its cached Z.npy, with the labels
+// in a y.npy) run through `dqbench run` with `extractor: {kind: none}` and join the scale
+// experiment's zoo (issue 24). Labels may be any integers; classes are their distinct values in
+// ascending order, named by them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "core/error.h"
+#include "core/npy.h"
+#include "datasets/dataset.h"
+#include "datasets/source_files.h"
+
+namespace dq {
+namespace {
+
+Dataset load(const Params& p) {
+  const std::string zpath = p.get_string("path"), ypath = p.get_string("labels");
+  require_file(zpath, "embeddings_npy path");
+  require_file(ypath, "embeddings_npy labels");
+  const NpyArray za = read_npy(zpath);
+  if (za.shape.size() != 2 || za.shape[0] < 1 || za.shape[1] < 1)
+    throw Error(fmt::format("{}: embeddings must be a 2-D array N x d with N, d >= 1", zpath));
+  const NpyArray ya = read_npy(ypath);
+  const std::vector<int64_t> y = ya.as_int64(ypath);
+  const int64_t n = za.shape[0];
+  if (static_cast<int64_t>(y.size()) != n || ya.shape.empty() || ya.shape[0] != n)
+    throw Error(fmt::format("{}: {} labels for the {} rows of {}", ypath, y.size(), n, zpath));
+  Dataset d;
+  d.kind = "embeddings_npy";
+  std::map<int64_t, int64_t> class_of;
+  for (int64_t v : y) class_of.emplace(v, 0);
+  for (auto& [label, index] : class_of) {
+    index = static_cast<int64_t>(d.class_names.size());
+    d.class_names.push_back(std::to_string(label));
+  }
+  d.train.n = n;
+  d.train.labels.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) d.train.labels[static_cast<size_t>(i)] = class_of.at(y[static_cast<size_t>(i)]);
+  d.feature_dim = za.shape[1];
+  d.train_features = za.as_float32(zpath);
+  d.fingerprint = "embeddings_npy|" + file_identity(zpath) + "|" + file_identity(ypath);
+  validate_dataset(d, zpath);
+  return d;
+}
+
+DatasetLoaderInfo make_embeddings_npy_info() {
+  DatasetLoaderInfo info;
+  info.kind = "embeddings_npy";
+  info.description =
+      "Embeddings from .npy files (N x d float32/float64 and N integer labels), given directly as features (no "
+      "images, no test split): real embeddings of any extractor";
+  info.params = {
+      {"path", ParamType::String, std::string(""), "N x d embeddings (.npy, float32 or float64)", {}, {}, {}},
+      {"labels", ParamType::String, std::string(""), "N integer labels (.npy, shape (N,) or (N, 1))", {}, {}, {}},
+  };
+  info.load = load;
+  info.fingerprint = [](const Params& p) {
+    return "embeddings_npy|" + file_identity(p.get_string("path")) + "|" + file_identity(p.get_string("labels"));
+  };
+  info.provides_images = false;
+  return info;
+}
+
+}  // namespace
+DQ_REGISTER_DATASET(make_embeddings_npy_info);
+}  // namespace dq

@@ -1,0 +1,122 @@
+// The bf16 distance tile on this CPU: rows rounded to bfloat16 (round to nearest even), inner products
+// by AVX-512 BF16 VDPBF16PS with fp32 accumulation, -2 <c_i, c_j> written as float. Its error bound is
+// bf16_cpu_format() (nomination.cpp); callers check cpu_has_bf16_kernel() first.
+//
+// Layout. The left operand is row-major bf16 (d rounded up to even, pairs of columns adjacent) with
+// kBf16RowPad zero rows after the last, so that a 12-row block may read past the end. The right
+// operand is packed in panels of 32 rows: for each pair p of columns, the 32 rows' two values side
+// by side (64 bf16 = two zmm registers), zero rows filling the last panel. The kernel holds a 12 x 32
+// block of fp32 sums in 24 registers; each pair of columns costs two panel loads, 12 broadcasts and 24
+// VDPBF16PS. A single thread runs each call (the searches run tiles side by side on OpenMP threads).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "methods/knn/internal/prepared_rows.h"
+
+namespace dq::detail {
+namespace {
+
+constexpr int64_t kRows = 12;                           // rows per register block
+constexpr int64_t kCols = kBf16PanelRows;               // columns per panel (32)
+constexpr int64_t kChunkRows = 16 * kRows;              // left rows kept in L2 while the panels stream
+
+static_assert(kBf16RowPad >= kRows, "row padding must cover a register block");
+
+// Round to nearest even, as VCVTNE2PS2BF16 does (inputs are finite: the searches assert it); for the
+// tail of a row the vector conversion does not cover.
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7F800000u) == 0) u &= 0x80000000u;  // denormal: flushed to (signed) zero, as the hardware
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32(
+    const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  __m512 acc[kRows][2];
+  for (int64_t r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + p * 2 * kCols);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + p * 2 * kCols + kCols);
+#pragma GCC unroll 12
+    for (int64_t r = 0; r < kRows; ++r) {
+      int32_t v;
+      std::memcpy(&v, a + r * lda + 2 * p, sizeof v);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(v);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    }
+  }
+  const __m512 minus_two = _mm512_set1_ps(-2.0f);
+  const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    _mm512_mask_storeu_ps(c + r * ldc, m0, _mm512_mul_ps(acc[r][0], minus_two));
+    _mm512_mask_storeu_ps(c + r * ldc + 16, m1, _mm512_mul_ps(acc[r][1], minus_two));
+  }
+}
+
+}  // namespace
+
+int64_t bf16_padded_dim(int64_t d) { return d + (d & 1); }
+
+namespace {
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row(const float* x, int64_t d, uint16_t* out) {
+  int64_t k = 0;
+  for (; k + 32 <= d; k += 32) {
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k));
+    _mm512_storeu_si512(out + k, (__m512i)b);
+  }
+  for (; k < d; ++k) out[k] = to_bf16(x[k]);
+}
+
+}  // namespace
+
+void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out) {
+  DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 rows on a CPU without AVX-512 BF16");
+  const int64_t dp = bf16_padded_dim(d);
+  for (int64_t i = 0; i < rows; ++i) {
+    convert_row(c + i * d, d, out + i * dp);
+    if (dp != d) out[i * dp + d] = 0;
+  }
+  std::fill(out + rows * dp, out + (rows + kBf16RowPad) * dp, uint16_t{0});
+}
+
+// Panel p holds, for each pair of columns, the pair of row p * 32 + col at word pair * 32 + col: a
+// transpose of the rows' 32-bit pairs.
+void to_bf16_panels(const uint16_t* bf16_rows, int64_t rows, int64_t d, uint16_t* out) {
+  const int64_t pairs = bf16_padded_dim(d) / 2, panels = (rows + kCols - 1) / kCols;
+  for (int64_t p = 0; p < panels; ++p) {
+    uint16_t* panel = out + p * kCols * 2 * pairs;
+    for (int64_t col = 0; col < kCols; ++col) {
+      const int64_t i = p * kCols + col;
+      for (int64_t pair = 0; pair < pairs; ++pair) {
+        uint32_t word = 0;
+        if (i < rows) std::memcpy(&word, bf16_rows + (i * pairs + pair) * 2, sizeof word);
+        std::memcpy(panel + (pair * kCols + col) * 2, &word, sizeof word);
+      }
+    }
+  }
+}
+
+void bf16_minus_two_inner_products(const uint16_t* a_rows, int64_t nq, const uint16_t* b_panels, int64_t nb, int64_t dp,
+                                   float* tile) {
+  DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 tiles on a CPU without AVX-512 BF16");
+  const int64_t pairs = dp / 2, panels = (nb + kCols - 1) / kCols;
+  for (int64_t i0 = 0; i0 < nq; i0 += kChunkRows) {
+    const int64_t i1 = std::min(nq, i0 + kChunkRows);
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t cols = std::min(kCols, nb - p * kCols);
+      for (int64_t i = i0; i < i1; i += kRows)
+        block_12x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb,
+                    std::min(kRows, i1 - i), cols);
+    }
+  }
+}
+
+}  // namespace dq::detail

@@ -1,0 +1,26 @@
+// The LibTorch-free side of the device search: the hook that methods/knn/torch_nominator.cpp fills.
+#include "methods/knn/device_search.h"
+
+#include <atomic>
+
+#include "core/error.h"
+
+namespace dq {
+namespace {
+std::atomic<DeviceSelfSearchFn> device_search_hook{nullptr};
+}
+
+void set_device_self_search(DeviceSelfSearchFn fn) { device_search_hook.store(fn); }
+
+bool device_knn_available() { return device_search_hook.load() != nullptr; }
+
+SelfKnnResult device_exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options,
+                                    const DeviceSearchOptions& device, MemoryBudget& memory) {
+  const DeviceSelfSearchFn fn = device_search_hook.load();
+  if (!fn)
+    throw Error("exact KNN on device '" + device.device +
+                "' needs LibTorch, which this binary does not link (dqbench does; dq_tests and dq_bench do not)");
+  return fn(z, pairs, options, device, memory);
+}
+
+}  // namespace dq

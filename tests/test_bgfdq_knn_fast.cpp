@@ -1,0 +1,255 @@
+// Neighbour identification that stays fast and accurate (issue 24): bf16 nomination gives exactly the
+// fp32-exact lists (random, tied, duplicate-heavy, odd dimensions, tiny tiles) and is refused where
+// its bound cannot hold; the bf16 tile stays within its proven bound; balanced cells keep a giant
+// cluster under the cap; the recall target raises nprobe (or falls back to exact) until it is met.
+// (White-box where a bound is checked: this file includes methods/knn/internal/ headers.)
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "datasets/embedding_zoo.h"
+#include "methods/knn/internal/nomination.h"
+#include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/knn.h"
+#include "methods/method.h"
+#include "tests/test_bgfdq_data.h"
+#include "tests/test_datasets_helpers.h"
+
+using namespace dq;
+using dq::test::big_budget;
+using dq::test::Points;
+
+namespace {
+
+void require_same(const SelfKnnResult& a, const SelfKnnResult& b) {
+  REQUIRE(a.lists.ids == b.lists.ids);
+  REQUIRE(a.lists.dist == b.lists.dist);
+  REQUIRE(a.smallest_pairs == b.smallest_pairs);
+  REQUIRE(a.duplicates == b.duplicates);
+}
+
+// Lists equal to a full sort by (exact distance, index).
+void require_brute_force(const NeighbourLists& lists, const Points& p, int64_t k) {
+  const auto truth = dq::test::brute_knn(p, k);
+  for (int64_t i = 0; i < p.n; ++i)
+    for (int64_t t = 0; t < static_cast<int64_t>(truth[static_cast<size_t>(i)].size()); ++t) {
+      INFO("row " << i << " slot " << t);
+      REQUIRE(lists.ids_of(i)[t] == truth[static_cast<size_t>(i)][static_cast<size_t>(t)].second);
+    }
+}
+
+// bf16 against fp32 nomination, symmetric and one-sided, and against brute force.
+void check_bf16_equals_fp32(const Points& p, int64_t k, uint64_t tile_bytes) {
+  for (const bool symmetric : {true, false}) {
+    INFO("symmetric " << symmetric);
+    const SelfKnnResult fp32 = exact_self_knn(p.matrix(), 50, {k, tile_bytes, symmetric, Nomination::Fp32}, big_budget());
+    const SelfKnnResult bf16 = exact_self_knn(p.matrix(), 50, {k, tile_bytes, symmetric, Nomination::Bf16}, big_budget());
+    REQUIRE(fp32.nomination == Nomination::Fp32);
+    REQUIRE(bf16.nomination == (detail::cpu_has_bf16_kernel() ? Nomination::Bf16 : Nomination::Fp32));
+    require_same(bf16, fp32);
+    require_brute_force(bf16.lists, p, k);
+  }
+}
+
+Points isotropic(int64_t n, int64_t d, uint64_t seed) {
+  Rng rng(seed);
+  Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
+  for (auto& v : p.z) v = static_cast<float>(rng.uniform01() - 0.5);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 nomination returns exactly the fp32-exact lists and pairs", "[bgfdq][nomination]") {
+  if (!detail::cpu_has_bf16_kernel()) WARN("this CPU has no AVX-512 BF16: both sides run fp32 here");
+  SECTION("the awkward cases: offsets, odd d, ties, duplicates, near-duplicates, tiny tiles") {
+    for (const auto& c : dq::test::nomination_cases()) {
+      INFO("case: " << c.name);
+      check_bf16_equals_fp32(c.points, c.k, c.tile_bytes);
+    }
+  }
+  SECTION("structureless rows: many candidates per row") { check_bf16_equals_fp32(isotropic(500, 64, 3), 20, 1 << 20); }
+  SECTION("queries against another set (exact_knn)") {
+    const Points base = dq::test::clustered_points(400, 40, 5, 0.0, 21), queries = dq::test::clustered_points(90, 40, 5, 0.0, 22);
+    const auto fp32 = exact_knn(queries.matrix(), base.matrix(), {}, {12, 1 << 16, true, Nomination::Fp32}, big_budget());
+    const auto bf16 = exact_knn(queries.matrix(), base.matrix(), {}, {12, 1 << 16, true, Nomination::Bf16}, big_budget());
+    REQUIRE(bf16.ids == fp32.ids);
+    REQUIRE(bf16.dist == fp32.dist);
+  }
+}
+
+TEST_CASE("bf16 nomination is refused where its bound cannot hold, and the lists stay exact", "[bgfdq][nomination]") {
+  std::string why;
+  CHECK(detail::resolve_nomination(Nomination::Fp32, 64, 1.0, &why) == Nomination::Fp32);
+  CHECK(why.empty());
+  CHECK(detail::resolve_nomination(Nomination::Bf16, 64, 0x1p101, &why) == Nomination::Fp32);
+  CHECK_FALSE(why.empty());
+  CHECK(detail::resolve_nomination(Nomination::Auto, detail::kNominationMaxDim + 1, 1.0, &why) == Nomination::Fp32);
+  CHECK(detail::resolve_nomination(Nomination::Auto, 64, 1.0, &why) ==
+        (detail::cpu_has_bf16_kernel() ? Nomination::Bf16 : Nomination::Fp32));
+  // Rows whose centred norms pass 2^100 (values ~1e16 in 64 dimensions): fp32 tiles, exact lists.
+  Points p = dq::test::clustered_points(200, 64, 3, 0.0, 4);
+  for (float& v : p.z) v *= 1e16f;
+  const SelfKnnResult r = exact_self_knn(p.matrix(), 50, {10, 1 << 20, true, Nomination::Bf16}, big_budget());
+  REQUIRE(r.nomination == Nomination::Fp32);
+  require_brute_force(r.lists, p, 10);
+}
+
+TEST_CASE("a bf16 tile stays within its proven bound", "[bgfdq][nomination]") {
+  if (!detail::cpu_has_bf16_kernel()) return;  // nothing to measure
+  // |n_i + n_j + T_ij - E_ij| <= s_i + s_j for every pair, including a large offset and d not even.
+  for (const double offset : {0.0, 300.0}) {
+    const Points p = dq::test::clustered_points(96, 77, 3, offset, 31);
+    const std::vector<float> mean = detail::column_mean(p.matrix());
+    const detail::PreparedRows rows = detail::prepare_rows(p.matrix(), mean.data(), big_budget(), "test", Nomination::Bf16);
+    REQUIRE(rows.nomination == Nomination::Bf16);
+    std::vector<float> tile(static_cast<size_t>(p.n * p.n));
+    detail::nominate_tile(rows, 0, p.n, rows, 0, p.n, tile.data());
+    double worst = 0;  // the largest error as a fraction of its bound
+    for (int64_t i = 0; i < p.n; ++i)
+      for (int64_t j = 0; j < p.n; ++j) {
+        const double n_i = (rows.norm_plus[static_cast<size_t>(i)] + rows.norm_minus[static_cast<size_t>(i)]) / 2.0;
+        const double n_j = (rows.norm_plus[static_cast<size_t>(j)] + rows.norm_minus[static_cast<size_t>(j)]) / 2.0;
+        const double error = std::abs(n_i + n_j + tile[static_cast<size_t>(i * p.n + j)] - exact_sqdist(p.row(i), p.row(j), p.d));
+        const double bound = static_cast<double>(rows.slack[static_cast<size_t>(i)]) + rows.slack[static_cast<size_t>(j)];
+        INFO("offset " << offset << " pair " << i << ", " << j);
+        REQUIRE(error <= bound);
+        worst = std::max(worst, error / bound);
+      }
+    REQUIRE(worst > 0.01);  // the bound is not vacuous: bf16 errors reach a visible part of it
+  }
+}
+
+TEST_CASE("balanced cells: a giant cluster is split until every cell is under its cap", "[bgfdq][clustered]") {
+  // One tight cluster of 6,000 rows among 60 clusters of 50: k-means gives the giant few cells.
+  const int64_t d = 32;
+  Points p{9000, d, {}};
+  const auto giant = generate_clustered_gaussian({.per_class = 6000, .dim = d, .clusters_per_class = 1, .cluster_spread = 0.05, .seed = 1});
+  const auto small = generate_clustered_gaussian({.per_class = 3000, .dim = d, .clusters_per_class = 60, .cluster_spread = 0.05, .seed = 2});
+  p.z = giant.features;
+  p.z.insert(p.z.end(), small.features.begin(), small.features.end());
+  ClusteredSearchOptions o;
+  o.k = 10;
+  const SelfKnnResult r = clustered_self_knn(p.matrix(), o, big_budget());
+  const int64_t nlist = std::llround(std::sqrt(9000.0));
+  const auto cap = static_cast<int64_t>(std::ceil(1.5 * 9000.0 / static_cast<double>(nlist)));
+  CHECK(r.report.cells > nlist);  // splits happened
+  REQUIRE(r.report.largest_cell <= cap);
+  // Work within (B + cap) / B of the balanced estimate, B = 8 balanced cells of rows.
+  REQUIRE(r.report.work_ratio <= 1.0 + static_cast<double>(cap) / (8 * 9000.0 / static_cast<double>(nlist)));
+  REQUIRE(r.report.work_ratio >= 0.9);
+  // Lists are exact within what was probed: every listed distance is the exact one.
+  for (int64_t i = 0; i < p.n; i += 97)
+    for (int64_t t = 0; t < 10; ++t) {
+      const int32_t j = r.lists.ids_of(i)[t];
+      REQUIRE(j >= 0);
+      REQUIRE(r.lists.dist_of(i)[t] == static_cast<float>(exact_sqdist(p.row(i), p.row(j), d)));
+    }
+}
+
+TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "[bgfdq][clustered]") {
+  // Structureless rows: 4 probed cells of 100 miss most neighbours.
+  const Points p = isotropic(3000, 12, 7);
+  std::vector<int64_t> sample(300);
+  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 10);
+  ClusteredSearchOptions o;
+  o.k = 10;
+  o.nlist = 100;
+  o.nprobe = 4;
+  o.recall_sample = sample;
+  const SelfKnnResult once = clustered_self_knn(p.matrix(), o, big_budget());
+  REQUIRE(once.report.rounds == 1);
+  REQUIRE(once.report.recall < 0.9);  // the default misses it
+  o.recall_target = 0.9;
+  const SelfKnnResult kept = clustered_self_knn(p.matrix(), o, big_budget());
+  CHECK(kept.report.rounds > 1);
+  REQUIRE(kept.report.recall >= 0.9);
+  REQUIRE((kept.report.nprobe > 4 || kept.report.exact_fallback));
+  // The recorded recall is the recall of the lists returned, measured on the sample.
+  REQUIRE(recall_at_k(p.matrix(), kept.lists, sample, {10}, big_budget()) == kept.report.recall);
+  SECTION("a target beyond what half the cells reach: the exact search") {
+    o.recall_target = 1.0;
+    o.nlist = 20;
+    const SelfKnnResult exact = clustered_self_knn(p.matrix(), o, big_budget());
+    REQUIRE(exact.report.exact_fallback);
+    REQUIRE(exact.report.recall == 1.0);
+    require_same(exact, exact_self_knn(p.matrix(), 50, {10}, big_budget()));
+  }
+}
+
+TEST_CASE("a FAISS index below the recall target is replaced by the exact search", "[bgfdq][clustered]") {
+  const Points p = isotropic(600, 32, 11);
+  std::vector<int64_t> ids(600);
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{0, ids, p.z.data(), p.d};
+  KnnGraphOptions options;
+  options.knn = KnnMode::parse("PCA4,Flat");  // 4 of 32 structureless dimensions: poor recall
+  options.recall_sample = 200;
+  const KnnGraph kept = build_knn_graph(cls, options, big_budget(), {});
+  REQUIRE(kept.search.exact_fallback);
+  REQUIRE(kept.recall == 1.0);
+  REQUIRE_FALSE(kept.below_target());
+  REQUIRE(kept.lambda_exact);
+  const SelfKnnResult exact = exact_self_knn(p.matrix(), 50, {20}, big_budget());
+  REQUIRE(kept.lists.ids == exact.lists.ids);
+  options.recall_target = 0;  // recorded, not kept
+  const KnnGraph recorded = build_knn_graph(cls, options, big_budget(), {});
+  REQUIRE_FALSE(recorded.search.exact_fallback);
+  REQUIRE(recorded.recall < 0.99);
+  REQUIRE_FALSE(recorded.below_target());  // no target, nothing to say
+}
+
+TEST_CASE("a recall target needs a sample; a graph below its target says so", "[bgfdq][clustered]") {
+  KnnGraphOptions options;
+  options.knn = KnnMode::parse("clustered");
+  options.recall_sample = 0;
+  CHECK_THROWS_WITH(options.check("here"), Catch::Contains("here: recall_target=0.99 needs recall_sample > 0"));
+  options.recall_target = 0;
+  CHECK_NOTHROW(options.check("here"));
+  CHECK_THROWS_WITH(parse_method_spec("bgfdq(knn=clustered,recall_sample=0)", "test").instantiate(),
+                    Catch::Contains("recall_sample > 0"));
+  KnnGraph g;
+  g.recall_target = 0.99;
+  g.recall = 0.95;
+  CHECK(g.below_target());
+  g.recall = std::nan("");
+  CHECK_FALSE(g.below_target());
+}
+
+TEST_CASE("the seeded, cell-ordered symmetric search equals the one-sided search", "[bgfdq][nomination]") {
+  // From 2,048 rows the symmetric search starts from within-cell seeds and searches the rows in cell
+  // order with block-local frames: the lists (ties by original index) and pairs must not change.
+  SECTION("clustered rows with duplicates") {
+    Points p = dq::test::clustered_points(3000, 24, 12, 0.0, 77);
+    for (int64_t i = 1; i <= 30; ++i) dq::test::copy_row(p, 5, i * 61);
+    for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16}) {
+      const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false, nomination}, big_budget());
+      const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget());
+      require_same(symmetric, one_sided);
+    }
+  }
+  SECTION("an integer grid: ties everywhere, decided by the original index") {
+    const Points p = dq::test::grid_points(2600, 3, 4, 9);
+    const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {15, 1 << 20, false}, big_budget());
+    const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {15, 1 << 20, true}, big_budget());
+    require_same(symmetric, one_sided);
+    require_brute_force(symmetric.lists, p, 15);
+  }
+  SECTION("every zoo distribution: tight, power-law anisotropic, heavy-tailed, manifold, near-duplicate") {
+    // One class of 2,600 rows per member (48 dimensions, so brute force stays cheap), bf16 and fp32.
+    for (const ZooMember& member : embedding_zoo()) {
+      INFO(member.name);
+      dq::test::KeyValues values;
+      for (const auto& kv : zoo_params(member, 1, 2600, 48)) values.push_back(kv);
+      const Dataset data = dq::test::load_with("synthetic_embeddings", values);
+      const Points p{data.train.n, data.feature_dim, data.train_features};
+      const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false}, big_budget());
+      for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16})
+        require_same(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget()), one_sided);
+      require_brute_force(one_sided.lists, p, 20);
+    }
+  }
+}
