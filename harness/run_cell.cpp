@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <new>
+#include <numeric>
 #include <thread>
 
 #include "core/error.h"
@@ -256,7 +257,20 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     // 6. train + eval
     if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
-      const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
+      // A coreset is a set: the trainer sees it in dataset-id order, whatever order the method listed its
+      // picks in, so the same images train the same network (an exported coreset read back, in any order).
+      std::vector<int64_t> rows(selected.size());
+      std::iota(rows.begin(), rows.end(), int64_t{0});
+      std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return selected[a] < selected[b]; });
+      ImageSet coreset;
+      if (have_coreset_images) {
+        coreset = coreset_images.subset(rows);
+        coreset_images = ImageSet{};
+      } else {
+        std::vector<int64_t> ids(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) ids[i] = selected[static_cast<size_t>(rows[i])];
+        coreset = dataset.train.subset(ids);
+      }
       const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
                                                train_recipe_from(*cell.train, cell.ratio), cell.training_seed(),
                                                [&](const std::string& msg) { say("train: " + msg); });
