@@ -24,6 +24,8 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
 void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
+// numpy bool ('|b1'): one byte per value, each 0 or 1 (DQ_ASSERT).
+void write_npy_bool(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
 // float32 written from consecutive pieces (e.g. per-class blocks) without joining them in memory;
 // their sizes must add up to the shape.
 void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,

@@ -227,10 +227,11 @@ class ExperimentParser {
     return built_once(std::move(spec), n);
   }
 
-  // A method's own checks (an external command's placeholders, bgfdq's knn string) fail here, when
-  // the file is read, not mid-run.
+  // A method's own checks (an external command's placeholders, bgfdq's knn string, a coreset file that
+  // is missing) fail here, when the file is read, not mid-run.
   MethodSpec built_once(MethodSpec spec, const YAML::Node& n) {
     try {
+      spec.pin_inputs();  // the content of files it reads joins its parameters, and so the cell id
       spec.instantiate();
     } catch (const Error& e) {
       throw Error(fmt::format("{} (key 'method'): {}", where(n), e.what()));

@@ -13,6 +13,7 @@
 #include "harness/cell_process.h"
 #include "harness/datasets_command.h"
 #include "harness/experiment.h"
+#include "harness/export_command.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
 #include "harness/param_docs.h"
@@ -155,6 +156,8 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
+  // export (harness/export_command.cpp): DONE cells as coreset folders
+  dq::add_export_command(app);
   // tables, report (report/commands.cpp): the paper's tables and figures from result databases
   dq::add_report_commands(app);
 

@@ -199,6 +199,11 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       m["storage_ratio"] = kept / static_cast<double>(dataset.train.n);
       record_new_stages(m);
       store.record_selection(id, selected, keep);
+      if (method->produces_bins()) {  // DQ's bins, for `dqbench export`
+        std::vector<StoredClassBins> bins;
+        for (size_t c = 0; c < selections.size(); ++c) bins.push_back({classes.views[c].label, selections[c].bins});
+        store.record_bins(id, bins);
+      }
       say(fmt::format("select: {} samples ({:.2f}% of the training set, {:.2f}% storage) in {:.2f}s",
                       selected.size(), 100.0 * m["sample_ratio"], 100.0 * m["storage_ratio"],
                       timer.records().back().wall_s));
@@ -240,6 +245,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       coreset_images = std::move(r.images);
       have_coreset_images = true;
       store.record_selection(id, selected, keep);  // the stored selection, with the applied keep fractions
+      store.record_patch_masks(id, r.grid, r.masks);  // and the masks applied, row for row
       say(fmt::format("patches: {} images, {:.2f}% storage from the applied masks{} ({:.1f}s)", selected.size(),
                       100.0 * m["patch_storage_ratio"],
                       any_spd ? fmt::format(", SPD mean drop {:.3f}", m["spd_mean_drop"]) : std::string(),

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dq {
 
@@ -30,6 +31,7 @@ class Statement {
   double real(int col) const;
   int64_t integer(int col) const;
   bool is_null(int col) const;
+  std::vector<unsigned char> blob(int col) const;  // empty for NULL
 
  private:
   sqlite3* db_;

@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS provenance(
   omp_wait_policy TEXT, command_line TEXT, recorded TEXT);
 )SQL";
 
+// Tables added after the first release: a read-only connection to an older database sees them empty.
+constexpr const char* kAddedTables = R"SQL(
+CREATE TABLE IF NOT EXISTS {0}patch_masks(
+  cell_id TEXT PRIMARY KEY, grid_rows INTEGER, grid_cols INTEGER, patch_px INTEGER, count INTEGER, masks BLOB);
+CREATE TABLE IF NOT EXISTS {0}bins(
+  cell_id TEXT PRIMARY KEY, classes INTEGER, data BLOB);
+)SQL";
+
 // Columns added after the first release: a database written by an older dqbench gains them on open.
 const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
     {"experiments", "definition TEXT"}, {"cells", "host TEXT"}, {"cells", "pid INTEGER"}, {"cells", "pid_start TEXT"}};
@@ -48,7 +56,6 @@ const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
 // The row is RUNNING and owned by the process bound at ?2 (host), ?3 (pid), ?4 (start).
 const char* kOwned = "cell_id=?1 AND status='RUNNING' AND host=?2 AND pid=?3 AND pid_start=?4";
 
-const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selections", "provenance"};
 
 // Binds ?1..?4 of kOwned.
 Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIdentity& owner) {
@@ -105,6 +112,11 @@ ResumeDecision decide_resume(const CellRow& row, const ClaimPolicy& policy) {
   return {false, "?"};
 }
 
+const std::vector<const char*>& per_cell_tables() {
+  static const std::vector<const char*> tables = {"stages", "metrics", "selections", "patch_masks", "bins", "provenance"};
+  return tables;
+}
+
 std::string experiment_definition(const Experiment& ex) {
   std::string ids;
   for (const auto& c : ex.cells) ids += c.id() + "\n";
@@ -146,6 +158,7 @@ Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(m
   exec("PRAGMA synchronous=NORMAL");
   Transaction tx(db_, path_);
   exec(kSchema);
+  exec(fmt::format(fmt::runtime(kAddedTables), "main."));
   migrate();
   tx.commit();
 }
@@ -181,8 +194,12 @@ void Store::migrate() {
 }
 
 // A read-only connection cannot add columns: a TEMP view of the same name (the temp schema is searched
-// first) shows the missing ones as NULL, so `table`, `cells` and `status` read an older database as is.
+// first) shows the missing ones as NULL, so `table`, `cells` and `status` read an older database as is;
+// a table it lacks is an empty TEMP table.
 void Store::shadow_missing_columns() {
+  Statement has_masks(db_, "SELECT count(*) FROM main.sqlite_master WHERE type='table' AND name='patch_masks'", path_);
+  has_masks.step();
+  if (has_masks.integer(0) == 0) exec(fmt::format(fmt::runtime(kAddedTables), "temp."));
   for (const std::string table : {"experiments", "cells"}) {
     std::string added;
     for (const std::string& column : missing_columns(table))
@@ -298,7 +315,7 @@ std::vector<CellRow> Store::cells(const std::string& experiment) {
 }
 
 void Store::claim_row(const std::string& cell_id) {
-  for (const char* table : kPerCellTables)
+  for (const char* table : per_cell_tables())
     Statement(db_, fmt::format("DELETE FROM {} WHERE cell_id=?", table), path_).bind(1, cell_id).run();
   Statement s(db_,
               fmt::format("UPDATE cells SET status='RUNNING', started={0}, heartbeat={0}, finished=NULL, error=NULL, "

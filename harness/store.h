@@ -12,6 +12,7 @@
 
 #include "core/stage_timer.h"
 #include "harness/process_identity.h"
+#include "methods/patches.h"
 
 struct sqlite3;
 
@@ -71,6 +72,22 @@ struct ClaimResult {
   std::string reason;  // from decide_resume
 };
 
+// What a cell stored, read back (Store::selection, patch_masks, bins).
+struct StoredSelection {
+  std::vector<int64_t> ids;  // classes in order, picks in order
+  std::vector<float> keep;   // kept fraction of each
+  std::string sha256;        // of the ids' bytes then the keep fractions' bytes
+};
+struct StoredMasks {
+  PatchGrid grid;
+  int64_t count = 0;           // images: row i belongs to the stored selection's ids[i]
+  std::vector<uint8_t> masks;  // count x grid.count() bytes, 1 = kept (unpacked)
+};
+struct StoredClassBins {
+  int64_t label = 0;
+  std::vector<std::vector<int64_t>> bins;  // dataset ids, bins in generation order, ids in pick order
+};
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 class Store {
@@ -109,6 +126,11 @@ class Store {
                     const std::map<std::string, double>& metrics = {});
   void record_metrics(const std::string& cell_id, const std::map<std::string, double>& metrics);
   void record_selection(const std::string& cell_id, const std::vector<int64_t>& ids, const std::vector<float>& keep);
+  // The patch masks the cell applied (count x grid.count() bytes, 1 = kept), row i for the i-th id of
+  // the selection it records with them; kept as packed bits (pack_masks).
+  void record_patch_masks(const std::string& cell_id, const PatchGrid& grid, const std::vector<uint8_t>& masks);
+  // The bins of a bin-based method (DQ family), per class (ClassSelection::bins); zlib-compressed.
+  void record_bins(const std::string& cell_id, const std::vector<StoredClassBins>& bins);
   void record_artefact(const std::string& key, const std::string& kind, const std::string& path, int64_t bytes);
   // Provenance + final status in one transaction: a cell is DONE only here.
   void finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
@@ -124,6 +146,11 @@ class Store {
   std::vector<StageRecord> stages(const std::string& cell_id);
   // The hex sha256 of each selection (cell_id -> sha256).
   std::map<std::string, std::string> selection_hashes();
+  std::optional<StoredSelection> selection(const std::string& cell_id);
+  // nullopt when the cell recorded none: it ran no patch stage, or was recorded before the store kept
+  // masks (harness/README.md). Throws dq::Error when the row is damaged.
+  std::optional<StoredMasks> patch_masks(const std::string& cell_id);
+  std::vector<StoredClassBins> bins(const std::string& cell_id);  // empty when none were recorded
 
   sqlite3* handle() { return db_; }
   bool read_only() const { return read_only_; }
@@ -144,6 +171,10 @@ class Store {
   bool read_only_ = false;
   ProcessIdentity self_;
 };
+
+// The tables that hold rows of one cell (keyed by cell_id besides `cells`): cleared when a cell is
+// claimed again, copied by `dqbench merge` with the cell.
+const std::vector<const char*>& per_cell_tables();
 
 // The identity of an experiment's matrix: sha256 of its cell ids in order. Shards of one definition
 // merge; shards of another are refused.

@@ -70,12 +70,16 @@ struct PatchStageInput {
 struct PatchStageResult {
   std::vector<int64_t> ids;    // dataset ids of the stored images, classes in order, picks in order
   std::vector<float> keep;     // kept patch fraction of each, from its applied mask
+  PatchGrid grid;              // the grid the masks are cut on
+  std::vector<uint8_t> masks;  // ids.size() x grid.count() bytes, 1 = kept: the masks applied (stored with the cell)
   ImageSet images;             // row i: the reconstructed image of train sample ids[i], its label
   std::map<std::string, double> metrics;
 };
 
 // Runs ranking, SPD (for selections that request it: their ids/keep are cut to the stored prefix and
-// their diagnostics gain theta* statistics), dropping and reconstruction. Sub-stages are timed as
+// their diagnostics gain theta* statistics), dropping and reconstruction. Selections that carry their
+// own masks (ClassSelection::masks) are dropped with those; masks of another patch count than the grid's
+// are a dq::Error. Sub-stages are timed as
 // ranking, spd, dropping, reconstruction under the caller's open scope.
 PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input);
 

@@ -86,6 +86,11 @@ std::string embedding_key(const Dataset& dataset, const Params& extractor) {
   return sha256_hex(identity);
 }
 
+std::string embeddings_key(const Dataset& dataset, const Params& extractor) {
+  if (parse_extractor_kind(extractor) == ExtractorKind::None) return sha256_hex(dataset.fingerprint + "|extractor:none");
+  return embedding_key(dataset, extractor);
+}
+
 std::string extractor_model_path(const std::string& cache_dir, const std::string& key) {
   if (cache_dir.empty()) return "";
   return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
@@ -166,7 +171,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
     out.n = dataset.train.n;
     out.d = dataset.feature_dim;
     out.z = dataset.train_features;
-    out.key = sha256_hex(dataset.fingerprint + "|extractor:none");
+    out.key = embeddings_key(dataset, extractor);
     return out;
   }
   if (!dataset.has_images())

@@ -119,6 +119,10 @@ struct Embeddings {
   std::string cache_path;
 };
 
+// The key compute_embeddings gives the embeddings of `dataset` under `extractor` (Embeddings::key),
+// computed without computing them (the manifest of `dqbench export`).
+std::string embeddings_key(const Dataset& dataset, const Params& extractor);
+
 // Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split.
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);

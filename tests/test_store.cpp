@@ -65,6 +65,47 @@ TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, fina
   CHECK(store.ensure_cell(cell).status == CellStatus::Running);
 }
 
+TEST_CASE("store keeps the patch masks and bins a cell recorded, cleared when it runs again", "[store]") {
+  const auto dir = test::scratch_dir("store_masks");
+  const Experiment ex = tiny_experiment(dir);
+  const std::string db = (dir / "r.db").string();
+  const CellConfig& cell = ex.cells[0];
+  Store store(db);
+  store.ensure_cell(cell);
+  store.start_cell(cell.id());
+  CHECK_FALSE(store.patch_masks(cell.id()));
+  CHECK(store.bins(cell.id()).empty());
+  store.record_selection(cell.id(), {4, 2, 9}, {0.5f, 1.f, 0.75f});
+  const PatchGrid grid{3, 3, 4};
+  std::vector<uint8_t> masks(27, 1);
+  for (int p : {0, 1, 2, 3}) masks[p] = 0;  // image 0 keeps 5 of 9
+  masks[18 + 4] = 0;                        // image 2 keeps 8 of 9
+  store.record_patch_masks(cell.id(), grid, masks);
+  store.record_bins(cell.id(), {{0, {{4, 9}, {}, {2}}}, {1, {{7}}}});
+  const auto sel = store.selection(cell.id());
+  REQUIRE(sel);
+  CHECK(sel->ids == std::vector<int64_t>{4, 2, 9});
+  CHECK(sel->keep == std::vector<float>{0.5f, 1.f, 0.75f});
+  CHECK(sel->sha256 == store.selection_hashes().at(cell.id()));
+  const auto back = store.patch_masks(cell.id());
+  REQUIRE(back);
+  CHECK(back->grid.rows == 3);
+  CHECK(back->grid.patch == 4);
+  CHECK(back->count == 3);
+  CHECK(back->masks == masks);
+  const auto bins = store.bins(cell.id());
+  REQUIRE(bins.size() == 2);
+  CHECK(bins[0].label == 0);
+  CHECK(bins[0].bins == std::vector<std::vector<int64_t>>{{4, 9}, {}, {2}});
+  CHECK(bins[1].bins == std::vector<std::vector<int64_t>>{{7}});
+  store.start_cell(cell.id());  // owned already: nothing cleared
+  CHECK(store.patch_masks(cell.id()));
+  store.set_status(cell.id(), CellStatus::Failed, "x");
+  store.start_cell(cell.id());  // a new attempt clears them
+  CHECK_FALSE(store.patch_masks(cell.id()));
+  CHECK(store.bins(cell.id()).empty());
+}
+
 TEST_CASE("resume rule: DONE and OOM are results, FAILED/TIMEOUT only with --retry-failed, stale RUNNING re-runs",
           "[store]") {
   auto row = [](CellStatus s, int64_t age = -1) {
