@@ -4,7 +4,7 @@
 # library that does not exist is an error naming it.
 set -u
 dqbench="$1"
-lib="$2"
+lib=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")  # the listing names it absolute
 out=$("$dqbench" methods --plugin "$lib") || { echo "FAIL: methods --plugin exited $?"; exit 1; }
 for want in "test_stride: Test plugin: every stride-th sample of each class. (plugin: $lib)" \
             "stride           int    = 2            take every stride-th sample of a class {[1, 100]}" \
