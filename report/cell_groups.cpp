@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "report/labels.h"
-#include "report/stats.h"
+#include "core/stats.h"
 
 namespace dq {
 

@@ -19,7 +19,7 @@
 #include "report/paper_tables.h"
 #include "report/publish.h"
 #include "report/results.h"
-#include "report/stats.h"
+#include "core/stats.h"
 #include "report/svg_plot.h"
 #include "report/table_model.h"
 #include "test_helpers.h"
