@@ -56,7 +56,8 @@ class StagingFolder {
   void commit() {
     std::error_code ec;
     fs::rename(tmp_, out_, ec);  // fails rather than replace a folder that appeared meanwhile
-    if (ec) throw Error(fmt::format("--out {}: cannot rename {} into place: {}", out_.string(), tmp_.string(), ec.message()));
+    if (ec)
+      throw Error(fmt::format("--out {}: cannot rename {} into place: {}", out_.string(), tmp_.string(), ec.message()));
     committed_ = true;
   }
 
@@ -72,14 +73,15 @@ struct CellPlan {
   std::optional<StoredMasks> masks;  // the recorded masks; none: every kept fraction is 1
   std::vector<StoredClassBins> bins;
   std::map<std::string, double> metrics;
-  std::string folder;                // relative to the export root ("" = the root itself)
+  std::string folder;  // relative to the export root ("" = the root itself)
 };
 
 std::string describe(const CellConfig& c) { return fmt::format("cell {} ({})", c.id().substr(0, 12), c.label()); }
 
 std::string safe_name(const std::string& text) {
   std::string out;
-  for (char ch : text) out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '=') ? ch : '_';
+  for (char ch : text)
+    out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '=') ? ch : '_';
   return out.substr(0, 80);
 }
 
@@ -95,10 +97,11 @@ std::vector<const CellConfig*> chosen_cells(const Experiment& ex, const ExportOp
   for (const auto& c : ex.cells)
     if (o.cell_id.empty() ? o.filter.matches(c) : c.id().rfind(o.cell_id, 0) == 0) out.push_back(&c);
   if (out.empty())
-    throw Error(o.cell_id.empty()
-                    ? fmt::format("{}: no cell of experiment '{}' matches the filter", ex.file, ex.name)
-                    : fmt::format("{}: no cell of experiment '{}' has an id starting with '{}' (dqbench cells {} lists them)",
-                                  ex.file, ex.name, o.cell_id, ex.file));
+    throw Error(
+        o.cell_id.empty()
+            ? fmt::format("{}: no cell of experiment '{}' matches the filter", ex.file, ex.name)
+            : fmt::format("{}: no cell of experiment '{}' has an id starting with '{}' (dqbench cells {} lists them)",
+                          ex.file, ex.name, o.cell_id, ex.file));
   if (!o.cell_id.empty() && out.size() > 1) {
     std::string list;
     for (const CellConfig* c : out) list += "\n  " + describe(*c);
@@ -118,7 +121,8 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
   plan.selection = std::move(*selection);
   plan.masks = store.patch_masks(cell.id());
   plan.bins = store.bins(cell.id());
-  const bool all_kept = std::all_of(plan.selection.keep.begin(), plan.selection.keep.end(), [](float w) { return w == 1.0f; });
+  const bool all_kept =
+      std::all_of(plan.selection.keep.begin(), plan.selection.keep.end(), [](float w) { return w == 1.0f; });
   if (plan.masks) {
     const int64_t p = plan.masks->grid.count();
     if (plan.masks->count != static_cast<int64_t>(plan.selection.ids.size()))
@@ -128,17 +132,20 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
       const auto kept = std::count(plan.masks->masks.begin() + static_cast<std::ptrdiff_t>(i * p),
                                    plan.masks->masks.begin() + static_cast<std::ptrdiff_t>((i + 1) * p), uint8_t{1});
       if (static_cast<float>(static_cast<double>(kept) / static_cast<double>(p)) != plan.selection.keep[i])
-        throw Error(fmt::format("{}: recorded mask {} keeps {} of {} patches but the selection says {} (a damaged record)",
-                                describe(cell), i, kept, p, plan.selection.keep[i]));
+        throw Error(
+            fmt::format("{}: recorded mask {} keeps {} of {} patches but the selection says {} (a damaged record)",
+                        describe(cell), i, kept, p, plan.selection.keep[i]));
     }
   } else if (!all_kept) {
     if (plan.metrics.count("patches_per_image"))
-      throw Error(fmt::format("{} was recorded before dqbench stored the patch masks a cell applies, so its masks "
-                              "cannot be exported exactly; re-run it (dqbench run {} --force id={}) and export again",
-                              describe(cell), ex.file, cell.id().substr(0, 12)));
-    throw Error(fmt::format("{} stores keep fractions below 1 but applied no patch masks (the patch stage runs for cells "
-                            "that train on images): there are no masks to export",
-                            describe(cell)));
+      throw Error(
+          fmt::format("{} was recorded before dqbench stored the patch masks a cell applies, so its masks "
+                      "cannot be exported exactly; re-run it (dqbench run {} --force id={}) and export again",
+                      describe(cell), ex.file, cell.id().substr(0, 12)));
+    throw Error(
+        fmt::format("{} stores keep fractions below 1 but applied no patch masks (the patch stage runs for cells "
+                    "that train on images): there are no masks to export",
+                    describe(cell)));
   }
   if (o.images != ImageExport::None || o.test_split) {
     const DatasetLoaderInfo& info = DatasetRegistry::instance().find(cell.dataset.kind, "dataset");
@@ -148,10 +155,11 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
   }
   if (o.images != ImageExport::None && plan.masks && PatchConfig::from(cell.patches).reconstruct == PatchFill::Mae &&
       std::find(plan.masks->masks.begin(), plan.masks->masks.end(), uint8_t{0}) != plan.masks->masks.end())
-    throw Error(fmt::format("{} filled its dropped patches with an MAE, which the database does not hold: its images "
-                            "as trained on cannot be exported (export without --images; masks.npy says which patches "
-                            "to fill)",
-                            describe(cell)));
+    throw Error(
+        fmt::format("{} filled its dropped patches with an MAE, which the database does not hold: its images "
+                    "as trained on cannot be exported (export without --images; masks.npy says which patches "
+                    "to fill)",
+                    describe(cell)));
   return plan;
 }
 
@@ -164,7 +172,8 @@ nlohmann::json cell_hashes(const CellPlan& plan, const Dataset& dataset) {
   const CellConfig& cell = *plan.cell;
   return {{"selection_sha256", plan.selection.sha256},
           {"dataset_fingerprint", dataset.fingerprint},
-          {"embeddings_key", cell.extractor ? nlohmann::json(embeddings_key(dataset, *cell.extractor)) : nlohmann::json(nullptr)},
+          {"embeddings_key",
+           cell.extractor ? nlohmann::json(embeddings_key(dataset, *cell.extractor)) : nlohmann::json(nullptr)},
           {"source", "selection_sha256 as recorded; dataset_fingerprint and embeddings_key recomputed at export"}};
 }
 
@@ -204,32 +213,39 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
   write_npy((dir / coreset_file::kLabels).string(), labels.data(), {static_cast<int64_t>(n)});
   write_npy((dir / coreset_file::kKeep).string(), keep.data(), {static_cast<int64_t>(n)});
 
-  nlohmann::json files = {{"indices", coreset_file::kIndices}, {"labels", coreset_file::kLabels},
-                          {"keep", coreset_file::kKeep},       {"masks", nullptr},
-                          {"images", nullptr},                 {"bins", nullptr},
-                          {"test_images", nullptr},            {"test_labels", nullptr}};
+  nlohmann::json files = {{"indices", coreset_file::kIndices},
+                          {"labels", coreset_file::kLabels},
+                          {"keep", coreset_file::kKeep},
+                          {"masks", nullptr},
+                          {"images", nullptr},
+                          {"bins", nullptr},
+                          {"test_images", nullptr},
+                          {"test_labels", nullptr}};
   nlohmann::json patches = nullptr;
   std::vector<uint8_t> masks;  // n x P, sorted rows
   PatchGrid grid;
   if (dataset.has_images()) {
-    grid = plan.masks ? plan.masks->grid
-                      : PatchGrid::for_image(dataset.train.height, dataset.train.width, cell.patches.get_int("patch_size"),
-                                             describe(cell) + " (patches.patch_size)");
+    grid = plan.masks
+               ? plan.masks->grid
+               : PatchGrid::for_image(dataset.train.height, dataset.train.width, cell.patches.get_int("patch_size"),
+                                      describe(cell) + " (patches.patch_size)");
     const auto p = static_cast<size_t>(grid.count());
     masks.assign(n * p, 1);
     if (plan.masks)
       for (size_t i = 0; i < n; ++i)
-        std::copy_n(plan.masks->masks.begin() + static_cast<std::ptrdiff_t>(rows[i] * p), p, masks.begin() + static_cast<std::ptrdiff_t>(i * p));
+        std::copy_n(plan.masks->masks.begin() + static_cast<std::ptrdiff_t>(rows[i] * p), p,
+                    masks.begin() + static_cast<std::ptrdiff_t>(i * p));
     write_npy_bool((dir / coreset_file::kMasks).string(), masks.data(), {static_cast<int64_t>(n), grid.count()});
     files["masks"] = coreset_file::kMasks;
     const PatchConfig config = PatchConfig::from(cell.patches);
-    patches = {{"grid", {{"rows", grid.rows}, {"cols", grid.cols}, {"patch_px", grid.patch}, {"patches", grid.count()}}},
-               {"order", "row-major: patch k covers rows (k / cols) * patch_px and columns (k % cols) * patch_px"},
-               {"masks", plan.masks ? "as the cell applied them (recorded)" : "every patch kept (no patch was dropped)"},
-               {"drop", cell.patches.get_string("drop")},
-               {"reconstruct", cell.patches.get_string("reconstruct")},
-               {"mean_fill", config.reconstruct == PatchFill::Mean ? nlohmann::json(channel_mean_bytes(dataset.train))
-                                                                   : nlohmann::json(nullptr)}};
+    patches = {
+        {"grid", {{"rows", grid.rows}, {"cols", grid.cols}, {"patch_px", grid.patch}, {"patches", grid.count()}}},
+        {"order", "row-major: patch k covers rows (k / cols) * patch_px and columns (k % cols) * patch_px"},
+        {"masks", plan.masks ? "as the cell applied them (recorded)" : "every patch kept (no patch was dropped)"},
+        {"drop", cell.patches.get_string("drop")},
+        {"reconstruct", cell.patches.get_string("reconstruct")},
+        {"mean_fill", config.reconstruct == PatchFill::Mean ? nlohmann::json(channel_mean_bytes(dataset.train))
+                                                            : nlohmann::json(nullptr)}};
   }
 
   const ImageSet& train = dataset.train;
@@ -257,10 +273,12 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
         fs::create_directories(folder);
         hwc.clear();
         append_hwc(reconstructed(i), train.channels, train.height, train.width, hwc);
-        const std::vector<uint8_t> png = encode_png(hwc.data(), train.width, train.height, static_cast<int>(train.channels));
+        const std::vector<uint8_t> png =
+            encode_png(hwc.data(), train.width, train.height, static_cast<int>(train.channels));
         std::ofstream out(folder / fmt::format("{}.png", ids[i]), std::ios::binary);
         out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-        if (!out.flush()) throw Error(fmt::format("{}: cannot write", (folder / fmt::format("{}.png", ids[i])).string()));
+        if (!out.flush())
+          throw Error(fmt::format("{}: cannot write", (folder / fmt::format("{}.png", ids[i])).string()));
       }
       files["images"] = std::string(coreset_file::kImageFolder) + "/";
     }
@@ -298,8 +316,9 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
     files["bins"] = coreset_file::kBins;
     files["bin_ranks"] = coreset_file::kBinRanks;
     bins = {{"bins_per_class", most},
-            {"meaning", "bins.npy[id]: the bin (in generation order, per class) of training sample id, -1 if none; "
-                        "bin_ranks.npy[id]: its position in that bin's pick order"}};
+            {"meaning",
+             "bins.npy[id]: the bin (in generation order, per class) of training sample id, -1 if none; "
+             "bin_ranks.npy[id]: its position in that bin's pick order"}};
   }
 
   const double n_train = static_cast<double>(train.n);
@@ -331,8 +350,11 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
         {"sample_ratio", static_cast<double>(n) / n_train},
         {"storage_images", stored},
         {"storage_ratio", stored / n_train}}},
-      {"recorded", {{"top1", recorded("top1")}, {"sample_ratio", recorded("sample_ratio")},
-                    {"storage_ratio", recorded("storage_ratio")}, {"train_steps", recorded("train_steps")}}},
+      {"recorded",
+       {{"top1", recorded("top1")},
+        {"sample_ratio", recorded("sample_ratio")},
+        {"storage_ratio", recorded("storage_ratio")},
+        {"train_steps", recorded("train_steps")}}},
       {"patches", patches},
       {"bins", bins},
       {"hashes", cell_hashes(plan, dataset)},
@@ -384,10 +406,10 @@ std::vector<ExportedCell> export_coresets(const Experiment& ex, Store& store, co
     const CellConfig& cell = *plan.cell;
     if (!dataset || loaded != cell.dataset.name) {
       dataset.reset();
-      dataset = load_dataset(cell.dataset.kind, cell.dataset.params,
-                             ex.cache_dir.empty() ? "" : ex.cache_dir + "/datasets",
-                             fmt::format("{} dataset '{}'", ex.file, cell.dataset.name))
-                    .dataset;
+      dataset =
+          load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir.empty() ? "" : ex.cache_dir + "/datasets",
+                       fmt::format("{} dataset '{}'", ex.file, cell.dataset.name))
+              .dataset;
       loaded = cell.dataset.name;
     }
     for (int64_t id : plan.selection.ids)
@@ -399,7 +421,8 @@ std::vector<ExportedCell> export_coresets(const Experiment& ex, Store& store, co
   }
   if (o.cell_id.empty()) {
     nlohmann::json index = nlohmann::json::array();
-    for (const auto& e : out) index.push_back({{"cell_id", e.cell_id}, {"folder", fs::path(e.folder).filename().string()}});
+    for (const auto& e : out)
+      index.push_back({{"cell_id", e.cell_id}, {"folder", fs::path(e.folder).filename().string()}});
     write_json(staging.path() / "cells.json", index);
   }
   staging.commit();

@@ -1,8 +1,8 @@
 #include "harness/export_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 
@@ -21,8 +21,9 @@ void add_export_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "write DONE cells as folders a PyTorch user trains from: sorted ids, labels, keep fractions, patch "
-                "masks, manifest (methods/coreset_files.h)");
+      "export",
+      "write DONE cells as folders a PyTorch user trains from: sorted ids, labels, keep fractions, patch "
+      "masks, manifest (methods/coreset_files.h)");
   cmd->add_option("experiment", a->experiment, "experiment YAML file")->required();
   cmd->add_option("--out", a->options.out, "the folder to create (must not exist)")->required();
   auto* one = cmd->add_option("--cell", a->options.cell_id, "one cell, by id prefix: --out is its folder");
@@ -32,10 +33,13 @@ void add_export_command(CLI::App& app) {
       ->excludes(one);
   cmd->add_option("--db", a->db, "read this database instead of the YAML's");
   cmd->add_flag("--images", a->images, "also the images as trained on (dropped patches filled as the cell did)");
-  cmd->add_option("--format", a->format, "images as npy (images.npy, uint8 N x H x W x C) or folder (images/<class>/<id>.png; implies --images)")
+  cmd->add_option(
+         "--format", a->format,
+         "images as npy (images.npy, uint8 N x H x W x C) or folder (images/<class>/<id>.png; implies --images)")
       ->capture_default_str();
   cmd->add_flag("--test-split", a->options.test_split, "also test_images.npy and test_labels.npy");
-  cmd->add_flag("--skip-unfinished", a->options.skip_unfinished, "leave out cells that are not DONE instead of refusing");
+  cmd->add_flag("--skip-unfinished", a->options.skip_unfinished,
+                "leave out cells that are not DONE instead of refusing");
   cmd->callback([a] {
     if (a->format != "npy" && a->format != "folder")
       throw Error(fmt::format("--format {}: use npy or folder", a->format));

@@ -45,7 +45,8 @@ CoresetSource CoresetSource::resolve(const std::string& file, const std::string&
 
 std::string CoresetSource::content_sha256() const {
   std::string text;
-  for (const auto& [role, path] : {std::pair{"indices", &indices}, {"keep", &keep}, {"masks", &masks}, {"labels", &labels}})
+  for (const auto& [role, path] :
+       {std::pair{"indices", &indices}, {"keep", &keep}, {"masks", &masks}, {"labels", &labels}})
     if (!path->empty()) text += fmt::format("{}:{}\n", role, sha256_file_hex(*path));
   return sha256_hex(text);
 }
@@ -53,8 +54,8 @@ std::string CoresetSource::content_sha256() const {
 namespace {
 
 // A 1-D array of `n` rows (or any length when n < 0) of one of `dtypes`; the message says what to save.
-NpyArray read_vector(const std::string& path, std::initializer_list<const char*> dtypes, const char* want,
-                     int64_t n, const char* what) {
+NpyArray read_vector(const std::string& path, std::initializer_list<const char*> dtypes, const char* want, int64_t n,
+                     const char* what) {
   NpyArray a = read_npy(path);
   bool ok = false;
   for (const char* d : dtypes) ok = ok || a.dtype == d;
@@ -71,8 +72,8 @@ NpyArray read_vector(const std::string& path, std::initializer_list<const char*>
 CoresetRows read_coreset(const CoresetSource& source, std::span<const int64_t> owner_label) {
   CoresetRows out;
   const std::string& ids_path = source.indices;
-  const NpyArray ids = read_vector(ids_path, {"i8"}, "int64 ('<i8'): np.save(path, np.asarray(ids, dtype=np.int64))",
-                                   -1, "dataset ids");
+  const NpyArray ids =
+      read_vector(ids_path, {"i8"}, "int64 ('<i8'): np.save(path, np.asarray(ids, dtype=np.int64))", -1, "dataset ids");
   out.ids = ids.as_int64(ids_path);
   const auto n = static_cast<int64_t>(out.ids.size());
   const auto n_train = static_cast<int64_t>(owner_label.size());
@@ -80,7 +81,8 @@ CoresetRows read_coreset(const CoresetSource& source, std::span<const int64_t> o
   for (int64_t i = 0; i < n; ++i) {
     const int64_t id = out.ids[static_cast<size_t>(i)];
     if (id < 0 || id >= n_train)
-      throw Error(fmt::format("{} row {}: id {} is outside the training split (ids 0..{})", ids_path, i, id, n_train - 1));
+      throw Error(
+          fmt::format("{} row {}: id {} is outside the training split (ids 0..{})", ids_path, i, id, n_train - 1));
     if (owner_label[static_cast<size_t>(id)] < 0)
       throw Error(fmt::format("{} row {}: id {} is not a training sample of this cell", ids_path, i, id));
     if (auto [it, fresh] = row_of.emplace(id, i); !fresh)
@@ -93,7 +95,8 @@ CoresetRows read_coreset(const CoresetSource& source, std::span<const int64_t> o
     out.keep = read_vector(source.keep, {"f4"}, "float32 ('<f4')", n, "keep fractions").as_float32(source.keep);
     for (int64_t i = 0; i < n; ++i)
       if (const float w = out.keep[static_cast<size_t>(i)]; !(w > 0.0f && w <= 1.0f))
-        throw Error(fmt::format("{} row {}: keep {} is outside (0, 1] (id {})", source.keep, i, w, out.ids[static_cast<size_t>(i)]));
+        throw Error(fmt::format("{} row {}: keep {} is outside (0, 1] (id {})", source.keep, i, w,
+                                out.ids[static_cast<size_t>(i)]));
   }
 
   if (!source.masks.empty()) {
@@ -114,7 +117,8 @@ CoresetRows read_coreset(const CoresetSource& source, std::span<const int64_t> o
         if (v > 1) throw Error(fmt::format("{} row {} patch {}: value {}; a mask holds 0 or 1", path, i, k, v));
         kept += v;
       }
-      if (kept == 0) throw Error(fmt::format("{} row {}: every patch is dropped (id {})", path, i, out.ids[static_cast<size_t>(i)]));
+      if (kept == 0)
+        throw Error(fmt::format("{} row {}: every patch is dropped (id {})", path, i, out.ids[static_cast<size_t>(i)]));
       const auto share = static_cast<float>(static_cast<double>(kept) / static_cast<double>(p));
       if (source.keep.empty()) {
         out.keep[static_cast<size_t>(i)] = share;
@@ -131,9 +135,10 @@ CoresetRows read_coreset(const CoresetSource& source, std::span<const int64_t> o
     for (int64_t i = 0; i < n; ++i) {
       const int64_t id = out.ids[static_cast<size_t>(i)], mine = owner_label[static_cast<size_t>(id)];
       if (labels[static_cast<size_t>(i)] != mine)
-        throw Error(fmt::format("{} row {}: id {} has label {} there but {} in this dataset (another dataset, or "
-                                "another order of it?)",
-                                source.labels, i, id, labels[static_cast<size_t>(i)], mine));
+        throw Error(
+            fmt::format("{} row {}: id {} has label {} there but {} in this dataset (another dataset, or "
+                        "another order of it?)",
+                        source.labels, i, id, labels[static_cast<size_t>(i)], mine));
     }
   }
   return out;

@@ -20,10 +20,10 @@ enum class BudgetRule { Fixed, Free };
 const char* budget_rule_name(BudgetRule b) { return b == BudgetRule::Fixed ? "fixed" : "free"; }
 
 struct IndicesOptions {
-  std::string file;    // a .npy of int64 dataset ids, or an export folder
-  std::string keep;    // float32 keep fractions (optional)
-  std::string masks;   // bool n x P patch masks (optional)
-  std::string label;   // name in tables
+  std::string file;   // a .npy of int64 dataset ids, or an export folder
+  std::string keep;   // float32 keep fractions (optional)
+  std::string masks;  // bool n x P patch masks (optional)
+  std::string label;  // name in tables
   BudgetRule budget = BudgetRule::Fixed;
   std::string sha256;  // the files' content, filled in when the experiment is read
 };
@@ -35,16 +35,18 @@ const ParamTable<IndicesOptions>& indices_params() {
              .help = "the coreset: a .npy of int64 training-split dataset ids, or a folder written by dqbench export "
                      "(its indices.npy, keep.npy, masks.npy and labels.npy are read)"},
             &O::file),
-      field({.name = "keep", .help = "float32 .npy: the kept share of each id's patches, in (0, 1] (default: 1)"}, &O::keep),
+      field({.name = "keep", .help = "float32 .npy: the kept share of each id's patches, in (0, 1] (default: 1)"},
+            &O::keep),
       field({.name = "masks",
              .help = "bool .npy (n x P): each id's kept patches on the cell's patch grid; the patch stage applies them "
                      "instead of ranking patches"},
             &O::masks),
       field({.name = "label", .help = "name in tables (default: the file's or folder's name)"}, &O::label),
-      field({.name = "budget",
-             .help = "fixed: refuse a coreset over the cell's storage budget (per class and in total); free: evaluate it "
-                     "anyway (tables mark the row)"},
-            named_values({BudgetRule::Fixed, BudgetRule::Free}, budget_rule_name), &O::budget),
+      field(
+          {.name = "budget",
+           .help = "fixed: refuse a coreset over the cell's storage budget (per class and in total); free: evaluate it "
+                   "anyway (tables mark the row)"},
+          named_values({BudgetRule::Fixed, BudgetRule::Free}, budget_rule_name), &O::budget),
       field({.name = "sha256",
              .help = "content hash of the files read, filled in when the experiment is read (part of the cell id); a "
                      "value given here must match"},
@@ -55,7 +57,8 @@ const ParamTable<IndicesOptions>& indices_params() {
 
 CoresetSource source_of(const IndicesOptions& o) {
   if (o.file.empty())
-    throw Error("method 'indices' needs a file, e.g. {name: indices, file: sel.npy} or the folder dqbench export wrote");
+    throw Error(
+        "method 'indices' needs a file, e.g. {name: indices, file: sel.npy} or the folder dqbench export wrote");
   return CoresetSource::resolve(o.file, o.keep, o.masks, "method 'indices'");
 }
 
@@ -63,9 +66,10 @@ void pin_indices(Params& params) {
   const IndicesOptions o = indices_params().parse(params);
   const std::string now = source_of(o).content_sha256();
   if (!o.sha256.empty() && o.sha256 != now)
-    throw Error(fmt::format("method 'indices': the coreset files of '{}' have sha256 {}, not the {} the experiment "
-                            "gives (they changed?)",
-                            o.file, now, o.sha256));
+    throw Error(
+        fmt::format("method 'indices': the coreset files of '{}' have sha256 {}, not the {} the experiment "
+                    "gives (they changed?)",
+                    o.file, now, o.sha256));
   params.set_from_text("sha256", now, "method 'indices'");
 }
 
@@ -91,8 +95,9 @@ class Indices final : public SelectionMethod {
       auto t = ctx.timer.scope("read_files");
       if (!o_.sha256.empty())
         if (const std::string now = source.content_sha256(); now != o_.sha256)
-          throw Error(fmt::format("{}: the coreset files changed after the experiment was read (sha256 {} then, {} now)",
-                                  source.indices, o_.sha256, now));
+          throw Error(
+              fmt::format("{}: the coreset files changed after the experiment was read (sha256 {} then, {} now)",
+                          source.indices, o_.sha256, now));
     }
     // The class of every training sample this cell selects from (-1: none).
     int64_t n_train = 0;
@@ -118,8 +123,9 @@ class Indices final : public SelectionMethod {
       ClassSelection& s = out[class_of[static_cast<size_t>(rows.ids[i])]];
       s.ids.push_back(rows.ids[i]);
       s.keep.push_back(rows.keep[i]);
-      if (p > 0) s.masks.insert(s.masks.end(), rows.masks.begin() + static_cast<std::ptrdiff_t>(i * p),
-                                rows.masks.begin() + static_cast<std::ptrdiff_t>((i + 1) * p));
+      if (p > 0)
+        s.masks.insert(s.masks.end(), rows.masks.begin() + static_cast<std::ptrdiff_t>(i * p),
+                       rows.masks.begin() + static_cast<std::ptrdiff_t>((i + 1) * p));
     }
     return out;
   }
@@ -138,20 +144,22 @@ class Indices final : public SelectionMethod {
     for (float w : rows.keep) total += w;
     const double slack = 1e-4;  // float keep fractions summed
     if (total > budget + slack)
-      throw Error(fmt::format("{}: the coreset stores {:.4g} images (the sum of its keep fractions) but the cell's storage "
-                              "budget at ratio {} is {:.4g} (ratio x {} training samples, + 0.5 per class for rounding); "
-                              "set budget: free to evaluate it anyway (tables mark the row)",
-                              path, total, ratio, budget, n_train));
+      throw Error(
+          fmt::format("{}: the coreset stores {:.4g} images (the sum of its keep fractions) but the cell's storage "
+                      "budget at ratio {} is {:.4g} (ratio x {} training samples, + 0.5 per class for rounding); "
+                      "set budget: free to evaluate it anyway (tables mark the row)",
+                      path, total, ratio, budget, n_train));
     std::vector<double> used(classes.size(), 0.0);
     for (size_t i = 0; i < rows.ids.size(); ++i) {
       const size_t c = class_of[static_cast<size_t>(rows.ids[i])];
       used[c] += rows.keep[i];
       const double cap = storage_budget(ratio, classes[c].size());
       if (used[c] > cap + slack)
-        throw Error(fmt::format("{} row {}: class {} goes over its storage budget here ({:.4g} images of at most {:.4g} = "
-                                "ratio {} x {} samples + 0.5): the recipe's budgets are per class (a wrong class "
-                                "balance); set budget: free to evaluate it anyway",
-                                path, i, classes[c].label, used[c], cap, ratio, classes[c].size()));
+        throw Error(
+            fmt::format("{} row {}: class {} goes over its storage budget here ({:.4g} images of at most {:.4g} = "
+                        "ratio {} x {} samples + 0.5): the recipe's budgets are per class (a wrong class "
+                        "balance); set budget: free to evaluate it anyway",
+                        path, i, classes[c].label, used[c], cap, ratio, classes[c].size()));
     }
   }
 
@@ -160,8 +168,9 @@ class Indices final : public SelectionMethod {
 
 MethodInfo make_indices_info() {
   return {.name = "indices",
-          .description = "A coreset made elsewhere, read from files (a .npy of int64 dataset ids with optional keep and "
-                         "mask files, or a dqbench export folder) and evaluated under the experiment's recipe.",
+          .description =
+              "A coreset made elsewhere, read from files (a .npy of int64 dataset ids with optional keep and "
+              "mask files, or a dqbench export folder) and evaluated under the experiment's recipe.",
           .params = indices_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             IndicesOptions o = indices_params().parse(p);

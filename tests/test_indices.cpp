@@ -2,7 +2,6 @@
 // checked row by row against the training split, held to the cell's storage budget per class and in
 // total unless `budget: free`, and identified by its files' content.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "core/error.h"
@@ -130,7 +129,9 @@ TEST_CASE("indices: malformed files are refused naming the file and the row", "[
   fails({{"file", two}, {"masks", (dir / "twos.npy").string()}}, 0.5, (dir / "twos.npy").string(), {"row 0 patch 1"});
   write_npy_bool((dir / "masks3.npy").string(), masks.data(), {1, 8});
   fails({{"file", two}, {"masks", (dir / "masks3.npy").string()}}, 0.5, (dir / "masks3.npy").string(), {"(1, 8)"});
-  const auto ok = run(indices_spec({{"file", two}, {"masks", (dir / "masks.npy").string()}, {"keep", (dir / "agree.npy").string()}}), 0.5);
+  const auto ok = run(
+      indices_spec({{"file", two}, {"masks", (dir / "masks.npy").string()}, {"keep", (dir / "agree.npy").string()}}),
+      0.5);
   CHECK(ok[0].masks == std::vector<uint8_t>{1, 1, 0, 0});
   CHECK(ok[1].keep == std::vector<float>{0.25f});
 
@@ -146,12 +147,13 @@ TEST_CASE("indices: over the storage budget (in total or in one class) is refuse
   CHECK(error_of(indices_spec({{"file", fits}}), 0.2).empty());
   const std::string total = ids_file(dir, "total.npy", {0, 3, 1, 4, 2, 5, 6, 7});
   const std::string msg = error_of(indices_spec({{"file", total}}), 0.2);
-  CHECK_THAT(msg, Catch::Contains(total) && Catch::Contains("stores 8 images") && Catch::Contains("budget at ratio 0.2 is 7.5") &&
-                      Catch::Contains("budget: free"));
+  CHECK_THAT(msg, Catch::Contains(total) && Catch::Contains("stores 8 images") &&
+                      Catch::Contains("budget at ratio 0.2 is 7.5") && Catch::Contains("budget: free"));
   // 6 images in total fit, but class 0 holds 3 of them: the fourth row is where it goes over.
   const std::string skewed = ids_file(dir, "skewed.npy", {0, 1, 3, 6, 2, 4});
   const std::string skew_msg = error_of(indices_spec({{"file", skewed}}), 0.2);
-  CHECK_THAT(skew_msg, Catch::Contains(skewed + " row 3") && Catch::Contains("class 0") && Catch::Contains("class balance"));
+  CHECK_THAT(skew_msg,
+             Catch::Contains(skewed + " row 3") && Catch::Contains("class 0") && Catch::Contains("class balance"));
   // Half images: keep 0.5 on four class-0 picks is 2 images of storage.
   const std::string half = ids_file(dir, "half.npy", {0, 3, 6, 9});
   const std::vector<float> halves(4, 0.5f);
@@ -181,17 +183,21 @@ TEST_CASE("indices: an export folder is read as is, and its labels must be this 
   labels[1] = 1;
   write_npy((dir / coreset_file::kLabels).string(), labels.data(), {3});
   CHECK_THAT(error_of(indices_spec({{"file", dir.string()}}), 0.5),
-             Catch::Contains(coreset_file::kLabels) && Catch::Contains("row 1") && Catch::Contains("id 5 has label 1 there but 2"));
+             Catch::Contains(coreset_file::kLabels) && Catch::Contains("row 1") &&
+                 Catch::Contains("id 5 has label 1 there but 2"));
   fs::create_directories(dir / "empty");
-  CHECK_THROWS_WITH(indices_spec({{"file", (dir / "empty").string()}}).instantiate(), Catch::Contains("without indices.npy"));
+  CHECK_THROWS_WITH(indices_spec({{"file", (dir / "empty").string()}}).instantiate(),
+                    Catch::Contains("without indices.npy"));
 }
 
 TEST_CASE("indices: the files' content is part of the cell id, and a change after reading is refused", "[indices]") {
   const auto dir = test::scratch_dir("indices_identity");
   const std::string sel = ids_file(dir, "sel.npy", {0, 1, 2});
   const std::string yaml = (dir / "x.yaml").string();
-  test::write_text(yaml, "datasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: none\n"
-                         "grid: {method: [{name: indices, file: " + sel + "}], ratio: [0.5]}\n");
+  test::write_text(yaml,
+                   "datasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: none\n"
+                   "grid: {method: [{name: indices, file: " +
+                       sel + "}], ratio: [0.5]}\n");
   const Experiment a = load_experiment(yaml);
   REQUIRE(a.cells.size() == 1);
   const std::string pinned = a.cells[0].method.params.get_string("sha256");
@@ -204,7 +210,9 @@ TEST_CASE("indices: the files' content is part of the cell id, and a change afte
   // The experiment as first read now meets other bytes: refused at select time, never trained on.
   CHECK_THAT(error_of(a.cells[0].method, 0.5), Catch::Contains("changed after the experiment was read"));
   // A hash written in the file must match.
-  test::write_text(yaml, "datasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: none\n"
-                         "grid: {method: [{name: indices, file: " + sel + ", sha256: " + pinned + "}], ratio: [0.5]}\n");
+  test::write_text(yaml,
+                   "datasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: none\n"
+                   "grid: {method: [{name: indices, file: " +
+                       sel + ", sha256: " + pinned + "}], ratio: [0.5]}\n");
   CHECK_THROWS_WITH(load_experiment(yaml), Catch::Contains(yaml) && Catch::Contains("not the " + pinned));
 }
