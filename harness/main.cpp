@@ -131,10 +131,12 @@ int main(int argc, char** argv) {
 
   // table
   auto* table = app.add_subcommand("table", "print results from a database: accuracy mean ± std over seeds");
-  std::string table_source, table_experiment, table_format = "term";
+  std::string table_source, table_experiment, table_format = "term", table_baseline = "random";
   table->add_option("source", table_source, "experiment YAML or database file")->required();
   table->add_option("--experiment", table_experiment, "only this experiment (default: all in the database)");
   table->add_option("--format", table_format, "term | md");
+  table->add_option("--baseline", table_baseline, "the method the others' top-1 is paired with, by name or label")
+      ->capture_default_str();
 
   // cells
   auto* cells = app.add_subcommand("cells", "list an experiment's expanded cells with their ids and status");
@@ -209,7 +211,7 @@ int main(int argc, char** argv) {
       const dq::TableFormat format = dq::table_format_from(table_format);
       const auto [db, experiment] = database_of(table_source, table_experiment);
       dq::Store store(db, dq::OpenMode::ReadOnly);
-      std::cout << dq::render_results_table(store, experiment, format);
+      std::cout << dq::render_results_table(store, experiment, format, table_baseline);
       return 0;
     }
     if (*cells) {

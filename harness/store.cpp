@@ -257,7 +257,8 @@ const char* kCellColumns =
     "CASE WHEN heartbeat IS NULL THEN -1 ELSE CAST((julianday('now') - julianday(heartbeat)) * 86400 AS INTEGER) END, "
     "attempts, coalesce(host,''), coalesce(pid,0), coalesce(pid_start,''), coalesce(started,''), "
     "coalesce(finished,''), "
-    "CASE WHEN started IS NULL THEN -1 ELSE (julianday(coalesce(finished, 'now')) - julianday(started)) * 86400 END";
+    "CASE WHEN started IS NULL THEN -1 ELSE (julianday(coalesce(finished, 'now')) - julianday(started)) * 86400 END, "
+    "method_name";
 CellRow read_cell(const Statement& s) {
   CellRow r;
   r.cell_id = s.text(0);
@@ -274,6 +275,7 @@ CellRow read_cell(const Statement& s) {
   r.started = s.text(13);
   r.finished = s.text(14);
   r.run_s = s.real(15);
+  r.method_name = s.text(16);
   return r;
 }
 }  // namespace

@@ -31,7 +31,8 @@ struct CellRow {
   std::string cell_id;
   std::string experiment;
   std::string dataset;
-  std::string method;
+  std::string method;       // as tables show it: the canonical spec, or a method's own label
+  std::string method_name;  // the registered name ("random", "indices")
   double ratio = 0;
   int64_t seed = 0;
   CellStatus status = CellStatus::Pending;

@@ -84,6 +84,20 @@ TrainRecipe train_recipe_from(const Params& p, double ratio) {
   return r;
 }
 
+std::string budget_protocol_text(const std::map<std::string, std::string>& train) {
+  if (train.empty()) return "no training (selection only)";
+  auto get = [&](const char* key) {
+    const auto it = train.find(key);
+    return it == train.end() ? std::string() : it->second;
+  };
+  const std::string epochs = get("epochs"), floor = get("min_steps");
+  const std::string each = epochs == "1" ? "1 epoch" : epochs + " epochs";
+  if (!floor.empty() && floor != "0")
+    return fmt::format("equal epochs with a floor ({} on every coreset, more where that is under {} optimiser steps)",
+                       each, floor);
+  return fmt::format("equal epochs ({} on every coreset: a smaller coreset takes fewer optimiser steps)", each);
+}
+
 const std::vector<RecipePreset>& recipe_presets() {
   static const std::vector<RecipePreset> presets = {
       {"dq_cifar",

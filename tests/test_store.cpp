@@ -1,8 +1,9 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
+#include <map>
 
+#include "core/npy.h"
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
@@ -147,6 +148,44 @@ TEST_CASE("table groups seeds into mean ± std per (dataset, method, ratio)", "[
   CHECK(md.find("| fm | random | 0.1 | 2 | 81.00 ± 1.41 |") != std::string::npos);
   CHECK(md.find("| fm | random | 0.2 | 1 | 90.00 |") != std::string::npos);
   CHECK(md.find("DONE:1 OOM:1") != std::string::npos);
+}
+
+TEST_CASE("table: improvement over the baseline, paired by seed, by hand; the budget protocol heads it", "[store]") {
+  const auto dir = test::scratch_dir("store_table_baseline");
+  const std::vector<int64_t> ids = {0, 1};
+  write_npy((dir / "theirs.npy").string(), ids.data(), {2});
+  test::write_text(dir / "e.yaml",
+                   "name: tb\ndatasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: {epochs: 3}\n"
+                   "grid: {method: [random, {name: indices, file: " +
+                       (dir / "theirs.npy").string() + ", label: theirs}], ratio: [0.1], seed: [0, 1, 2]}\n");
+  const Experiment ex = load_experiment((dir / "e.yaml").string());
+  REQUIRE(ex.cells.size() == 6);
+  Store store((dir / "t.db").string());
+  store.record_experiment(ex);
+  // Random {80, 82, 81}, theirs {83, 84, 85}: differences {3, 2, 4} points, mean 3, sd 1, half-width
+  // t(0.975, 2) / sqrt(3) = 2.484.
+  const std::map<std::string, std::vector<double>> top1 = {{"random", {0.80, 0.82, 0.81}},
+                                                           {"indices", {0.83, 0.84, 0.85}}};
+  for (const auto& cell : ex.cells) {
+    store.ensure_cell(cell);
+    store.start_cell(cell.id());
+    store.record_metrics(cell.id(), {{"top1", top1.at(cell.method.name)[static_cast<size_t>(cell.seed)]},
+                                     {"train_steps", 12.0 + static_cast<double>(cell.seed)},
+                                     {"storage_ratio", 0.1}});
+    store.finish_cell(cell.id(), CellStatus::Done, "", {});
+  }
+  const std::string md = render_results_table(store, "tb", TableFormat::Markdown);
+  INFO(md);
+  CHECK(md.find("budget protocol: equal epochs (3 epochs on every coreset") == 0);
+  CHECK(md.find("| dataset | method | ratio | seeds | top-1 % | vs random (pp) | best-epoch top-1 % | steps |") !=
+        std::string::npos);
+  CHECK(md.find("| fm | random | 0.1 | 3 | 81.00 ± 1.00 | baseline | - | 13 | - | 10.00 |") != std::string::npos);
+  CHECK(md.find("| fm | theirs | 0.1 | 3 | 84.00 ± 1.00 | +3.00 [+0.52, +5.48] |") != std::string::npos);
+  // Any method by its label; none of that name: the column stays and the table says why it is empty.
+  const std::string by_theirs = render_results_table(store, "tb", TableFormat::Markdown, "Theirs");
+  CHECK(by_theirs.find("| fm | random | 0.1 | 3 | 81.00 ± 1.00 | -3.00 [-5.48, -0.52] |") != std::string::npos);
+  const std::string none = render_results_table(store, "tb", TableFormat::Terminal, "dq");
+  CHECK(none.find("no 'dq' cells here: the 'vs dq (pp)' column is empty") != std::string::npos);
 }
 
 TEST_CASE("the store refuses a NaN or infinite metric, naming it and the cell, and writes nothing", "[store][hygiene]") {
