@@ -5,9 +5,9 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/units.h"
 #include "report/labels.h"
-#include "core/stats.h"
 
 namespace dq {
 
@@ -109,7 +109,67 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
   return t;
 }
 
+std::string improvement_cell(const CellGroup& group, const CellGroup& baseline, const Quantity& q, double scale,
+                             int digits) {
+  const auto a = group.by_seed(q, scale), b = baseline.by_seed(q, scale);
+  if (a.empty() || b.empty()) return "–";
+  const PairedDifference d = paired_difference(a, b);
+  if (d.n == 0) return "no shared seed";
+  if (!d.has_interval) return fmt::format("{:+.{}f} (n=1)", d.mean, digits);
+  return fmt::format("{:+.{}f} [{:+.{}f}, {:+.{}f}] (n={})", d.mean, digits, d.low, digits, d.high, digits, d.n);
+}
+
+std::string budget_cell(const CellGroup& g) {
+  const std::vector<double> steps = g.values(metric_quantity("train_steps"));
+  const Summary storage = summarize(g.values(metric_quantity("storage_ratio"), 100));
+  std::string out;
+  if (!steps.empty()) {
+    const auto [lo, hi] = std::minmax_element(steps.begin(), steps.end());
+    out = *lo == *hi ? fmt::format("{:.0f} steps", *lo) : fmt::format("{:.0f}–{:.0f} steps", *lo, *hi);
+  }
+  if (storage.n > 0) out += fmt::format("{}{:.2f}%", out.empty() ? "" : ", ", storage.mean);
+  return out.empty() ? "–" : out;
+}
+
 std::string ratio_text(double ratio) { return fmt::format("{:g}%", ratio * 100); }
+
+ReportTable improvement_table(const std::string& title, const MethodGrid& g, std::optional<size_t> base,
+                              const std::string& why, const std::function<std::string(const GridColumn&)>& name,
+                              const Quantity& q, double scale, int digits, const std::string& unit) {
+  ReportTable t;
+  t.title = title;
+  t.header = {"column", "method", "per seed (A − B)", "pairs", "mean", "95% interval"};
+  t.left_columns = 3;
+  if (!base) {
+    t.caption = why + ": no improvement over it can be computed.";
+    return t;
+  }
+  const std::string b_label = g.rows[*base].display;
+  t.caption = fmt::format(
+      "Improvement over {} (B) of each method (A), per seed and paired (at one seed both cells train from the same "
+      "initial network and random stream; their coresets differ), in {}; mean over the shared seeds with its 95% "
+      "Student-t interval.",
+      b_label, unit);
+  for (size_t c = 0; c < g.columns.size(); ++c) {
+    const auto b = g.at(*base, c).by_seed(q, scale);
+    if (b.empty()) continue;
+    for (size_t r = 0; r < g.rows.size(); ++r) {
+      if (r == *base) continue;
+      const auto a = g.at(r, c).by_seed(q, scale);
+      if (a.empty()) continue;
+      std::string per_seed;
+      for (const auto& [seed, v] : a)
+        if (auto it = b.find(seed); it != b.end())
+          per_seed += fmt::format("{}s{} {:+.{}f}", per_seed.empty() ? "" : "; ", seed, v - it->second, digits);
+      const PairedDifference d = paired_difference(a, b);
+      t.rows.push_back({name(g.columns[c]), g.rows[r].display, per_seed.empty() ? "no shared seed" : per_seed,
+                        std::to_string(d.n), d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–",
+                        d.has_interval ? fmt::format("[{:+.{}f}, {:+.{}f}]", d.low, digits, d.high, digits)
+                                       : (d.n ? "needs ≥2 shared seeds" : "–")});
+    }
+  }
+  return t;
+}
 
 }  // namespace dq
 
@@ -163,6 +223,26 @@ std::vector<PairedColumn> MethodGrid::paired_columns(
     out.push_back(std::move(col));
   }
   return out;
+}
+
+std::optional<size_t> MethodGrid::baseline_row(const std::string& baseline, std::string& why) const {
+  std::vector<size_t> found;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    if (!row.example) continue;  // a paper row not run
+    if (names_baseline(baseline, row.label) || names_baseline(baseline, row.display) ||
+        names_baseline(baseline, row.spec) || names_baseline(baseline, row.example->method_name))
+      found.push_back(r);
+  }
+  if (found.size() == 1) return found.front();
+  if (found.empty()) {
+    why = fmt::format("no cells of the baseline '{}' in this experiment", baseline);
+  } else {
+    std::string list;
+    for (size_t r : found) list += (list.empty() ? "" : ", ") + rows[r].display;
+    why = fmt::format("the baseline '{}' matches {} rows ({}); name one by its label", baseline, found.size(), list);
+  }
+  return std::nullopt;
 }
 
 MethodGrid make_grid(const std::vector<const CellResult*>& cells,
