@@ -72,6 +72,7 @@ struct CellPlan {
   StoredSelection selection;
   std::optional<StoredMasks> masks;  // the recorded masks; none: every kept fraction is 1
   std::vector<StoredClassBins> bins;
+  std::vector<CellArtefact> artefacts;  // what the cell recorded it used and made
   std::map<std::string, double> metrics;
   std::string folder;  // relative to the export root ("" = the root itself)
 };
@@ -121,6 +122,7 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
   plan.selection = std::move(*selection);
   plan.masks = store.patch_masks(cell.id());
   plan.bins = store.bins(cell.id());
+  plan.artefacts = store.cell_artefacts(cell.id());
   const bool all_kept =
       std::all_of(plan.selection.keep.begin(), plan.selection.keep.end(), [](float w) { return w == 1.0f; });
   if (plan.masks) {
@@ -163,18 +165,23 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
   return plan;
 }
 
-// The content hashes of what the cell used, from what is recorded today: the stored selection's sha256
-// (the database), the dataset loader's fingerprint and the embeddings' key (both recomputed here, from the
-// dataset as it is now and the cell's extractor).
-// ARTEFACTS TABLE (issue 18): once cells record the hash of every artefact they consumed, read those
-// rows here instead; this function is the manifest's one source of hashes.
+// The content hashes of what the cell used: the stored selection's sha256, the dataset loader's
+// fingerprint as the dataset loads now, and every artefact the cell recorded (store.cell_artefacts,
+// table cell_artefacts: kind, role, sha256, cache key; none for a cell of a database from before they
+// were recorded).
 nlohmann::json cell_hashes(const CellPlan& plan, const Dataset& dataset) {
-  const CellConfig& cell = *plan.cell;
+  nlohmann::json artefacts = nlohmann::json::array();
+  for (const CellArtefact& a : plan.artefacts)
+    artefacts.push_back({{"kind", a.kind},
+                         {"role", a.role},
+                         {"sha256", a.sha256},
+                         {"key", a.key.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.key)},
+                         {"parts", a.parts}});
   return {{"selection_sha256", plan.selection.sha256},
           {"dataset_fingerprint", dataset.fingerprint},
-          {"embeddings_key",
-           cell.extractor ? nlohmann::json(embeddings_key(dataset, *cell.extractor)) : nlohmann::json(nullptr)},
-          {"source", "selection_sha256 as recorded; dataset_fingerprint and embeddings_key recomputed at export"}};
+          {"artefacts", std::move(artefacts)},
+          {"source", "selection_sha256 and artefacts as recorded by the cell; dataset_fingerprint recomputed at "
+                     "export"}};
 }
 
 // uint8 C x H x W -> H x W x C, appended to `out`.

@@ -25,6 +25,7 @@
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
+#include "harness/verify.h"
 #include "methods/method.h"
 #include "models/models.h"
 #include "report/commands.h"
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
+  // The LibTorch flavour (README "GPU"): its version and whether CUDA is compiled in.
+  app.set_version_flag("--version", [] { return "dqbench, LibTorch " + dq::torch_version(); });
   const std::string command_line = joined_command_line(argc, argv);
 
   // run
@@ -137,6 +140,19 @@ int main(int argc, char** argv) {
   table->add_option("--format", table_format, "term | md");
   table->add_option("--baseline", table_baseline, "the method the others' top-1 is paired with, by name or label")
       ->capture_default_str();
+
+  // verify (harness/verify.h)
+  auto* verify = app.add_subcommand(
+      "verify", "check that a database's results are what they claim: recorded artefact hashes, pairing, clean tree, "
+                "one code per producer, selections re-derived from the cache");
+  std::string verify_db;
+  dq::VerifyOptions verify_options;
+  verify->add_option("database", verify_db, "results database")->required();
+  verify->add_option("--experiment", verify_options.experiment, "only this experiment (default: all in the database)");
+  verify->add_flag("--all", verify_options.all, "re-derive every DONE cell's selection (default: a sample)");
+  verify->add_option("--sample", verify_options.sample, "cells re-derived per experiment (default 3; 0: none)")
+      ->check(CLI::NonNegativeNumber);
+  verify->add_option("--cache", verify_options.cache_dir, "cache folder of the artefacts (default: the experiment's)");
 
   // cells
   auto* cells = app.add_subcommand("cells", "list an experiment's expanded cells with their ids and status");
@@ -213,6 +229,11 @@ int main(int argc, char** argv) {
       dq::Store store(db, dq::OpenMode::ReadOnly);
       std::cout << dq::render_results_table(store, experiment, format, table_baseline);
       return 0;
+    }
+    if (*verify) {
+      verify_options.run_cell = dq::run_cell;
+      const dq::VerifySummary summary = dq::verify_database(verify_db, verify_options, std::cout);
+      return summary.failures == 0 ? 0 : 1;
     }
     if (*cells) {
       const dq::Experiment ex = dq::load_experiment(cells_yaml);

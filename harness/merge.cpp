@@ -24,6 +24,19 @@ int64_t scalar(Store& store, const std::string& sql) {
   return s.integer(0);
 }
 
+// The columns of `table` in both databases, comma-separated ("" when the shard lacks the table): a
+// shard from an older dqbench that could not be upgraded (read-only) is merged with what it has.
+std::string common_columns(Store& out, const std::string& table) {
+  Statement s(out.handle(),
+              fmt::format("SELECT m.name FROM main.pragma_table_info('{0}') m JOIN shard.pragma_table_info('{0}') s "
+                          "USING(name) ORDER BY m.cid",
+                          table),
+              out.path());
+  std::string columns;
+  while (s.step()) columns += (columns.empty() ? "" : ", ") + s.text(0);
+  return columns;
+}
+
 void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std::ostream& log) {
   {
     Store in(shard, OpenMode::ReadOnly);  // a missing file or another format fails here, before any write
@@ -67,12 +80,11 @@ void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std:
                          kCellCols));
     for (const char* t : per_cell_tables()) {
       out.exec(fmt::format("DELETE FROM main.{} WHERE cell_id IN (SELECT cell_id FROM temp.merge_pick)", t));
-      // A read-only shard written before a table existed has none of its rows.
-      if (scalar(out, fmt::format("SELECT count(*) FROM shard.sqlite_master WHERE type='table' AND name='{}'", t)) == 0)
-        continue;
-      out.exec(fmt::format("INSERT INTO main.{0} SELECT * FROM shard.{0} WHERE cell_id IN "
+      const std::string columns = common_columns(out, t);
+      if (columns.empty()) continue;
+      out.exec(fmt::format("INSERT INTO main.{0}({1}) SELECT {1} FROM shard.{0} WHERE cell_id IN "
                            "(SELECT cell_id FROM temp.merge_pick)",
-                           t));
+                           t, columns));
     }
     out.exec("INSERT OR IGNORE INTO main.artefacts SELECT * FROM shard.artefacts");
     out.exec("DROP TABLE temp.merge_pick");

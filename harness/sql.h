@@ -28,10 +28,10 @@ class Statement {
   void run() { while (step()) {} }
 
   std::string text(int col) const;
+  std::string blob(int col) const;  // the column's bytes, NULs included; empty for NULL
   double real(int col) const;
   int64_t integer(int col) const;
   bool is_null(int col) const;
-  std::vector<unsigned char> blob(int col) const;  // empty for NULL
 
  private:
   sqlite3* db_;

@@ -11,7 +11,11 @@
 namespace dq {
 
 namespace {
-std::atomic<CudaDeviceCountFn> cuda_device_count_hook{nullptr};
+std::atomic<TorchBuildFn> torch_build_hook{nullptr};
+}
+
+std::string TorchBuild::text() const {
+  return cuda.empty() ? fmt::format("{} (CPU only)", version) : fmt::format("{} (CUDA {})", version, cuda);
 }
 
 std::string DeviceSpec::text() const {
@@ -48,21 +52,25 @@ DeviceSpec parse_device(const std::string& text, const std::string& where) {
   throw Error(fmt::format("{}: unknown device '{}' (use auto, cpu, cuda or cuda:N)", where, text));
 }
 
-void set_cuda_device_count_hook(CudaDeviceCountFn fn) { cuda_device_count_hook.store(fn); }
+void set_torch_build_hook(TorchBuildFn fn) { torch_build_hook.store(fn); }
 
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
-  const CudaDeviceCountFn count_fn = cuda_device_count_hook.load();
-  if (!count_fn) return;  // no LibTorch linked: nothing to ask
-  const int64_t count = count_fn();
-  if (count == 0)
-    throw Error(fmt::format("{}: device '{}' requested, but the linked LibTorch has no CUDA device (Debian's "
-                            "libtorch-dev is CPU-only: build against a CUDA LibTorch, see README 'GPU', or use "
-                            "device: auto or cpu)",
-                            where, device.text()));
-  if (device.index >= count)
+  const TorchBuildFn build_fn = torch_build_hook.load();
+  if (!build_fn) return;  // no LibTorch linked: nothing to ask
+  const TorchBuild build = build_fn();
+  if (build.cuda.empty())
+    throw Error(fmt::format("{}: device '{}' requested, but this dqbench's LibTorch {} has no CUDA compiled in "
+                            "(Debian's libtorch-dev is CPU-only: build the pip flavour, DQ_TORCH=pip sh "
+                            "scripts/build.sh, see README 'GPU'; or use device: auto or cpu)",
+                            where, device.text(), build.text()));
+  if (build.cuda_devices == 0)
+    throw Error(fmt::format("{}: device '{}' requested, but no CUDA GPU is visible to LibTorch {} (check the "
+                            "driver with nvidia-smi and CUDA_VISIBLE_DEVICES; or use device: auto or cpu)",
+                            where, device.text(), build.text()));
+  if (device.index >= build.cuda_devices)
     throw Error(fmt::format("{}: device '{}' requested, but only {} CUDA device(s) are visible", where, device.text(),
-                            count));
+                            build.cuda_devices));
 }
 
 }  // namespace dq

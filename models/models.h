@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/params.h"
 
 namespace dq {
@@ -45,12 +46,21 @@ struct DeviceSpec {
 };
 // Throws dq::Error naming `where` for anything but auto | cpu | cuda | cuda:N.
 DeviceSpec parse_device(const std::string& text, const std::string& where);
+// The linked LibTorch as the experiment parser sees it (README "GPU": Debian's CPU-only 1.13 or PyPI's
+// torch 2.x with CUDA compiled in).
+struct TorchBuild {
+  std::string version;       // "2.14.1"
+  std::string cuda;          // the CUDA runtime compiled in, "13.0"; empty: CPU only
+  int64_t cuda_devices = 0;  // CUDA devices visible to this process
+  std::string text() const;  // "2.14.1 (CUDA 13.0)" or "1.13.1 (CPU only)"
+};
 // Validation hook for the experiment parser (LibTorch-free): throws dq::Error naming `where` when
-// `device` asks for a CUDA device the linked LibTorch does not have. dq_models installs the check
-// (models/device.cpp); a binary without LibTorch (dq_tests) accepts every device.
+// `device` asks for a CUDA device that the linked LibTorch cannot give: none compiled in, no GPU
+// visible, or too few. dq_models installs the hook (models/device.cpp); a binary without LibTorch
+// (dq_tests) accepts every device.
 void check_device_available(const DeviceSpec& device, const std::string& where);
-using CudaDeviceCountFn = int64_t (*)();
-void set_cuda_device_count_hook(CudaDeviceCountFn fn);
+using TorchBuildFn = TorchBuild (*)();
+void set_torch_build_hook(TorchBuildFn fn);
 
 // The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs().
 struct TrainRecipe {
@@ -122,15 +132,27 @@ struct Embeddings {
   int64_t n = 0, d = 0;
   std::vector<float> z;  // n x d, row i = train sample i
   bool from_cache = false;
-  std::string key;       // identity: dataset fingerprint + extractor params
+  std::string key;       // cache key: dataset content, network content, extractor params, code identity
+  std::string sha256;    // sha256 of their .npy bytes (written or read): what downstream caches key on
   std::string cache_path;
+  // The network they were computed with (kind "extractor_network"; empty kind for extractor kind none).
+  // The patch stage loads exactly this one (its sha256 is checked).
+  ArtefactUse network;
 };
 
-// The key compute_embeddings gives the embeddings of `dataset` under `extractor` (Embeddings::key),
-// computed without computing them (the manifest of `dqbench export`).
-std::string embeddings_key(const Dataset& dataset, const Params& extractor);
+// Cache key of the proxy extractor's weights: what they are trained from (the dataset's content, the
+// extractor's parameters) and the training code's identity (core/code_identity.h).
+std::string extractor_network_key(const Dataset& dataset, const Params& extractor);
+// `cache_dir/embeddings/<key>.pt` for the proxy network of that key ("" without a cache).
+std::string extractor_model_path(const std::string& cache_dir, const std::string& key);
+// Cache key of the embeddings: the dataset's content, the network's content hash, the extractor's
+// parameters and the embedding code's identity. A retrained network (other bytes) gives other keys.
+std::string embeddings_key(const Dataset& dataset, const Params& extractor, const std::string& network_sha256);
+// `cache_dir/embeddings/<key>.npy` ("" without a cache).
+std::string embeddings_path(const std::string& cache_dir, const std::string& key);
 
-// Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split.
+// Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split. A cached
+// proxy network names its embeddings by its content hash (core/content_hash.h) without being loaded.
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
 
@@ -139,9 +161,11 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
 // file, patches.mae_path, or the in-project MAE, trained once and cached under cache_dir/mae/).
 // Networks load lazily, on first use.
 class PatchBackend;
+// `network_sha256` is Embeddings::network.sha256: the network GradCAM++ and SPD run is the one the
+// embeddings came from, or the stage fails.
 std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
                                                  const Params& patches, const std::string& cache_dir,
-                                                 const ProgressFn& progress);
+                                                 const std::string& network_sha256, const ProgressFn& progress);
 // A network's identity card for `dqbench models`: parameter count for a given input.
 struct NetworkInfo {
   std::string arch;
@@ -154,5 +178,8 @@ void print_models_catalog(std::ostream& out);
 
 // Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
 void set_compute_threads(int64_t threads);
+// The linked LibTorch (models/device.cpp); torch_version() is its text(), as `dqbench --version` and
+// every cell's provenance record it.
+TorchBuild torch_build();
 std::string torch_version();
 }  // namespace dq

@@ -9,9 +9,6 @@
 
 namespace dq {
 
-// Bump whenever a network's definition changes: cached embeddings are keyed on it.
-inline constexpr const char* kNetworksVersion = "2";
-
 // A network that can also return its penultimate-layer features (the embedding).
 struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor features(torch::Tensor x) = 0;
@@ -47,6 +44,9 @@ int64_t count_parameters(torch::nn::Module& module);
 struct Normalization {
   std::vector<float> mean, stddev;
 };
+// The normalisation as x = pixel * scale[c] + shift[c] (float, two roundings): scale = 1 / (255 std),
+// shift = -mean / std. gather_images and images_to_device compute with these, so they agree bit for bit.
+void normalization_affine(const Normalization& norm, int64_t c, std::vector<float>& scale, std::vector<float>& shift);
 // `kind` for `images`: Dataset computes the set's own per-channel statistics; Cifar and ImageNet are the
 // published constants (3-channel images only, else dq::Error); None is [0,1].
 Normalization normalization_for(Normalize kind, const ImageSet& images);
@@ -82,8 +82,12 @@ TrainResult train_model_in_place(ClassifierImpl& model, const ImageSet& train, c
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
                                  const std::function<void(const std::string&)>& progress);
 
-// Writes a serialised module (`archive`) as the cache file `path` through core/atomic_file.h: unique
-// temporary, fsync, rename; a failure (disk full, unwritable folder) is a warning and `false`.
-bool write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what);
+// Serialises a module (`archive`) and returns the sha256 of its bytes (the artefact's content hash);
+// with a `path`, also writes them as that cache file through core/atomic_file.h: unique temporary,
+// fsync, rename; a failure (disk full, unwritable folder) is a warning.
+std::string write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what);
+// Reads the cache file `path` into `archive` and returns the sha256 of the bytes it was read from.
+// Throws c10::Error for a damaged file (the caller's cache policy: retrain), dq::Error if unreadable.
+std::string read_archive_cache(torch::serialize::InputArchive& archive, const std::string& path);
 
 }  // namespace dq

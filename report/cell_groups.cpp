@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/stats.h"
 #include "core/units.h"
+#include "report/integrity.h"
 #include "report/labels.h"
 
 namespace dq {
@@ -31,6 +32,13 @@ std::map<int64_t, double> CellGroup::by_seed(const Quantity& q, double scale) co
   for (const CellResult* c : cells)
     if (c->done())
       if (auto v = q(*c)) out[c->seed] = *v * scale;
+  return out;
+}
+
+std::map<int64_t, const CellResult*> CellGroup::cells_by_seed(const Quantity& q) const {
+  std::map<int64_t, const CellResult*> out;
+  for (const CellResult* c : cells)
+    if (c->done() && q(*c)) out[c->seed] = c;
   return out;
 }
 
@@ -61,6 +69,14 @@ std::string not_done_text(const CellGroup& g) {
   return out;
 }
 
+namespace {
+std::string mean_text(const Summary& s, int digits, const std::string& extra = "") {
+  const std::string n = fmt::format("n={}{}", s.n, extra.empty() ? "" : "; " + extra);
+  if (s.n == 1) return fmt::format("{:.{}f} ({})", s.mean, digits, n);
+  return fmt::format("{:.{}f} ± {:.{}f} ({})", s.mean, digits, s.sd, digits, n);
+}
+}  // namespace
+
 std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, int digits,
                          const std::string& done_without_value) {
   if (g.cells.empty()) return "not run";
@@ -71,32 +87,74 @@ std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, in
     if (!rest.empty()) return rest;
     return done_without_value;
   }
-  if (s.n == 1)
-    out = fmt::format("{:.{}f} (n=1)", s.mean, digits);
-  else
-    out = fmt::format("{:.{}f} ± {:.{}f} (n={})", s.mean, digits, s.sd, digits, s.n);
+  std::vector<const CellResult*> valued;
+  for (const auto& [seed, c] : g.cells_by_seed(q)) valued.push_back(c);
+  const auto parts = split_by_upstream(valued);
+  if (parts.size() > 1) {  // never averaged together: each part on its own, named by its hashes
+    const auto labels = part_labels(parts);
+    out = "mixed upstream: ";
+    for (size_t i = 0; i < parts.size(); ++i)
+      out += (i ? " / " : "") + mean_text(summarize(CellGroup{parts[i]}.values(q, scale)), digits, labels[i]);
+  } else {
+    out = mean_text(s, digits);
+  }
   if (!rest.empty()) out += "; " + rest;
   return out;
 }
+
+namespace {
+
+// The values of two groups by seed, paired: a seed whose two cells recorded different upstream artefacts
+// (report/integrity.h) is left out of both, and named in `left_out`.
+struct SeedPairs {
+  std::map<int64_t, double> a, b;
+  std::vector<std::pair<const CellResult*, const CellResult*>> left_out;
+  bool unverified = false;  // some pair has a cell that recorded no artefacts
+};
+
+SeedPairs same_upstream_pairs(const CellGroup& ga, const CellGroup& gb, const Quantity& q, double scale) {
+  SeedPairs out{ga.by_seed(q, scale), gb.by_seed(q, scale), {}, false};
+  const auto b_cells = gb.cells_by_seed(q);
+  for (const auto& [seed, ca] : ga.cells_by_seed(q)) {
+    const auto cb = b_cells.find(seed);
+    if (cb == b_cells.end()) continue;
+    out.unverified = out.unverified || ca->unrecorded() || cb->second->unrecorded();
+    if (same_upstream(*ca, *cb->second)) continue;
+    out.left_out.emplace_back(ca, cb->second);
+    out.a.erase(seed);
+    out.b.erase(seed);
+  }
+  return out;
+}
+
+}  // namespace
 
 ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& q,
                          double scale, int digits, const std::string& unit) {
   ReportTable t;
   t.title = title;
   t.caption = fmt::format(
-      "Paired differences A − B over seeds (the same seed gives both methods the same extractor and split), "
-      "in {}; 95% Student-t interval over the shared seeds; 'yes' marks an interval that excludes 0.",
+      "Paired differences A − B over seeds (one experiment has one extractor, so a seed gives both methods the "
+      "same embeddings and split; a pair is formed only when both cells recorded the same dataset, extractor "
+      "network and embeddings), in {}; 95% Student-t interval over the shared seeds; 'yes' marks an interval "
+      "that excludes 0.",
       unit);
   t.header = {"column", "A", "B", "pairs", "mean A − B", "95% interval", "excludes 0"};
   t.left_columns = 3;
+  bool unverified = false;  // some pair has a cell that recorded no artefacts
   for (const auto& col : columns) {
     for (size_t i = 0; i < col.rows.size(); ++i) {
-      const auto a = col.rows[i].second.by_seed(q, scale);
-      if (a.empty()) continue;
+      if (col.rows[i].second.cells_by_seed(q).empty()) continue;
       for (size_t j = 0; j < i; ++j) {
-        const auto b = col.rows[j].second.by_seed(q, scale);
-        if (b.empty()) continue;
-        const PairedDifference d = paired_difference(a, b);
+        if (col.rows[j].second.cells_by_seed(q).empty()) continue;
+        // Only cells of the same upstream are paired; the others are named in a note.
+        const SeedPairs pairs = same_upstream_pairs(col.rows[i].second, col.rows[j].second, q, scale);
+        unverified = unverified || pairs.unverified;
+        for (const auto& [ca, cb] : pairs.left_out)
+          t.notes.push_back(fmt::format("Left out of the pairs: {}, seed {}: {} vs {}: {} (different upstream).",
+                                        col.label, ca->seed, col.rows[i].first, col.rows[j].first,
+                                        differences_text(upstream_of(*ca), upstream_of(*cb))));
+        const PairedDifference d = paired_difference(pairs.a, pairs.b);
         std::string mean = d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–";
         std::string interval = d.has_interval
                                    ? fmt::format("[{:+.{}f}, {:+.{}f}]", d.low, digits, d.high, digits)
@@ -106,15 +164,19 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
       }
     }
   }
+  if (unverified)
+    t.notes.push_back("Pairing unverified: some paired cells record no artefact hashes (a database from before "
+                      "dqbench recorded them), so nothing shows that a seed gave both the same extractor and "
+                      "embeddings.");
   return t;
 }
 
 std::string improvement_cell(const CellGroup& group, const CellGroup& baseline, const Quantity& q, double scale,
                              int digits) {
-  const auto a = group.by_seed(q, scale), b = baseline.by_seed(q, scale);
-  if (a.empty() || b.empty()) return "–";
-  const PairedDifference d = paired_difference(a, b);
-  if (d.n == 0) return "no shared seed";
+  if (group.by_seed(q, scale).empty() || baseline.by_seed(q, scale).empty()) return "–";
+  const SeedPairs pairs = same_upstream_pairs(group, baseline, q, scale);
+  const PairedDifference d = paired_difference(pairs.a, pairs.b);
+  if (d.n == 0) return pairs.left_out.empty() ? "no shared seed" : "different upstream";
   if (!d.has_interval) return fmt::format("{:+.{}f} (n=1)", d.mean, digits);
   return fmt::format("{:+.{}f} [{:+.{}f}, {:+.{}f}] (n={})", d.mean, digits, d.low, digits, d.high, digits, d.n);
 }
@@ -147,16 +209,16 @@ ReportTable improvement_table(const std::string& title, const MethodGrid& g, std
   const std::string b_label = g.rows[*base].display;
   t.caption = fmt::format(
       "Improvement over {} (B) of each method (A), per seed and paired (at one seed both cells train from the same "
-      "initial network and random stream; their coresets differ), in {}; mean over the shared seeds with its 95% "
-      "Student-t interval.",
+      "initial network and random stream; their coresets differ; a seed whose two cells recorded different upstream "
+      "artefacts is not paired), in {}; mean over the shared seeds with its 95% Student-t interval.",
       b_label, unit);
   for (size_t c = 0; c < g.columns.size(); ++c) {
-    const auto b = g.at(*base, c).by_seed(q, scale);
-    if (b.empty()) continue;
+    if (g.at(*base, c).by_seed(q, scale).empty()) continue;
     for (size_t r = 0; r < g.rows.size(); ++r) {
-      if (r == *base) continue;
-      const auto a = g.at(r, c).by_seed(q, scale);
-      if (a.empty()) continue;
+      if (r == *base || g.at(r, c).by_seed(q, scale).empty()) continue;
+      // Seeds whose two cells used different upstream artefacts are not paired (report/integrity.h).
+      const SeedPairs pairs = same_upstream_pairs(g.at(r, c), g.at(*base, c), q, scale);
+      const auto &a = pairs.a, &b = pairs.b;
       std::string per_seed;
       for (const auto& [seed, v] : a)
         if (auto it = b.find(seed); it != b.end())

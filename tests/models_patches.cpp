@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -115,6 +116,16 @@ std::vector<uint8_t> alternating_masks(int64_t n, int64_t p) {
   return m;
 }
 
+// patches params whose mae_path is a TorchScript module with `code` (forward(self, x, mask)) saved at `path`.
+Params script_mae_params(const std::filesystem::path& path, const std::string& code) {
+  torch::jit::Module module("ScriptMae");
+  module.define(code);
+  module.save(path.string());
+  Params p("patches", patch_specs());
+  p.set_from_text("mae_path", path.string(), "test");
+  return p;
+}
+
 void check_kept_identical(const std::vector<uint8_t>& before, const std::vector<uint8_t>& after, const std::vector<uint8_t>& masks,
                           const PatchGrid& g, int64_t side, bool expect_changes) {
   int64_t changed = 0;
@@ -162,17 +173,14 @@ TEST_CASE("in-project MAE keeps kept pixels bit-identical, caches, and rebuilds 
 
 TEST_CASE("a TorchScript MAE saved here loads and round-trips; a missing file names the key", "[mae]") {
   const auto dir = test::scratch_dir("mae_script");
-  torch::jit::Module module("GreyMae");
-  module.define(R"(
+  // Grey (0.5) in the dropped patches of a 2 x 2 grid of 4-px patches; the kept pixels as given.
+  Params p = script_mae_params(dir / "mae.pt", R"(
 def forward(self, x, mask):
-    return x * 0.0 + 0.5
+    kept = mask.view(-1, 1, 2, 2).repeat_interleave(4, 2).repeat_interleave(4, 3) > 0.5
+    return torch.where(kept, x, x * 0.0 + 0.5)
 )");
-  const std::string path = (dir / "mae.pt").string();
-  module.save(path);
   const Dataset d = tiny_images(4, 8);
   const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
-  Params p("patches", patch_specs());
-  p.set_from_text("mae_path", path, "test");
   auto mae = make_mae(d, p, g, "", nullptr);
   std::vector<uint8_t> pixels = d.train.pixels;
   const auto masks = alternating_masks(4, g.count());
@@ -183,6 +191,34 @@ def forward(self, x, mask):
 
   p.set_from_text("mae_path", (dir / "missing.pt").string(), "test");
   CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr), Catch::Contains("patches.mae_path") && Catch::Contains("missing.pt"));
+  test::write_text(dir / "not_torchscript.pt", "not a TorchScript archive");
+  p.set_from_text("mae_path", (dir / "not_torchscript.pt").string(), "test");
+  CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr),
+                    Catch::Contains("patches.mae_path: cannot load TorchScript MAE") && Catch::Contains("not_torchscript.pt"));
+}
+
+TEST_CASE("a TorchScript MAE that changes kept pixels is refused with their number", "[mae]") {
+  const auto dir = test::scratch_dir("mae_changes_kept");
+  const std::string path = (dir / "grey.pt").string();
+  const Params p = script_mae_params(path, "def forward(self, x, mask):\n    return x * 0.0 + 0.5\n");
+  const Dataset d = tiny_images(4, 8);
+  const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
+  auto mae = make_mae(d, p, g, "", nullptr);
+  const auto masks = alternating_masks(4, g.count());
+  // Brute force: the kept pixels whose value is not the grey (128) the module returns.
+  int64_t kept = 0, changed = 0;
+  for (int64_t k = 0; k < static_cast<int64_t>(d.train.pixels.size()); ++k) {
+    const int64_t img = k / 64, pix = k % 64, t = (pix / 8 / 4) * 2 + (pix % 8) / 4;
+    if (!masks[static_cast<size_t>(img * 4 + t)]) continue;
+    ++kept;
+    changed += d.train.pixels[static_cast<size_t>(k)] != 128;
+  }
+  REQUIRE(changed > 0);
+  std::vector<uint8_t> pixels = d.train.pixels;
+  CHECK_THROWS_WITH(mae->reconstruct(pixels.data(), 4, masks),
+                    Catch::Contains(fmt::format("patches.mae_path '{}': the MAE changed {} of the {} kept pixel values",
+                                                path, changed, kept)));
+  CHECK(pixels == d.train.pixels);  // nothing was written
 }
 
 namespace {
@@ -225,6 +261,15 @@ grid:
     // The storage ratio comes from the applied masks; 16 patches per 16 px image.
     CHECK(metric(store, row.cell_id, "patches_per_image") == 16);
     const double storage = metric(store, row.cell_id, "patch_storage_ratio");
+    // What the cell reports of its selection is what it stored: the applied masks' storage, the stored
+    // count (SPD cuts its candidate order), and its artefacts (dataset, network, embeddings, graph,
+    // GradCAM++ scores, selection).
+    CHECK(metric(store, row.cell_id, "realised_storage_ratio") == Approx(storage));
+    CHECK(metric(store, row.cell_id, "selected_samples") == Approx(metric(store, row.cell_id, "patch_sample_ratio") * 120));
+    std::set<std::string> kinds;
+    for (const auto& a : store.cell_artefacts(row.cell_id)) kinds.insert(a.kind);
+    CHECK(kinds == std::set<std::string>{"dataset", "embeddings", "extractor_network", "knn_graph", "patch_scores",
+                                         "selection"});
     if (row.method.find("lambda_scale=1000") != std::string::npos) {
       // A huge threshold admits every theta: theta* = 0.9 everywhere, keep floor(1.6) = 1 of 16 patches;
       // 10 images per class would need 160 candidates, so all 40 of each class are stored.
