@@ -83,7 +83,8 @@ set(DQ_PRODUCER_mae_LIBRARIES torch)
 
 set(DQ_PRODUCER_selection_SOURCES
   methods/adq.cpp methods/adq_scores.cpp methods/adq_scores.h methods/bgfdq.cpp methods/class_partition.cpp
-  methods/class_partition.h methods/dq.cpp methods/dq_common.cpp methods/dq_common.h methods/dqas_approx.cpp
+  methods/class_partition.h methods/coreset_files.cpp methods/coreset_files.h methods/dq.cpp methods/dq_common.cpp
+  methods/dq_common.h methods/dqas_approx.cpp methods/indices.cpp
   methods/dqas_proxy.cpp methods/dqas_proxy.h methods/external.cpp methods/external_command.cpp
   methods/external_command.h methods/method.cpp methods/method.h methods/ncs.cpp methods/ncs.h methods/random.cpp
   methods/selection_step.cpp methods/selection_step.h ${DQ_CORE_NUMERIC_SOURCES})

@@ -173,6 +173,13 @@ void write_npy(const std::string& path, const int32_t* data, const std::vector<i
 void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
   write_raw(path, "|u1", data, 1, shape);
 }
+void write_npy_bool(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  DQ_ASSERT(std::all_of(data, data + n, [](uint8_t v) { return v <= 1; }), "a numpy bool is 0 or 1");
+  write_raw(path, "|b1", data, 1, shape);
+}
+
 std::string npy_sha256(const float* data, const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (const int64_t s : shape) n *= s;

@@ -24,6 +24,8 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
 void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
+// numpy bool ('|b1'): one byte per value, each 0 or 1 (DQ_ASSERT).
+void write_npy_bool(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
 // The sha256 of the file write_npy(path, data, shape) writes (header and data), computed without
 // writing it: the content hash of an array that may never reach the disk (core/content_hash.h).
 std::string npy_sha256(const float* data, const std::vector<int64_t>& shape);

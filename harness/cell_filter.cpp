@@ -39,7 +39,8 @@ bool CellFilter::matches(const CellConfig& cell) const {
   for (const auto& [key, value] : terms) {
     bool ok = false;
     if (key == "dataset") ok = cell.dataset.name == value;
-    else if (key == "method") ok = cell.method.name == value || cell.method.canonical() == value;
+    else if (key == "method")
+      ok = cell.method.name == value || cell.method.canonical() == value || cell.method.display() == value;
     else if (key == "ratio") {
       try {
         ok = std::stod(value) == cell.ratio;

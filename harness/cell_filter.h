@@ -1,7 +1,8 @@
 #pragma once
 // A filter over an experiment's cells, for `run --force FILTER`: space- or comma-separated terms
-// `key=value`, all of which must match. Keys: dataset (the experiment's name for it), method (name
-// or canonical spec), ratio, seed, id (a prefix of the cell id). `all` matches every cell.
+// `key=value`, all of which must match. Keys: dataset (the experiment's name for it), method (name,
+// canonical spec, or the label tables show), ratio, seed, id (a prefix of the cell id). `all` matches
+// every cell. Also `dqbench export --cells FILTER`.
 // Example: --force "method=dq,ratio=0.1".
 #include <cstdint>
 #include <string>

@@ -71,7 +71,14 @@ uint64_t CellConfig::selection_seed() const {
   return std::stoull(h.substr(0, 16), nullptr, 16);
 }
 
-uint64_t CellConfig::training_seed() const { return derive_seed(std::stoull(id().substr(0, 16), nullptr, 16), "train"); }
+uint64_t CellConfig::training_seed() const {
+  nlohmann::json j;
+  j["dataset"] = {{"kind", dataset.kind}, {"params", params_json(dataset.params)}};
+  j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
+  j["ratio"] = ratio;
+  j["seed"] = seed;
+  return derive_seed(std::stoull(sha256_hex(j.dump()).substr(0, 16), nullptr, 16), "train");
+}
 
 std::string CellConfig::label() const {
   return fmt::format("{} {} r={} s={}", dataset.name, method.display(), ratio, seed);
@@ -220,10 +227,11 @@ class ExperimentParser {
     return built_once(std::move(spec), n);
   }
 
-  // A method's own checks (an external command's placeholders, bgfdq's knn string) fail here, when
-  // the file is read, not mid-run.
+  // A method's own checks (an external command's placeholders, bgfdq's knn string, a coreset file that
+  // is missing) fail here, when the file is read, not mid-run.
   MethodSpec built_once(MethodSpec spec, const YAML::Node& n) {
     try {
+      spec.pin_inputs();  // the content of files it reads joins its parameters, and so the cell id
       spec.instantiate();
     } catch (const Error& e) {
       throw Error(fmt::format("{} (key 'method'): {}", where(n), e.what()));

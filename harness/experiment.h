@@ -36,7 +36,10 @@ struct CellConfig {
   std::string id() const;
   // Seeds derived from the cell (never from the clock). The selection seed depends on what the
   // selection sees (dataset, extractor, method, ratio, seed) so changing the training recipe does
-  // not change the coreset; the training seed depends on the whole cell.
+  // not change the coreset. The training seed depends on the dataset, the recipe, the ratio and the
+  // seed, not on the method: at one seed every method's network starts from the same weights and
+  // draws its order and augmentations from the same stream (paired comparisons by seed), and a coreset
+  // read back from files trains exactly as the cell that made it.
   uint64_t selection_seed() const;
   uint64_t training_seed() const;
   std::string label() const;  // short human form: "fmnist random r=0.1 s=0"

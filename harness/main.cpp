@@ -13,6 +13,7 @@
 #include "harness/cell_process.h"
 #include "harness/datasets_command.h"
 #include "harness/experiment.h"
+#include "harness/export_command.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
 #include "harness/param_docs.h"
@@ -133,10 +134,12 @@ int main(int argc, char** argv) {
 
   // table
   auto* table = app.add_subcommand("table", "print results from a database: accuracy mean ± std over seeds");
-  std::string table_source, table_experiment, table_format = "term";
+  std::string table_source, table_experiment, table_format = "term", table_baseline = "random";
   table->add_option("source", table_source, "experiment YAML or database file")->required();
   table->add_option("--experiment", table_experiment, "only this experiment (default: all in the database)");
   table->add_option("--format", table_format, "term | md");
+  table->add_option("--baseline", table_baseline, "the method the others' top-1 is paired with, by name or label")
+      ->capture_default_str();
 
   // verify (harness/verify.h)
   auto* verify = app.add_subcommand(
@@ -175,6 +178,8 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
+  // export (harness/export_command.cpp): DONE cells as coreset folders
+  dq::add_export_command(app);
   // tables, report (report/commands.cpp): the paper's tables and figures from result databases
   dq::add_report_commands(app);
 
@@ -226,7 +231,7 @@ int main(int argc, char** argv) {
       const dq::TableFormat format = dq::table_format_from(table_format);
       const auto [db, experiment] = database_of(table_source, table_experiment);
       dq::Store store(db, dq::OpenMode::ReadOnly);
-      std::cout << dq::render_results_table(store, experiment, format);
+      std::cout << dq::render_results_table(store, experiment, format, table_baseline);
       return 0;
     }
     if (*verify) {

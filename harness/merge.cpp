@@ -16,7 +16,6 @@ namespace {
 const char* kCellCols =
     "cell_id, experiment, dataset, method, method_name, ratio, seed, config, status, started, finished, heartbeat, "
     "error, attempts, host, pid, pid_start";
-const char* kPerCellTables[] = {"stages", "metrics", "selections", "provenance", "cell_artefacts"};
 const char* kFinished = "('DONE','OOM','FAILED','TIMEOUT')";
 
 int64_t scalar(Store& store, const std::string& sql) {
@@ -79,7 +78,7 @@ void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std:
     out.exec(fmt::format("INSERT INTO main.cells({0}) SELECT {0} FROM shard.cells WHERE cell_id IN "
                          "(SELECT cell_id FROM temp.merge_pick)",
                          kCellCols));
-    for (const char* t : kPerCellTables) {
+    for (const char* t : per_cell_tables()) {
       out.exec(fmt::format("DELETE FROM main.{} WHERE cell_id IN (SELECT cell_id FROM temp.merge_pick)", t));
       const std::string columns = common_columns(out, t);
       if (columns.empty()) continue;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <new>
+#include <numeric>
 #include <thread>
 
 #include "core/error.h"
@@ -293,6 +294,11 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       m["storage_ratio"] = kept / static_cast<double>(dataset.train.n);
       record_new_stages(m);
       store.record_selection(id, selected, keep);
+      if (method->produces_bins()) {  // DQ's bins, for `dqbench export`
+        std::vector<StoredClassBins> bins;
+        for (size_t c = 0; c < selections.size(); ++c) bins.push_back({classes.views[c].label, selections[c].bins});
+        store.record_bins(id, bins);
+      }
       record_artefacts();
       say(fmt::format("select: {} samples ({:.2f}% of the training set, {:.2f}% storage) in {:.2f}s",
                       selected.size(), 100.0 * m["sample_ratio"], 100.0 * m["storage_ratio"],
@@ -340,6 +346,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       coreset_images = std::move(r.images);
       have_coreset_images = true;
       store.record_selection(id, selected, keep);  // the stored selection, with the applied keep fractions
+      store.record_patch_masks(id, r.grid, r.masks);  // and the masks applied, row for row
       record_artefacts();
       say(fmt::format("patches: {} images, {:.2f}% storage from the applied masks{} ({:.1f}s)", selected.size(),
                       100.0 * m["patch_storage_ratio"],
@@ -361,7 +368,20 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       // verify: the stored selection is what is compared
     } else if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
-      const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
+      // A coreset is a set: the trainer sees it in dataset-id order, whatever order the method listed its
+      // picks in, so the same images train the same network (an exported coreset read back, in any order).
+      std::vector<int64_t> rows(selected.size());
+      std::iota(rows.begin(), rows.end(), int64_t{0});
+      std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return selected[a] < selected[b]; });
+      ImageSet coreset;
+      if (have_coreset_images) {
+        coreset = coreset_images.subset(rows);
+        coreset_images = ImageSet{};
+      } else {
+        std::vector<int64_t> ids(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) ids[i] = selected[static_cast<size_t>(rows[i])];
+        coreset = dataset.train.subset(ids);
+      }
       TrainRecipe recipe = train_recipe_from(*cell.train, cell.ratio);
       recipe.full_train_samples = dataset.train.n;  // the equal-steps budget counts the full set's steps
       const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(), recipe,

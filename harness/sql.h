@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dq {
 
@@ -27,7 +28,7 @@ class Statement {
   void run() { while (step()) {} }
 
   std::string text(int col) const;
-  std::string blob(int col) const;  // the column's bytes, NULs included
+  std::string blob(int col) const;  // the column's bytes, NULs included; empty for NULL
   double real(int col) const;
   int64_t integer(int col) const;
   bool is_null(int col) const;

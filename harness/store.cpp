@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS cell_artefacts(
   from_cache INTEGER, parts INTEGER, PRIMARY KEY(cell_id, kind));
 )SQL";
 
+// Tables added after the first release: a read-only connection to an older database sees them empty.
+constexpr const char* kAddedTables = R"SQL(
+CREATE TABLE IF NOT EXISTS {0}patch_masks(
+  cell_id TEXT PRIMARY KEY, grid_rows INTEGER, grid_cols INTEGER, patch_px INTEGER, count INTEGER, masks BLOB);
+CREATE TABLE IF NOT EXISTS {0}bins(
+  cell_id TEXT PRIMARY KEY, classes INTEGER, data BLOB);
+)SQL";
+
 // Columns added after the first release: a database written by an older dqbench gains them on open
 // (in this order, which is also their order in kSchema, so every database has one column order).
 const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
@@ -58,7 +66,6 @@ const std::vector<std::string> kMigratedTables = {"experiments", "cells", "prove
 // The row is RUNNING and owned by the process bound at ?2 (host), ?3 (pid), ?4 (start).
 const char* kOwned = "cell_id=?1 AND status='RUNNING' AND host=?2 AND pid=?3 AND pid_start=?4";
 
-const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selections", "provenance", "cell_artefacts"};
 
 // Binds ?1..?4 of kOwned.
 Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIdentity& owner) {
@@ -115,6 +122,12 @@ ResumeDecision decide_resume(const CellRow& row, const ClaimPolicy& policy) {
   return {false, "?"};
 }
 
+const std::vector<const char*>& per_cell_tables() {
+  static const std::vector<const char*> tables = {"stages", "metrics", "selections", "patch_masks", "bins", "provenance",
+                                                        "cell_artefacts"};
+  return tables;
+}
+
 std::string experiment_definition(const Experiment& ex) {
   std::string ids;
   for (const auto& c : ex.cells) ids += c.id() + "\n";
@@ -156,6 +169,7 @@ Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(m
   exec("PRAGMA synchronous=NORMAL");
   Transaction tx(db_, path_);
   exec(kSchema);
+  exec(fmt::format(fmt::runtime(kAddedTables), "main."));
   migrate();
   tx.commit();
 }
@@ -192,8 +206,9 @@ void Store::migrate() {
 
 // A read-only connection cannot add columns: a TEMP view of the same name (the temp schema is searched
 // first) shows the missing ones as NULL, so `table`, `cells` and `status` read an older database as is.
-// A table added since (cell_artefacts) is shown as an empty TEMP table of the same name.
+// A table added since (patch_masks, bins, cell_artefacts) is shown as an empty TEMP table of the same name.
 void Store::shadow_missing_columns() {
+  if (!has_table("patch_masks")) exec(fmt::format(fmt::runtime(kAddedTables), "temp."));
   for (const std::string& table : kMigratedTables) {
     if (!has_table(table)) continue;  // a database with no provenance yet
     std::string added;
@@ -262,7 +277,8 @@ const char* kCellColumns =
     "CASE WHEN heartbeat IS NULL THEN -1 ELSE CAST((julianday('now') - julianday(heartbeat)) * 86400 AS INTEGER) END, "
     "attempts, coalesce(host,''), coalesce(pid,0), coalesce(pid_start,''), coalesce(started,''), "
     "coalesce(finished,''), "
-    "CASE WHEN started IS NULL THEN -1 ELSE (julianday(coalesce(finished, 'now')) - julianday(started)) * 86400 END";
+    "CASE WHEN started IS NULL THEN -1 ELSE (julianday(coalesce(finished, 'now')) - julianday(started)) * 86400 END, "
+    "method_name";
 CellRow read_cell(const Statement& s) {
   CellRow r;
   r.cell_id = s.text(0);
@@ -279,6 +295,7 @@ CellRow read_cell(const Statement& s) {
   r.started = s.text(13);
   r.finished = s.text(14);
   r.run_s = s.real(15);
+  r.method_name = s.text(16);
   return r;
 }
 }  // namespace
@@ -320,7 +337,7 @@ std::vector<CellRow> Store::cells(const std::string& experiment) {
 }
 
 void Store::claim_row(const std::string& cell_id) {
-  for (const char* table : kPerCellTables)
+  for (const char* table : per_cell_tables())
     Statement(db_, fmt::format("DELETE FROM {} WHERE cell_id=?", table), path_).bind(1, cell_id).run();
   Statement s(db_,
               fmt::format("UPDATE cells SET status='RUNNING', started={0}, heartbeat={0}, finished=NULL, error=NULL, "

@@ -12,6 +12,7 @@
 
 #include "core/stage_timer.h"
 #include "harness/process_identity.h"
+#include "methods/patches.h"
 
 struct sqlite3;
 
@@ -30,7 +31,8 @@ struct CellRow {
   std::string cell_id;
   std::string experiment;
   std::string dataset;
-  std::string method;
+  std::string method;       // as tables show it: the canonical spec, or a method's own label
+  std::string method_name;  // the registered name ("random", "indices")
   double ratio = 0;
   int64_t seed = 0;
   CellStatus status = CellStatus::Pending;
@@ -100,6 +102,17 @@ struct ClaimResult {
   std::string reason;  // from decide_resume
 };
 
+// What a cell stored, read back (Store::patch_masks, bins; StoredSelection above).
+struct StoredMasks {
+  PatchGrid grid;
+  int64_t count = 0;           // images: row i belongs to the stored selection's ids[i]
+  std::vector<uint8_t> masks;  // count x grid.count() bytes, 1 = kept (unpacked)
+};
+struct StoredClassBins {
+  int64_t label = 0;
+  std::vector<std::vector<int64_t>> bins;  // dataset ids, bins in generation order, ids in pick order
+};
+
 enum class OpenMode { ReadWrite, ReadOnly };
 
 class Store {
@@ -138,6 +151,11 @@ class Store {
                     const std::map<std::string, double>& metrics = {});
   void record_metrics(const std::string& cell_id, const std::map<std::string, double>& metrics);
   void record_selection(const std::string& cell_id, const std::vector<int64_t>& ids, const std::vector<float>& keep);
+  // The patch masks the cell applied (count x grid.count() bytes, 1 = kept), row i for the i-th id of
+  // the selection it records with them; kept as packed bits (pack_masks).
+  void record_patch_masks(const std::string& cell_id, const PatchGrid& grid, const std::vector<uint8_t>& masks);
+  // The bins of a bin-based method (DQ family), per class (ClassSelection::bins); zlib-compressed.
+  void record_bins(const std::string& cell_id, const std::vector<StoredClassBins>& bins);
   void record_artefact(const std::string& key, const std::string& kind, const std::string& path, int64_t bytes);
   // The cell's record of the artefacts it used or made (replacing earlier records of the same kinds).
   void record_cell_artefacts(const std::string& cell_id, const std::vector<CellArtefact>& artefacts);
@@ -158,8 +176,12 @@ class Store {
   // What a cell recorded of its artefacts, by kind (empty for a cell of a database from before they
   // were recorded). The one way to ask which bytes a cell's result came from (exports, verify).
   std::vector<CellArtefact> cell_artefacts(const std::string& cell_id);
-  // The cell's stored selection; nullopt if none.
+  // The cell's stored selection; nullopt if none. Throws dq::Error when the row is damaged.
   std::optional<StoredSelection> selection(const std::string& cell_id);
+  // nullopt when the cell recorded none: it ran no patch stage, or was recorded before the store kept
+  // masks (harness/README.md). Throws dq::Error when the row is damaged.
+  std::optional<StoredMasks> patch_masks(const std::string& cell_id);
+  std::vector<StoredClassBins> bins(const std::string& cell_id);  // empty when none were recorded
   // The provenance recorded when the cell finished; nullopt if none.
   std::optional<Provenance> provenance(const std::string& cell_id);
 
@@ -183,6 +205,10 @@ class Store {
   bool read_only_ = false;
   ProcessIdentity self_;
 };
+
+// The tables that hold rows of one cell (keyed by cell_id besides `cells`): cleared when a cell is
+// claimed again, copied by `dqbench merge` with the cell.
+const std::vector<const char*>& per_cell_tables();
 
 // The identity of an experiment's matrix: sha256 of its cell ids in order. Shards of one definition
 // merge; shards of another are refused.

@@ -4,6 +4,7 @@
 // the new attempt.
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstring>
@@ -104,6 +105,98 @@ void Store::record_selection(const std::string& cell_id, const std::vector<int64
   tx.commit();
 }
 
+void Store::record_patch_masks(const std::string& cell_id, const PatchGrid& grid, const std::vector<uint8_t>& masks) {
+  const int64_t p = grid.count();
+  DQ_ASSERT(p > 0 && masks.size() % static_cast<size_t>(p) == 0, "masks are n x grid.count() bytes");
+  const std::vector<uint8_t> packed = pack_masks(masks, p);
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  Statement(db_,
+            "INSERT OR REPLACE INTO patch_masks(cell_id, grid_rows, grid_cols, patch_px, count, masks) "
+            "VALUES(?,?,?,?,?,?)",
+            path_)
+      .bind(1, cell_id)
+      .bind(2, grid.rows)
+      .bind(3, grid.cols)
+      .bind(4, grid.patch)
+      .bind(5, static_cast<int64_t>(masks.size() / static_cast<size_t>(p)))
+      .bind_blob(6, packed.data(), static_cast<int64_t>(packed.size()))
+      .run();
+  tx.commit();
+}
+
+namespace {
+// Bins as int64 words: per class its label, its bin count, then per bin its size and its ids; deflated.
+std::vector<unsigned char> encode_bins(const std::vector<StoredClassBins>& classes) {
+  std::vector<int64_t> words;
+  for (const auto& c : classes) {
+    words.push_back(c.label);
+    words.push_back(static_cast<int64_t>(c.bins.size()));
+    for (const auto& bin : c.bins) {
+      words.push_back(static_cast<int64_t>(bin.size()));
+      words.insert(words.end(), bin.begin(), bin.end());
+    }
+  }
+  const uLong raw = static_cast<uLong>(words.size() * sizeof(int64_t));
+  std::vector<unsigned char> out(sizeof(uint64_t) + compressBound(raw));
+  const uint64_t raw64 = raw;
+  std::memcpy(out.data(), &raw64, sizeof raw64);  // the inflated size first
+  uLongf packed = static_cast<uLongf>(out.size() - sizeof raw64);
+  const int rc = compress2(out.data() + sizeof raw64, &packed, reinterpret_cast<const Bytef*>(words.data()), raw, 6);
+  DQ_ASSERT(rc == Z_OK, "zlib compress2 failed on a buffer of its own bound");
+  out.resize(sizeof raw64 + packed);
+  return out;
+}
+
+std::vector<StoredClassBins> decode_bins(const std::vector<unsigned char>& blob, int64_t classes, const std::string& where) {
+  auto damaged = [&](const char* why) { return Error(fmt::format("{}: the recorded bins are damaged ({})", where, why)); };
+  uint64_t raw = 0;
+  if (blob.size() < sizeof raw) throw damaged("too short");
+  std::memcpy(&raw, blob.data(), sizeof raw);
+  if (raw % sizeof(int64_t) != 0) throw damaged("size");
+  std::vector<int64_t> words(raw / sizeof(int64_t));
+  uLongf got = static_cast<uLongf>(raw);
+  if (uncompress(reinterpret_cast<Bytef*>(words.data()), &got, blob.data() + sizeof raw,
+                 static_cast<uLong>(blob.size() - sizeof raw)) != Z_OK ||
+      got != raw)
+    throw damaged("inflate");
+  std::vector<StoredClassBins> out;
+  size_t at = 0;
+  auto next = [&]() {
+    if (at >= words.size()) throw damaged("truncated");
+    return words[at++];
+  };
+  for (int64_t c = 0; c < classes; ++c) {
+    StoredClassBins cls;
+    cls.label = next();
+    const int64_t nbins = next();
+    if (nbins < 0) throw damaged("bin count");
+    for (int64_t b = 0; b < nbins; ++b) {
+      const int64_t size = next();
+      if (size < 0 || static_cast<size_t>(size) > words.size() - at) throw damaged("bin size");
+      cls.bins.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(at),
+                            words.begin() + static_cast<std::ptrdiff_t>(at + static_cast<size_t>(size)));
+      at += static_cast<size_t>(size);
+    }
+    out.push_back(std::move(cls));
+  }
+  if (at != words.size()) throw damaged("trailing words");
+  return out;
+}
+}  // namespace
+
+void Store::record_bins(const std::string& cell_id, const std::vector<StoredClassBins>& bins) {
+  const std::vector<unsigned char> blob = encode_bins(bins);
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  Statement(db_, "INSERT OR REPLACE INTO bins(cell_id, classes, data) VALUES(?,?,?)", path_)
+      .bind(1, cell_id)
+      .bind(2, static_cast<int64_t>(bins.size()))
+      .bind_blob(3, blob.data(), static_cast<int64_t>(blob.size()))
+      .run();
+  tx.commit();
+}
+
 void Store::record_artefact(const std::string& key, const std::string& kind, const std::string& path,
                             int64_t bytes) {
   Transaction tx(db_, path_);
@@ -194,17 +287,51 @@ std::vector<StageRecord> Store::stages(const std::string& cell_id) {
 }
 
 std::optional<StoredSelection> Store::selection(const std::string& cell_id) {
-  Statement s(db_, "SELECT ids, keep, coalesce(sha256,'') FROM selections WHERE cell_id=?", path_);
+  Statement s(db_, "SELECT count, sha256, ids, keep FROM selections WHERE cell_id=?", path_);
   s.bind(1, cell_id);
   if (!s.step()) return std::nullopt;
+  const int64_t n = s.integer(0);
+  const auto ids = s.blob(2), keep = s.blob(3);
+  if (n < 0 || ids.size() != static_cast<size_t>(n) * sizeof(int64_t) || keep.size() != static_cast<size_t>(n) * sizeof(float))
+    throw Error(fmt::format("{}: cell {}: the recorded selection is damaged ({} ids, {} + {} bytes)", path_,
+                            cell_id.substr(0, 12), n, ids.size(), keep.size()));
   StoredSelection out;
-  const std::string ids = s.blob(0), keep = s.blob(1);
-  out.ids.resize(ids.size() / sizeof(int64_t));
-  out.keep.resize(keep.size() / sizeof(float));
-  std::memcpy(out.ids.data(), ids.data(), out.ids.size() * sizeof(int64_t));
-  std::memcpy(out.keep.data(), keep.data(), out.keep.size() * sizeof(float));
-  out.sha256 = s.text(2);
+  out.ids.resize(static_cast<size_t>(n));
+  out.keep.resize(static_cast<size_t>(n));
+  if (n > 0) {
+    std::memcpy(out.ids.data(), ids.data(), ids.size());
+    std::memcpy(out.keep.data(), keep.data(), keep.size());
+  }
+  out.sha256 = s.text(1);
   return out;
+}
+
+std::optional<StoredMasks> Store::patch_masks(const std::string& cell_id) {
+  Statement s(db_, "SELECT grid_rows, grid_cols, patch_px, count, masks FROM patch_masks WHERE cell_id=?", path_);
+  s.bind(1, cell_id);
+  if (!s.step()) return std::nullopt;
+  StoredMasks out;
+  out.grid = {s.integer(0), s.integer(1), s.integer(2)};
+  out.count = s.integer(3);
+  if (out.grid.count() <= 0 || out.count < 0)
+    throw Error(fmt::format("{}: cell {}: the recorded patch masks are damaged (grid {} x {}, {} images)", path_,
+                            cell_id.substr(0, 12), out.grid.rows, out.grid.cols, out.count));
+  try {
+    const std::string packed = s.blob(4);
+    out.masks = unpack_masks({reinterpret_cast<const uint8_t*>(packed.data()), packed.size()}, out.count,
+                             out.grid.count());
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: cell {}: {}", path_, cell_id.substr(0, 12), e.what()));
+  }
+  return out;
+}
+
+std::vector<StoredClassBins> Store::bins(const std::string& cell_id) {
+  Statement s(db_, "SELECT classes, data FROM bins WHERE cell_id=?", path_);
+  s.bind(1, cell_id);
+  if (!s.step()) return {};
+  const std::string data = s.blob(1);
+  return decode_bins({data.begin(), data.end()}, s.integer(0), fmt::format("{}: cell {}", path_, cell_id.substr(0, 12)));
 }
 
 std::vector<CellArtefact> Store::cell_artefacts(const std::string& cell_id) {

@@ -5,10 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <tuple>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "harness/cell_artefacts.h"
+#include "harness/sql.h"
+#include "models/models.h"
 
 namespace dq {
 
@@ -21,27 +26,56 @@ TableFormat table_format_from(const std::string& name) {
 namespace {
 
 struct Group {
-  std::vector<double> top1, top1_best, sample_ratio, storage_ratio, select_s;
+  std::string method_name;
+  std::map<int64_t, double> top1;  // by seed
+  std::vector<double> top1_best, steps, sample_ratio, storage_ratio, select_s;
   std::map<std::string, int> statuses;
 };
 
 std::string mean_std(const std::vector<double>& v, double scale, int digits) {
-  if (v.empty()) return "-";
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  if (v.size() == 1) return fmt::format("{:.{}f}", mean * scale, digits);
-  double var = 0;
-  for (double x : v) var += (x - mean) * (x - mean);
-  const double sd = std::sqrt(var / static_cast<double>(v.size() - 1));  // sample std over seeds
-  return fmt::format("{:.{}f} ± {:.{}f}", mean * scale, digits, sd * scale, digits);
+  const Summary s = summarize(v);
+  if (s.n == 0) return "-";
+  if (s.n == 1) return fmt::format("{:.{}f}", s.mean * scale, digits);
+  return fmt::format("{:.{}f} ± {:.{}f}", s.mean * scale, digits, s.sd * scale, digits);
 }
 
 std::string mean_of(const std::vector<double>& v, double scale, int digits) {
   if (v.empty()) return "-";
-  double mean = 0;
-  for (double x : v) mean += x;
-  return fmt::format("{:.{}f}", mean / static_cast<double>(v.size()) * scale, digits);
+  return fmt::format("{:.{}f}", summarize(v).mean * scale, digits);
+}
+
+std::vector<double> values(const std::map<int64_t, double>& by_seed) {
+  std::vector<double> out;
+  for (const auto& [seed, v] : by_seed) out.push_back(v);
+  return out;
+}
+
+// "+1.23 [-0.50, +2.96]": A - baseline paired by seed, in points, with its 95% t-interval.
+std::string improvement(const std::map<int64_t, double>& a, const std::map<int64_t, double>& base) {
+  if (a.empty() || base.empty()) return "-";
+  const PairedDifference d = paired_difference(a, base);
+  if (d.n == 0) return "no shared seed";
+  if (!d.has_interval) return fmt::format("{:+.2f} (n=1)", 100 * d.mean);
+  return fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", 100 * d.mean, 100 * d.low, 100 * d.high);
+}
+
+// The recipes of the experiment's cells as their budget protocol, one line each.
+std::vector<std::string> protocol_lines(Store& store, const std::string& experiment) {
+  Statement s(
+      store.handle(),
+      "SELECT DISTINCT coalesce(json_extract(config, '$.train'), 'null') FROM cells WHERE ?1='' OR experiment=?1 "
+      "ORDER BY 1",
+      store.path());
+  s.bind(1, experiment);
+  std::set<std::string> out;
+  while (s.step()) {
+    std::map<std::string, std::string> train;
+    const nlohmann::json j = nlohmann::json::parse(s.text(0), nullptr, false);
+    if (j.is_object())
+      for (const auto& [k, v] : j.items()) train[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    out.insert(budget_protocol_text(train));
+  }
+  return {out.begin(), out.end()};
 }
 
 // What the DONE cells recorded of their upstream artefacts and tree (harness/cell_artefacts.h): the
@@ -97,13 +131,15 @@ Integrity integrity_of(Store& store, const std::vector<CellRow>& rows) {
 
 }  // namespace
 
-std::string render_results_table(Store& store, const std::string& experiment, TableFormat format) {
+std::string render_results_table(Store& store, const std::string& experiment, TableFormat format,
+                                 const std::string& baseline) {
   const std::vector<CellRow> cells = store.cells(experiment);
   const Integrity integrity = integrity_of(store, cells);
   std::map<std::tuple<std::string, std::string, double, std::string>, Group> groups;
   for (const auto& row : cells) {
     const auto part = integrity.part_of.find(row.cell_id);
     Group& g = groups[{row.dataset, row.method, row.ratio, part == integrity.part_of.end() ? "" : part->second}];
+    g.method_name = row.method_name;
     const std::string status = status_name(row.status);
     g.statuses[status] += 1;
     if (row.status != CellStatus::Done) continue;
@@ -111,15 +147,26 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
     auto take = [&](const char* key, std::vector<double>& into) {
       if (auto it = m.find(key); it != m.end()) into.push_back(it->second);
     };
-    take("top1", g.top1);
+    if (auto it = m.find("top1"); it != m.end()) g.top1[row.seed] = it->second;
     take("top1_best", g.top1_best);
+    take("train_steps", g.steps);
     take("sample_ratio", g.sample_ratio);
     take("storage_ratio", g.storage_ratio);
     for (const auto& st : store.stages(row.cell_id))
       if (st.name == "select") g.select_s.push_back(st.wall_s);
   }
-  const std::vector<std::string> header = {"dataset", "method", "ratio", "seeds", "top-1 %", "best-epoch top-1 %",
-                                           "sample %", "storage %", "select s", "status"};
+  // The baseline of each (dataset, ratio, upstream part): the one method whose name or label is
+  // `baseline`. Cells of other upstream artefacts are never paired.
+  std::map<std::tuple<std::string, double, std::string>, std::vector<const Group*>> baselines;
+  for (const auto& [key, g] : groups) {
+    const auto& [dataset, method, ratio, part] = key;
+    if (names_baseline(baseline, g.method_name) || names_baseline(baseline, method))
+      baselines[{dataset, ratio, part}].push_back(&g);
+  }
+  const std::string delta = fmt::format("vs {} (pp)", baseline);
+  const std::vector<std::string> header = {
+      "dataset", "method",   "ratio",     "seeds",    "top-1 %", delta, "best-epoch top-1 %",
+      "steps",   "sample %", "storage %", "select s", "status"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& [key, g] : groups) {
     const auto& [dataset, name, ratio, part] = key;
@@ -127,11 +174,33 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
     std::string status;
     for (const auto& [s, n] : g.statuses) status += (status.empty() ? "" : " ") + fmt::format("{}:{}", s, n);
     const int done = g.statuses.count("DONE") ? g.statuses.at("DONE") : 0;
-    rows.push_back({dataset, method, fmt::format("{}", ratio), std::to_string(done), mean_std(g.top1, 100, 2),
-                    mean_std(g.top1_best, 100, 2), mean_of(g.sample_ratio, 100, 2), mean_of(g.storage_ratio, 100, 2),
-                    mean_of(g.select_s, 1, 3), status});
+    std::string vs = "-";
+    if (const auto it = baselines.find({dataset, ratio, part}); it != baselines.end()) {
+      if (it->second.size() > 1)
+        vs = "several baselines";
+      else if (it->second.front() == &g)
+        vs = "baseline";
+      else
+        vs = improvement(g.top1, it->second.front()->top1);
+    }
+    rows.push_back({dataset, method, fmt::format("{}", ratio), std::to_string(done), mean_std(values(g.top1), 100, 2),
+                    vs, mean_std(g.top1_best, 100, 2), mean_of(g.steps, 1, 0), mean_of(g.sample_ratio, 100, 2),
+                    mean_of(g.storage_ratio, 100, 2), mean_of(g.select_s, 1, 3), status});
   }
-  std::string out;
+  // Above the table: the budget protocol; below it: why the improvement column is empty, if it is.
+  std::string head;
+  for (const auto& line : protocol_lines(store, experiment)) head += "budget protocol: " + line + "\n";
+  if (!head.empty()) head += "\n";
+  std::string foot;
+  if (baselines.empty() && !groups.empty())
+    foot = fmt::format("\nno '{}' cells here: the '{}' column is empty (--baseline names another method)\n", baseline,
+                       delta);
+  else if (!groups.empty())
+    foot = fmt::format(
+        "\n{}: top-1 minus {}'s at the same dataset, ratio, upstream artefacts and seed, mean over shared seeds "
+        "[95% t-interval], in percentage points\n",
+        delta, baseline);
+  std::string out = head;
   if (format == TableFormat::Markdown) {
     auto line = [](const std::vector<std::string>& cells) {
       std::string l = "|";
@@ -143,6 +212,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
     for (size_t i = 0; i < header.size(); ++i) sep += (i < 3 ? "---|" : "---:|");
     out += sep + "\n";
     for (const auto& r : rows) out += line(r);
+    out += foot;
     for (const auto& n : integrity.notes) out += "\n" + n + "\n";
     return out;
   }
@@ -171,6 +241,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   for (size_t w : widths) total += w + 2;
   out += std::string(total - 2, '-') + "\n";
   for (const auto& r : rows) out += line(r);
+  out += foot;
   for (const auto& n : integrity.notes) out += n + "\n";
   return out;
 }

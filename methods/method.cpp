@@ -25,6 +25,8 @@ int64_t budget_count(double ratio, int64_t class_size, double drop_ratio) {
   return std::clamp<int64_t>(n, 0, class_size);
 }
 
+double storage_budget(double ratio, int64_t class_size) { return ratio * static_cast<double>(class_size) + 0.5; }
+
 template class Registry<MethodInfo>;
 
 template <>
@@ -46,6 +48,11 @@ std::string MethodSpec::display() const {
 std::unique_ptr<SelectionMethod> MethodSpec::instantiate() const {
   const auto& info = MethodRegistry::instance().find(name, "method");
   return info.make(params);
+}
+
+void MethodSpec::pin_inputs() {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  if (info.pin_inputs) info.pin_inputs(params);
 }
 
 MethodSpec parse_method_spec(const std::string& text, const std::string& where) {

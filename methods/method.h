@@ -86,6 +86,10 @@ struct ClassSelection {
   bool spd = false;
   double spd_threshold = 0;
   double spd_budget = 0;
+  // Patch masks the method fixes itself (a coreset read from files, methods/indices.cpp): ids.size() x P
+  // bytes, 1 = kept, row i for ids[i], P the cell's patch grid; keep[i] is row i's kept share. The patch
+  // stage applies them as given instead of ranking patches. Empty: the patch stage chooses the masks.
+  std::vector<uint8_t> masks;
   // For a candidate order (spd): the method's diagnostics of its first n picks, which replace those
   // of the whole order once the patch stage has cut it, so that a cell records the diagnostics of what
   // it stored. Null: the diagnostics do not depend on the length.
@@ -122,6 +126,10 @@ class PerClassMethod : public SelectionMethod {
 // Rounding used for every per-class budget: half away from zero, as C's llround. (DQ's Python code
 // rounds half to even; the difference is at most one sample per class and only at exact halves.)
 int64_t budget_count(double ratio, int64_t class_size, double drop_ratio = 0.0);
+// The most storage (in images: the sum of kept fractions) a class of `class_size` samples may hold at
+// `ratio`: ratio * M_c, plus the half image that budget_count's rounding (and SPD's last pick) may add.
+// A coreset read from files (methods/indices.cpp) is held to it, per class and in total.
+double storage_budget(double ratio, int64_t class_size);
 
 struct MethodInfo {
   std::string name;
@@ -133,6 +141,11 @@ struct MethodInfo {
   std::string (*display)(const Params&) = nullptr;
   // The shared library that registered the method (harness/plugin_loader.cpp); empty: built in.
   std::string library{};
+  // Optional: for a method that reads files named in its parameters (a coreset, methods/indices.cpp),
+  // records their content in its parameters (a sha256) when the experiment is read, so that the cell
+  // id names what the method reads, not only where. Throws dq::Error for a missing file or a content
+  // that differs from a hash the experiment file already gives.
+  void (*pin_inputs)(Params&) = nullptr;
 };
 
 // The registry of methods (core/registry.h): built-in methods and loaded plugins.
@@ -148,6 +161,7 @@ struct MethodSpec {
   std::string canonical() const;  // "bgfdq(alpha=1,k=20,...)" with every parameter, sorted
   std::unique_ptr<SelectionMethod> instantiate() const;
   std::string display() const;    // MethodInfo::display, or canonical()
+  void pin_inputs();              // MethodInfo::pin_inputs, if any
 };
 MethodSpec parse_method_spec(const std::string& text, const std::string& where);
 

@@ -73,7 +73,7 @@ bool PatchConfig::needs_backend(std::span<const ClassSelection> selections) cons
   if (reconstruct == PatchFill::Mae) return true;
   for (const auto& s : selections) {
     if (s.spd) return true;
-    if (drop == PatchDrop::GradCamPP)
+    if (drop == PatchDrop::GradCamPP && s.masks.empty())  // given masks need no ranking
       for (float w : s.keep)
         if (w < 1.0f) return true;
   }
@@ -344,19 +344,36 @@ class PatchStage {
           m[fmt::format("spd_lambda_c_class_{}", &s - selections.data())] = s.diagnostics.at("lambda_c");
     }
 
-    // Masks for every stored image, then the reconstructed training images keyed by dataset id.
-    std::vector<int64_t> keep_count;
+    // Masks for every stored image (the method's own where it gives them, else ranked or drawn here, with
+    // the kept-patch counts SPD chose), then the reconstructed training images keyed by dataset id.
+    std::vector<std::vector<uint8_t>> applied;
+    std::vector<int64_t> todo_ids, todo_keep;
+    std::vector<size_t> todo_rows;
     for (size_t c = 0; c < selections.size(); ++c) {
       const auto& s = selections[c];
       DQ_ASSERT(s.ids.size() == s.keep.size(), "selection ids and keep differ in length");
       DQ_ASSERT(spd_kept[c].empty() || spd_kept[c].size() == s.ids.size(), "one SPD count per stored sample");
+      const bool given = !s.masks.empty();
+      if (given && s.masks.size() != s.ids.size() * static_cast<size_t>(p))
+        throw Error(fmt::format("the method gave patch masks of {} bytes for {} images, but the cell's grid ({} x {} "
+                                "patches of {} px, patches.patch_size) needs {} per image",
+                                s.masks.size(), s.ids.size(), grid_.rows, grid_.cols, grid_.patch, p));
       for (size_t i = 0; i < s.ids.size(); ++i) {
         r.ids.push_back(s.ids[i]);
-        keep_count.push_back(spd_kept[c].empty() ? kept_patch_count(p, 1.0 - static_cast<double>(s.keep[i]))
-                                                 : spd_kept[c][i]);
+        if (given) {
+          applied.emplace_back(s.masks.begin() + static_cast<std::ptrdiff_t>(i * p),
+                               s.masks.begin() + static_cast<std::ptrdiff_t>((i + 1) * p));
+          continue;
+        }
+        todo_rows.push_back(applied.size());
+        applied.emplace_back();
+        todo_ids.push_back(s.ids[i]);
+        todo_keep.push_back(spd_kept[c].empty() ? kept_patch_count(p, 1.0 - static_cast<double>(s.keep[i]))
+                                                : spd_kept[c][i]);
       }
     }
-    const auto applied = masks(r.ids, keep_count);
+    auto drawn = masks(todo_ids, todo_keep);
+    for (size_t k = 0; k < drawn.size(); ++k) applied[todo_rows[k]] = std::move(drawn[k]);
     const ImageSet& t = in_.train;
     r.images.n = static_cast<int64_t>(r.ids.size());
     r.images.channels = t.channels;
@@ -367,6 +384,9 @@ class PatchStage {
     reconstruct(r.ids, applied, r.images.pixels.data());
     ranking_.save();
 
+    r.grid = grid_;
+    r.masks.reserve(applied.size() * static_cast<size_t>(p));
+    for (const auto& mask : applied) r.masks.insert(r.masks.end(), mask.begin(), mask.end());
     double kept_patches = 0, dropped_images = 0;
     for (const auto& mask : applied) {
       const auto k = std::count(mask.begin(), mask.end(), uint8_t{1});

@@ -75,6 +75,8 @@ struct PatchStageInput {
 struct PatchStageResult {
   std::vector<int64_t> ids;    // dataset ids of the stored images, classes in order, picks in order
   std::vector<float> keep;     // kept patch fraction of each, from its applied mask
+  PatchGrid grid;              // the grid the masks are cut on
+  std::vector<uint8_t> masks;  // ids.size() x grid.count() bytes, 1 = kept: the masks applied (stored with the cell)
   ImageSet images;             // row i: the reconstructed image of train sample ids[i], its label
   std::map<std::string, double> metrics;
   // What the stage used: the GradCAM++ scores (kind "patch_scores") and the backend's networks beyond
@@ -85,8 +87,10 @@ struct PatchStageResult {
 // Runs ranking, SPD (for selections that request it: their ids/keep are cut to the stored prefix, their
 // diagnostics become those of the prefix (ClassSelection::prefix_diagnostics) and gain theta*
 // statistics; the kept-patch counts SPD chose are the masks applied), dropping and reconstruction.
-// Every selection's keep fractions become those of its applied masks. Sub-stages are timed as ranking,
-// spd, dropping, reconstruction under the caller's open scope.
+// Selections that carry their own masks (ClassSelection::masks) are dropped with those; masks of
+// another patch count than the grid's are a dq::Error. Every selection's keep fractions become those of
+// its applied masks. Sub-stages are timed as ranking, spd, dropping, reconstruction under the caller's
+// open scope.
 PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input);
 
 }  // namespace dq

@@ -80,6 +80,29 @@ void copy_dropped_patches(uint8_t* dst, const uint8_t* src, int64_t channels, in
   }
 }
 
+std::vector<uint8_t> pack_masks(std::span<const uint8_t> masks, int64_t patches) {
+  DQ_ASSERT(patches > 0 && masks.size() % static_cast<size_t>(patches) == 0, "masks are n x patches bytes");
+  const size_t n = masks.size() / static_cast<size_t>(patches), row = static_cast<size_t>((patches + 7) / 8);
+  std::vector<uint8_t> out(n * row, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t p = 0; p < static_cast<size_t>(patches); ++p)
+      if (masks[i * static_cast<size_t>(patches) + p]) out[i * row + p / 8] |= static_cast<uint8_t>(0x80u >> (p % 8));
+  return out;
+}
+
+std::vector<uint8_t> unpack_masks(std::span<const uint8_t> packed, int64_t n, int64_t patches) {
+  DQ_ASSERT(patches > 0 && n >= 0, "masks are n x patches");
+  const size_t row = static_cast<size_t>((patches + 7) / 8);
+  if (packed.size() != static_cast<size_t>(n) * row)
+    throw Error(fmt::format("packed patch masks hold {} bytes; {} images of {} patches need {}", packed.size(), n,
+                            patches, static_cast<size_t>(n) * row));
+  std::vector<uint8_t> out(static_cast<size_t>(n * patches));
+  for (size_t i = 0; i < static_cast<size_t>(n); ++i)
+    for (size_t p = 0; p < static_cast<size_t>(patches); ++p)
+      out[i * static_cast<size_t>(patches) + p] = (packed[i * row + p / 8] >> (7 - p % 8)) & 1u;
+  return out;
+}
+
 std::vector<uint8_t> channel_mean_bytes(const ImageSet& images) {
   const int64_t hw = images.height * images.width;
   std::vector<uint8_t> out(static_cast<size_t>(images.channels), 0);

@@ -49,6 +49,13 @@ void fill_dropped_patches(uint8_t* image, int64_t channels, int64_t height, int6
 void copy_dropped_patches(uint8_t* dst, const uint8_t* src, int64_t channels, int64_t height, int64_t width,
                           const PatchGrid& grid, std::span<const uint8_t> mask);
 
+// Masks of n images packed to bits as numpy's np.packbits(masks, axis=1) lays them out: each image's
+// P mask bytes (1 = kept) become ceil(P / 8) bytes, patch 0 in the highest bit of the first byte, the
+// last byte zero-padded. How the store keeps the masks a cell applied (harness/README.md, patch_masks).
+std::vector<uint8_t> pack_masks(std::span<const uint8_t> masks, int64_t patches);
+// The inverse: n x P bytes of 0/1. Throws dq::Error when `packed` is not n x ceil(P / 8) bytes.
+std::vector<uint8_t> unpack_masks(std::span<const uint8_t> packed, int64_t n, int64_t patches);
+
 // Per-channel mean of a uint8 image set, rounded to the nearest byte: the `mean` reconstruction fill.
 std::vector<uint8_t> channel_mean_bytes(const ImageSet& images);
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,6 +143,13 @@ std::vector<ParamSpec> train_recipe_specs();
 // `ratio` is the cell's keep ratio: at or below `small_batch_ratio` the batch is `small_batch_size`
 // (DQ's README: batch 16 when the keep ratio is <= 10%). The proxy extractor trains on all data (1.0).
 TrainRecipe train_recipe_from(const Params& params, double ratio = 1.0);
+
+// The recipe's budget protocol in words, for table captions, from its parameters as text (a cell's
+// stored `train` config; empty: no training): equal epochs (a smaller coreset takes fewer steps), equal
+// epochs with a floor of `min_steps` steps, or equal steps (`budget: steps`: every coreset trains for the
+// optimiser steps of `epochs` (+ `partial_epoch`) on the full training set). The tables also show the
+// steps each row took.
+std::string budget_protocol_text(const std::map<std::string, std::string>& train);
 
 // Named recipes (YAML `train: {preset: NAME, <overrides>}`): NAME -> key/value pairs applied before the
 // file's own keys. `dq_cifar` is DQ's CIFAR recipe (methods-spec 2.4); the cpu_* presets finish on 2

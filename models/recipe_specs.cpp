@@ -185,6 +185,25 @@ TrainRecipe train_recipe_from(const Params& p, double ratio) {
   return r;
 }
 
+std::string budget_protocol_text(const std::map<std::string, std::string>& train) {
+  if (train.empty()) return "no training (selection only)";
+  auto get = [&](const char* key) {
+    const auto it = train.find(key);
+    return it == train.end() ? std::string() : it->second;
+  };
+  std::string epochs = get("epochs");
+  const std::string floor = get("min_steps"), partial = get("partial_epoch");
+  if (!partial.empty() && !epochs.empty()) epochs = fmt::format("{}", std::stod(epochs) + std::stod(partial));
+  if (get("budget") == "steps")
+    return fmt::format("equal steps (every coreset trains for the optimiser steps of {} epochs on the full "
+                       "training set: a smaller coreset takes more passes)", epochs);
+  const std::string each = epochs == "1" ? "1 epoch" : epochs + " epochs";
+  if (!floor.empty() && floor != "0")
+    return fmt::format("equal epochs with a floor ({} on every coreset, more where that is under {} optimiser steps)",
+                       each, floor);
+  return fmt::format("equal epochs ({} on every coreset: a smaller coreset takes fewer optimiser steps)", each);
+}
+
 const std::vector<RecipePreset>& recipe_presets() {
   static const std::vector<RecipePreset> presets = {
       {"dq_cifar",

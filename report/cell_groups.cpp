@@ -5,10 +5,10 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/units.h"
 #include "report/integrity.h"
 #include "report/labels.h"
-#include "report/stats.h"
 
 namespace dq {
 
@@ -102,6 +102,33 @@ std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, in
   return out;
 }
 
+namespace {
+
+// The values of two groups by seed, paired: a seed whose two cells recorded different upstream artefacts
+// (report/integrity.h) is left out of both, and named in `left_out`.
+struct SeedPairs {
+  std::map<int64_t, double> a, b;
+  std::vector<std::pair<const CellResult*, const CellResult*>> left_out;
+  bool unverified = false;  // some pair has a cell that recorded no artefacts
+};
+
+SeedPairs same_upstream_pairs(const CellGroup& ga, const CellGroup& gb, const Quantity& q, double scale) {
+  SeedPairs out{ga.by_seed(q, scale), gb.by_seed(q, scale), {}, false};
+  const auto b_cells = gb.cells_by_seed(q);
+  for (const auto& [seed, ca] : ga.cells_by_seed(q)) {
+    const auto cb = b_cells.find(seed);
+    if (cb == b_cells.end()) continue;
+    out.unverified = out.unverified || ca->unrecorded() || cb->second->unrecorded();
+    if (same_upstream(*ca, *cb->second)) continue;
+    out.left_out.emplace_back(ca, cb->second);
+    out.a.erase(seed);
+    out.b.erase(seed);
+  }
+  return out;
+}
+
+}  // namespace
+
 ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& q,
                          double scale, int digits, const std::string& unit) {
   ReportTable t;
@@ -117,25 +144,17 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
   bool unverified = false;  // some pair has a cell that recorded no artefacts
   for (const auto& col : columns) {
     for (size_t i = 0; i < col.rows.size(); ++i) {
-      const auto a_cells = col.rows[i].second.cells_by_seed(q);
-      if (a_cells.empty()) continue;
+      if (col.rows[i].second.cells_by_seed(q).empty()) continue;
       for (size_t j = 0; j < i; ++j) {
-        const auto b_cells = col.rows[j].second.cells_by_seed(q);
-        if (b_cells.empty()) continue;
+        if (col.rows[j].second.cells_by_seed(q).empty()) continue;
         // Only cells of the same upstream are paired; the others are named in a note.
-        auto a = col.rows[i].second.by_seed(q, scale), b = col.rows[j].second.by_seed(q, scale);
-        for (const auto& [seed, ca] : a_cells) {
-          auto cb = b_cells.find(seed);
-          if (cb == b_cells.end()) continue;
-          unverified = unverified || ca->unrecorded() || cb->second->unrecorded();
-          if (same_upstream(*ca, *cb->second)) continue;
+        const SeedPairs pairs = same_upstream_pairs(col.rows[i].second, col.rows[j].second, q, scale);
+        unverified = unverified || pairs.unverified;
+        for (const auto& [ca, cb] : pairs.left_out)
           t.notes.push_back(fmt::format("Left out of the pairs: {}, seed {}: {} vs {}: {} (different upstream).",
-                                        col.label, seed, col.rows[i].first, col.rows[j].first,
-                                        differences_text(upstream_of(*ca), upstream_of(*cb->second))));
-          a.erase(seed);
-          b.erase(seed);
-        }
-        const PairedDifference d = paired_difference(a, b);
+                                        col.label, ca->seed, col.rows[i].first, col.rows[j].first,
+                                        differences_text(upstream_of(*ca), upstream_of(*cb))));
+        const PairedDifference d = paired_difference(pairs.a, pairs.b);
         std::string mean = d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–";
         std::string interval = d.has_interval
                                    ? fmt::format("[{:+.{}f}, {:+.{}f}]", d.low, digits, d.high, digits)
@@ -152,7 +171,67 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
   return t;
 }
 
+std::string improvement_cell(const CellGroup& group, const CellGroup& baseline, const Quantity& q, double scale,
+                             int digits) {
+  if (group.by_seed(q, scale).empty() || baseline.by_seed(q, scale).empty()) return "–";
+  const SeedPairs pairs = same_upstream_pairs(group, baseline, q, scale);
+  const PairedDifference d = paired_difference(pairs.a, pairs.b);
+  if (d.n == 0) return pairs.left_out.empty() ? "no shared seed" : "different upstream";
+  if (!d.has_interval) return fmt::format("{:+.{}f} (n=1)", d.mean, digits);
+  return fmt::format("{:+.{}f} [{:+.{}f}, {:+.{}f}] (n={})", d.mean, digits, d.low, digits, d.high, digits, d.n);
+}
+
+std::string budget_cell(const CellGroup& g) {
+  const std::vector<double> steps = g.values(metric_quantity("train_steps"));
+  const Summary storage = summarize(g.values(metric_quantity("storage_ratio"), 100));
+  std::string out;
+  if (!steps.empty()) {
+    const auto [lo, hi] = std::minmax_element(steps.begin(), steps.end());
+    out = *lo == *hi ? fmt::format("{:.0f} steps", *lo) : fmt::format("{:.0f}–{:.0f} steps", *lo, *hi);
+  }
+  if (storage.n > 0) out += fmt::format("{}{:.2f}%", out.empty() ? "" : ", ", storage.mean);
+  return out.empty() ? "–" : out;
+}
+
 std::string ratio_text(double ratio) { return fmt::format("{:g}%", ratio * 100); }
+
+ReportTable improvement_table(const std::string& title, const MethodGrid& g, std::optional<size_t> base,
+                              const std::string& why, const std::function<std::string(const GridColumn&)>& name,
+                              const Quantity& q, double scale, int digits, const std::string& unit) {
+  ReportTable t;
+  t.title = title;
+  t.header = {"column", "method", "per seed (A − B)", "pairs", "mean", "95% interval"};
+  t.left_columns = 3;
+  if (!base) {
+    t.caption = why + ": no improvement over it can be computed.";
+    return t;
+  }
+  const std::string b_label = g.rows[*base].display;
+  t.caption = fmt::format(
+      "Improvement over {} (B) of each method (A), per seed and paired (at one seed both cells train from the same "
+      "initial network and random stream; their coresets differ; a seed whose two cells recorded different upstream "
+      "artefacts is not paired), in {}; mean over the shared seeds with its 95% Student-t interval.",
+      b_label, unit);
+  for (size_t c = 0; c < g.columns.size(); ++c) {
+    if (g.at(*base, c).by_seed(q, scale).empty()) continue;
+    for (size_t r = 0; r < g.rows.size(); ++r) {
+      if (r == *base || g.at(r, c).by_seed(q, scale).empty()) continue;
+      // Seeds whose two cells used different upstream artefacts are not paired (report/integrity.h).
+      const SeedPairs pairs = same_upstream_pairs(g.at(r, c), g.at(*base, c), q, scale);
+      const auto &a = pairs.a, &b = pairs.b;
+      std::string per_seed;
+      for (const auto& [seed, v] : a)
+        if (auto it = b.find(seed); it != b.end())
+          per_seed += fmt::format("{}s{} {:+.{}f}", per_seed.empty() ? "" : "; ", seed, v - it->second, digits);
+      const PairedDifference d = paired_difference(a, b);
+      t.rows.push_back({name(g.columns[c]), g.rows[r].display, per_seed.empty() ? "no shared seed" : per_seed,
+                        std::to_string(d.n), d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–",
+                        d.has_interval ? fmt::format("[{:+.{}f}, {:+.{}f}]", d.low, digits, d.high, digits)
+                                       : (d.n ? "needs ≥2 shared seeds" : "–")});
+    }
+  }
+  return t;
+}
 
 }  // namespace dq
 
@@ -206,6 +285,26 @@ std::vector<PairedColumn> MethodGrid::paired_columns(
     out.push_back(std::move(col));
   }
   return out;
+}
+
+std::optional<size_t> MethodGrid::baseline_row(const std::string& baseline, std::string& why) const {
+  std::vector<size_t> found;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    if (!row.example) continue;  // a paper row not run
+    if (names_baseline(baseline, row.label) || names_baseline(baseline, row.display) ||
+        names_baseline(baseline, row.spec) || names_baseline(baseline, row.example->method_name))
+      found.push_back(r);
+  }
+  if (found.size() == 1) return found.front();
+  if (found.empty()) {
+    why = fmt::format("no cells of the baseline '{}' in this experiment", baseline);
+  } else {
+    std::string list;
+    for (size_t r : found) list += (list.empty() ? "" : ", ") + rows[r].display;
+    why = fmt::format("the baseline '{}' matches {} rows ({}); name one by its label", baseline, found.size(), list);
+  }
+  return std::nullopt;
 }
 
 MethodGrid make_grid(const std::vector<const CellResult*>& cells,

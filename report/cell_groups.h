@@ -52,6 +52,17 @@ struct PairedColumn {
 ReportTable paired_table(const std::string& title, const std::vector<PairedColumn>& columns, const Quantity& quantity,
                          double scale, int digits, const std::string& unit);
 
+// The paired improvement of a group over the baseline's group in one column (A_s - B_s over the seeds
+// both have and whose two cells recorded the same upstream artefacts, core/stats.h, report/integrity.h):
+// "+1.23 [-0.50, +2.96] (n=3)", "+1.23 (n=1)", "no shared seed", "different upstream", or "–" when
+// either has no value.
+std::string improvement_cell(const CellGroup& group, const CellGroup& baseline, const Quantity& quantity, double scale,
+                             int digits);
+// What a table cell's DONE cells actually used: their optimiser steps (metric train_steps; a range when
+// seeds differ) and their storage (metric storage_ratio, realised, mean over seeds): "392 steps, 19.92%".
+// "–" without DONE cells.
+std::string budget_cell(const CellGroup& group);
+
 std::string ratio_text(double ratio);  // 0.2 -> "20%", 0.01 -> "1%", 0.125 -> "12.5%"
 
 }  // namespace dq
@@ -81,7 +92,17 @@ struct MethodGrid {
   // Adds a row with no cells for each label in `labels` that no row has (the paper's rows not run).
   void add_missing_rows(const std::vector<std::string>& labels);
   std::vector<PairedColumn> paired_columns(const std::function<std::string(const GridColumn&)>& name) const;
+  // The row that has cells and whose label, display, method spec or method name equals `baseline`
+  // (ignoring case); nullopt when none or several do, with the reason in `why`.
+  std::optional<size_t> baseline_row(const std::string& baseline, std::string& why) const;
 };
+// Improvement over the baseline row, per seed: one row per (column, other row with values there): the
+// difference A_s - B_s at each shared seed, their count, mean and 95% t-interval. Without a baseline row
+// the table has no rows and its caption says why (`why`, from MethodGrid::baseline_row).
+ReportTable improvement_table(const std::string& title, const MethodGrid& grid, std::optional<size_t> baseline,
+                              const std::string& why, const std::function<std::string(const GridColumn&)>& name,
+                              const Quantity& quantity, double scale, int digits, const std::string& unit);
+
 MethodGrid make_grid(const std::vector<const CellResult*>& cells,
                      const std::function<std::string(const CellResult&)>& row_label,
                      const std::function<std::string(const CellResult&)>& column_extra = {});

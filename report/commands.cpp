@@ -20,6 +20,10 @@ void add_report_commands(CLI::App& app) {
   auto dbs = std::make_shared<std::vector<std::string>>();
   auto out_dir = std::make_shared<std::string>("paper_tables");
   auto print_id = std::make_shared<std::string>();
+  auto options = std::make_shared<TableOptions>();
+  const char* baseline_help =
+      "the row every accuracy table pairs the others with, per seed: a row label, method spec or "
+      "name (ignoring case)";
   CLI::App* tables = app.add_subcommand(
       "tables", "regenerate the paper's tables (Markdown + LaTeX) and figures (SVG) from result databases");
   tables->add_option("--db", *dbs, "a result database (repeat for several)")->required();
@@ -28,11 +32,12 @@ void add_report_commands(CLI::App& app) {
                      "print one table's Markdown (table1_main, table5_selection_ablation, table4_runtime, "
                      "table_scale, table_sweeps, table_cross_architecture) instead of writing the folder")
       ->excludes(out_option);
-  tables->callback([dbs, out_dir, print_id] {
+  tables->add_option("--baseline", options->baseline, baseline_help)->capture_default_str();
+  tables->callback([dbs, out_dir, print_id, options] {
     const ResultSet rs = load_results(*dbs);
     if (!print_id->empty()) {
       std::string known;
-      for (const auto& t : build_paper_tables(rs)) {
+      for (const auto& t : build_paper_tables(rs, *options)) {
         if (t.id == *print_id) {
           std::cout << render_markdown(t);
           return;
@@ -41,7 +46,7 @@ void add_report_commands(CLI::App& app) {
       }
       throw Error(fmt::format("--print {}: no such table (tables: {})", *print_id, known));
     }
-    for (const auto& path : write_paper_tables(rs, *out_dir)) std::cout << path << "\n";
+    for (const auto& path : write_paper_tables(rs, *out_dir, *options)) std::cout << path << "\n";
   });
 
   auto report_dbs = std::make_shared<std::vector<std::string>>();
@@ -49,8 +54,9 @@ void add_report_commands(CLI::App& app) {
   CLI::App* report = app.add_subcommand("report", "write one self-contained HTML page of tables and figures");
   report->add_option("--db", *report_dbs, "a result database (repeat for several)")->required();
   report->add_option("--out", *report_out, "output HTML file (default report.html)");
-  report->callback([report_dbs, report_out] {
-    const std::string html = render_report_html(load_results(*report_dbs));
+  report->add_option("--baseline", options->baseline, baseline_help)->capture_default_str();
+  report->callback([report_dbs, report_out, options] {
+    const std::string html = render_report_html(load_results(*report_dbs), *options);
     const auto parent = std::filesystem::path(*report_out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     std::ofstream out(*report_out, std::ios::binary | std::ios::trunc);

@@ -12,7 +12,7 @@
 #include "report/cell_groups.h"
 #include "report/labels.h"
 #include "report/paper_numbers.h"
-#include "report/stats.h"
+#include "core/stats.h"
 #include "report/svg_plot.h"
 
 namespace dq {

@@ -85,6 +85,9 @@ std::string main_row_label(const CellResult& c) {
   if (m == "dqas_approx") return "DQAS-approx";
   if (m == "adq") return "ADQ";
   if (m == "bgfdq") return spd_on(c) ? "BGFDQ w/ SPD" : "BGFDQ w/o SPD";
+  // A method configured with its own label (an external command) and a coreset from files (labelled, or
+  // named after its file) are rows under the name they display ("theirs [budget: free]").
+  if (!c.method_param("label").empty() || m == "indices") return c.method;
   return m;
 }
 
@@ -193,6 +196,9 @@ std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& c
     if (c->method_name == "dqas_approx")
       add("DQAS-approx: DQAS released no code; our approximation (DQ bins, class budgets moved by an active-learning "
           "proxy) is compared with the paper's DQAS numbers.");
+    if (c->method_name == "indices" && c->method_param("budget") == "free")
+      add("Rows marked [budget: free] evaluate a coreset from files that was not held to the cell's storage budget; "
+          "compare their storage with the other rows' before their accuracy.");
     if (theta_of(*c) > 0 || spd_on(*c)) patch_drop = true;
     if (c->done()) seeds[c->method].insert(c->seed);
   }

@@ -20,7 +20,8 @@ int dataset_order(const std::string& key);
 int64_t class_count(const CellResult& cell);
 
 // The method's row in the main table: "Random", "DQ", "DQAS-approx", "ADQ", "BGFDQ w/o SPD",
-// "BGFDQ w/ SPD", or the method's own name (a user's method is one more row).
+// "BGFDQ w/ SPD", a labelled method's label (an external command's, a coreset's), or the method's own
+// name (a user's method is one more row).
 std::string main_row_label(const CellResult& cell);
 // The paper's label for that row (DQAS-approx is compared with the paper's DQAS).
 std::string paper_row_of(const std::string& main_label);

@@ -38,8 +38,9 @@ std::vector<std::pair<std::string, std::string>> database_counts(const ResultSet
 
 }  // namespace
 
-std::vector<std::string> write_paper_tables(const ResultSet& rs, const std::string& out_dir) {
-  const auto tables = build_paper_tables(rs);
+std::vector<std::string> write_paper_tables(const ResultSet& rs, const std::string& out_dir,
+                                            const TableOptions& options) {
+  const auto tables = build_paper_tables(rs, options);
   const auto figures = build_figures(rs);
   // Render everything before writing anything: an error leaves no partial output.
   std::vector<std::pair<std::string, std::string>> files;
@@ -70,8 +71,8 @@ std::vector<std::string> write_paper_tables(const ResultSet& rs, const std::stri
   return written;
 }
 
-std::string render_report_html(const ResultSet& rs) {
-  const auto tables = build_paper_tables(rs);
+std::string render_report_html(const ResultSet& rs, const TableOptions& options) {
+  const auto tables = build_paper_tables(rs, options);
   const auto figures = build_figures(rs);
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

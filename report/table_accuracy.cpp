@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "models/models.h"
 #include "report/cell_groups.h"
 #include "report/labels.h"
 #include "report/paper_numbers.h"
@@ -47,8 +49,60 @@ std::string experiment_caption(const std::vector<const CellResult*>& cells, cons
     if (std::find(dbs.begin(), dbs.end(), x->db) == dbs.end()) dbs.push_back(x->db);
   std::string db_list;
   for (const auto& d : dbs) db_list += (db_list.empty() ? "" : ", ") + d;
-  return fmt::format("{} Experiment `{}` ({}). Target: {}. Extractor: {}.", what, c.experiment, db_list,
-                     recipe_text(c), extractor_text(c));
+  return fmt::format(
+      "{} Experiment `{}` ({}). Target: {}. Extractor: {}. Budget protocol: {}; the steps and the "
+      "storage each row's cells actually used are in its 'steps, storage' column.",
+      what, c.experiment, db_list, recipe_text(c), extractor_text(c), budget_protocol_text(c.train));
+}
+
+// The baseline row of an accuracy table (TableOptions::baseline), or why there is none.
+struct Baseline {
+  std::optional<size_t> row;
+  std::string why;
+  std::string label;  // the row's display, or the name asked for
+};
+
+Baseline find_baseline(const MethodGrid& g, const TableOptions& o) {
+  Baseline b;
+  b.row = g.baseline_row(o.baseline, b.why);
+  b.label = b.row ? g.rows[*b.row].display : o.baseline;
+  return b;
+}
+
+// The columns beside each grid column's top-1 (and paper number): the improvement over the baseline
+// and the budget the cells used.
+std::vector<std::string> beside_header(const Baseline& b) {
+  return {fmt::format("vs {} (pp)", b.label), "steps, storage"};
+}
+
+std::vector<std::string> beside_cells(const MethodGrid& g, size_t r, size_t c, const Baseline& b) {
+  std::string vs = "–";
+  if (b.row && r == *b.row)
+    vs = g.at(r, c).cells.empty() ? "–" : "baseline";
+  else if (b.row)
+    vs = improvement_cell(g.at(r, c), g.at(*b.row, c), metric_quantity("top1"), 100, 2);
+  return {vs, g.at(r, c).cells.empty() ? "–" : budget_cell(g.at(r, c))};
+}
+
+// What the improvement column holds, or why it is empty.
+std::string baseline_note(const Baseline& b, const TableOptions& o) {
+  if (!b.row)
+    return fmt::format("The 'vs {}' column is empty: {} (`--baseline` names another row by its label).", o.baseline,
+                       b.why);
+  return fmt::format(
+      "'vs {}': top-1 minus {}'s at the same seed, mean over the shared seeds [95% Student-t interval] "
+      "(n seeds), in percentage points; per seed in the improvement table below.",
+      b.label, b.label);
+}
+
+// The per-seed improvement table of an experiment: when some row pairs with the baseline, or, without a
+// baseline, to say so.
+void add_improvement_table(TableFile& f, const std::string& experiment, const MethodGrid& g, const Baseline& base,
+                           const std::function<std::string(const GridColumn&)>& name) {
+  ReportTable t =
+      improvement_table(fmt::format("Experiment {}: improvement over {} in top-1, per seed", experiment, base.label), g,
+                        base.row, base.why, name, metric_quantity("top1"), 100, 2, "top-1 percentage points");
+  if (!t.rows.empty() || !base.row) f.tables.push_back(std::move(t));
 }
 
 bool main_table_cell(const CellResult& c) {
@@ -150,8 +204,10 @@ bool any_paper_number(const MethodGrid& g, const PaperLookup& paper, const std::
 // paper has none for these columns, e.g. Fashion-MNIST), its footnotes, and its paired differences:
 // appended to `f`.
 void add_accuracy_tables(TableFile& f, const std::string& experiment, const std::vector<const CellResult*>& cells,
-                         const MethodGrid& g, const std::string& done_without_top1, const PaperLookup& paper) {
+                         const MethodGrid& g, const std::string& done_without_top1, const PaperLookup& paper,
+                         const TableOptions& options) {
   const bool with_paper = any_paper_number(g, paper);
+  const Baseline base = find_baseline(g, options);
   ReportTable t;
   t.title = fmt::format("Experiment {}", experiment);
   t.caption = experiment_caption(cells, "Top-1 (%).");
@@ -159,28 +215,32 @@ void add_accuracy_tables(TableFile& f, const std::string& experiment, const std:
   for (const auto& c : g.columns) {
     t.header.push_back(column_name(c));
     if (with_paper) t.header.push_back("paper");
+    for (auto& h : beside_header(base)) t.header.push_back(std::move(h));
   }
   for (size_t r = 0; r < g.rows.size(); ++r) {
     std::vector<std::string> row = {g.rows[r].display};
     for (size_t c = 0; c < g.columns.size(); ++c) {
       row.push_back(summary_cell(g.at(r, c), metric_quantity("top1"), 100, 2, done_without_top1));
       if (with_paper) row.push_back(paper_cell(paper(g.rows[r], g.columns[c])));
+      for (auto& cell : beside_cells(g, r, c, base)) row.push_back(std::move(cell));
     }
     t.rows.push_back(row);
   }
   t.notes = deviation_notes(cells);
   for (const auto& n : method_notes(g)) t.notes.push_back(n);
   t.notes.push_back(spec_note(g));
+  t.notes.push_back(baseline_note(base, options));
   f.tables.push_back(std::move(t));
   ReportTable p = paired_table(fmt::format("Experiment {}: paired differences in top-1", experiment),
                                g.paired_columns(column_name), metric_quantity("top1"), 100, 2,
                                "top-1 percentage points");
   if (!p.rows.empty()) f.tables.push_back(std::move(p));
+  add_improvement_table(f, experiment, g, base, column_name);
 }
 
 }  // namespace
 
-TableFile build_main_table(const ResultSet& rs) {
+TableFile build_main_table(const ResultSet& rs, const TableOptions& options) {
   TableFile f;
   f.id = "table1_main";
   f.title = "Table 1: main results, top-1 accuracy (%)";
@@ -201,7 +261,7 @@ TableFile build_main_table(const ResultSet& rs) {
     };
     // The paper's rows not run are listed where the paper has numbers to compare with.
     if (any_paper_number(g, paper, kMainRows)) g.add_missing_rows(kMainRows);
-    add_accuracy_tables(f, ex, cells, g, "selection only", paper);
+    add_accuracy_tables(f, ex, cells, g, "selection only", paper, options);
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("Table 1", kMainRows,
@@ -211,7 +271,7 @@ TableFile build_main_table(const ResultSet& rs) {
   return f;
 }
 
-TableFile build_ablation_table(const ResultSet& rs) {
+TableFile build_ablation_table(const ResultSet& rs, const TableOptions& options) {
   TableFile f;
   f.id = "table5_selection_ablation";
   f.title = "Table 5: selection strategy without patch dropping (CIFAR-10)";
@@ -230,6 +290,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
     if (cells.empty() || !has_method) continue;
     MethodGrid g = make_grid(cells, [](const CellResult& c) { return *ablation_row_label(c); });
     g.add_missing_rows(kAblationRows);
+    const Baseline base = find_baseline(g, options);
     ReportTable t;
     t.title = fmt::format("Experiment {}: top-1 (%)", ex);
     t.caption = experiment_caption(cells, "Top-1 (%).");
@@ -237,6 +298,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
     for (const auto& c : g.columns) {
       t.header.push_back(column_label(c));
       t.header.push_back("paper");
+      for (auto& h : beside_header(base)) t.header.push_back(std::move(h));
     }
     ReportTable q;
     q.title = fmt::format("Experiment {}: coverage R(S) ↓ and redundancy Γ(S) ↑", ex);
@@ -255,6 +317,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
         row.push_back(summary_cell(grp, metric_quantity("top1"), 100, 2, "selection only"));
         row.push_back(paper_cell(find_paper_number("Table 5", g.columns[c].dataset, g.columns[c].ratio,
                                                    g.rows[r].label, "top1")));
+        for (auto& cell : beside_cells(g, r, c, base)) row.push_back(std::move(cell));
         qrow.push_back(summary_cell(grp, metric_quantity("coverage_mean"), 1, 3));
         qrow.push_back(summary_cell(grp, metric_quantity("redundancy_mean"), 1, 3));
       }
@@ -263,6 +326,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
     }
     t.notes = deviation_notes(cells);
     t.notes.push_back(spec_note(g));
+    t.notes.push_back(baseline_note(base, options));
     f.tables.push_back(std::move(t));
     f.tables.push_back(std::move(q));
     const auto columns = g.paired_columns(column_label);
@@ -270,6 +334,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
       ReportTable p = paired_table(fmt::format("Experiment {}: paired differences in top-1", ex), columns,
                                    metric_quantity("top1"), 100, 2, "top-1 percentage points");
       if (!p.rows.empty()) f.tables.push_back(std::move(p));
+      add_improvement_table(f, ex, g, base, column_label);
     }
     ReportTable pc = paired_table(fmt::format("Experiment {}: paired differences in coverage R(S)", ex), columns,
                                   metric_quantity("coverage_mean"), 1, 3, "squared distance (negative is better)");
@@ -285,7 +350,7 @@ TableFile build_ablation_table(const ResultSet& rs) {
   return f;
 }
 
-TableFile build_cross_arch_table(const ResultSet& rs) {
+TableFile build_cross_arch_table(const ResultSet& rs, const TableOptions& options) {
   TableFile f;
   f.id = "table_cross_architecture";
   f.title = "Cross-architecture: coresets selected with one network, trained on another (top-1 %)";
@@ -298,12 +363,15 @@ TableFile build_cross_arch_table(const ResultSet& rs) {
     const auto cells = of_experiment(rs, ex, cross_architecture_target);
     if (cells.empty()) continue;
     const MethodGrid g = make_grid(cells, main_row_label, target_arch);
-    add_accuracy_tables(f, ex, cells, g, "–", [](const MethodGrid::Row& r, const GridColumn& c) {
-      std::optional<PaperNumber> p;
-      if (c.extra.find("vit") != std::string::npos)
-        p = find_paper_number("text (cross-architecture)", c.dataset, 0, paper_row_of(r.label), "vit");
-      return p;
-    });
+    add_accuracy_tables(
+        f, ex, cells, g, "–",
+        [](const MethodGrid::Row& r, const GridColumn& c) {
+          std::optional<PaperNumber> p;
+          if (c.extra.find("vit") != std::string::npos)
+            p = find_paper_number("text (cross-architecture)", c.dataset, 0, paper_row_of(r.label), "vit");
+          return p;
+        },
+        options);
   }
   if (f.tables.empty())
     f.tables.push_back(paper_only_table("text (cross-architecture)", {"ADQ", "BGFDQ w/ SPD"},
@@ -313,9 +381,10 @@ TableFile build_cross_arch_table(const ResultSet& rs) {
   return f;
 }
 
-std::vector<TableFile> build_paper_tables(const ResultSet& rs) {
-  return {build_main_table(rs),   build_ablation_table(rs), build_runtime_table(rs),
-          build_scale_table(rs),  build_sweeps_table(rs),   build_cross_arch_table(rs)};
+std::vector<TableFile> build_paper_tables(const ResultSet& rs, const TableOptions& options) {
+  return {build_main_table(rs, options), build_ablation_table(rs, options),
+          build_runtime_table(rs),       build_scale_table(rs),
+          build_sweeps_table(rs),        build_cross_arch_table(rs, options)};
 }
 
 }  // namespace dq

@@ -3,7 +3,7 @@
 set -eu
 packages="cmake ninja-build g++ libtorch-dev libfaiss-dev libopenblas-dev libbenchmark-dev libsqlite3-dev sqlite3
   libfmt-dev libyaml-cpp-dev catch2 libcli11-dev zlib1g-dev libjpeg-dev libturbojpeg0-dev libpng-dev libssl-dev
-  nlohmann-json3-dev dataset-fashion-mnist python3-numpy python3-venv"
+  nlohmann-json3-dev dataset-fashion-mnist python3-numpy python3-torch python3-venv"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -205,8 +205,8 @@ TEST_CASE("the proxy extractor's network and embeddings are keyed by content; th
   Dataset ds;
   ds.kind = "test";
   ds.class_names = {"a", "b"};
-  ds.train = tiny_images(16, 2, 8, 4);
-  ds.test = tiny_images(4, 2, 8, 5);
+  ds.train = learnable_images(16, 2, 8, 4);
+  ds.test = learnable_images(4, 2, 8, 5);
   const auto params = [&](const std::string& seed) {
     Params p("extractor", extractor_specs());
     p.set_from_text("epochs", "1", "t");

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 #include "harness/experiment.h"
@@ -86,6 +88,21 @@ TEST_CASE("the selection seed ignores the training recipe; the training seed doe
   CHECK(a.cells[0].id() != b.cells[0].id());
   CHECK(a.cells[0].selection_seed() == b.cells[0].selection_seed());
   CHECK(a.cells[0].training_seed() != b.cells[0].training_seed());
+}
+
+TEST_CASE("the training seed is the same for every method at one (dataset, recipe, ratio, seed)", "[experiment]") {
+  const auto ex = load_experiment(write_experiment(
+      "seed_methods", "datasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: {epochs: 2}\nextractor: {kind: proxy}\n"
+                      "grid: {method: [random, \"dq(theta=0.25)\"], ratio: [0.5, 0.25], seed: [0, 1]}\n"));
+  REQUIRE(ex.cells.size() == 8);
+  std::map<std::tuple<double, int64_t>, std::set<uint64_t>> seeds;
+  std::set<uint64_t> all;
+  for (const auto& c : ex.cells) {
+    seeds[{c.ratio, c.seed}].insert(c.training_seed());
+    all.insert(c.training_seed());
+  }
+  for (const auto& [key, s] : seeds) CHECK(s.size() == 1);  // both methods share it
+  CHECK(all.size() == 4);                                     // ratios and seeds do not
 }
 
 TEST_CASE("validation errors name the file, line and key", "[experiment]") {

@@ -188,6 +188,7 @@ TEST_CASE("merge: newest finished attempt per cell, idempotent, refuses another 
     REQUIRE(s.claim_cell(ex.cells[cell], {}).claimed);
     s.record_stage(ex.cells[cell].id(), {"select", wall, wall, 1});
     s.record_selection(ex.cells[cell].id(), {static_cast<int64_t>(cell)}, {1.f});
+    s.record_patch_masks(ex.cells[cell].id(), PatchGrid{1, 2, 4}, {1, static_cast<uint8_t>(wall > 1.5)});
     s.finish_cell(ex.cells[cell].id(), status, status == CellStatus::Done ? "" : "boom", {});
   };
   finish(a, 0, CellStatus::Failed, 1.0);  // older attempt of cell 0 failed ...
@@ -213,6 +214,9 @@ TEST_CASE("merge: newest finished attempt per cell, idempotent, refuses another 
     CHECK(s.find_cell(ex.cells[1].id())->status == CellStatus::Done);
     CHECK(s.find_cell(ex.cells[2].id())->status == CellStatus::Pending);
     CHECK(count(s, "SELECT count(*) FROM stages") == 2);
+    // The masks travel with the attempt that won: b's (its second patch kept).
+    CHECK(s.patch_masks(ex.cells[0].id())->masks == std::vector<uint8_t>{1, 1});
+    CHECK(s.patch_masks(ex.cells[1].id())->masks == std::vector<uint8_t>{1, 0});
   }
   const std::string once = snapshot();
   const MergeSummary second = merge_databases(out, {a, b}, log);

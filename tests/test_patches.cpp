@@ -244,6 +244,40 @@ TEST_CASE("patch stage: random drop needs no network; random keeps whole images"
   CHECK(again.images.pixels == r.images.pixels);
 }
 
+TEST_CASE("masks pack to bits as numpy's packbits lays them out, and unpack exactly", "[patches]") {
+  // Two images of 9 patches: np.packbits([[1,0,0,0,0,0,0,1,1],[0,1,1,1,1,1,1,1,0]], axis=1) = [[129, 128], [127, 0]].
+  const std::vector<uint8_t> masks = {1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0};
+  const std::vector<uint8_t> packed = pack_masks(masks, 9);
+  CHECK(packed == std::vector<uint8_t>{129, 128, 127, 0});
+  CHECK(unpack_masks(packed, 2, 9) == masks);
+  CHECK_THROWS_WITH(unpack_masks(packed, 3, 9), Catch::Contains("3 images of 9 patches need 6"));
+}
+
+TEST_CASE("patch stage: masks a method gives are applied as given, with no network", "[patches]") {
+  const ImageSet train = marker_images(10);
+  std::vector<ClassSelection> sel(1);
+  sel[0].ids = {4, 7};
+  sel[0].keep = {0.25f, 1.0f};
+  sel[0].masks = {0, 0, 1, 0, 1, 1, 1, 1};  // image 4 keeps patch 2 of 4 only
+  Params params("patches", patch_specs());
+  params.set_from_text("patch_size", "4", "t");
+  StageTimer timer;
+  const PatchConfig config = PatchConfig::from(params);  // drop: gradcampp, which would need a network
+  CHECK_FALSE(config.needs_backend(sel));
+  const PatchStageResult r = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
+  CHECK(r.masks == sel[0].masks);
+  CHECK(r.grid.count() == 4);
+  CHECK(r.keep == std::vector<float>{0.25f, 1.0f});
+  const uint8_t fill = channel_mean_bytes(train)[0];
+  const uint8_t* img = r.images.image(0);
+  CHECK(img[0] == fill);                               // patch 0 dropped
+  CHECK(img[4 * 8] == train.image(4)[4 * 8]);          // patch 2 (rows 4-7, columns 0-3) kept
+  // Masks cut for another grid are refused, naming the grid.
+  sel[0].masks.resize(6);
+  CHECK_THROWS_WITH(run_patch_stage(sel, {train, config, nullptr, timer, 1, ""}),
+                    Catch::Contains("2 x 2 patches of 4 px"));
+}
+
 TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks through the cache", "[spd]") {
   const ImageSet train = marker_images(30);
   std::vector<ClassSelection> sel(1);

@@ -20,7 +20,7 @@
 #include "report/paper_tables.h"
 #include "report/publish.h"
 #include "report/results.h"
-#include "report/stats.h"
+#include "core/stats.h"
 #include "report/svg_plot.h"
 #include "report/table_model.h"
 #include "test_helpers.h"
@@ -135,16 +135,18 @@ std::string read_text(const std::filesystem::path& p) {
 std::string main_table_db(const std::filesystem::path& dir) {
   TinyDb db((dir / "t1.db").string());
   const double random[] = {0.870, 0.875, 0.880}, bgfdq[] = {0.880, 0.886, 0.889}, dq[] = {0.880, 0.880, 0.895};
+  const double dq_steps[] = {390, 392, 394};
   for (int s = 0; s < 3; ++s) {
-    db.cell(fmt::format("r{}", s), "t1", kCifar, "random", "{}", 0.2, s, "DONE", {{"top1", random[s]}},
-            {{"select", 0.01}});
+    db.cell(fmt::format("r{}", s), "t1", kCifar, "random", "{}", 0.2, s, "DONE",
+            {{"top1", random[s]}, {"train_steps", 392}, {"storage_ratio", 0.2}}, {{"select", 0.01}});
     // Seed 2 read its KNN graph from the cache: its time is a file read, not neighbour identification.
     db.cell(fmt::format("b{}", s), "t1", kCifar, "bgfdq", R"({"k":20,"theta":0.25})", 0.2, s, "DONE",
             {{"top1", bgfdq[s]}, {"diag_knn_cache_hit_mean", s == 2 ? 1.0 : 0.0},
              {"spd_theta_0.0_count", 7.0}, {"spd_theta_0.1_count", 3.0}},  // as the patch stage names them
             {{"select", 2.0 + s}, {"select/neighbour_id", s == 2 ? 0.01 : 1.5}});
     db.cell(fmt::format("d{}", s), "t1", kCifar, "dq", R"({"mode":"memo","theta":0.25})", 0.2, s, "DONE",
-            {{"top1", dq[s]}}, {{"select", 5.0}, {"select/bin_generation", 4.0}});
+            {{"top1", dq[s]}, {"train_steps", dq_steps[s]}, {"storage_ratio", 0.199 + 0.001 * s}},
+            {{"select", 5.0}, {"select/bin_generation", 4.0}});
   }
   db.cell("a0", "t1", kCifar, "adq", R"({"theta":0.25})", 0.2, 0, "OOM",
           {{"oom_requested_bytes", 160000000000.0}, {"oom_budget_bytes", 21474836480.0}});
@@ -159,11 +161,31 @@ TEST_CASE("Table 1 from a database: mean ± std, paper beside, OOM never average
   const ResultSet rs = load_results({main_table_db(dir)});
   REQUIRE(rs.cells.size() == 11);
   const std::string md = render_markdown(build_main_table(rs));
-  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% | paper |"));
-  CHECK_THAT(md, Catch::Contains("| Random | 87.50 ± 0.50 (n=3) | 87.1 |"));
-  CHECK_THAT(md, Catch::Contains("| ADQ | 90.00 (n=1); OOM ×1 (149.0 GiB asked) | 89.3 |"));
-  CHECK_THAT(md, Catch::Contains("| DQAS-approx | not run | 90.2 |"));  // a paper row with no data says so
-  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | not run | 91.6 |"));
+  INFO(md);
+  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% | paper | vs Random (pp) | steps, storage |"));
+  CHECK_THAT(md, Catch::Contains("| Random | 87.50 ± 0.50 (n=3) | 87.1 | baseline | 392 steps, 20.00% |"));
+  CHECK_THAT(md, Catch::Contains("| ADQ | 90.00 (n=1); OOM ×1 (149.0 GiB asked) | 89.3 | +2.50 (n=1) | – |"));
+  CHECK_THAT(md, Catch::Contains("| DQAS-approx | not run | 90.2 | – | – |"));  // a paper row with no data says so
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | not run | 91.6 | – | – |"));
+  // The improvement column is the paired mean over seeds, by hand: BGFDQ - Random = {1.0, 1.1, 0.9} points,
+  // mean 1.00, sd 0.1, half-width t(0.975, 2) * 0.1 / sqrt(3) = 0.248; DQ - Random = {1.0, 0.5, 1.5}: 1.00 ± 1.242.
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 88.50 ± 0.46 (n=3) | 90.5 | +1.00 [+0.75, +1.25] (n=3) | – |"));
+  CHECK_THAT(
+      md, Catch::Contains("| DQ | 88.50 ± 0.87 (n=3) | 87.6 | +1.00 [-0.24, +2.24] (n=3) | 390–394 steps, 20.00% |"));
+  // ... and per seed.
+  CHECK_THAT(md, Catch::Contains("## Experiment t1: improvement over Random in top-1, per seed"));
+  CHECK_THAT(md, Catch::Contains(
+                     "| CIFAR-10 20% | BGFDQ w/o SPD | s0 +1.00; s1 +1.10; s2 +0.90 | 3 | +1.00 | [+0.75, +1.25] |"));
+  CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | ADQ | s1 +2.50 | 1 | +2.50 | needs ≥2 shared seeds |"));
+  // The budget protocol heads the table.
+  CHECK_THAT(md, Catch::Contains("Budget protocol: equal epochs (200 epochs on every coreset: a smaller coreset takes "
+                                 "fewer optimiser steps)"));
+  // Any row is a baseline by its label: Random - BGFDQ = {-1.0, -1.1, -0.9}.
+  TableOptions by_label;
+  by_label.baseline = "bgfdq W/O spd";
+  const std::string other = render_markdown(build_main_table(rs, by_label));
+  CHECK_THAT(other, Catch::Contains("| method | CIFAR-10 20% | paper | vs BGFDQ w/o SPD (pp) | steps, storage |"));
+  CHECK_THAT(other, Catch::Contains("| Random | 87.50 ± 0.50 (n=3) | 87.1 | -1.00 [-1.25, -0.75] (n=3) |"));
   // Paired: BGFDQ - Random = {1.0, 1.1, 0.9}: [+0.75, +1.25] excludes 0; DQ - Random = {1.0, 0.5, 1.5} does not.
   CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | BGFDQ w/o SPD | Random | 3 | +1.00 | [+0.75, +1.25] | yes |"));
   CHECK_THAT(md, Catch::Contains("| CIFAR-10 20% | DQ | Random | 3 | +1.00 | [-0.24, +2.24] | no |"));
@@ -172,7 +194,7 @@ TEST_CASE("Table 1 from a database: mean ± std, paper beside, OOM never average
   CHECK_THAT(md, Catch::Contains("Extractor: proxy resnet18 trained 10 epochs"));
   CHECK_THAT(md, !Catch::Contains("CPU recipe"));
   const std::string tex = render_latex(build_main_table(rs));
-  CHECK_THAT(tex, Catch::Contains("Random & 87.50 $\\pm$ 0.50 (n=3) & 87.1 \\\\"));
+  CHECK_THAT(tex, Catch::Contains("Random & 87.50 $\\pm$ 0.50 (n=3) & 87.1 & baseline & 392 steps, 20.00\\% \\\\"));
 }
 
 TEST_CASE("runtime table from recorded stages; empty paper tables say so", "[report]") {
@@ -217,8 +239,16 @@ TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
   CHECK_THAT(scale, Catch::Contains("| 0.863 (n=1) (below target 0.99 in 1 cell) |"));
   CHECK_THAT(scale, Catch::Contains("synthetic embeddings standing in for the real data (2 classes x 200000 per class"));
   const std::string ablation = render_markdown(build_ablation_table(rs));
-  CHECK_THAT(ablation, Catch::Contains("| NI+NCS (k=20) | selection only | 76.4 |"));
-  CHECK_THAT(ablation, Catch::Contains("| RS | not run | 75.7 |"));
+  CHECK_THAT(ablation, Catch::Contains("| NI+NCS (k=20) | selection only | 76.4 | – | – |"));
+  CHECK_THAT(ablation, Catch::Contains("| RS | not run | 75.7 | – | – |"));
+  // No Random cells: the improvement column stays, and the table says why it is empty.
+  CHECK_THAT(ablation, Catch::Contains("The 'vs random' column is empty: no cells of the baseline 'random' in this "
+                                       "experiment"));
+  TableOptions ambiguous;
+  ambiguous.baseline = "bgfdq";
+  CHECK_THAT(
+      render_markdown(build_ablation_table(rs, ambiguous)),
+      Catch::Contains("the baseline 'bgfdq' matches 2 rows (NI+NCS (k=20), NI+NCS (k=5)); name one by its label"));
   // No selection sub-stages on real data here: Table 4 shows the paper's numbers and says so.
   CHECK_THAT(render_markdown(build_runtime_table(rs)), Catch::Contains("| DQ | not run | 441 | – | 806 | 1248 | 87.6 |"));
   const std::string sweeps = render_markdown(build_sweeps_table(rs));
@@ -252,11 +282,18 @@ TEST_CASE("cross-architecture: the paper-tier files' cells form their table, not
   CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_resnet50"));
   CHECK_THAT(md, Catch::Contains("## Experiment paper_cross_arch_vit"));
   // No paper number for ResNet-50: no paper columns.
-  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → resnet50 | CIFAR-100 20% → resnet50 |\n"));
-  CHECK_THAT(md, Catch::Contains("| method | CIFAR-10 20% → vit | paper | CIFAR-100 20% → vit | paper |\n"));
+  CHECK_THAT(md, Catch::Contains(
+                     "| method | CIFAR-10 20% → resnet50 | vs Random (pp) | steps, storage | CIFAR-100 20% → resnet50 "
+                     "| vs Random (pp) | steps, storage |\n"));
+  CHECK_THAT(md, Catch::Contains(
+                     "| method | CIFAR-10 20% → vit | paper | vs Random (pp) | steps, storage | CIFAR-100 20% → vit "
+                     "| paper | vs Random (pp) | steps, storage |\n"));
   // The paper's ViT numbers stand beside the CIFAR-100 ViT column.
-  CHECK_THAT(md, Catch::Contains("| ADQ | 30.10 ± 0.10 (n=3) |  | 30.10 ± 0.10 (n=3) | 30.9 |"));
-  CHECK_THAT(md, Catch::Contains("| BGFDQ w/ SPD | 32.10 ± 0.10 (n=3) |  | 32.10 ± 0.10 (n=3) | 35.7 |"));
+  CHECK_THAT(md, Catch::Contains(
+                     "| ADQ | 30.10 ± 0.10 (n=3) |  | +0.00 [+0.00, +0.00] (n=3) | – | 30.10 ± 0.10 (n=3) | 30.9 |"));
+  CHECK_THAT(md, Catch::Contains(
+                     "| BGFDQ w/ SPD | 32.10 ± 0.10 (n=3) |  | +2.00 [+2.00, +2.00] (n=3) | – | 32.10 ± 0.10 (n=3) "
+                     "| 35.7 |"));
   CHECK_THAT(md, Catch::Contains("Extractor: proxy resnet18 trained 200 epochs"));
   CHECK_THAT(md, Catch::Contains("| CIFAR-100 20% → vit | BGFDQ w/o SPD | Random | 3 | +2.00 |"));
   // Table 1 is ResNet-18's: none of these cells appear there.
@@ -275,14 +312,16 @@ TEST_CASE("a dataset the paper does not have: no paper columns, no rows for meth
   }
   const std::string md = render_markdown(build_main_table(load_results({db.path})));
   INFO(md);
-  CHECK_THAT(md, Catch::Contains("| method | Fashion-MNIST 10% |\n"));
-  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 82.50 ± 0.71 (n=2) |\n"));
+  CHECK_THAT(md, Catch::Contains("| method | Fashion-MNIST 10% | vs Random (pp) | steps, storage |\n"));
+  CHECK_THAT(md, Catch::Contains("| BGFDQ w/o SPD | 82.50 ± 0.71 (n=2) | +2.00 [+2.00, +2.00] (n=2) | – |\n"));
   CHECK_THAT(md, !Catch::Contains("not run"));
   CHECK_THAT(md, Catch::Contains("| Fashion-MNIST 10% | BGFDQ w/o SPD | Random | 2 | +2.00 |"));
   // The subset and the one-epoch recipe are said as they are.
   CHECK_THAT(md, Catch::Contains("Fashion-MNIST: the first 2000 training images of each class (the loader's "
                                  "max_per_class), not the whole training split; the test split is whole."));
   CHECK_THAT(md, Catch::Contains("Target: small_cnn, 1 epoch (at least 300 steps)"));
+  CHECK_THAT(md, Catch::Contains("Budget protocol: equal epochs with a floor (1 epoch on every coreset, more where "
+                                 "that is under 300 optimiser steps)"));
   CHECK_THAT(md, Catch::Contains("trained 10 epochs on the training subset"));
 }
 

@@ -1,12 +1,14 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
+#include <map>
 
+#include "core/npy.h"
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
+#include "models/models.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -65,6 +67,47 @@ TEST_CASE("store round trip: cells, stages, metrics, selection, provenance, fina
   CHECK(store.ensure_cell(cell).status == CellStatus::Running);
 }
 
+TEST_CASE("store keeps the patch masks and bins a cell recorded, cleared when it runs again", "[store]") {
+  const auto dir = test::scratch_dir("store_masks");
+  const Experiment ex = tiny_experiment(dir);
+  const std::string db = (dir / "r.db").string();
+  const CellConfig& cell = ex.cells[0];
+  Store store(db);
+  store.ensure_cell(cell);
+  store.start_cell(cell.id());
+  CHECK_FALSE(store.patch_masks(cell.id()));
+  CHECK(store.bins(cell.id()).empty());
+  store.record_selection(cell.id(), {4, 2, 9}, {0.5f, 1.f, 0.75f});
+  const PatchGrid grid{3, 3, 4};
+  std::vector<uint8_t> masks(27, 1);
+  for (int p : {0, 1, 2, 3}) masks[p] = 0;  // image 0 keeps 5 of 9
+  masks[18 + 4] = 0;                        // image 2 keeps 8 of 9
+  store.record_patch_masks(cell.id(), grid, masks);
+  store.record_bins(cell.id(), {{0, {{4, 9}, {}, {2}}}, {1, {{7}}}});
+  const auto sel = store.selection(cell.id());
+  REQUIRE(sel);
+  CHECK(sel->ids == std::vector<int64_t>{4, 2, 9});
+  CHECK(sel->keep == std::vector<float>{0.5f, 1.f, 0.75f});
+  CHECK(sel->sha256 == store.selection_hashes().at(cell.id()));
+  const auto back = store.patch_masks(cell.id());
+  REQUIRE(back);
+  CHECK(back->grid.rows == 3);
+  CHECK(back->grid.patch == 4);
+  CHECK(back->count == 3);
+  CHECK(back->masks == masks);
+  const auto bins = store.bins(cell.id());
+  REQUIRE(bins.size() == 2);
+  CHECK(bins[0].label == 0);
+  CHECK(bins[0].bins == std::vector<std::vector<int64_t>>{{4, 9}, {}, {2}});
+  CHECK(bins[1].bins == std::vector<std::vector<int64_t>>{{7}});
+  store.start_cell(cell.id());  // owned already: nothing cleared
+  CHECK(store.patch_masks(cell.id()));
+  store.set_status(cell.id(), CellStatus::Failed, "x");
+  store.start_cell(cell.id());  // a new attempt clears them
+  CHECK_FALSE(store.patch_masks(cell.id()));
+  CHECK(store.bins(cell.id()).empty());
+}
+
 TEST_CASE("resume rule: DONE and OOM are results, FAILED/TIMEOUT only with --retry-failed, stale RUNNING re-runs",
           "[store]") {
   auto row = [](CellStatus s, int64_t age = -1) {
@@ -106,6 +149,55 @@ TEST_CASE("table groups seeds into mean ± std per (dataset, method, ratio)", "[
   CHECK(md.find("| fm | random | 0.1 | 2 | 81.00 ± 1.41 |") != std::string::npos);
   CHECK(md.find("| fm | random | 0.2 | 1 | 90.00 |") != std::string::npos);
   CHECK(md.find("DONE:1 OOM:1") != std::string::npos);
+}
+
+TEST_CASE("table: improvement over the baseline, paired by seed, by hand; the budget protocol heads it", "[store]") {
+  const auto dir = test::scratch_dir("store_table_baseline");
+  const std::vector<int64_t> ids = {0, 1};
+  write_npy((dir / "theirs.npy").string(), ids.data(), {2});
+  test::write_text(dir / "e.yaml",
+                   "name: tb\ndatasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: {epochs: 3}\n"
+                   "grid: {method: [random, {name: indices, file: " +
+                       (dir / "theirs.npy").string() + ", label: theirs}], ratio: [0.1], seed: [0, 1, 2]}\n");
+  const Experiment ex = load_experiment((dir / "e.yaml").string());
+  REQUIRE(ex.cells.size() == 6);
+  Store store((dir / "t.db").string());
+  store.record_experiment(ex);
+  // Random {80, 82, 81}, theirs {83, 84, 85}: differences {3, 2, 4} points, mean 3, sd 1, half-width
+  // t(0.975, 2) / sqrt(3) = 2.484.
+  const std::map<std::string, std::vector<double>> top1 = {{"random", {0.80, 0.82, 0.81}},
+                                                           {"indices", {0.83, 0.84, 0.85}}};
+  for (const auto& cell : ex.cells) {
+    store.ensure_cell(cell);
+    store.start_cell(cell.id());
+    store.record_metrics(cell.id(), {{"top1", top1.at(cell.method.name)[static_cast<size_t>(cell.seed)]},
+                                     {"train_steps", 12.0 + static_cast<double>(cell.seed)},
+                                     {"storage_ratio", 0.1}});
+    store.finish_cell(cell.id(), CellStatus::Done, "", {});
+  }
+  const std::string md = render_results_table(store, "tb", TableFormat::Markdown);
+  INFO(md);
+  CHECK(md.find("budget protocol: equal epochs (3 epochs on every coreset") == 0);
+  CHECK(md.find("| dataset | method | ratio | seeds | top-1 % | vs random (pp) | best-epoch top-1 % | steps |") !=
+        std::string::npos);
+  CHECK(md.find("| fm | random | 0.1 | 3 | 81.00 ± 1.00 | baseline | - | 13 | - | 10.00 |") != std::string::npos);
+  CHECK(md.find("| fm | theirs | 0.1 | 3 | 84.00 ± 1.00 | +3.00 [+0.52, +5.48] |") != std::string::npos);
+  // Any method by its label; none of that name: the column stays and the table says why it is empty.
+  const std::string by_theirs = render_results_table(store, "tb", TableFormat::Markdown, "Theirs");
+  CHECK(by_theirs.find("| fm | random | 0.1 | 3 | 81.00 ± 1.00 | -3.00 [-5.48, -0.52] |") != std::string::npos);
+  const std::string none = render_results_table(store, "tb", TableFormat::Terminal, "dq");
+  CHECK(none.find("no 'dq' cells here: the 'vs dq (pp)' column is empty") != std::string::npos);
+}
+
+TEST_CASE("the budget protocol names equal epochs, a step floor, or equal steps, with a partial epoch",
+          "[store]") {
+  CHECK(budget_protocol_text({}) == "no training (selection only)");
+  CHECK(budget_protocol_text({{"epochs", "1"}}).find("equal epochs (1 epoch on every coreset") == 0);
+  CHECK(budget_protocol_text({{"epochs", "6"}, {"min_steps", "300"}}).find("equal epochs with a floor (6 epochs") == 0);
+  // airbench94: 9 epochs + 0.9 of a tenth; with budget: steps every coreset gets the full set's steps.
+  CHECK(budget_protocol_text({{"epochs", "9"}, {"partial_epoch", "0.9"}}).find("equal epochs (9.9 epochs") == 0);
+  CHECK(budget_protocol_text({{"epochs", "9"}, {"partial_epoch", "0.9"}, {"budget", "steps"}})
+            .find("equal steps (every coreset trains for the optimiser steps of 9.9 epochs on the full") == 0);
 }
 
 TEST_CASE("the store refuses a NaN or infinite metric, naming it and the cell, and writes nothing", "[store][hygiene]") {

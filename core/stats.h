@@ -1,8 +1,10 @@
 #pragma once
-// Summaries over seeds and paired differences between two methods, for the paper tables.
+// Summaries over seeds and paired differences between two methods, for the result tables (`dqbench
+// table`, harness/table.cpp) and the paper tables (report/).
 // Standard small-sample statistics: sample standard deviation (n - 1), Student's t interval.
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 namespace dq {
@@ -30,6 +32,10 @@ struct PairedDifference {
   double low = 0, high = 0;   // mean -/+ t_{1-(1-level)/2, n-1} * sd / sqrt(n)
   bool excludes_zero() const { return has_interval && (low > 0 || high < 0); }
 };
+// Whether `label` (a method's name, spec or label in a table) names the baseline `wanted` of an
+// improvement column (`--baseline`): equal ignoring case ("random" names "Random").
+bool names_baseline(const std::string& wanted, const std::string& label);
+
 PairedDifference paired_difference(const std::map<int64_t, double>& a, const std::map<int64_t, double>& b,
                                    double level = 0.95);
 

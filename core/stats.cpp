@@ -1,5 +1,7 @@
-#include "report/stats.h"
+#include "core/stats.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "core/error.h"
@@ -80,6 +82,12 @@ double student_t_quantile(double p, int64_t df) {
     (student_t_cdf(mid, df) < p ? lo : hi) = mid;
   }
   return 0.5 * (lo + hi);
+}
+
+bool names_baseline(const std::string& wanted, const std::string& label) {
+  return wanted.size() == label.size() && std::equal(wanted.begin(), wanted.end(), label.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 PairedDifference paired_difference(const std::map<int64_t, double>& a, const std::map<int64_t, double>& b,
