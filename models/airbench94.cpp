@@ -107,7 +107,7 @@ torch::Tensor whitening_filters(const torch::Tensor& images, int64_t kernel, dou
                                     .permute({0, 2, 3, 1, 4, 5})
                                     .reshape({-1, c * kernel * kernel});
   const torch::Tensor covariance = patches.t().matmul(patches) / static_cast<double>(patches.size(0));
-  auto [eigenvalues, eigenvectors] = torch::linalg::eigh(covariance, "U");  // ascending
+  auto [eigenvalues, eigenvectors] = at::linalg_eigh(covariance, "U");  // ascending
   const torch::Tensor order = torch::arange(eigenvalues.size(0) - 1, -1, -1, torch::kLong);
   const torch::Tensor values = eigenvalues.index_select(0, order);
   const torch::Tensor vectors = eigenvectors.index_select(1, order).t();  // row i = i-th eigenvector
