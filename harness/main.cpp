@@ -25,7 +25,7 @@
 #include "harness/store.h"
 #include "harness/table.h"
 #include "methods/method.h"
-#include "models/models.h"
+#include "models/models_library.h"
 #include "report/commands.h"
 
 namespace {
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   // and BLAS (the clustered KNN ran 1.7-2.2x slower without it; methods/docs/bgfdq.md). libgomp reads
   // it when it loads, so it takes effect in the children `run` spawns; an explicit setting wins.
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  dq::enable_models_library_loading(self_executable());  // LibTorch loads only when a network is needed
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
   const std::string command_line = joined_command_line(argc, argv);
@@ -244,7 +245,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*models) {
-      dq::print_models_catalog(std::cout);
+      dq::models_library().print_models_catalog(std::cout);
       return 0;
     }
     if (*methods) {

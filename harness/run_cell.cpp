@@ -25,6 +25,7 @@
 #include "methods/patch_stage.h"
 #include "methods/selection_step.h"
 #include "models/models.h"
+#include "models/models_library.h"
 
 namespace dq {
 
@@ -147,7 +148,10 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     Embeddings embeddings;
     if (cell.extractor) {
       auto scope = timer.scope("embed");
-      embeddings = compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
+      // Extractor kind none needs no network: selection-only cells never load LibTorch.
+      embeddings = parse_extractor_kind(*cell.extractor) == ExtractorKind::None
+                       ? carried_features(dataset)
+                       : models_library().compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
       scope.stop();
       record_new_stages({{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
                          {"embed_dim", static_cast<double>(embeddings.d)}});
@@ -220,7 +224,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
         if (!cell.extractor)
           throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
                                   ex.file));
-        backend = make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir, say);
+        backend = models_library().make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir, say);
       }
       PatchStageResult r = run_patch_stage(
           selections, {dataset.train, config, backend.get(), timer, derive_seed(cell.selection_seed(), "patches"),
@@ -257,7 +261,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
       const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
-      const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
+      const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
                                                train_recipe_from(*cell.train, cell.ratio), cell.training_seed(),
                                                [&](const std::string& msg) { say("train: " + msg); });
       scope.stop();

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/models.h"
+#include "models/models_library.h"
 
 namespace dq {
 
@@ -52,8 +53,10 @@ void set_cuda_device_count_hook(CudaDeviceCountFn fn) { cuda_device_count_hook.s
 
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
-  const CudaDeviceCountFn count_fn = cuda_device_count_hook.load();
-  if (!count_fn) return;  // no LibTorch linked: nothing to ask
+  CudaDeviceCountFn count_fn = cuda_device_count_hook.load();
+  // dqbench loads LibTorch only now (models/models_library.h); its device.cpp installs the hook.
+  if (!count_fn && load_models_library_if_enabled()) count_fn = cuda_device_count_hook.load();
+  if (!count_fn) return;  // no LibTorch in this program: nothing to ask
   const int64_t count = count_fn();
   if (count == 0)
     throw Error(fmt::format("{}: device '{}' requested, but the linked LibTorch has no CUDA device (Debian's "

@@ -157,18 +157,7 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress) {
   const ExtractorKind kind = parse_extractor_kind(extractor);
-  if (kind == ExtractorKind::None) {
-    if (dataset.feature_dim <= 0)
-      throw Error(fmt::format("extractor kind 'none' needs a dataset that carries features, but '{}' has images "
-                              "only (use kind: proxy or torchscript)",
-                              dataset.kind));
-    Embeddings out;
-    out.n = dataset.train.n;
-    out.d = dataset.feature_dim;
-    out.z = dataset.train_features;
-    out.key = sha256_hex(dataset.fingerprint + "|extractor:none");
-    return out;
-  }
+  if (kind == ExtractorKind::None) return carried_features(dataset);
   if (!dataset.has_images())
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
                             extractor_kind_name(kind), dataset.kind));

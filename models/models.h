@@ -120,8 +120,12 @@ struct Embeddings {
 };
 
 // Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split.
+// LibTorch (models_library.h) for kinds proxy and torchscript; kind none is carried_features().
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
+// Extractor kind `none`: the features a dataset carries (synthetic_embeddings), keyed by its
+// fingerprint. Throws dq::Error for a dataset with images only. LibTorch-free (carried_features.cpp).
+Embeddings carried_features(const Dataset& dataset);
 
 // The networks of the patch stage (models/patch_backend.cpp): GradCAM++ on the extractor network (or a
 // TorchScript file, patches.cam_path), the extractor's embeddings for SPD, and the MAE (a TorchScript
@@ -141,7 +145,9 @@ NetworkInfo describe_network(Arch arch, int64_t channels, int64_t height, int64_
 // `dqbench models`: every arch with its parameter counts (CIFAR-10 and ImageNet shapes), and the presets.
 void print_models_catalog(std::ostream& out);
 
-// Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
+// Threads for OpenMP and LibTorch (LibTorch starts with 1 thread on small machines). 0 = all cores.
+// LibTorch-free (models_library.cpp): LibTorch gets the count when it is loaded.
 void set_compute_threads(int64_t threads);
+// The LibTorch version this build was configured with ("none" for a build without the models library).
 std::string torch_version();
 }  // namespace dq
