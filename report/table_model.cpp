@@ -8,9 +8,10 @@ namespace dq {
 
 namespace {
 
+// A table cell: also no unescaped '|', which would split it.
 std::string md_cell(const std::string& s) {
   std::string out;
-  for (char ch : s) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+  for (char ch : markdown_escape(s)) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
   return out;
 }
 
@@ -24,6 +25,9 @@ std::string latex_escape(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     const char ch = text[i];
+    // A line break or a tab from a database would end a caption or a row's paragraph (a blank line
+    // is \par, an error inside a table): control characters become spaces.
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) { out += ' '; continue; }
     auto starts = [&](const char* s) { return text.compare(i, std::char_traits<char>::length(s), s) == 0; };
     if (starts("±")) { out += "$\\pm$"; i += 1; continue; }
     if (starts("–")) { out += "--"; i += 2; continue; }
@@ -46,6 +50,20 @@ std::string latex_escape(const std::string& text) {
   return out;
 }
 
+std::string markdown_escape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) out += ' ';
+    else if (ch == '<') out += "&lt;";
+    else if (ch == '>') out += "&gt;";
+    else if (ch == '&') out += "&amp;";
+    else if (ch == '!' && i + 1 < s.size() && s[i + 1] == '[') out += "\\!";
+    else out += ch;
+  }
+  return out;
+}
+
 std::string html_escape(const std::string& text) {
   std::string out;
   for (char ch : text) {
@@ -54,6 +72,7 @@ std::string html_escape(const std::string& text) {
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
       default: out += ch;
     }
   }
@@ -76,18 +95,24 @@ std::string code_spans(const std::string& text, const char* open, const char* cl
   if (inside) out += close;
   return out;
 }
-std::string tex(const std::string& text) { return code_spans(latex_escape(text), "\\texttt{", "}"); }
+// After a row's "\\\\", LaTeX reads a "[" as the start of a vertical space and a "*" as part of the command:
+// a cell that begins with either is shielded by an empty group.
+std::string tex(const std::string& text) {
+  std::string out = code_spans(latex_escape(text), "\\texttt{", "}");
+  if (!out.empty() && (out[0] == '[' || out[0] == '*')) out = "{}" + out;
+  return out;
+}
 std::string html(const std::string& text) { return code_spans(html_escape(text), "<code>", "</code>"); }
 }  // namespace
 
 std::string render_markdown(const TableFile& file) {
-  std::string out = fmt::format("# {}\n\n", file.title);
-  if (!file.intro.empty()) out += file.intro + "\n\n";
-  if (file.tables.empty()) out += file.empty_message + "\n";
+  std::string out = fmt::format("# {}\n\n", markdown_escape(file.title));
+  if (!file.intro.empty()) out += markdown_escape(file.intro) + "\n\n";
+  if (file.tables.empty()) out += markdown_escape(file.empty_message) + "\n";
   for (const auto& t : file.tables) {
     check_shape(t);
-    out += fmt::format("## {}\n\n", t.title);
-    if (!t.caption.empty()) out += t.caption + "\n\n";
+    out += fmt::format("## {}\n\n", markdown_escape(t.title));
+    if (!t.caption.empty()) out += markdown_escape(t.caption) + "\n\n";
     if (t.rows.empty()) {
       out += "(no rows)\n\n";
     } else {
@@ -103,7 +128,7 @@ std::string render_markdown(const TableFile& file) {
       }
       out += "\n";
     }
-    for (size_t i = 0; i < t.notes.size(); ++i) out += fmt::format("{}. {}\n", i + 1, t.notes[i]);
+    for (size_t i = 0; i < t.notes.size(); ++i) out += fmt::format("{}. {}\n", i + 1, markdown_escape(t.notes[i]));
     if (!t.notes.empty()) out += "\n";
   }
   while (out.size() > 1 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
