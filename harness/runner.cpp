@@ -13,6 +13,7 @@
 
 #include "core/child_process.h"
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "core/units.h"
 #include "harness/cell_filter.h"
 #include "harness/preflight.h"
@@ -167,7 +168,7 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
     }
     if (row->status != CellStatus::Done)
       out << fmt::format("{} {} -> {}: {}\n", r.prefix, r.cell->label(), status_name(row->status),
-                         row->error.substr(0, row->error.find('\n')));
+                         terminal_text(row->error.substr(0, row->error.find('\n'))));
     out.flush();
   };
 
@@ -228,7 +229,7 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
       case CellStatus::Running: ++summary.final_running; break;
       case CellStatus::Pending: ++summary.final_pending; break;
     }
-    std::string why = row.error.substr(0, row.error.find('\n'));
+    std::string why = terminal_text(row.error.substr(0, row.error.find('\n')));  // may quote another program
     if (row.status == CellStatus::Running) why = decide_resume(row, policy).reason;
     if (row.status == CellStatus::Pending) why = "not run (claimed by no one yet)";
     summary.remaining.push_back({cell->label(), cell->id(), row.status, why});

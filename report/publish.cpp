@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "report/figures.h"
 #include "report/paper_tables.h"
 #include "report/table_model.h"

@@ -3,17 +3,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
 namespace {
-
-// A table cell: also no unescaped '|', which would split it.
-std::string md_cell(const std::string& s) {
-  std::string out;
-  for (char ch : markdown_escape(s)) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
-  return out;
-}
 
 void check_shape(const ReportTable& t) {
   for (const auto& r : t.rows) DQ_ASSERT(r.size() == t.header.size(), "a table row and its header differ in length");
@@ -46,20 +40,6 @@ std::string latex_escape(const std::string& text) {
       case '>': out += "$>$"; break;
       default: out += ch;
     }
-  }
-  return out;
-}
-
-std::string markdown_escape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) out += ' ';
-    else if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '&') out += "&amp;";
-    else if (ch == '!' && i + 1 < s.size() && s[i + 1] == '[') out += "\\!";
-    else out += ch;
   }
   return out;
 }
@@ -117,13 +97,13 @@ std::string render_markdown(const TableFile& file) {
       out += "(no rows)\n\n";
     } else {
       out += "|";
-      for (const auto& h : t.header) out += " " + md_cell(h) + " |";
+      for (const auto& h : t.header) out += " " + markdown_cell(h) + " |";
       out += "\n|";
       for (size_t i = 0; i < t.header.size(); ++i) out += i < t.left_columns ? "---|" : "---:|";
       out += "\n";
       for (const auto& r : t.rows) {
         out += "|";
-        for (const auto& c : r) out += " " + md_cell(c) + " |";
+        for (const auto& c : r) out += " " + markdown_cell(c) + " |";
         out += "\n";
       }
       out += "\n";

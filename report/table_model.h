@@ -33,10 +33,8 @@ std::string render_html(const TableFile& file);
 
 // Every string from a database goes through one of these (a database may come from someone else):
 // LaTeX: specials escaped, control characters (line breaks) as spaces. HTML: & < > " ' as entities.
-// Markdown: one line (control characters as spaces), no raw HTML (& < > as entities), no image a
-// viewer would fetch ("![" escaped); code spans (`...`) are kept, as every generated text uses them.
+// Markdown: core/text_escape.h.
 std::string latex_escape(const std::string& text);
 std::string html_escape(const std::string& text);
-std::string markdown_escape(const std::string& text);
 
 }  // namespace dq

@@ -8,6 +8,7 @@
 #include "core/npy.h"
 #include "core/params.h"
 #include "core/rng.h"
+#include "core/text_escape.h"
 #include "core/units.h"
 #include "test_helpers.h"
 
@@ -196,4 +197,14 @@ TEST_CASE("an .npy header whose shape the file cannot hold is bad input, not an 
   const NpyArray exact = read_npy(write("exact.npy", "2, 2"));  // 16 bytes: exactly what the file holds
   CHECK(exact.as_float32("exact") == std::vector<float>(4, 0.0f));
   CHECK(read_npy(write("empty.npy", "0, 4000000000000")).size() == 0);
+}
+
+TEST_CASE("text from elsewhere: Markdown cannot break a row or render markup; a terminal gets no escapes", "[core]") {
+  CHECK(markdown_escape("a<b>&c") == "a&lt;b&gt;&amp;c");
+  CHECK(markdown_escape("one\ntwo\r\tthree") == "one two  three");
+  CHECK(markdown_escape("![x](http://h/i.png) and [link](u) `code`") == "\\![x](http://h/i.png) and [link](u) `code`");
+  CHECK(markdown_cell("a|b\n| c |") == "a\\|b \\| c \\|");
+  // ESC ] 0 ; title BEL (retitles the window), ESC [ 2 J (clears the screen), CSI as the C1 code U+009B.
+  CHECK(terminal_text("ok\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "31m±\n") == "ok?]0;pwned??[2J?31m±?");
+  CHECK(terminal_text("plain ± text") == "plain ± text");
 }

@@ -11,7 +11,9 @@
 #include "core/error.h"
 #include "harness/experiment.h"
 #include "harness/sql.h"
+#include "harness/status.h"
 #include "harness/store.h"
+#include "harness/table.h"
 #include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"
@@ -398,7 +400,8 @@ TEST_CASE("strings from someone else's database cannot run, load or break anythi
   const std::string script = "<script>document.title='pwned'</script>";
   const std::string img = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
   const std::string latex = "\\input{/etc/passwd}\\write18{touch pwned}";
-  const std::string breaker = "a|b\n\n| x | y |\n# heading\r\n[2cm]*![i](http://example.com/i.png)";
+  const std::string breaker =
+      "a|b\n\n| x | y |\n# heading\r\n[2cm]*![i](http://example.com/i.png)\x1b]0;pwned\x07\x1b[2J\xc2\x9b";
   // The experiment name (table and figure titles), the dataset's path (footnotes), the method's spec and
   // name (row labels) and an error message: each with markup, script, LaTeX and line breaks.
   const std::string dataset = fmt::format(R"({{"kind":"image_folder","params":{{"path":"jpg{}"}}}})",
@@ -419,6 +422,18 @@ TEST_CASE("strings from someone else's database cannot run, load or break anythi
   }
   const ResultSet rs = load_results({db.path});
   REQUIRE(rs.cells.size() == 4);
+  // dqbench table and status: no escape sequence reaches the terminal; the Markdown table keeps its rows.
+  {
+    Store store(db.path, OpenMode::ReadOnly);
+    for (const std::string& text : {render_results_table(store, "", TableFormat::Terminal),
+                                    render_results_table(store, "", TableFormat::Markdown), render_status(store, "")}) {
+      INFO(text);
+      CHECK(text.find('\x1b') == std::string::npos);
+      CHECK(text.find("\xc2\x9b") == std::string::npos);
+      CHECK(text.find('\r') == std::string::npos);
+    }
+    CHECK_THAT(render_results_table(store, "", TableFormat::Markdown), !Catch::Contains("<img"));
+  }
 
   const std::string html = render_report_html(rs);
   INFO(html);
