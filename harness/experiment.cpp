@@ -27,8 +27,8 @@ namespace {
 
 nlohmann::json params_json(const Params& p) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [k, v] : p.values_for_identity())
-    std::visit([&](const auto& value) { out[k] = value; }, v);
+  for (const auto& entry : p.values_for_identity())  // (clang 14 cannot capture a structured binding)
+    std::visit([&](const auto& value) { out[entry.first] = value; }, entry.second);
   return out;
 }
 

@@ -124,8 +124,8 @@ int main(int argc, char** argv) {
   run_cell->add_option("--db", cell_db, "write to this database instead of the YAML's (a shard)");
   run_cell->add_option("--parent-pid", parent_pid, "die with this process (set by run)");
   run_cell->add_flag("--retry-failed", cell_retry, "run the cell even if it is FAILED or TIMEOUT");
-  auto* id_opt = run_cell->add_option("--cell-id", cell_id, "the cell's id (sha256 of its config)");
-  run_cell->add_option("--index", cell_index, "the cell's position in the expanded matrix (0-based)")->excludes(id_opt);
+  run_cell->add_option("--cell-id", cell_id, "the cell's id (sha256 of its config); with --index, checked against it");
+  run_cell->add_option("--index", cell_index, "the cell's position in the expanded matrix (0-based)");
   run_cell->add_option("--progress", progress, "prefix for progress lines");
   run_cell->add_flag("--no-hard-limit", no_hard_limit, "do not cap the address space at the memory budget");
 

@@ -119,9 +119,19 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
     }
     out << fmt::format("{} {}{}\n", prefix, cell.label(), eta);
     out.flush();
-    std::vector<std::string> args = {options.self_exe, "run-cell",   ex.file,   "--cell-id",
-                                     cell.id(),        "--db",       ex.database, "--progress",
-                                     prefix,           "--parent-pid", std::to_string(::getpid())};
+    std::vector<std::string> args = {options.self_exe,
+                                     "run-cell",
+                                     ex.file,
+                                     "--index",
+                                     std::to_string(&cell - ex.cells.data()),
+                                     "--cell-id",
+                                     cell.id(),
+                                     "--db",
+                                     ex.database,
+                                     "--progress",
+                                     prefix,
+                                     "--parent-pid",
+                                     std::to_string(::getpid())};
     if (options.retry_failed) args.push_back("--retry-failed");
     Running r{&cell, prefix, std::make_unique<ChildProcess>(args, env), {}};
     try {

@@ -218,6 +218,13 @@ void Store::record_experiment(const Experiment& ex) {
   tx.commit();
 }
 
+bool Store::experiment_recorded(const Experiment& ex) {
+  Statement s(db_, "SELECT count(*) FROM experiments WHERE name=? AND file=? AND yaml=? AND definition IS NOT NULL",
+              path_);
+  s.bind(1, ex.name).bind(2, ex.file).bind(3, ex.yaml_text).step();
+  return s.integer(0) == 1;
+}
+
 namespace {
 void insert_cell(sqlite3* db, const std::string& path, const CellConfig& cell) {
   Statement(db,

@@ -85,6 +85,9 @@ class Store {
   const std::string& path() const { return path_; }
 
   void record_experiment(const Experiment& ex);
+  // Whether the experiment's row holds this file and exactly this YAML text (then record_experiment
+  // would change nothing but the time; it hashes every cell id of the matrix).
+  bool experiment_recorded(const Experiment& ex);
   // Inserts the cell as PENDING unless it exists; returns its current row.
   CellRow ensure_cell(const CellConfig& cell);
   // ensure_cell for many cells in one transaction.
