@@ -134,6 +134,7 @@ class Store {
   void exec(const std::string& sql);
 
  private:
+  void connect();  // the constructor's work: open, check or create the schema
   void open(const std::string& uri, int flags);
   void migrate();
   void shadow_missing_columns();
