@@ -50,4 +50,29 @@ std::string terminal_text(const std::string& s) {
   return out;
 }
 
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t n = 0;                        // continuation bytes
+    unsigned char lo = 0x80, hi = 0xbf;  // the range of the first continuation byte
+    if (b < 0x80) n = 0;
+    else if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b == 0xe0) n = 2, lo = 0xa0;
+    else if ((b >= 0xe1 && b <= 0xec) || b == 0xee || b == 0xef) n = 2;
+    else if (b == 0xed) n = 2, hi = 0x9f;  // no surrogates
+    else if (b == 0xf0) n = 3, lo = 0x90;
+    else if (b >= 0xf1 && b <= 0xf3) n = 3;
+    else if (b == 0xf4) n = 3, hi = 0x8f;  // nothing above U+10FFFF
+    else return i;
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace dq

@@ -3,7 +3,9 @@
 // message) shown to a reader: it must not be able to restyle, run or fetch anything, nor break the
 // table it sits in. The report's LaTeX and HTML escaping live with their renderers
 // (report/table_model.h); these are shared by the report and the command line.
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace dq {
 
@@ -16,5 +18,10 @@ std::string markdown_cell(const std::string& text);
 // A terminal: control characters (C0, DEL and C1, which make up escape sequences that move the
 // cursor, retitle the window or write the clipboard) become '?'; one line.
 std::string terminal_text(const std::string& text);
+
+// The offset of the first byte that is not well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or npos. Text that becomes JSON (cell ids, cell.json) must be
+// UTF-8: the YAML reader and spec strings check it where the text enters.
+size_t invalid_utf8_at(std::string_view text);
 
 }  // namespace dq

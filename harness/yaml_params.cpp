@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
@@ -49,6 +52,15 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, std::vec
 }  // namespace
 
 YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  // Its strings become JSON (cell ids), which must be UTF-8: a Latin-1 path used to end in an uncaught
+  // JSON exception (found by fuzzing: tests/fuzz/inputs/experiment_yaml/regressions/).
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    const size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const size_t line = static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n')) + 1;
+    const size_t column = bad - (line_start == std::string::npos || bad == 0 ? 0 : line_start + 1) + 1;
+    throw Error(fmt::format("{}:{}:{}: not UTF-8 text (byte 0x{:02x}); save the file as UTF-8", file, line, column,
+                            static_cast<unsigned char>(text[bad])));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

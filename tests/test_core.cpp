@@ -208,3 +208,17 @@ TEST_CASE("text from elsewhere: Markdown cannot break a row or render markup; a 
   CHECK(terminal_text("ok\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "31m±\n") == "ok?]0;pwned??[2J?31m±?");
   CHECK(terminal_text("plain ± text") == "plain ± text");
 }
+
+TEST_CASE("UTF-8 is checked strictly: stray, overlong, surrogate, too large and cut sequences", "[core]") {
+  const size_t ok = std::string_view::npos;
+  CHECK(invalid_utf8_at("plain ± é \xf0\x9f\x98\x80") == ok);  // 2-, 3- and 4-byte forms
+  CHECK(invalid_utf8_at("") == ok);
+  CHECK(invalid_utf8_at("path/caf\xe9.jpg") == 8);   // Latin-1 é
+  CHECK(invalid_utf8_at("\xc0\xaf") == 0);           // overlong '/'
+  CHECK(invalid_utf8_at("x\xe0\x80\xaf") == 1);      // overlong 3-byte
+  CHECK(invalid_utf8_at("\xed\xa0\x80") == 0);       // a surrogate
+  CHECK(invalid_utf8_at("\xf4\x90\x80\x80") == 0);   // above U+10FFFF
+  CHECK(invalid_utf8_at("ab\xe2\x82") == 2);          // cut at the end
+  CHECK(invalid_utf8_at("\x80") == 0);                // a lone continuation byte
+  CHECK_THROWS_WITH(parse_spec_string("random(x=caf\xe9)", "here"), Catch::Contains("here: spec is not UTF-8 text (byte 0xe9 at offset 12)"));
+}

@@ -155,3 +155,10 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
 }
+
+TEST_CASE("a YAML file that is not UTF-8 is refused at its line and column", "[experiment]") {
+  // A Latin-1 path used to end in an uncaught JSON exception when the cell's id was computed (fuzzing).
+  const std::string file = write_experiment("latin1", "name: t\ndatasets:\n  fm: {kind: fashion_mnist, path: /caf\xe9}\n"
+                                                       "train: none\ngrid: {method: [random], ratio: [0.1]}\n");
+  CHECK_THROWS_WITH(load_experiment(file), Catch::Contains(file + ":3:39: not UTF-8 text (byte 0xe9)"));
+}
