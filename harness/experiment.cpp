@@ -349,7 +349,9 @@ class ExperimentParser {
 
 }  // namespace
 
-Experiment load_experiment(const std::string& path) { return ExperimentParser(path).parse(); }
+Experiment load_experiment(const std::string& path) {
+  return with_yaml_errors(path, [&] { return ExperimentParser(path).parse(); });
+}
 
 int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
   const Params& mine = cell.method.params;

@@ -37,6 +37,9 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, std::vec
   }
   std::map<std::string, YAML::Mark> first;
   for (const auto& entry : node) {
+    // Every reader takes keys as names: a list or mapping as a key ("[a]: 1") is refused here, once.
+    if (!entry.first.IsScalar() && !entry.first.IsNull())
+      throw Error(fmt::format("{}: a key must be a plain name, not a list or a mapping", yaml_where(file, entry.first)));
     if (entry.first.IsScalar()) {
       const std::string key = entry.first.Scalar();
       const auto [it, inserted] = first.emplace(key, entry.first.Mark());
@@ -50,6 +53,11 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, std::vec
 }
 
 }  // namespace
+
+Error yaml_error(const std::string& file, const YAML::Exception& e) {
+  if (e.mark.is_null()) return Error(fmt::format("{}: {}", file, e.msg));
+  return Error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
+}
 
 YAML::Node parse_yaml(const std::string& text, const std::string& file) {
   // Its strings become JSON (cell ids), which must be UTF-8: a Latin-1 path used to end in an uncaught

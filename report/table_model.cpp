@@ -74,10 +74,11 @@ std::string code_spans(const std::string& text, const char* open, const char* cl
   if (inside) out += close;
   return out;
 }
-// After a row's "\\\\", LaTeX reads a "[" as the start of a vertical space and a "*" as part of the command:
-// a cell that begins with either is shielded by an empty group.
-std::string tex(const std::string& text) {
-  std::string out = code_spans(latex_escape(text), "\\texttt{", "}");
+std::string tex(const std::string& text) { return code_spans(latex_escape(text), "\\texttt{", "}"); }
+// A row's first cell: after the previous row's "\\\\", LaTeX reads a "[" as the start of a vertical
+// space and a "*" as part of the command, so a cell that begins with either is shielded by an empty group.
+std::string tex_first_cell(const std::string& text) {
+  std::string out = tex(text);
   if (!out.empty() && (out[0] == '[' || out[0] == '*')) out = "{}" + out;
   return out;
 }
@@ -127,7 +128,7 @@ std::string render_latex(const TableFile& file) {
     out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", spec);
     auto line = [](const std::vector<std::string>& cells) {
       std::string l;
-      for (size_t i = 0; i < cells.size(); ++i) l += (i ? " & " : "") + tex(cells[i]);
+      for (size_t i = 0; i < cells.size(); ++i) l += i ? " & " + tex(cells[i]) : tex_first_cell(cells[i]);
       return l + " \\\\\n";
     };
     out += line(t.header) + "\\midrule\n";

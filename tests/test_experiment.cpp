@@ -162,3 +162,11 @@ TEST_CASE("a YAML file that is not UTF-8 is refused at its line and column", "[e
                                                        "train: none\ngrid: {method: [random], ratio: [0.1]}\n");
   CHECK_THROWS_WITH(load_experiment(file), Catch::Contains(file + ":3:39: not UTF-8 text (byte 0xe9)"));
 }
+
+TEST_CASE("a list as a key, or a list where a name belongs, is a clear error, not a yaml-cpp exception", "[experiment]") {
+  // Both used to escape as YAML::TypedBadConversion, which nothing catches (found by fuzzing).
+  const std::string list_key = write_experiment("list_key", "!x[ e]: e]\n");
+  CHECK_THROWS_WITH(load_experiment(list_key), Catch::Contains(list_key + ":1:1: a key must be a plain name"));
+  const std::string list_name = write_experiment("list_name", std::string(kBase) + "name: [a, b]\ngrid: {method: [random], ratio: [0.1]}\n");
+  CHECK_THROWS_AS(load_experiment(list_name), Error);
+}

@@ -83,6 +83,11 @@ TEST_CASE("LaTeX and HTML escaping", "[report]") {
   CHECK(latex_escape("87.50 ± 0.50 (n=3)") == "87.50 $\\pm$ 0.50 (n=3)");
   CHECK(latex_escape("dq_x 10% & #1 – OOM ×1") == "dq\\_x 10\\% \\& \\#1 -- OOM $\\times$1");
   CHECK(html_escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;");
+  // A row whose first cell starts with '[' is shielded from the previous row's \\ (a length there);
+  // other cells are left alone; a line break in a label is a space.
+  TableFile f{"t", "T", "", {ReportTable{"x", "", {"a", "b"}, {{"[x]\ny", "[1, 2]"}, {"*z", "w"}}, {}, 1}}, ""};
+  const std::string tex = render_latex(f);
+  CHECK_THAT(tex, Catch::Contains("\\midrule\n{}[x] y & [1, 2] \\\\\n{}*z & w \\\\\n"));
 }
 
 namespace {
