@@ -5,7 +5,7 @@
 # Per run: wall time per cell, CPU per cell (the runner and its cell processes), and the harness's
 # overhead per cell = (wall x jobs - the cells' recorded stage times) / cells: what is not a stage of a
 # cell (process start, library loading, the YAML, claims and database writes, the runner's own work).
-# Usage: bench/cell_overhead.sh BEFORE_DQBENCH AFTER_DQBENCH [SEEDS=100] [ROUNDS=2]
+# Usage: [JOBS="1 2"] bench/cell_overhead.sh BEFORE_DQBENCH AFTER_DQBENCH [SEEDS=100] [ROUNDS=2]
 set -u
 before="$1" after="$2" seeds="${3:-100}" rounds="${4:-2}"
 cells=$((20 * seeds))
@@ -31,7 +31,7 @@ YAML
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(uptime | sed 's/.*load average: //')"
 printf "%-7s %-4s %6s %12s %12s %16s\n" binary jobs cells "wall/cell s" "cpu/cell s" "overhead/cell s"
 for round in $(seq 1 "$rounds"); do
-  for jobs in 1 2; do
+  for jobs in ${JOBS:-1 2}; do
     for which in before after; do
       bin=$([ $which = before ] && echo "$before" || echo "$after")
       name="${which}_j${jobs}_r${round}"

@@ -94,6 +94,10 @@ TEST_CASE("durations parse in seconds, minutes and hours", "[core][units]") {
   CHECK_THROWS_WITH(parse_duration("0s", "w"), "w: duration '0s' must be positive");
   CHECK_THROWS_WITH(parse_duration("-5m", "w"), Catch::Contains("must be positive"));
   CHECK_THROWS_WITH(parse_duration("inf", "w"), Catch::Contains("must be positive"));
+  // A deadline is an integer count of nanoseconds: 1e300 hours would overflow it.
+  CHECK(parse_duration("87600h", "w") == 87600.0 * 3600);
+  CHECK_THROWS_WITH(parse_duration("1e300h", "w"), "w: duration '1e300h' is beyond any run (at most 87600h, ten years)");
+  CHECK_THROWS_WITH(parse_bytes("1e30TiB", "w"), Catch::Contains("is beyond any machine"));
 }
 
 TEST_CASE("sizes and durations print in the units people read", "[core][units]") {

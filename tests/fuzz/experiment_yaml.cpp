@@ -1,7 +1,8 @@
 // Fuzz target: the experiment YAML parser with matrix expansion (harness/experiment.h), as `dqbench
 // run`, `cells` and every cell process read a file. Every expanded cell's id, label and K-sweep k is
-// computed, as the runner does.
+// computed, as the runner does, and the dry run's listing (peak estimates, sizes and durations).
 #include "harness/experiment.h"
+#include "harness/status.h"
 #include "harness/store.h"
 #include "tests/fuzz/fuzz_target.h"
 
@@ -18,4 +19,5 @@ DQ_FUZZ_TARGET(experiment_yaml) {
     (void)dq::knn_sweep_k(ex, cell);
   }
   (void)dq::experiment_definition(ex);
+  (void)dq::render_dry_run(ex, nullptr);
 }
