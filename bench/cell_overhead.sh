@@ -12,21 +12,7 @@ cells=$((20 * seeds))
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 yaml() {  # name
-  cat > "$dir/$1.yaml" <<YAML
-name: overhead
-database: $dir/$1.db
-cache_dir: $dir/cache
-timeout: 60s
-threads: 1
-datasets:
-  syn: {kind: synthetic_embeddings, classes: 4, per_class: 250, dim: 16, clusters_per_class: 2}
-extractor: {kind: none}
-train: none
-grid:
-  method: [random, "bgfdq(k=5)"]
-  ratio: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
-  seed: [$(seq -s ', ' 0 $((seeds - 1)))]
-YAML
+  sh "$(dirname "$0")/../tests/cli/soak_matrix.sh" "$dir/$1.db" "$dir/cache" "$seeds" > "$dir/$1.yaml"
 }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(uptime | sed 's/.*load average: //')"
 printf "%-7s %-4s %6s %12s %12s %16s\n" binary jobs cells "wall/cell s" "cpu/cell s" "overhead/cell s"

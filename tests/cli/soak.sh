@@ -36,21 +36,7 @@ since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 q() { sqlite3 -cmd ".timeout 60000" "$1" "$2"; }
 
 write_yaml() {  # yaml database cache
-  cat > "$1" <<YAML
-name: soak
-database: $2
-cache_dir: $3
-timeout: 60s
-threads: 1
-datasets:
-  syn: {kind: synthetic_embeddings, classes: 4, per_class: 250, dim: 16, clusters_per_class: 2}
-extractor: {kind: none}
-train: none
-grid:
-  method: [random, "bgfdq(k=5)"]
-  ratio: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
-  seed: [$(seq -s ', ' 0 $((seeds - 1)))]
-YAML
+  sh "$(dirname "$0")/soak_matrix.sh" "$2" "$3" "$seeds" > "$1"
 }
 # The selections as bytes: ids and keep fractions of every cell.
 selections() { q "$1" "SELECT cell_id, count, sha256, hex(ids), hex(keep) FROM selections ORDER BY cell_id"; }
