@@ -84,8 +84,10 @@ for k in $(seq 1 "$kills"); do
     dd if=/dev/zero of="$mnt/filler" bs=64k 2> /dev/null
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$mnt/filler"
-    kill -0 "$pid" 2>/dev/null && echo "full disk: the runner was still running after 30 s" ||
-      echo "full disk: the runner stopped ($(grep -m1 -o "error: .*" "$dir/kill$k.out" | cut -c1-150))"
+    # A runner whose cells cannot be written stops (harness/runner.h, kStopAfterUnclaimedFailures) or
+    # fails on its own write; it does not go on starting cells that cannot run.
+    kill -0 "$pid" 2>/dev/null && fail "full disk: the runner was still running 30 s later"
+    echo "full disk: the runner stopped: $(grep -m1 -o "^stopped before the end: .*\|error: .*" "$dir/kill$k.out" | cut -c1-160)"
     full_disk_failed=$(q "$db" "SELECT count(*) FROM cells WHERE status='FAILED'")
   else  # spread over the run: the kills' waits add up to about 0.8 of the reference's time
     sleep "$(awk -v s="$RANDOM" -v t="$t_ref" -v k="$kills" 'BEGIN { srand(s); printf "%.2f", rand() * 1.6 * t / k }')"
