@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   dq::enable_models_library_loading(self_executable());  // LibTorch loads only when a network is needed
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
+  // The LibTorch flavour (README "GPU"): its version and whether CUDA is compiled in.
+  app.set_version_flag("--version", [] { return "dqbench, LibTorch " + dq::torch_build().text(); });
   const std::string command_line = joined_command_line(argc, argv);
 
   // run

@@ -10,7 +10,9 @@
 namespace dq {
 
 // auto -> cuda:0 when the linked LibTorch sees a CUDA device, else CPU; cpu -> CPU; cuda:N -> that
-// device, or dq::Error when it is not there (Debian's LibTorch is CPU-only).
+// device, or dq::Error when it is not there (Debian's LibTorch is CPU-only). A CUDA device turns on
+// cuDNN autotuning (benchmark mode: the fastest convolution algorithm per input shape, so GPU results
+// are not bit-repeatable; README "GPU").
 torch::Device to_torch_device(const DeviceSpec& device);
 // The same from YAML text ("auto", "cpu", "cuda", "cuda:1"); unknown text is a dq::Error.
 torch::Device resolve_device(const std::string& device);

@@ -12,7 +12,12 @@
 namespace dq {
 
 namespace {
-std::atomic<CudaDeviceCountFn> cuda_device_count_hook{nullptr};
+std::atomic<TorchBuildFn> torch_build_hook{nullptr};
+}
+
+std::string TorchBuild::text() const {
+  if (version.empty()) return "none";
+  return cuda.empty() ? fmt::format("{} (CPU only)", version) : fmt::format("{} (CUDA {})", version, cuda);
 }
 
 std::string DeviceSpec::text() const {
@@ -49,23 +54,31 @@ DeviceSpec parse_device(const std::string& text, const std::string& where) {
   throw Error(fmt::format("{}: unknown device '{}' (use auto, cpu, cuda or cuda:N)", where, text));
 }
 
-void set_cuda_device_count_hook(CudaDeviceCountFn fn) { cuda_device_count_hook.store(fn); }
+void set_torch_build_hook(TorchBuildFn fn) { torch_build_hook.store(fn); }
+
+TorchBuild torch_build() {
+  TorchBuildFn build_fn = torch_build_hook.load();
+  // dqbench loads LibTorch only now (models/models_library.h); its device.cpp installs the hook.
+  if (!build_fn && load_models_library_if_enabled()) build_fn = torch_build_hook.load();
+  return build_fn ? build_fn() : TorchBuild{};  // no LibTorch in this program: version ""
+}
 
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
-  CudaDeviceCountFn count_fn = cuda_device_count_hook.load();
-  // dqbench loads LibTorch only now (models/models_library.h); its device.cpp installs the hook.
-  if (!count_fn && load_models_library_if_enabled()) count_fn = cuda_device_count_hook.load();
-  if (!count_fn) return;  // no LibTorch in this program: nothing to ask
-  const int64_t count = count_fn();
-  if (count == 0)
-    throw Error(fmt::format("{}: device '{}' requested, but the linked LibTorch has no CUDA device (Debian's "
-                            "libtorch-dev is CPU-only: build against a CUDA LibTorch, see README 'GPU', or use "
-                            "device: auto or cpu)",
-                            where, device.text()));
-  if (device.index >= count)
+  const TorchBuild build = torch_build();
+  if (build.version.empty()) return;  // no LibTorch in this program: nothing to ask
+  if (build.cuda.empty())
+    throw Error(fmt::format("{}: device '{}' requested, but this dqbench's LibTorch {} has no CUDA compiled in "
+                            "(Debian's libtorch-dev is CPU-only: build the pip flavour, DQ_TORCH=pip sh "
+                            "scripts/build.sh, see README 'GPU'; or use device: auto or cpu)",
+                            where, device.text(), build.text()));
+  if (build.cuda_devices == 0)
+    throw Error(fmt::format("{}: device '{}' requested, but no CUDA GPU is visible to LibTorch {} (check the "
+                            "driver with nvidia-smi and CUDA_VISIBLE_DEVICES; or use device: auto or cpu)",
+                            where, device.text(), build.text()));
+  if (device.index >= build.cuda_devices)
     throw Error(fmt::format("{}: device '{}' requested, but only {} CUDA device(s) are visible", where, device.text(),
-                            count));
+                            build.cuda_devices));
 }
 
 }  // namespace dq

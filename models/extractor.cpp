@@ -13,6 +13,7 @@
 #include "core/npy.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
+#include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/networks.h"
 #include "models/torch_errors.h"
@@ -25,15 +26,15 @@ namespace {
 // checked (core/embedding_check.h) in the dtype the network returned, so a float64 output beyond the
 // float32 range is reported as such rather than as the infinity the conversion would make of it.
 template <typename Forward>
-Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forward&& fn, const EmbeddingOrigin& origin,
-                        const ProgressFn& progress) {
+Embeddings embed_images(const ImageSet& images, const Normalization& norm, torch::Device device, Forward&& fn,
+                        const EmbeddingOrigin& origin, const ProgressFn& progress) {
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
   const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
-    auto x = images_to_tensor(images.image(start), count, images.channels, images.height, images.width, norm);
+    auto x = images_to_device(images.image(start), count, images.channels, images.height, images.width, norm, device);
     auto raw = fn(x).to(torch::kCPU).contiguous();
     if (raw.dim() != 2 || raw.size(0) != count)
       throw Error(fmt::format("extractor returned shape {} for a batch of {} images; expected {} x d",
@@ -58,8 +59,16 @@ Embeddings embed_images(const ImageSet& images, const Normalization& norm, Forwa
 // A TorchScript module's output, or with `layer`: its method of that name, or else its top-level
 // children run in order up to and including `layer` (the usual way to cut a torchvision ResNet at
 // `avgpool`; valid for modules whose forward is their children in order). N x ... -> N x d.
-torch::Tensor torchscript_features(torch::jit::script::Module& module, const std::string& layer, torch::Tensor x) {
-  if (layer.empty()) return module.forward({x}).toTensor();
+torch::Tensor torchscript_features(torch::jit::script::Module& module, const std::string& layer, torch::Tensor x,
+                                   const std::string& path) {
+  if (layer.empty()) {
+    const c10::IValue out = module.forward({x});
+    if (!out.isTensor())
+      throw Error(fmt::format("extractor.path '{}': forward returned a {}, not an N x d tensor (set extractor.layer "
+                              "to the method or child that gives the embedding, e.g. features)",
+                              path, out.tagKind()));
+    return out.toTensor();
+  }
   if (auto method = module.find_method(layer)) return (*method)({x}).toTensor().flatten(1);
   for (auto child : module.named_children()) {
     x = child.value.forward({x}).toTensor();
@@ -71,12 +80,12 @@ torch::Tensor torchscript_features(torch::jit::script::Module& module, const std
 }  // namespace
 
 torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const {
-  return images_to_tensor(pixels, count, c, h, w, norm).to(device);
+  return images_to_device(pixels, count, c, h, w, norm, device);
 }
 
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
   if (classifier) return classifier->features(x.to(device));
-  return torchscript_features(*script, layer, x.to(device));
+  return torchscript_features(*script, layer, x.to(device), path);
 }
 
 std::string embedding_key(const Dataset& dataset, const Params& extractor) {
@@ -137,13 +146,16 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
     net.classifier->eval();
     return net;
   }
+  const std::string path = extractor.get_string("path");
+  if (!std::filesystem::is_regular_file(path))
+    throw Error(fmt::format("extractor.path: TorchScript file '{}' does not exist", path));
   try {
-    net.script = torch::jit::load(extractor.get_string("path"), net.device);
+    net.script = torch::jit::load(path, net.device);
   } catch (const c10::Error& e) {
-    throw Error(fmt::format("extractor: cannot load TorchScript file '{}': {}", extractor.get_string("path"),
-                            e.what_without_backtrace()));
+    throw Error(fmt::format("extractor.path: cannot load TorchScript file '{}': {}", path, e.what_without_backtrace()));
   }
   net.script->eval();
+  net.path = path;
   net.layer = extractor.get_string("layer");
   std::vector<std::string> children;
   for (auto c : net.script->named_children()) children.push_back(c.name);
@@ -193,7 +205,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
                                                           : "TorchScript extractor " + extractor.get_string("path");
   Embeddings out = converting_torch_errors("extractor", [&] {
     ExtractorNetwork net = load_extractor_network(dataset, extractor, extractor_model_path(cache_dir, key), progress);
-    return embed_images(dataset.train, net.norm, [&](torch::Tensor x) { return net.embed(x); },
+    return embed_images(dataset.train, net.norm, net.device, [&](torch::Tensor x) { return net.embed(x); },
                         {origin, dataset.train.labels, &dataset.class_names}, progress);
   });
   out.key = key;

@@ -20,9 +20,10 @@ struct ExtractorNetwork {
   std::optional<torch::jit::script::Module> script;  // kind torchscript: the user's module
   Normalization norm;                                // per-channel input normalisation (extractor `normalize`)
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
+  std::string path;                                  // torchscript: the file (for messages)
   torch::Device device = torch::kCPU;
 
-  // uint8 images (count x C x H x W) -> normalised float tensor on `device`.
+  // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h).
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
   // Normalised input -> N x d embeddings.
   torch::Tensor embed(const torch::Tensor& x);

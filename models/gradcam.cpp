@@ -9,8 +9,9 @@ torch::Tensor gradcampp(const torch::Tensor& a, const torch::Tensor& scores, con
   DQ_ASSERT(a.dim() == 4 && scores.dim() == 2 && a.size(0) == scores.size(0), "GradCAM++ needs N x K x h x w and N x C");
   // Images are independent: the gradient of the summed target scores gives each image its own g.
   const torch::Tensor y = scores.gather(1, target.to(torch::kLong).view({-1, 1})).sum();
-  const torch::Tensor g = torch::autograd::grad({y}, {a}, /*grad_outputs=*/{}, /*retain_graph=*/false)[0].detach();
-  const torch::Tensor act = a.detach();
+  // In float32 from here on, whatever precision the network ran in (bf16 autocast on a GPU).
+  const torch::Tensor g = torch::autograd::grad({y}, {a}, /*grad_outputs=*/{}, /*retain_graph=*/false)[0].detach().to(torch::kFloat32);
+  const torch::Tensor act = a.detach().to(torch::kFloat32);
   const torch::Tensor g2 = g * g, g3 = g2 * g;
   const torch::Tensor denom = 2 * g2 + (act * g3).sum({2, 3}, /*keepdim=*/true);
   const torch::Tensor alpha = torch::where(denom != 0, g2 / torch::where(denom != 0, denom, torch::ones_like(denom)),

@@ -17,6 +17,7 @@
 #include "core/hashing.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
+#include "models/device_batch.h"
 #include "models/networks.h"
 
 namespace dq {
@@ -143,8 +144,8 @@ torch::Tensor random_kept(int64_t n, int64_t l, int64_t keep, torch::Generator& 
 class InProjectMae final : public MaeReconstructor {
  public:
   InProjectMae(const Dataset& dataset, const Params& p, const PatchGrid& grid, const std::string& cache_dir,
-               const ProgressFn& progress)
-      : c_(config_from(dataset, p, grid)), net_(c_) {
+               const ProgressFn& progress, torch::Device device)
+      : c_(config_from(dataset, p, grid)), net_(c_), device_(device) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
                        dataset.train.height * dataset.train.width, mean_, stddev_);
     std::string path;
@@ -174,12 +175,15 @@ class InProjectMae final : public MaeReconstructor {
         net_ = MaeNet(c_);
       }
     }
+    net_->to(device_);
     if (metrics_.empty()) {
       train(dataset, p, progress);
       if (!path.empty())  // a failed cache write is a warning (core/atomic_file.h)
       {
         torch::serialize::OutputArchive archive;
+        net_->to(torch::kCPU);  // the cache file holds CPU tensors, loadable on any machine
         net_->save(archive);
+        net_->to(device_);
         archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
                                                 metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
         write_archive_cache(archive, path, "MAE");
@@ -191,10 +195,11 @@ class InProjectMae final : public MaeReconstructor {
 
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = images_to_tensor(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch, Normalization{mean_, stddev_});
-    const torch::Tensor kept = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
-                                   .to(torch::kBool);
-    const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept));
+    const torch::Tensor x = images_to_device(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch,
+                                             Normalization{mean_, stddev_}, device_);
+    const torch::Tensor kept = to_device(torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
+                                             .to(torch::kBool), device_);
+    const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept)).to(torch::kCPU);
     paste_predictions(images, n, masks, pred);
   }
 
@@ -232,23 +237,25 @@ class InProjectMae final : public MaeReconstructor {
     double last = 0;
     for (int64_t e = 0; e < epochs; ++e) {
       for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[order_rng.uniform_below(static_cast<uint64_t>(i + 1))]);
-      double sum = 0;
+      // The loss is summed on the device and read once per epoch: no host sync per step on a GPU.
+      auto sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
       for (int64_t start = 0; start < n; start += batch, ++step) {
         const int64_t count = std::min(batch, n - start);
         std::vector<uint8_t> pixels(static_cast<size_t>(count * train.image_bytes()));
         for (int64_t i = 0; i < count; ++i)
           std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
-        const auto x = images_to_tensor(pixels.data(), count, c_.channels, train.height, train.width, Normalization{mean_, stddev_});
-        const auto kept = random_kept(count, c_.tokens(), keep, gen);
+        const auto x = images_to_device(pixels.data(), count, c_.channels, train.height, train.width,
+                                        Normalization{mean_, stddev_}, device_);
+        const auto kept = to_device(random_kept(count, c_.tokens(), keep, gen), device_);
         const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
         const auto loss = masked_mse(net_->forward(x, kept), net_->patchify(x), kept);
         opt.zero_grad();
         loss.backward();
         opt.step();
-        sum += loss.item<double>() * count;
+        sum += loss.detach().to(torch::kFloat64) * static_cast<double>(count);
       }
-      last = sum / n;
+      last = sum.item<double>() / static_cast<double>(n);
       if (progress) progress(fmt::format("MAE epoch {}/{}: masked-patch MSE {:.4f} (normalised units)", e + 1, epochs, last));
     }
     metrics_["mae_train_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -309,31 +316,33 @@ class InProjectMae final : public MaeReconstructor {
 
   MaeConfig c_;
   MaeNet net_;
+  torch::Device device_;
   std::vector<float> mean_, stddev_;
   std::map<std::string, double> metrics_;
 };
 
+// A user's TorchScript MAE (scripts/export_mae.py writes the paper's ViT-L in this interface). It must
+// return the kept pixels as it got them: a file that changes any is refused, with the count.
 class ScriptMae final : public MaeReconstructor {
  public:
-  ScriptMae(const std::string& path, const Dataset& dataset, const PatchGrid& grid) : grid_(grid) {
-    channels_ = dataset.train.channels;
+  ScriptMae(const std::string& path, const Dataset& dataset, const PatchGrid& grid, torch::Device device)
+      : grid_(grid), channels_(dataset.train.channels), device_(device), path_(path) {
     try {
-      module_ = torch::jit::load(path);
+      module_ = torch::jit::load(path, device);
     } catch (const c10::Error& e) {
       throw Error(fmt::format("patches.mae_path: cannot load TorchScript MAE '{}': {}", path, e.what_without_backtrace()));
     }
     module_.eval();
-    path_ = path;
   }
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
     torch::NoGradGuard no_grad;
     const int64_t h = grid_.rows * grid_.patch, w = grid_.cols * grid_.patch;
     const std::vector<float> zero(static_cast<size_t>(channels_), 0.f), one(static_cast<size_t>(channels_), 1.f);
-    const auto x = images_to_tensor(images, n, channels_, h, w, Normalization{zero, one});
+    const auto x = images_to_device(images, n, channels_, h, w, Normalization{zero, one}, device_);
     const auto m = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, grid_.count()}, torch::kUInt8).to(torch::kFloat32);
     torch::Tensor y;
     try {
-      y = module_.forward({x, m}).toTensor();
+      y = module_.forward({x, to_device(m, device_)}).toTensor();
     } catch (const c10::Error& e) {
       throw Error(fmt::format("patches.mae_path '{}': forward(images, mask) failed: {}", path_, e.what_without_backtrace()));
     }
@@ -341,9 +350,18 @@ class ScriptMae final : public MaeReconstructor {
       throw Error(fmt::format("patches.mae_path '{}': forward returned shape {}, expected {}", path_,
                               fmt::join(y.sizes(), "x"), fmt::join(x.sizes(), "x")));
     const auto bytes = y.to(torch::kCPU).to(torch::kFloat32).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+    const auto original = torch::from_blob(images, {n, channels_, h, w}, torch::kUInt8);
+    const auto kept = m.to(torch::kBool).view({n, 1, grid_.rows, grid_.cols})
+                          .repeat_interleave(grid_.patch, 2).repeat_interleave(grid_.patch, 3).expand({n, channels_, h, w});
+    const int64_t changed = bytes.ne(original).logical_and(kept).sum().item<int64_t>();
+    if (changed > 0)
+      throw Error(fmt::format("patches.mae_path '{}': the MAE changed {} of the {} kept pixel values in a batch of {} "
+                              "images; kept patches must come back bit-identical (return the input where the mask "
+                              "is 1, as scripts/export_mae.py does)",
+                              path_, changed, kept.sum().item<int64_t>(), n));
     const uint8_t* src = bytes.data_ptr<uint8_t>();
     const int64_t img = channels_ * h * w;
-    for (int64_t i = 0; i < n; ++i)  // kept pixels stay as they are
+    for (int64_t i = 0; i < n; ++i)
       copy_dropped_patches(images + i * img, src + i * img, channels_, h, w, grid_,
                            masks.subspan(static_cast<size_t>(i * grid_.count()), static_cast<size_t>(grid_.count())));
   }
@@ -352,6 +370,7 @@ class ScriptMae final : public MaeReconstructor {
  private:
   PatchGrid grid_;
   int64_t channels_ = 0;
+  torch::Device device_;
   torch::jit::script::Module module_;
   std::string path_;
 };
@@ -366,14 +385,15 @@ std::string mae_cache_key(const Dataset& dataset, const Params& p, const PatchGr
 }
 
 std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
-                                           const std::string& cache_dir, const ProgressFn& progress) {
+                                           const std::string& cache_dir, const ProgressFn& progress,
+                                           torch::Device device) {
   const std::string path = patches.get_string("mae_path");
   if (!path.empty()) {
     if (!std::filesystem::is_regular_file(path))
       throw Error(fmt::format("patches.mae_path: TorchScript MAE file '{}' does not exist", path));
-    return std::make_unique<ScriptMae>(path, dataset, grid);
+    return std::make_unique<ScriptMae>(path, dataset, grid, device);
   }
-  return std::make_unique<InProjectMae>(dataset, patches, grid, cache_dir, progress);
+  return std::make_unique<InProjectMae>(dataset, patches, grid, cache_dir, progress, device);
 }
 
 }  // namespace dq

@@ -26,12 +26,15 @@ class MaeReconstructor {
   virtual std::map<std::string, double> metrics() const = 0;
 };
 
-// patches.mae_path set: loads that TorchScript file (forward(images N x C x H x W float in [0,1],
-// mask N x P float, 1 = kept) -> N x C x H x W in [0,1]); a missing or unloadable file is a dq::Error
-// naming the key. Otherwise: the in-project MAE, loaded from cache_dir/mae/<key>.pt or trained (a
-// damaged cache file is retrained and overwritten).
+// patches.mae_path set: loads that TorchScript file onto `device` (forward(images N x C x H x W float
+// in [0,1], mask N x P float, 1 = kept) -> N x C x H x W in [0,1], the kept pixels unchanged;
+// scripts/export_mae.py writes the paper's ViT-L MAE so); a missing or unloadable file, a wrong output
+// shape or changed kept pixels (with their count) are a dq::Error naming the key and the file.
+// Otherwise: the in-project MAE, loaded from cache_dir/mae/<key>.pt or trained (a damaged cache file
+// is retrained and overwritten).
 std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
-                                           const std::string& cache_dir, const ProgressFn& progress);
+                                           const std::string& cache_dir, const ProgressFn& progress,
+                                           torch::Device device = torch::kCPU);
 
 // Cache key of the in-project MAE for this dataset, config and grid.
 std::string mae_cache_key(const Dataset& dataset, const Params& patches, const PatchGrid& grid);

@@ -44,12 +44,21 @@ struct DeviceSpec {
 };
 // Throws dq::Error naming `where` for anything but auto | cpu | cuda | cuda:N.
 DeviceSpec parse_device(const std::string& text, const std::string& where);
+// The linked LibTorch as the experiment parser sees it (README "GPU": Debian's CPU-only 1.13 or PyPI's
+// torch 2.x with CUDA compiled in).
+struct TorchBuild {
+  std::string version;       // "2.14.1"
+  std::string cuda;          // the CUDA runtime compiled in, "13.0"; empty: CPU only
+  int64_t cuda_devices = 0;  // CUDA devices visible to this process
+  std::string text() const;  // "2.14.1 (CUDA 13.0)" or "1.13.1 (CPU only)"
+};
 // Validation hook for the experiment parser (LibTorch-free): throws dq::Error naming `where` when
-// `device` asks for a CUDA device the linked LibTorch does not have. dq_models installs the check
-// (models/device.cpp); a binary without LibTorch (dq_tests) accepts every device.
+// `device` asks for a CUDA device that the linked LibTorch cannot give: none compiled in, no GPU
+// visible, or too few. dq_models installs the hook (models/device.cpp); a binary without LibTorch
+// (dq_tests) accepts every device.
 void check_device_available(const DeviceSpec& device, const std::string& where);
-using CudaDeviceCountFn = int64_t (*)();
-void set_cuda_device_count_hook(CudaDeviceCountFn fn);
+using TorchBuildFn = TorchBuild (*)();
+void set_torch_build_hook(TorchBuildFn fn);
 
 // The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs().
 struct TrainRecipe {
@@ -148,6 +157,11 @@ void print_models_catalog(std::ostream& out);
 // Threads for OpenMP and LibTorch (LibTorch starts with 1 thread on small machines). 0 = all cores.
 // LibTorch-free (models_library.cpp): LibTorch gets the count when it is loaded.
 void set_compute_threads(int64_t threads);
-// The LibTorch version this build was configured with ("none" for a build without the models library).
+// The LibTorch of this program (models/device.cpp answers through set_torch_build_hook), loading the
+// models library first where dqbench has not loaded it yet (models/models_library.h); version "" in a
+// build without it. `dqbench --version` prints its text().
+TorchBuild torch_build();
+// For a cell's provenance, without loading anything: torch_build().text() when LibTorch is in this
+// process, else the configured version with "(not loaded)" (a selection-only cell), "none" without it.
 std::string torch_version();
 }  // namespace dq

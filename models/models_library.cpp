@@ -107,6 +107,9 @@ void set_compute_threads(int64_t threads) {
   if (const ModelsLibrary* lib = s.table.load(); lib && lib->set_torch_threads) lib->set_torch_threads(n);
 }
 
-std::string torch_version() { return DQ_TORCH_VERSION; }
+std::string torch_version() {
+  if (models_library_loaded()) return torch_build().text();
+  return DQ_MODELS_LIBRARY_BUILT ? fmt::format("{} (not loaded)", DQ_TORCH_VERSION) : "none";
+}
 
 }  // namespace dq

@@ -298,7 +298,9 @@ void normalise_crop_flip(const uint8_t* src, int64_t c, int64_t h, int64_t w, co
   }
 }
 
-void affine_from(const Normalization& norm, int64_t c, std::vector<float>& scale, std::vector<float>& shift) {
+}  // namespace
+
+void normalization_affine(const Normalization& norm, int64_t c, std::vector<float>& scale, std::vector<float>& shift) {
   DQ_ASSERT(static_cast<int64_t>(norm.mean.size()) == c && static_cast<int64_t>(norm.stddev.size()) == c,
             "normalisation has the wrong channel count");
   scale.resize(static_cast<size_t>(c));
@@ -308,8 +310,6 @@ void affine_from(const Normalization& norm, int64_t c, std::vector<float>& scale
     shift[i] = -norm.mean[i] / norm.stddev[i];
   }
 }
-
-}  // namespace
 
 Normalization normalization_for(Normalize kind, const ImageSet& images) {
   Normalization n;
@@ -336,7 +336,7 @@ Normalization normalization_for(Normalize kind, const ImageSet& images) {
 void gather_images(const ImageSet& images, const int64_t* ids, int64_t count, const Normalization& norm,
                    const CropFlip* crops, float* out) {
   std::vector<float> scale, shift;
-  affine_from(norm, images.channels, scale, shift);
+  normalization_affine(norm, images.channels, scale, shift);
   const int64_t bytes = images.image_bytes();
   for (int64_t k = 0; k < count; ++k)
     normalise_crop_flip(images.image(ids[k]), images.channels, images.height, images.width, crops ? crops[k] : CropFlip{},
@@ -346,7 +346,7 @@ void gather_images(const ImageSet& images, const int64_t* ids, int64_t count, co
 torch::Tensor images_to_tensor(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w,
                                const Normalization& norm) {
   std::vector<float> scale, shift;
-  affine_from(norm, c, scale, shift);
+  normalization_affine(norm, c, scale, shift);
   auto t = torch::empty({count, c, h, w}, torch::kFloat32);
   float* out = t.data_ptr<float>();
   const int64_t bytes = c * h * w;

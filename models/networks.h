@@ -47,6 +47,9 @@ int64_t count_parameters(torch::nn::Module& module);
 struct Normalization {
   std::vector<float> mean, stddev;
 };
+// The normalisation as x = pixel * scale[c] + shift[c] (float, two roundings): scale = 1 / (255 std),
+// shift = -mean / std. gather_images and images_to_device compute with these, so they agree bit for bit.
+void normalization_affine(const Normalization& norm, int64_t c, std::vector<float>& scale, std::vector<float>& shift);
 // `kind` for `images`: Dataset computes the set's own per-channel statistics; Cifar and ImageNet are the
 // published constants (3-channel images only, else dq::Error); None is [0,1].
 Normalization normalization_for(Normalize kind, const ImageSet& images);

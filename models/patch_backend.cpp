@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include <filesystem>
 #include <optional>
 
 #include "core/error.h"
@@ -47,7 +48,8 @@ class TorchPatchBackend final : public PatchBackend {
 
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
     converting_torch_errors("patches/reconstruction", [&] {
-      if (!mae_) mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_);
+      if (!mae_)  // on the extractor's device, as the rest of the patch stage
+        mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_, to_torch_device(train_recipe_from(extractor_).device));
       mae_->reconstruct(images, n, masks);
     });
   }
@@ -103,8 +105,10 @@ class TorchPatchBackend final : public PatchBackend {
   torch::jit::script::Module& cam_script() {
     if (!cam_) {
       const std::string path = patches_.get_string("cam_path");
+      if (!std::filesystem::is_regular_file(path))
+        throw Error(fmt::format("patches.cam_path: TorchScript file '{}' does not exist", path));
       try {
-        cam_ = torch::jit::load(path);
+        cam_ = torch::jit::load(path, network().device);
       } catch (const c10::Error& e) {
         throw Error(fmt::format("patches.cam_path: cannot load TorchScript file '{}': {}", path, e.what_without_backtrace()));
       }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
+#include "models/device_batch.h"
 #include "models/models.h"
 #include "models/networks.h"
 #include "models/torch_errors.h"
@@ -19,9 +20,15 @@ namespace {
 
 // A host tensor for one batch; page-locked when it is bound for a CUDA device (faster copies).
 torch::Tensor host_batch(int64_t count, const ImageSet& s, torch::Device device) {
-  auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  if (device.is_cuda()) options = options.pinned_memory(true);
-  return torch::empty({count, s.channels, s.height, s.width}, options);
+  return host_tensor({count, s.channels, s.height, s.width}, torch::kFloat32, device);
+}
+
+// Labels on the device, through page-locked memory: a copy from pageable memory would wait for the
+// device to finish every step queued before it.
+torch::Tensor labels_on_device(const int64_t* labels, int64_t count, torch::Device device) {
+  torch::Tensor host = host_tensor({count}, torch::kInt64, device);
+  std::copy_n(labels, count, host.data_ptr<int64_t>());
+  return to_device(host, device);
 }
 
 double evaluate(ClassifierImpl& model, const ImageSet& test, const Normalization& norm, torch::Device device) {
@@ -35,8 +42,8 @@ double evaluate(ClassifierImpl& model, const ImageSet& test, const Normalization
     std::iota(ids.begin(), ids.begin() + count, start);
     auto x = host_batch(count, test, device);
     gather_images(test, ids.data(), count, norm, nullptr, x.data_ptr<float>());
-    auto labels = torch::from_blob(const_cast<int64_t*>(test.labels.data() + start), {count}, torch::kInt64).to(device);
-    correct += model.forward(x.to(device, /*non_blocking=*/true)).argmax(1).eq(labels).sum();
+    auto labels = labels_on_device(test.labels.data() + start, count, device);
+    correct += model.forward(to_device(x, device)).argmax(1).eq(labels).sum();
   }
   return test.n > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(test.n) : 0.0;
 }
@@ -110,9 +117,9 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
       }
       auto x = host_batch(count, train, device);
       gather_images(train, ids, count, norm, crops.data(), x.data_ptr<float>());
-      auto y = torch::from_blob(batch_labels.data(), {count}, torch::kInt64).clone().to(device);
+      auto y = labels_on_device(batch_labels.data(), count, device);
       optimizer.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(model->forward(x.to(device, /*non_blocking=*/true)), y);
+      auto loss = torch::nn::functional::cross_entropy(model->forward(to_device(x, device)), y);
       loss.backward();
       optimizer.step();
       loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(count);

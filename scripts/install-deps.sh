@@ -4,7 +4,7 @@
 set -eu
 packages="cmake ninja-build g++ libtorch-dev libfaiss-dev libopenblas-dev libbenchmark-dev libsqlite3-dev sqlite3
   libfmt-dev libyaml-cpp-dev catch2 libcli11-dev zlib1g-dev libjpeg-dev libturbojpeg0-dev libpng-dev libssl-dev
-  nlohmann-json3-dev dataset-fashion-mnist python3-numpy"
+  nlohmann-json3-dev dataset-fashion-mnist python3-numpy python3-venv"
 if [ "${1:-}" = "--test-tools" ]; then packages="$packages chromium"; fi
 missing=""
 for p in $packages; do

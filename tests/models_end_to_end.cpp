@@ -9,6 +9,7 @@
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
+#include "models/models.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -58,6 +59,8 @@ grid:
   CHECK(count_rows(store, "SELECT count(*) FROM cells WHERE status='DONE'") == 2);
   CHECK(count_rows(store, "SELECT count(DISTINCT stage) FROM stages WHERE stage IN ('dataset','embed','select','train')") == 4);
   CHECK(count_rows(store, "SELECT count(*) FROM provenance WHERE length(git_commit) > 0 AND cores > 0") == 2);
+  // The LibTorch and whether CUDA is compiled in ("2.14.1 (CUDA 13.0)", "1.13.1 (CPU only)").
+  CHECK(count_rows(store, fmt::format("SELECT count(*) FROM provenance WHERE torch_version = '{}'", torch_version())) == 2);
   CHECK(count_rows(store, "SELECT count(*) FROM selections WHERE count = 150") == 1);
   // The second cell reuses the first cell's embeddings from the cache.
   CHECK(count_rows(store, "SELECT count(*) FROM metrics WHERE name='embed_from_cache' AND value=1") == 1);

@@ -1,5 +1,5 @@
 // The networks against the reference architectures' parameter counts, their output shapes, the
-// device check on a CPU-only LibTorch, CPU determinism of training, and the TorchScript extractor.
+// device check without CUDA or without a GPU, CPU determinism of training, and the TorchScript extractor.
 #include <torch/script.h>
 #include <torch/torch.h>
 #undef CHECK  // LibTorch's glog-style CHECK would replace Catch's: include Catch after it
@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "harness/experiment.h"
+#include "models/device_batch.h"
 #include "models/models.h"
 #include "models/networks.h"
 #include "test_helpers.h"
@@ -103,6 +104,22 @@ TEST_CASE("the CIFAR normalisation and crop-flip gather match torchvision's orde
   CHECK_THROWS_WITH(normalization_for(Normalize::ImageNet, s), Catch::Contains("3-channel"));
 }
 
+TEST_CASE("images normalised on the device equal the host normalisation bit for bit (CPU tensors)", "[networks][device]") {
+  // The path a GPU batch takes (page-locked bytes, copy, normalise there), run with CPU tensors.
+  const ImageSet s = tiny_images(5, 2, 9, 4);
+  const Normalization cifar = normalization_for(Normalize::Cifar, s), own = normalization_for(Normalize::Dataset, s);
+  for (const Normalization* norm : {&cifar, &own}) {
+    const torch::Tensor host = images_to_tensor(s.image(0), 5, 3, 9, 9, *norm);
+    const torch::Tensor device = images_to_device(s.image(0), 5, 3, 9, 9, *norm, torch::kCPU);
+    CHECK(device.device() == torch::Device(torch::kCPU));
+    CHECK(device.scalar_type() == torch::kFloat32);
+    CHECK(torch::equal(host, device));
+  }
+  const torch::Tensor t = host_tensor({4}, torch::kInt64, torch::kCPU);
+  CHECK_FALSE(t.is_pinned());  // page-locked only for a CUDA device
+  CHECK(to_device(t, torch::kCPU).data_ptr() == t.data_ptr());  // no copy on the CPU
+}
+
 TEST_CASE("training on CPU is deterministic for a fixed seed and thread count", "[networks][determinism]") {
   const ImageSet train = tiny_images(96, 4, 16, 2), test = tiny_images(40, 4, 16, 3);
   TrainRecipe r;
@@ -124,23 +141,29 @@ TEST_CASE("training on CPU is deterministic for a fixed seed and thread count", 
   CHECK(a.final_train_loss != c.final_train_loss);
 }
 
-TEST_CASE("cuda on a CPU-only LibTorch is an error naming the key before any cell runs", "[networks][device]") {
-  if (torch::cuda::is_available()) return;  // a CUDA build: nothing to refuse
+TEST_CASE("cuda without CUDA compiled in, or without a GPU, is an error naming the key before any cell runs",
+          "[networks][device]") {
+  const TorchBuild build = torch_build();
+  if (build.cuda_devices > 0) return;  // a GPU machine: nothing to refuse (scripts/gpu-check.sh runs there)
+  // Debian's LibTorch has no CUDA; the pip flavour has it compiled in, but this machine has no GPU.
+  const std::string why = build.cuda.empty() ? "has no CUDA compiled in" : "no CUDA GPU is visible";
+  CHECK(torch_version() == build.text());
+  CHECK(torch_version().find(build.cuda.empty() ? "(CPU only)" : "(CUDA ") != std::string::npos);
   const auto dir = test::scratch_dir("device");
   const std::string head = "datasets: {c: {kind: fashion_mnist, path: /nonexistent}}\ngrid: {method: [random], ratio: [0.2]}\n";
   test::write_text(dir / "train.yaml", head + "train:\n  epochs: 1\n  device: cuda\n");
   CHECK_THROWS_WITH(load_experiment((dir / "train.yaml").string()),
                     Catch::Contains("train.yaml:5:11 (key 'train.device'): device 'cuda:0' requested") &&
-                        Catch::Contains("CPU-only"));
+                        Catch::Contains(why) && Catch::Contains(build.text()));
   test::write_text(dir / "top.yaml", head + "device: cuda:1\nextractor: {kind: proxy}\n");
   CHECK_THROWS_WITH(load_experiment((dir / "top.yaml").string()),
-                    Catch::Contains("top.yaml:3:9 (key 'device'): device 'cuda:1' requested"));
+                    Catch::Contains("top.yaml:3:9 (key 'device'): device 'cuda:1' requested") && Catch::Contains(why));
   test::write_text(dir / "ok.yaml", head + "device: cpu\nextractor: {kind: proxy}\ntrain: {epochs: 1}\n");
   const Experiment ok = load_experiment((dir / "ok.yaml").string());
   CHECK(ok.cells[0].train->get_string("device") == "cpu");
   CHECK(ok.cells[0].extractor->get_string("device") == "cpu");
   CHECK(to_torch_device(parse_device("auto", "x")) == torch::Device(torch::kCPU));
-  CHECK_THROWS_WITH(resolve_device("cuda:0"), Catch::Contains("CPU-only"));
+  CHECK_THROWS_WITH(resolve_device("cuda:0"), Catch::Contains(why));
 }
 
 TEST_CASE("the TorchScript extractor calls a named method or stops after a named child", "[networks][extractor]") {

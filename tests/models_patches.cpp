@@ -115,6 +115,16 @@ std::vector<uint8_t> alternating_masks(int64_t n, int64_t p) {
   return m;
 }
 
+// patches params whose mae_path is a TorchScript module with `code` (forward(self, x, mask)) saved at `path`.
+Params script_mae_params(const std::filesystem::path& path, const std::string& code) {
+  torch::jit::Module module("ScriptMae");
+  module.define(code);
+  module.save(path.string());
+  Params p("patches", patch_specs());
+  p.set_from_text("mae_path", path.string(), "test");
+  return p;
+}
+
 void check_kept_identical(const std::vector<uint8_t>& before, const std::vector<uint8_t>& after, const std::vector<uint8_t>& masks,
                           const PatchGrid& g, int64_t side, bool expect_changes) {
   int64_t changed = 0;
@@ -162,17 +172,14 @@ TEST_CASE("in-project MAE keeps kept pixels bit-identical, caches, and rebuilds 
 
 TEST_CASE("a TorchScript MAE saved here loads and round-trips; a missing file names the key", "[mae]") {
   const auto dir = test::scratch_dir("mae_script");
-  torch::jit::Module module("GreyMae");
-  module.define(R"(
+  // Grey (0.5) in the dropped patches of a 2 x 2 grid of 4-px patches; the kept pixels as given.
+  Params p = script_mae_params(dir / "mae.pt", R"(
 def forward(self, x, mask):
-    return x * 0.0 + 0.5
+    kept = mask.view(-1, 1, 2, 2).repeat_interleave(4, 2).repeat_interleave(4, 3) > 0.5
+    return torch.where(kept, x, x * 0.0 + 0.5)
 )");
-  const std::string path = (dir / "mae.pt").string();
-  module.save(path);
   const Dataset d = tiny_images(4, 8);
   const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
-  Params p("patches", patch_specs());
-  p.set_from_text("mae_path", path, "test");
   auto mae = make_mae(d, p, g, "", nullptr);
   std::vector<uint8_t> pixels = d.train.pixels;
   const auto masks = alternating_masks(4, g.count());
@@ -183,6 +190,34 @@ def forward(self, x, mask):
 
   p.set_from_text("mae_path", (dir / "missing.pt").string(), "test");
   CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr), Catch::Contains("patches.mae_path") && Catch::Contains("missing.pt"));
+  test::write_text(dir / "not_torchscript.pt", "not a TorchScript archive");
+  p.set_from_text("mae_path", (dir / "not_torchscript.pt").string(), "test");
+  CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr),
+                    Catch::Contains("patches.mae_path: cannot load TorchScript MAE") && Catch::Contains("not_torchscript.pt"));
+}
+
+TEST_CASE("a TorchScript MAE that changes kept pixels is refused with their number", "[mae]") {
+  const auto dir = test::scratch_dir("mae_changes_kept");
+  const std::string path = (dir / "grey.pt").string();
+  const Params p = script_mae_params(path, "def forward(self, x, mask):\n    return x * 0.0 + 0.5\n");
+  const Dataset d = tiny_images(4, 8);
+  const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
+  auto mae = make_mae(d, p, g, "", nullptr);
+  const auto masks = alternating_masks(4, g.count());
+  // Brute force: the kept pixels whose value is not the grey (128) the module returns.
+  int64_t kept = 0, changed = 0;
+  for (int64_t k = 0; k < static_cast<int64_t>(d.train.pixels.size()); ++k) {
+    const int64_t img = k / 64, pix = k % 64, t = (pix / 8 / 4) * 2 + (pix % 8) / 4;
+    if (!masks[static_cast<size_t>(img * 4 + t)]) continue;
+    ++kept;
+    changed += d.train.pixels[static_cast<size_t>(k)] != 128;
+  }
+  REQUIRE(changed > 0);
+  std::vector<uint8_t> pixels = d.train.pixels;
+  CHECK_THROWS_WITH(mae->reconstruct(pixels.data(), 4, masks),
+                    Catch::Contains(fmt::format("patches.mae_path '{}': the MAE changed {} of the {} kept pixel values",
+                                                path, changed, kept)));
+  CHECK(pixels == d.train.pixels);  // nothing was written
 }
 
 namespace {
