@@ -26,6 +26,14 @@ struct Digest {
 };
 }  // namespace
 
+struct Sha256::State {
+  Digest digest;
+};
+Sha256::Sha256() : state_(std::make_unique<State>()) {}
+Sha256::~Sha256() = default;
+void Sha256::update(const void* data, size_t bytes) { state_->digest.update(data, bytes); }
+std::string Sha256::hex() { return state_->digest.hex(); }
+
 std::string sha256_hex(std::string_view data) {
   Digest d;
   d.update(data.data(), data.size());

@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/hashing.h"
 
 namespace dq {
 
@@ -131,26 +132,30 @@ NpyArray read_npy(const std::string& path) {
 }
 
 namespace {
-// Writes the header for `shape` and then `parts` back to back (their bytes must add up to the shape).
-void write_raw_parts(const std::string& path, const char* descr, const std::vector<std::span<const unsigned char>>& parts,
-                     size_t item, const std::vector<int64_t>& shape) {
+// The magic, header length and header that precede the data for `shape`.
+std::string npy_preamble(const char* descr, const std::vector<int64_t>& shape) {
   std::string shape_text = "(";
-  int64_t n = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
+  for (size_t i = 0; i < shape.size(); ++i)
     shape_text += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
-    n *= shape[i];
-  }
   shape_text += ")";
   std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_text);
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header;
+}
+
+// Writes the header for `shape` and then `parts` back to back (their bytes must add up to the shape).
+void write_raw_parts(const std::string& path, const char* descr, const std::vector<std::span<const unsigned char>>& parts,
+                     size_t item, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (const int64_t s : shape) n *= s;
+  const std::string preamble = npy_preamble(descr, shape);
   AtomicFileWriter out(path);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(len, 2);
-  out.write(header.data(), header.size());
+  out.write(preamble.data(), preamble.size());
   size_t written = 0;
   for (const auto& part : parts) {
     out.write(part.data(), part.size());
@@ -183,6 +188,16 @@ void write_npy(const std::string& path, const int32_t* data, const std::vector<i
 void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
   write_raw(path, "|u1", data, 1, shape);
 }
+std::string npy_sha256(const float* data, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (const int64_t s : shape) n *= s;
+  Sha256 digest;
+  const std::string preamble = npy_preamble("<f4", shape);
+  digest.update(preamble.data(), preamble.size());
+  digest.update(data, static_cast<size_t>(n) * sizeof(float));
+  return digest.hex();
+}
+
 void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,
                     const std::vector<int64_t>& shape) {
   std::vector<std::span<const unsigned char>> bytes;

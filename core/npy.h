@@ -24,6 +24,9 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
 void write_npy(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape);
 void write_npy(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape);
+// The sha256 of the file write_npy(path, data, shape) writes (header and data), computed without
+// writing it: the content hash of an array that may never reach the disk (core/content_hash.h).
+std::string npy_sha256(const float* data, const std::vector<int64_t>& shape);
 // float32 written from consecutive pieces (e.g. per-class blocks) without joining them in memory;
 // their sizes must add up to the shape.
 void write_npy_rows(const std::string& path, const std::vector<std::span<const float>>& parts,

@@ -4,6 +4,7 @@
 
 #include "core/embedding_check.h"
 #include "core/error.h"
+#include "core/hashing.h"
 
 namespace dq {
 
@@ -22,6 +23,25 @@ ImageSet ImageSet::subset(const std::vector<int64_t>& ids) const {
     out.labels[i] = labels[static_cast<size_t>(ids[i])];
   }
   return out;
+}
+
+std::string dataset_content_sha256(const Dataset& d) {
+  Sha256 digest;
+  digest.update("dq-dataset-content/1\n");
+  for (const auto& name : d.class_names) digest.update(fmt::format("class {} {}\n", name.size(), name));
+  for (const ImageSet* s : {&d.train, &d.test}) {
+    digest.update(fmt::format("split {} {} {} {} pixels {} labels {}\n", s->n, s->channels, s->height, s->width,
+                              s->pixels.size(), s->labels.size()));
+    digest.update(s->pixels.data(), s->pixels.size());
+    digest.update(s->labels.data(), s->labels.size() * sizeof(int64_t));
+  }
+  digest.update(fmt::format("features {} {}\n", d.feature_dim, d.train_features.size()));
+  digest.update(d.train_features.data(), d.train_features.size() * sizeof(float));
+  return digest.hex();
+}
+
+std::string dataset_identity(const Dataset& d) {
+  return d.content_sha256.empty() ? dataset_content_sha256(d) : d.content_sha256;
 }
 
 void validate_dataset(const Dataset& d, const std::string& source) {

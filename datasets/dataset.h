@@ -33,8 +33,11 @@ struct Dataset {
   std::vector<float> train_features;     // train.n x feature_dim when feature_dim > 0
   // What the loader skipped or noticed ("skipped_bad_images": 3), reported with every cell.
   std::map<std::string, double> load_report;
-  // Identity of the source and options; downstream caches (embeddings) key on it.
+  // Identity of the source files and options (and the decoding code): the decoded-dataset cache's key.
   std::string fingerprint;
+  // sha256 of the decoded content (dataset_content_sha256), set by load_dataset; every artefact made
+  // from the dataset (extractor network, embeddings, MAE) keys on it, and each cell records it.
+  std::string content_sha256;
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   bool has_images() const {
@@ -42,6 +45,14 @@ struct Dataset {
            train.pixels.size() == static_cast<size_t>(train.n * train.image_bytes());
   }
 };
+
+// sha256 of what the dataset holds, independent of where it came from: class names, both splits'
+// shapes, pixels and labels, and the features. The same images and labels from another copy of the
+// files give the same hash.
+std::string dataset_content_sha256(const Dataset& dataset);
+// dataset.content_sha256, or dataset_content_sha256(dataset) when it was not set (a dataset built in
+// code rather than loaded).
+std::string dataset_identity(const Dataset& dataset);
 
 // Checks the invariants every loader promises (a non-empty train split, label range, sizes, finite
 // features: core/embedding_check.h); throws dq::Error naming `source`.

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "core/code_identity.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "datasets/big_buffer.h"
@@ -111,6 +112,7 @@ void write_dataset_cache(const Dataset& d, const std::string& path) {
   };
   nlohmann::json header = {{"kind", d.kind},
                            {"fingerprint", d.fingerprint},
+                           {"content_sha256", dataset_identity(d)},
                            {"class_names", d.class_names},
                            {"load_report", d.load_report},
                            {"train", shape_json(d.train)},
@@ -176,6 +178,8 @@ std::optional<Dataset> read_dataset_cache(const std::string& path, const std::st
     Dataset d;
     d.kind = h.at("kind").get<std::string>();
     d.fingerprint = expected_fingerprint;
+    // Trusted because every section's CRC is checked below: the bytes are those it was computed from.
+    d.content_sha256 = h.at("content_sha256").get<std::string>();
     d.class_names = h.at("class_names").get<std::vector<std::string>>();
     d.load_report = h.at("load_report").get<std::map<std::string, double>>();
     d.feature_dim = h.at("feature_dim").get<int64_t>();
@@ -224,7 +228,10 @@ LoadedDataset load_dataset(const std::string& kind, const Params& params, const 
   const DatasetLoaderInfo& info = DatasetRegistry::instance().find(kind, where);
   LoadedDataset out;
   try {
-    const std::string fingerprint = info.fingerprint ? info.fingerprint(params) : "";
+    // The loader's identity of the sources and options, and the decoding code's identity: an edit of a
+    // loader or decoder rebuilds the cache.
+    const std::string source = info.fingerprint ? info.fingerprint(params) : "";
+    const std::string fingerprint = source.empty() ? "" : source + "|code:" + code_identity(Producer::Dataset);
     const bool use_cache = !cache_dir.empty() && !fingerprint.empty();
     if (use_cache) {
       out.cache_path = dataset_cache_path(cache_dir, kind, fingerprint);
@@ -239,6 +246,7 @@ LoadedDataset load_dataset(const std::string& kind, const Params& params, const 
     if (!out.from_cache) {
       out.dataset = info.load(params);
       out.dataset.fingerprint = fingerprint;
+      out.dataset.content_sha256 = dataset_content_sha256(out.dataset);
       if (use_cache) {
         try {
           std::filesystem::create_directories(cache_dir);

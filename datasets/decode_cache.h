@@ -1,12 +1,13 @@
 #pragma once
 // Decode once, reload fast: a decoded Dataset is stored as one flat binary file keyed by the
-// loader's fingerprint (source paths, sizes, mtimes + the options that change the data), so a
-// changed source or option gives a new key. Files are written atomically (tmp + rename); on reload
+// loader's fingerprint (source paths, sizes, mtimes + the options that change the data) and the
+// decoding code's identity (core/code_identity.h), so a changed source, option or loader gives a new
+// key. The header holds the content hash (Dataset::content_sha256) that downstream keys use. Files are written atomically (tmp + rename); on reload
 // the file is memory-mapped and every section is checked (size, CRC-32), so a truncated or
 // corrupt cache file is detected, reported and rebuilt instead of being trusted.
 //
 // Layout (native little-endian: a cache is local to the machine that wrote it):
-// "DQDSET01", u64 header length, JSON header (kind, fingerprint, class names, load report,
+// "DQDSET01", u64 header length, JSON header (kind, fingerprint, content sha256, class names, load report,
 // split shapes, sections with offset/bytes/crc32, file size), then the sections, 64-byte aligned:
 // train pixels, train labels (int64 LE), test pixels, test labels, train features (float32).
 #include <optional>
@@ -26,7 +27,8 @@ struct LoadedDataset {
 
 // Loads dataset `kind` with `params`, through the cache in `cache_dir` (empty = no cache).
 // `where` locates the dataset's definition for error messages (e.g. "x.yaml:4:3 dataset 'cifar10'").
-// Sets dataset.fingerprint to the loader's fingerprint.
+// Sets dataset.fingerprint (the loader's fingerprint and the decoding code's identity) and
+// dataset.content_sha256.
 LoadedDataset load_dataset(const std::string& kind, const Params& params, const std::string& cache_dir,
                            const std::string& where);
 

@@ -54,11 +54,11 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
                           .near_duplicates = p.get_double("near_duplicates"),
                           .duplicate_noise = p.get_double("duplicate_noise"),
                           .seed = static_cast<uint64_t>(p.get_int("seed"))});
-    d.fingerprint = "synthetic_embeddings-v1|" + p.canonical();
+    d.fingerprint = "synthetic_embeddings|" + p.canonical();
     validate_dataset(d, "synthetic_embeddings");
     return d;
   };
-  info.fingerprint = [](const Params& p) { return "synthetic_embeddings-v1|" + p.canonical(); };
+  info.fingerprint = [](const Params& p) { return "synthetic_embeddings|" + p.canonical(); };
   info.provides_images = false;
   return info;
 }

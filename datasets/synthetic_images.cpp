@@ -97,7 +97,7 @@ DatasetLoaderInfo make_synthetic_images_info() {
       {"seed", ParamType::Int, int64_t{0}, "seed of the per-sample variation", {}, 0.0, {}},
   };
   info.load = load_synthetic_images;
-  info.fingerprint = [](const Params& p) { return "synthetic_images|v1|" + params_identity(p); };
+  info.fingerprint = [](const Params& p) { return "synthetic_images|" + params_identity(p); };
   return info;
 }
 

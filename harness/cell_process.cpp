@@ -57,7 +57,10 @@ int run_cell_process(const CellProcessOptions& o) {
     std::cerr << prefix << "redoing " << cell->label() << ": " << claim.reason << std::endl;
   ex.cache_dir = preflight_cache_dir(ex.cache_dir, std::cerr);
   CellWatchdog watchdog(ex.database, cell->id(), ex.timeout_s);
-  CellRunOptions options{o.progress, o.command_line, o.hard_memory_limit};
+  CellRunOptions options;
+  options.progress_prefix = o.progress;
+  options.command_line = o.command_line;
+  options.hard_memory_limit = o.hard_memory_limit;
   const CellStatus status = run_cell(ex, *cell, store, options);
   return status == CellStatus::Done || status == CellStatus::Oom ? 0 : 1;
 }

@@ -24,6 +24,7 @@
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
+#include "harness/verify.h"
 #include "methods/method.h"
 #include "models/models_library.h"
 #include "report/commands.h"
@@ -138,6 +139,19 @@ int main(int argc, char** argv) {
   table->add_option("--experiment", table_experiment, "only this experiment (default: all in the database)");
   table->add_option("--format", table_format, "term | md");
 
+  // verify (harness/verify.h)
+  auto* verify = app.add_subcommand(
+      "verify", "check that a database's results are what they claim: recorded artefact hashes, pairing, clean tree, "
+                "one code per producer, selections re-derived from the cache");
+  std::string verify_db;
+  dq::VerifyOptions verify_options;
+  verify->add_option("database", verify_db, "results database")->required();
+  verify->add_option("--experiment", verify_options.experiment, "only this experiment (default: all in the database)");
+  verify->add_flag("--all", verify_options.all, "re-derive every DONE cell's selection (default: a sample)");
+  verify->add_option("--sample", verify_options.sample, "cells re-derived per experiment (default 3; 0: none)")
+      ->check(CLI::NonNegativeNumber);
+  verify->add_option("--cache", verify_options.cache_dir, "cache folder of the artefacts (default: the experiment's)");
+
   // cells
   auto* cells = app.add_subcommand("cells", "list an experiment's expanded cells with their ids and status");
   std::string cells_yaml;
@@ -211,6 +225,11 @@ int main(int argc, char** argv) {
       dq::Store store(db, dq::OpenMode::ReadOnly);
       std::cout << dq::render_results_table(store, experiment, format);
       return 0;
+    }
+    if (*verify) {
+      verify_options.run_cell = dq::run_cell;
+      const dq::VerifySummary summary = dq::verify_database(verify_db, verify_options, std::cout);
+      return summary.failures == 0 ? 0 : 1;
     }
     if (*cells) {
       const dq::Experiment ex = dq::load_experiment(cells_yaml);

@@ -16,13 +16,26 @@ namespace {
 const char* kCellCols =
     "cell_id, experiment, dataset, method, method_name, ratio, seed, config, status, started, finished, heartbeat, "
     "error, attempts, host, pid, pid_start";
-const char* kPerCellTables[] = {"stages", "metrics", "selections", "provenance"};
+const char* kPerCellTables[] = {"stages", "metrics", "selections", "provenance", "cell_artefacts"};
 const char* kFinished = "('DONE','OOM','FAILED','TIMEOUT')";
 
 int64_t scalar(Store& store, const std::string& sql) {
   Statement s(store.handle(), sql, store.path());
   s.step();
   return s.integer(0);
+}
+
+// The columns of `table` in both databases, comma-separated ("" when the shard lacks the table): a
+// shard from an older dqbench that could not be upgraded (read-only) is merged with what it has.
+std::string common_columns(Store& out, const std::string& table) {
+  Statement s(out.handle(),
+              fmt::format("SELECT m.name FROM main.pragma_table_info('{0}') m JOIN shard.pragma_table_info('{0}') s "
+                          "USING(name) ORDER BY m.cid",
+                          table),
+              out.path());
+  std::string columns;
+  while (s.step()) columns += (columns.empty() ? "" : ", ") + s.text(0);
+  return columns;
 }
 
 void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std::ostream& log) {
@@ -68,9 +81,11 @@ void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std:
                          kCellCols));
     for (const char* t : kPerCellTables) {
       out.exec(fmt::format("DELETE FROM main.{} WHERE cell_id IN (SELECT cell_id FROM temp.merge_pick)", t));
-      out.exec(fmt::format("INSERT INTO main.{0} SELECT * FROM shard.{0} WHERE cell_id IN "
+      const std::string columns = common_columns(out, t);
+      if (columns.empty()) continue;
+      out.exec(fmt::format("INSERT INTO main.{0}({1}) SELECT {1} FROM shard.{0} WHERE cell_id IN "
                            "(SELECT cell_id FROM temp.merge_pick)",
-                           t));
+                           t, columns));
     }
     out.exec("INSERT OR IGNORE INTO main.artefacts SELECT * FROM shard.artefacts");
     out.exec("DROP TABLE temp.merge_pick");

@@ -12,6 +12,8 @@
 #include <memory>
 #include <thread>
 
+#include "core/code_identity.h"
+
 namespace dq {
 
 namespace {
@@ -58,6 +60,10 @@ Provenance collect_provenance(int64_t threads, const std::string& torch_version,
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   p.omp_wait_policy = wait ? wait : "";
   p.command_line = command_line;
+  p.code_identity = build_code_identity();
+  p.library_versions = library_versions();
+  double load[1] = {-1};
+  p.load1_end = getloadavg(load, 1) == 1 ? load[0] : -1;
   return p;
 }
 

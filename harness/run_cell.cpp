@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <condition_variable>
 #include <functional>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
+#include "harness/cell_artefacts.h"
 #include "harness/method_notes.h"
 #include "harness/provenance.h"
 #include "methods/class_partition.h"
@@ -109,12 +112,69 @@ std::function<void(const std::string&, const std::string&)> method_note_sink(Sto
   return sink;
 }
 
+// The load average over the last minute (-1 when unknown).
+double load_average_1min() {
+  double load[1] = {-1};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
+// `dqbench verify`'s guard (CellRunOptions::expected_inputs): the cell may use an upstream artefact only
+// as recorded.
+class ExpectedInputs {
+ public:
+  explicit ExpectedInputs(const std::vector<CellArtefact>& expected) {
+    for (const auto& a : expected) by_kind_[a.kind] = a;
+  }
+  bool active() const { return !by_kind_.empty(); }
+  const CellArtefact* find(const std::string& kind) const {
+    auto it = by_kind_.find(kind);
+    return it == by_kind_.end() ? nullptr : &it->second;
+  }
+  // Throws unless the recorded `kind` (if any) has this key and content hash (empty: not compared).
+  void check(const std::string& kind, const std::string& key, const std::string& sha256) const {
+    const CellArtefact* a = find(kind);
+    if (!a) return;
+    if (!key.empty() && !a->key.empty() && key != a->key)
+      throw Error(fmt::format("input {}: this build and data make key {}, the cell used {} (another producer code "
+                              "identity or other inputs)",
+                              kind, short_hash(key), short_hash(a->key)));
+    if (!sha256.empty() && sha256 != a->sha256)
+      throw Error(fmt::format("input {}: here it hashes to {}, the cell used {}", kind, short_hash(sha256),
+                              short_hash(a->sha256)));
+  }
+  // Throws unless `path` exists (the recorded artefact is in the cache).
+  void require_file(const std::string& kind, const std::string& path) const {
+    const CellArtefact* a = find(kind);
+    if (!a) return;
+    std::error_code ec;
+    if (path.empty() || !std::filesystem::exists(path, ec))
+      throw Error(fmt::format("input {}: artefact {} {} not in cache", kind, kind, short_hash(a->sha256)));
+  }
+
+ private:
+  std::map<std::string, CellArtefact> by_kind_;
+};
+
+// Means over classes of the selections' diagnostics ("diag_<name>_mean").
+std::map<std::string, double> diagnostic_means(const std::vector<ClassSelection>& selections) {
+  std::map<std::string, std::pair<double, int>> diag;
+  for (const auto& s : selections)
+    for (const auto& [k, v] : s.diagnostics) {
+      diag[k].first += v;
+      diag[k].second += 1;
+    }
+  std::map<std::string, double> m;
+  for (const auto& [k, v] : diag) m["diag_" + k + "_mean"] = v.first / v.second;
+  return m;
+}
+
 }  // namespace
 
 CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, const CellRunOptions& options) {
   const std::string id = cell.id();
   const std::string prefix = options.progress_prefix.empty() ? "" : options.progress_prefix + " ";
   auto say = [&](const std::string& msg) { std::cerr << prefix << msg << std::endl; };
+  const double load_start = load_average_1min();
   store.start_cell(id);
   HeartbeatThread heartbeat(store.path(), id);
   if (options.hard_memory_limit) apply_address_space_limit(cell.memory_budget);
@@ -137,6 +197,11 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     for (; recorded < records.size(); ++recorded)
       store.record_stage(id, records[recorded], recorded + 1 == records.size() ? metrics : std::map<std::string, double>{});
   };
+  // What the cell used, recorded after each stage (a cell that fails later still shows what it read).
+  ArtefactLog artefacts;
+  CellStagesRun stages_run;
+  auto record_artefacts = [&] { store.record_cell_artefacts(id, artefacts.records()); };
+  const ExpectedInputs expected(options.expected_inputs);
 
   try {
     // 1. dataset
@@ -151,6 +216,14 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                                          {"dataset_from_cache", loaded.from_cache ? 1.0 : 0.0}};
       for (const auto& [k, v] : dataset.load_report) m["dataset_" + k] = v;
       record_new_stages(m);
+      artefacts.add({.kind = "dataset",
+                     .key = dataset.fingerprint.empty() ? "" : sha256_hex(dataset.fingerprint),
+                     .sha256 = dataset.content_sha256,
+                     .bytes = static_cast<int64_t>(dataset.train.pixels.size() + dataset.test.pixels.size() +
+                                                   dataset.train_features.size() * sizeof(float)),
+                     .from_cache = loaded.from_cache});
+      record_artefacts();
+      expected.check("dataset", "", dataset.content_sha256);
       say(fmt::format("dataset: {} train / {} test, {} classes ({:.1f}s)", dataset.train.n, dataset.test.n,
                       dataset.num_classes(), timer.records().back().wall_s));
     }
@@ -162,17 +235,35 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                               ex.file, cell.method.name, cell.dataset.name));
     Embeddings embeddings;
     if (cell.extractor) {
+      if (expected.active() && parse_extractor_kind(*cell.extractor) == ExtractorKind::Proxy) {
+        // Nothing is trained or embedded under verify: the recorded network and embeddings must be here.
+        const std::string net_key = extractor_network_key(dataset, *cell.extractor);
+        expected.check("extractor_network", net_key, "");
+        expected.require_file("extractor_network", extractor_model_path(ex.cache_dir, net_key));
+        if (const CellArtefact* e = expected.find("embeddings"))
+          expected.require_file("embeddings", embeddings_path(ex.cache_dir, e->key));
+      }
       auto scope = timer.scope("embed");
       // Extractor kind none needs no network: selection-only cells never load LibTorch.
       embeddings = parse_extractor_kind(*cell.extractor) == ExtractorKind::None
                        ? carried_features(dataset)
                        : models_library().compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
       scope.stop();
+      stages_run.extractor = true;
       record_new_stages({{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
                          {"embed_dim", static_cast<double>(embeddings.d)}});
       if (!embeddings.cache_path.empty())
         store.record_artefact(embeddings.key, "embeddings", embeddings.cache_path,
                               static_cast<int64_t>(embeddings.z.size() * sizeof(float)));
+      if (!embeddings.network.kind.empty()) artefacts.add(embeddings.network);
+      artefacts.add({.kind = "embeddings",
+                     .key = embeddings.key,
+                     .sha256 = embeddings.sha256,
+                     .bytes = static_cast<int64_t>(embeddings.z.size() * sizeof(float)),
+                     .from_cache = embeddings.from_cache});
+      record_artefacts();
+      expected.check("extractor_network", embeddings.network.key, embeddings.network.sha256);
+      expected.check("embeddings", embeddings.key, embeddings.sha256);
     } else if (method->needs_embeddings()) {
       throw Error(fmt::format("{}: method '{}' works on embeddings; add an 'extractor:' section (e.g. "
                               "{{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
@@ -193,7 +284,8 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                               .timer = timer,
                               .resources = {.train_images = dataset.has_images() ? &dataset.train : nullptr,
                                             .cache_dir = ex.cache_dir,
-                                            .embedding_key = embeddings.key,
+                                            .embedding_key = embeddings.sha256,
+                                            .artefact = [&](const ArtefactUse& use) { artefacts.add(use); },
                                             .knn_sweep_k = knn_sweep_k(ex, cell),
                                             .work_dir = ex.cache_dir + "/cells/" + id,
                                             .deadline = deadline,
@@ -203,20 +295,13 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       selected = std::move(selection.ids);
       keep = std::move(selection.keep);
       const double kept = selection.kept;
-      std::map<std::string, double> m;
-      std::map<std::string, std::pair<double, int>> diag;
-      for (const auto& s : selections) {
-        for (const auto& [k, v] : s.diagnostics) {
-          diag[k].first += v;
-          diag[k].second += 1;
-        }
-      }
-      for (const auto& [k, v] : diag) m["diag_" + k + "_mean"] = v.first / v.second;
+      std::map<std::string, double> m = diagnostic_means(selections);
       m["selected_samples"] = static_cast<double>(selected.size());
       m["sample_ratio"] = static_cast<double>(selected.size()) / static_cast<double>(dataset.train.n);
       m["storage_ratio"] = kept / static_cast<double>(dataset.train.n);
       record_new_stages(m);
       store.record_selection(id, selected, keep);
+      record_artefacts();
       say(fmt::format("select: {} samples ({:.2f}% of the training set, {:.2f}% storage) in {:.2f}s",
                       selected.size(), 100.0 * m["sample_ratio"], 100.0 * m["storage_ratio"],
                       timer.records().back().wall_s));
@@ -239,25 +324,32 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
         if (!cell.extractor)
           throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
                                   ex.file));
-        backend = models_library().make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir, say);
+        backend = models_library().make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir,
+                                                      embeddings.network.sha256, say);
       }
       PatchStageResult r = run_patch_stage(
           selections, {dataset.train, config, backend.get(), timer, derive_seed(cell.selection_seed(), "patches"),
                        ex.cache_dir});
       scope.stop();
+      stages_run.patch_stage = true;
       std::map<std::string, double> m = r.metrics;
-      // The cell's ratios become those of what is actually stored (the select stage's were from the
-      // method's keep fractions, and for SPD from its candidate order).
+      // The cell's counts and ratios become those of what is actually stored (the select stage's were
+      // from the method's keep fractions, and for SPD from its whole candidate order), and so do the
+      // method's diagnostics (SPD: those of the stored prefix).
+      for (const auto& [k, v] : diagnostic_means(selections)) m[k] = v;
+      m["selected_samples"] = static_cast<double>(r.ids.size());
       m["sample_ratio"] = m.at("patch_sample_ratio");
       m["storage_ratio"] = m.at("patch_storage_ratio");
       if (backend)
         for (const auto& [k, v] : backend->metrics()) m[k] = v;
       record_new_stages(m);
+      for (const auto& a : r.artefacts) artefacts.add(a);
       selected = std::move(r.ids);
       keep = std::move(r.keep);
       coreset_images = std::move(r.images);
       have_coreset_images = true;
       store.record_selection(id, selected, keep);  // the stored selection, with the applied keep fractions
+      record_artefacts();
       say(fmt::format("patches: {} images, {:.2f}% storage from the applied masks{} ({:.1f}s)", selected.size(),
                       100.0 * m["patch_storage_ratio"],
                       any_spd ? fmt::format(", SPD mean drop {:.3f}", m["spd_mean_drop"]) : std::string(),
@@ -265,21 +357,25 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     }
 
     // 5. coverage and redundancy of the selection in embedding space
-    if (!embeddings.z.empty()) {
+    if (!embeddings.z.empty() && !options.selection_only) {
       auto scope = timer.scope("metrics");
       const auto m = selection_metrics(classes.views, selections, memory);
       scope.stop();
+      stages_run.metrics = true;
       record_new_stages(m);
     }
 
     // 6. train + eval
-    if (cell.train && dataset.has_images() && dataset.test.n > 0) {
+    if (options.selection_only) {
+      // verify: the stored selection is what is compared
+    } else if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
       const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
       const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
                                                train_recipe_from(*cell.train, cell.ratio), cell.training_seed(),
                                                [&](const std::string& msg) { say("train: " + msg); });
       scope.stop();
+      stages_run.train = true;
       record_new_stages({{"top1", r.final_top1},
                          {"top1_best", r.best_top1},
                          {"train_loss", r.final_train_loss},
@@ -308,7 +404,11 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
   record_new_stages({});
   oom_metrics["declared_peak_bytes"] = static_cast<double>(memory.peak());
   store.record_metrics(id, oom_metrics);
-  store.finish_cell(id, status, error, collect_provenance(threads, torch_version(), options.command_line));
+  record_artefacts();
+  Provenance provenance = collect_provenance(threads, torch_version(), options.command_line);
+  provenance.code_identities = code_identities_json(producers_used(stages_run, artefacts));
+  provenance.load1_start = load_start;
+  store.finish_cell(id, status, error, provenance);
   if (status != CellStatus::Done) say(fmt::format("{}: {}", status_name(status), error));
   return status;
 }

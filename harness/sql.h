@@ -27,6 +27,7 @@ class Statement {
   void run() { while (step()) {} }
 
   std::string text(int col) const;
+  std::string blob(int col) const;  // the column's bytes, NULs included
   double real(int col) const;
   int64_t integer(int col) const;
   bool is_null(int col) const;

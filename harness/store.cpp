@@ -38,17 +38,27 @@ CREATE TABLE IF NOT EXISTS artefacts(
 CREATE TABLE IF NOT EXISTS provenance(
   cell_id TEXT PRIMARY KEY, git_commit TEXT, git_dirty INTEGER, host TEXT, cpu_model TEXT, cores INTEGER,
   threads INTEGER, torch_version TEXT, faiss_version TEXT, sqlite_version TEXT, build_type TEXT,
-  omp_wait_policy TEXT, command_line TEXT, recorded TEXT);
+  omp_wait_policy TEXT, command_line TEXT, recorded TEXT, code_identity TEXT, code_identities TEXT,
+  library_versions TEXT, load1_start REAL, load1_end REAL);
+CREATE TABLE IF NOT EXISTS cell_artefacts(
+  cell_id TEXT NOT NULL, kind TEXT NOT NULL, role TEXT NOT NULL, sha256 TEXT NOT NULL, key TEXT, bytes INTEGER,
+  from_cache INTEGER, parts INTEGER, PRIMARY KEY(cell_id, kind));
 )SQL";
 
-// Columns added after the first release: a database written by an older dqbench gains them on open.
+// Columns added after the first release: a database written by an older dqbench gains them on open
+// (in this order, which is also their order in kSchema, so every database has one column order).
 const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
-    {"experiments", "definition TEXT"}, {"cells", "host TEXT"}, {"cells", "pid INTEGER"}, {"cells", "pid_start TEXT"}};
+    {"experiments", "definition TEXT"}, {"cells", "host TEXT"},
+    {"cells", "pid INTEGER"},           {"cells", "pid_start TEXT"},
+    {"provenance", "code_identity TEXT"}, {"provenance", "code_identities TEXT"},
+    {"provenance", "library_versions TEXT"}, {"provenance", "load1_start REAL"},
+    {"provenance", "load1_end REAL"}};
+const std::vector<std::string> kMigratedTables = {"experiments", "cells", "provenance"};
 
 // The row is RUNNING and owned by the process bound at ?2 (host), ?3 (pid), ?4 (start).
 const char* kOwned = "cell_id=?1 AND status='RUNNING' AND host=?2 AND pid=?3 AND pid_start=?4";
 
-const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selections", "provenance"};
+const std::vector<const char*> kPerCellTables = {"stages", "metrics", "selections", "provenance", "cell_artefacts"};
 
 // Binds ?1..?4 of kOwned.
 Statement& bind_owned(Statement& s, const std::string& cell_id, const ProcessIdentity& owner) {
@@ -187,20 +197,32 @@ std::vector<std::string> Store::missing_columns(const std::string& table) {
 }
 
 void Store::migrate() {
-  for (const std::string table : {"experiments", "cells"})
+  for (const std::string& table : kMigratedTables)
     for (const std::string& column : missing_columns(table))
       exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", table, column));
 }
 
 // A read-only connection cannot add columns: a TEMP view of the same name (the temp schema is searched
 // first) shows the missing ones as NULL, so `table`, `cells` and `status` read an older database as is.
+// A table added since (cell_artefacts) is shown as an empty TEMP table of the same name.
 void Store::shadow_missing_columns() {
-  for (const std::string table : {"experiments", "cells"}) {
+  for (const std::string& table : kMigratedTables) {
+    if (!has_table(table)) continue;  // a database with no provenance yet
     std::string added;
     for (const std::string& column : missing_columns(table))
       added += fmt::format(", NULL AS {}", column.substr(0, column.find(' ')));
     if (!added.empty()) exec(fmt::format("CREATE TEMP VIEW {0} AS SELECT *{1} FROM main.{0}", table, added));
   }
+  if (!has_table("cell_artefacts"))
+    exec("CREATE TEMP TABLE cell_artefacts(cell_id TEXT NOT NULL, kind TEXT NOT NULL, role TEXT NOT NULL, sha256 TEXT "
+         "NOT NULL, key TEXT, bytes INTEGER, from_cache INTEGER, parts INTEGER, PRIMARY KEY(cell_id, kind))");
+}
+
+bool Store::has_table(const std::string& table) {
+  Statement s(db_, "SELECT count(*) FROM main.sqlite_master WHERE type='table' AND name=?", path_);
+  s.bind(1, table);
+  s.step();
+  return s.integer(0) > 0;
 }
 
 Store::~Store() { sqlite3_close(db_); }

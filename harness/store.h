@@ -48,6 +48,35 @@ struct Provenance {
   std::string host, cpu_model, torch_version, faiss_version, sqlite_version, build_type, omp_wait_policy;
   std::string command_line;
   int64_t cores = 0, threads = 0;
+  // The build's code identity (core/code_identity.h), the identities of the producers the cell used
+  // as JSON {"selection": "<sha256>", ...}, and the library versions the build was configured with.
+  std::string code_identity, code_identities, library_versions;
+  // The host's 1-minute load average when the cell started and ended (-1: unknown): timings taken
+  // under other load are not comparable.
+  double load1_start = -1, load1_end = -1;
+};
+
+// A stored selection (table selections): dataset ids in stored order, kept fractions, and the sha256
+// recorded for ids and keep (int64 then float32 bytes, native little-endian).
+struct StoredSelection {
+  std::vector<int64_t> ids;
+  std::vector<float> keep;
+  std::string sha256;
+};
+// The sha256 record_selection stores for `ids` and `keep`.
+std::string selection_sha256(const std::vector<int64_t>& ids, const std::vector<float>& keep);
+
+// One artefact a cell used or made, as recorded (table cell_artefacts; core/content_hash.h). Per-class
+// artefacts (KNN graphs, bins) are one record of `parts` classes: sha256 and key then hash the parts'
+// in class order.
+struct CellArtefact {
+  std::string kind;    // dataset, extractor_network, embeddings, knn_graph, bins, patch_scores, cam_network, mae, selection
+  std::string role;    // "input": the cell used it; "output": the cell made it (its stored selection)
+  std::string sha256;  // content hash
+  std::string key;     // cache key ("" when none)
+  int64_t bytes = -1;
+  bool from_cache = false;
+  int64_t parts = 1;
 };
 
 // When may a cell be (re)run? DONE and OOM never, unless forced; FAILED/TIMEOUT with retry_failed;
@@ -113,6 +142,8 @@ class Store {
   void record_metrics(const std::string& cell_id, const std::map<std::string, double>& metrics);
   void record_selection(const std::string& cell_id, const std::vector<int64_t>& ids, const std::vector<float>& keep);
   void record_artefact(const std::string& key, const std::string& kind, const std::string& path, int64_t bytes);
+  // The cell's record of the artefacts it used or made (replacing earlier records of the same kinds).
+  void record_cell_artefacts(const std::string& cell_id, const std::vector<CellArtefact>& artefacts);
   // Provenance + final status in one transaction: a cell is DONE only here.
   void finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
                    const Provenance& provenance);
@@ -127,6 +158,13 @@ class Store {
   std::vector<StageRecord> stages(const std::string& cell_id);
   // The hex sha256 of each selection (cell_id -> sha256).
   std::map<std::string, std::string> selection_hashes();
+  // What a cell recorded of its artefacts, by kind (empty for a cell of a database from before they
+  // were recorded). The one way to ask which bytes a cell's result came from (exports, verify).
+  std::vector<CellArtefact> cell_artefacts(const std::string& cell_id);
+  // The cell's stored selection; nullopt if none.
+  std::optional<StoredSelection> selection(const std::string& cell_id);
+  // The provenance recorded when the cell finished; nullopt if none.
+  std::optional<Provenance> provenance(const std::string& cell_id);
 
   sqlite3* handle() { return db_; }
   bool read_only() const { return read_only_; }
@@ -139,6 +177,7 @@ class Store {
   void migrate();
   void shadow_missing_columns();
   std::vector<std::string> missing_columns(const std::string& table);
+  bool has_table(const std::string& table);
   // Throws unless this process owns `cell_id` (inside a transaction).
   void require_owned(const std::string& cell_id);
   void claim_row(const std::string& cell_id);

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/hashing.h"
@@ -71,16 +72,32 @@ void Store::record_metrics(const std::string& cell_id, const std::map<std::strin
   tx.commit();
 }
 
+std::string selection_sha256(const std::vector<int64_t>& ids, const std::vector<float>& keep) {
+  Sha256 digest;
+  digest.update(ids.data(), ids.size() * sizeof(int64_t));
+  digest.update(keep.data(), keep.size() * sizeof(float));
+  return digest.hex();
+}
+
 void Store::record_selection(const std::string& cell_id, const std::vector<int64_t>& ids,
                              const std::vector<float>& keep) {
-  std::string bytes(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t));
-  bytes.append(reinterpret_cast<const char*>(keep.data()), keep.size() * sizeof(float));
+  const std::string sha = selection_sha256(ids, keep);
+  const int64_t bytes = static_cast<int64_t>(ids.size() * sizeof(int64_t) + keep.size() * sizeof(float));
   Transaction tx(db_, path_);
   require_owned(cell_id);
+  // The stored selection is also the cell's output artefact, with the same hash.
+  Statement(db_,
+            "INSERT OR REPLACE INTO cell_artefacts(cell_id, kind, role, sha256, key, bytes, from_cache, parts) "
+            "VALUES(?,'selection','output',?,'',?,0,1)",
+            path_)
+      .bind(1, cell_id)
+      .bind(2, sha)
+      .bind(3, bytes)
+      .run();
   Statement(db_, "INSERT OR REPLACE INTO selections(cell_id, count, sha256, ids, keep) VALUES(?,?,?,?,?)", path_)
       .bind(1, cell_id)
       .bind(2, static_cast<int64_t>(ids.size()))
-      .bind(3, sha256_hex(bytes))
+      .bind(3, sha)
       .bind_blob(4, ids.data(), static_cast<int64_t>(ids.size() * sizeof(int64_t)))
       .bind_blob(5, keep.data(), static_cast<int64_t>(keep.size() * sizeof(float)))
       .run();
@@ -101,6 +118,26 @@ void Store::record_artefact(const std::string& key, const std::string& kind, con
   tx.commit();
 }
 
+void Store::record_cell_artefacts(const std::string& cell_id, const std::vector<CellArtefact>& artefacts) {
+  Transaction tx(db_, path_);
+  require_owned(cell_id);
+  for (const CellArtefact& a : artefacts)
+    Statement(db_,
+              "INSERT OR REPLACE INTO cell_artefacts(cell_id, kind, role, sha256, key, bytes, from_cache, parts) "
+              "VALUES(?,?,?,?,?,?,?,?)",
+              path_)
+        .bind(1, cell_id)
+        .bind(2, a.kind)
+        .bind(3, a.role)
+        .bind(4, a.sha256)
+        .bind(5, a.key)
+        .bind(6, a.bytes)
+        .bind(7, int64_t{a.from_cache})
+        .bind(8, a.parts)
+        .run();
+  tx.commit();
+}
+
 void Store::finish_cell(const std::string& cell_id, CellStatus status, const std::string& error,
                         const Provenance& p) {
   Transaction tx(db_, path_);
@@ -108,7 +145,8 @@ void Store::finish_cell(const std::string& cell_id, CellStatus status, const std
   Statement(db_,
             fmt::format("INSERT OR REPLACE INTO provenance(cell_id, git_commit, git_dirty, host, cpu_model, cores, "
                         "threads, torch_version, faiss_version, sqlite_version, build_type, omp_wait_policy, "
-                        "command_line, recorded) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,{})",
+                        "command_line, recorded, code_identity, code_identities, library_versions, load1_start, "
+                        "load1_end) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,{},?,?,?,?,?)",
                         kSqlNow),
             path_)
       .bind(1, cell_id)
@@ -124,6 +162,11 @@ void Store::finish_cell(const std::string& cell_id, CellStatus status, const std
       .bind(11, p.build_type)
       .bind(12, p.omp_wait_policy)
       .bind(13, p.command_line)
+      .bind(14, p.code_identity)
+      .bind(15, p.code_identities)
+      .bind(16, p.library_versions)
+      .bind(17, p.load1_start)
+      .bind(18, p.load1_end)
       .run();
   Statement(db_, fmt::format("UPDATE cells SET status=?, error=?, finished={0}, heartbeat={0} WHERE cell_id=?", kSqlNow),
             path_)
@@ -148,6 +191,64 @@ std::vector<StageRecord> Store::stages(const std::string& cell_id) {
   std::vector<StageRecord> out;
   while (s.step()) out.push_back({s.text(0), s.real(1), s.real(2), s.integer(3)});
   return out;
+}
+
+std::optional<StoredSelection> Store::selection(const std::string& cell_id) {
+  Statement s(db_, "SELECT ids, keep, coalesce(sha256,'') FROM selections WHERE cell_id=?", path_);
+  s.bind(1, cell_id);
+  if (!s.step()) return std::nullopt;
+  StoredSelection out;
+  const std::string ids = s.blob(0), keep = s.blob(1);
+  out.ids.resize(ids.size() / sizeof(int64_t));
+  out.keep.resize(keep.size() / sizeof(float));
+  std::memcpy(out.ids.data(), ids.data(), out.ids.size() * sizeof(int64_t));
+  std::memcpy(out.keep.data(), keep.data(), out.keep.size() * sizeof(float));
+  out.sha256 = s.text(2);
+  return out;
+}
+
+std::vector<CellArtefact> Store::cell_artefacts(const std::string& cell_id) {
+  Statement s(db_,
+              "SELECT kind, role, sha256, coalesce(key,''), coalesce(bytes,-1), coalesce(from_cache,0), "
+              "coalesce(parts,1) FROM cell_artefacts WHERE cell_id=? ORDER BY kind",
+              path_);
+  s.bind(1, cell_id);
+  std::vector<CellArtefact> out;
+  while (s.step())
+    out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5) != 0, s.integer(6)});
+  return out;
+}
+
+std::optional<Provenance> Store::provenance(const std::string& cell_id) {
+  Statement s(db_,
+              "SELECT coalesce(git_commit,''), coalesce(git_dirty,0), coalesce(host,''), coalesce(cpu_model,''), "
+              "coalesce(torch_version,''), coalesce(faiss_version,''), coalesce(sqlite_version,''), "
+              "coalesce(build_type,''), coalesce(omp_wait_policy,''), coalesce(command_line,''), coalesce(cores,0), "
+              "coalesce(threads,0), coalesce(code_identity,''), coalesce(code_identities,''), "
+              "coalesce(library_versions,''), coalesce(load1_start,-1), coalesce(load1_end,-1) "
+              "FROM provenance WHERE cell_id=?",
+              path_);
+  s.bind(1, cell_id);
+  if (!s.step()) return std::nullopt;
+  Provenance p;
+  p.git_commit = s.text(0);
+  p.git_dirty = s.integer(1) != 0;
+  p.host = s.text(2);
+  p.cpu_model = s.text(3);
+  p.torch_version = s.text(4);
+  p.faiss_version = s.text(5);
+  p.sqlite_version = s.text(6);
+  p.build_type = s.text(7);
+  p.omp_wait_policy = s.text(8);
+  p.command_line = s.text(9);
+  p.cores = s.integer(10);
+  p.threads = s.integer(11);
+  p.code_identity = s.text(12);
+  p.code_identities = s.text(13);
+  p.library_versions = s.text(14);
+  p.load1_start = s.real(15);
+  p.load1_end = s.real(16);
+  return p;
 }
 
 std::map<std::string, std::string> Store::selection_hashes() {

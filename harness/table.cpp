@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/text_escape.h"
+#include "harness/cell_artefacts.h"
 
 namespace dq {
 
@@ -44,12 +45,66 @@ std::string mean_of(const std::vector<double>& v, double scale, int digits) {
   return fmt::format("{:.{}f}", mean / static_cast<double>(v.size()) * scale, digits);
 }
 
+// What the DONE cells recorded of their upstream artefacts and tree (harness/cell_artefacts.h): the
+// label of each cell's upstream when a dataset's cells do not share one (else ""), and the notes.
+struct Integrity {
+  std::map<std::string, std::string> part_of;  // cell id -> upstream label ("" when its dataset is not mixed)
+  std::vector<std::string> notes;
+};
+
+Integrity integrity_of(Store& store, const std::vector<CellRow>& rows) {
+  Integrity out;
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, UpstreamHashes>>> by_dataset;
+  int64_t done = 0, unrecorded = 0, dirty = 0;
+  for (const auto& row : rows) {
+    if (row.status != CellStatus::Done) continue;
+    ++done;
+    const auto provenance = store.provenance(row.cell_id);
+    UpstreamHashes h = upstream_hashes(store.cell_artefacts(row.cell_id));
+    if (h.empty()) ++unrecorded;
+    else by_dataset[{row.experiment, row.dataset}].push_back(
+        {row.cell_id, with_code(std::move(h), parse_code_identities(provenance ? provenance->code_identities : ""))});
+    if (provenance && provenance->git_dirty) ++dirty;
+  }
+  for (const auto& [dataset, cells] : by_dataset) {
+    std::vector<UpstreamHashes> hashes;
+    for (const auto& [id, h] : cells) hashes.push_back(h);
+    const auto parts = compatible_parts(hashes);
+    if (parts.size() < 2) continue;
+    std::string list;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      // A part is named by where it differs from the first part (the first by where the second differs).
+      const UpstreamHashes& mine = hashes[parts[p].front()];
+      const UpstreamHashes& other = hashes[parts[p == 0 ? 1 : 0].front()];
+      UpstreamHashes shown;
+      for (const auto& key : upstream_differences(mine, other)) shown[key] = mine.at(key);
+      const std::string label = upstream_text(shown);
+      for (size_t i : parts[p]) out.part_of[cells[i].first] = label;
+      list += fmt::format("{}[{}] {} cells", list.empty() ? "" : ", ", label, parts[p].size());
+    }
+    out.notes.push_back(fmt::format("note: the cells of {} on {} used different upstream artefacts or code ({}); rows "
+                                    "are split by them, never averaged together",
+                                    dataset.first, dataset.second, list));
+  }
+  if (unrecorded > 0)
+    out.notes.push_back(fmt::format("note: pairing unverified: {} of {} DONE cells record no artefact hashes (a "
+                                    "database from before dqbench recorded them; dqbench verify)",
+                                    unrecorded, done));
+  if (dirty > 0)
+    out.notes.push_back(fmt::format("note: {} of {} DONE cells ran from a tree with uncommitted changes (git_dirty)",
+                                    dirty, done));
+  return out;
+}
+
 }  // namespace
 
 std::string render_results_table(Store& store, const std::string& experiment, TableFormat format) {
-  std::map<std::tuple<std::string, std::string, double>, Group> groups;
-  for (const auto& row : store.cells(experiment)) {
-    Group& g = groups[{row.dataset, row.method, row.ratio}];
+  const std::vector<CellRow> cells = store.cells(experiment);
+  const Integrity integrity = integrity_of(store, cells);
+  std::map<std::tuple<std::string, std::string, double, std::string>, Group> groups;
+  for (const auto& row : cells) {
+    const auto part = integrity.part_of.find(row.cell_id);
+    Group& g = groups[{row.dataset, row.method, row.ratio, part == integrity.part_of.end() ? "" : part->second}];
     const std::string status = status_name(row.status);
     g.statuses[status] += 1;
     if (row.status != CellStatus::Done) continue;
@@ -68,7 +123,8 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
                                            "sample %", "storage %", "select s", "status"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& [key, g] : groups) {
-    const auto& [dataset, method, ratio] = key;
+    const auto& [dataset, name, ratio, part] = key;
+    const std::string method = part.empty() ? name : name + " [" + part + "]";
     std::string status;
     for (const auto& [s, n] : g.statuses) status += (status.empty() ? "" : " ") + fmt::format("{}:{}", s, n);
     const int done = g.statuses.count("DONE") ? g.statuses.at("DONE") : 0;
@@ -88,6 +144,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
     for (size_t i = 0; i < header.size(); ++i) sep += (i < 3 ? "---|" : "---:|");
     out += sep + "\n";
     for (const auto& r : rows) out += line(r);
+    for (const auto& n : integrity.notes) out += "\n" + n + "\n";
     return out;
   }
   // Terminal: aligned columns; width counts code points so "±" aligns.
@@ -117,6 +174,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   for (size_t w : widths) total += w + 2;
   out += std::string(total - 2, '-') + "\n";
   for (const auto& r : rows) out += line(r);
+  for (const auto& n : integrity.notes) out += n + "\n";
   return out;
 }
 

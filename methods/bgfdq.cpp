@@ -6,6 +6,8 @@
 // kept fractions reach ratio * M_c. Decisions and usage: methods/docs/bgfdq.md.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 
 #include "core/param_table.h"
 #include "methods/knn/knn.h"
@@ -122,9 +124,19 @@ class BgfdqMethod final : public PerClassMethod {
     diag["knn_graph_k"] = static_cast<double>(graph.computed_k);  // > k: served as a prefix of a larger graph
     diag["knn_exact"] = graph.exact_search ? 1 : 0;
     diag["duplicates"] = static_cast<double>(graph.duplicates);
-    diag["refills"] = static_cast<double>(ncs.refills);
-    diag["removals"] = static_cast<double>(ncs.removals);
-    diag["removals_per_pick"] = ncs.picks.empty() ? 0.0 : static_cast<double>(ncs.removals) / static_cast<double>(ncs.picks.size());
+    const auto counts = [](const NcsResult& r, size_t n) -> std::map<std::string, double> {
+      n = std::min(n, r.picks.size());
+      const int64_t removals = n == 0 ? 0 : r.removals_through[n - 1];
+      const int64_t refills = n == 0 ? 0 : r.refills_before[n - 1];
+      return {{"refills", static_cast<double>(refills)},
+              {"removals", static_cast<double>(removals)},
+              {"removals_per_pick", n == 0 ? 0.0 : static_cast<double>(removals) / static_cast<double>(n)}};
+    };
+    for (const auto& [k, v] : counts(ncs, ncs.picks.size())) diag[k] = v;
+    if (spd_) {  // SPD stores a prefix of the candidate order: its counts, not those of the whole order
+      auto shared = std::make_shared<const NcsResult>(std::move(ncs));
+      out.prefix_diagnostics = [shared, counts](size_t n) { return counts(*shared, n); };
+    }
     return out;
   }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/memory_budget.h"
 #include "core/params.h"
 #include "core/registry.h"
@@ -32,12 +33,18 @@ struct ClassView {
 };
 
 // What the cell provides a method beyond its embeddings: the training images, a cache folder for
-// artefacts keyed by the embeddings' identity, and, for methods that run outside this process
-// (methods/external.cpp), a private folder, the deadline and a sink for provenance strings.
+// artefacts keyed by the embeddings' content hash, a sink for the artefacts it used, and, for methods
+// that run outside this process (methods/external.cpp), a private folder, the deadline and a sink
+// for provenance strings.
 struct CellResources {
   const ImageSet* train_images = nullptr;  // ADQ's texture level, patch dropping; null: features only
   std::string cache_dir;                   // where methods may cache artefacts (bins, KNN graphs)
-  std::string embedding_key;               // identity of the embeddings, for those caches
+  // sha256 of the embeddings' bytes (Embeddings::sha256): what those caches key on, with their
+  // producer's code identity (core/code_identity.h). Empty: no caching.
+  std::string embedding_key;
+  // Where a method reports each artefact it read or built (one per class for KNN graphs and bins),
+  // for the cell's record (core/content_hash.h). Null: nobody records.
+  std::function<void(const ArtefactUse&)> artefact{};
   // The largest neighbour count k that any cell of this experiment with the same dataset, method
   // and search mode asks of these embeddings (0: unknown). With a cache, BGFDQ builds its exact KNN
   // graph at this k once and serves every smaller k of a K sweep as a prefix (methods/knn/knn.h).
@@ -76,6 +83,10 @@ struct ClassSelection {
   bool spd = false;
   double spd_threshold = 0;
   double spd_budget = 0;
+  // For a candidate order (spd): the method's diagnostics of its first n picks, which replace those
+  // of the whole order once the patch stage has cut it, so that a cell records the diagnostics of what
+  // it stored. Null: the diagnostics do not depend on the length.
+  std::function<std::map<std::string, double>(size_t n)> prefix_diagnostics{};
 };
 
 class SelectionMethod {

@@ -43,6 +43,7 @@ NcsResult neighbour_aware_selection(const NeighbourLists& lists, int64_t count, 
     swap_slots(selected, u);
     const int64_t x = order[static_cast<size_t>(selected++)];
     out.picks.push_back(x);
+    out.refills_before.push_back(out.refills);
     const int32_t* neighbours = lists.ids_of(x);
     for (int64_t t = 0; t < lists.k; ++t) {
       const int32_t nb = neighbours[t];
@@ -55,6 +56,7 @@ NcsResult neighbour_aware_selection(const NeighbourLists& lists, int64_t count, 
         ++out.removals;
       }
     }
+    out.removals_through.push_back(out.removals);
   }
   return out;
 }

@@ -14,6 +14,9 @@ struct NcsResult {
   std::vector<int64_t> picks;  // class-local rows in pick order: the priority order SPD consumes
   int64_t refills = 0;         // times the pool ran dry and was refilled with the removed samples
   int64_t removals = 0;        // neighbours taken out of the pool in total
+  // Per pick i: refills before it was drawn, and removals up to and including its own. SPD stores a
+  // prefix of the picks; these give the counts of that prefix.
+  std::vector<int64_t> refills_before, removals_through;
 };
 
 // Probability that the k-th nearest neighbour (k >= 1) of a pick leaves the pool.

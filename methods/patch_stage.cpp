@@ -90,12 +90,14 @@ class RankingCache {
   RankingCache(const PatchStageInput& in, const PatchGrid& grid) : in_(in), grid_(grid) {
     const int64_t p = grid.count();
     scores_.assign(static_cast<size_t>(in.train.n * p), std::numeric_limits<float>::quiet_NaN());
-    if (in.cache_dir.empty() || !in.backend || in.config.drop != PatchDrop::GradCamPP) return;
-    const std::string key = sha256_hex(fmt::format("{}|grid:{}x{}x{}|n:{}", in.backend->ranking_key(), grid.rows,
-                                                   grid.cols, grid.patch, in.train.n));
+    used_.assign(static_cast<size_t>(in.train.n), 0);
+    if (!in.backend || in.config.drop != PatchDrop::GradCamPP) return;
+    key_ = sha256_hex(fmt::format("{}|grid:{}x{}x{}|n:{}", in.backend->ranking_key(), grid.rows, grid.cols, grid.patch,
+                                  in.train.n));
+    if (in.cache_dir.empty()) return;
     const auto dir = std::filesystem::path(in.cache_dir) / "patch_scores";
     std::filesystem::create_directories(dir);
-    path_ = (dir / (key + ".npy")).string();
+    path_ = (dir / (key_ + ".npy")).string();
     if (!std::filesystem::exists(path_)) return;
     try {
       const NpyArray arr = read_npy(path_);
@@ -135,8 +137,28 @@ class RankingCache {
     }
     std::vector<float> out;
     out.reserve(ids.size() * static_cast<size_t>(grid_.count()));
-    for (int64_t id : ids) out.insert(out.end(), row(id), row(id) + grid_.count());
+    for (int64_t id : ids) {
+      out.insert(out.end(), row(id), row(id) + grid_.count());
+      used_[static_cast<size_t>(id)] = 1;
+    }
     return out;
+  }
+
+  // The scores the stage used, as an artefact (kind "patch_scores"): the ranking file's key and the
+  // sha256 of the rows of every image it ranked, by ascending id. Empty kind when nothing was ranked.
+  ArtefactUse artefact() {
+    Sha256 digest;
+    digest.update(fmt::format("dq-patch-scores/1 patches {}\n", grid_.count()));
+    int64_t rows = 0;
+    for (int64_t id = 0; id < static_cast<int64_t>(used_.size()); ++id) {
+      if (!used_[static_cast<size_t>(id)]) continue;
+      digest.update(&id, sizeof id);
+      digest.update(row(id), static_cast<size_t>(grid_.count()) * sizeof(float));
+      ++rows;
+    }
+    if (rows == 0) return {};
+    return {.kind = "patch_scores", .key = key_, .sha256 = digest.hex(),
+            .bytes = rows * grid_.count() * static_cast<int64_t>(sizeof(float)), .from_cache = computed_ == 0};
   }
 
   void save() const {
@@ -151,7 +173,8 @@ class RankingCache {
   const PatchStageInput& in_;
   PatchGrid grid_;
   std::vector<float> scores_;
-  std::string path_;
+  std::vector<char> used_;  // per training image: its scores were asked for
+  std::string key_, path_;
   int64_t computed_ = 0, loaded_ = 0;
 };
 
@@ -262,6 +285,8 @@ class PatchStage {
     const int64_t p = grid_.count();
     // SPD first: it decides which candidates are stored and at what theta.
     std::vector<int64_t> hist(kSpdThetas.size() + 1, 0);
+    // SPD's kept-patch counts per selection, as integers end to end (empty: from the keep fractions).
+    std::vector<std::vector<int64_t>> spd_kept(selections.size());
     std::vector<double> seen_offsets;  // offsets of every evaluated candidate, in units of its class threshold
     double spd_drop = 0, spd_seconds = 0;
     int64_t spd_stored = 0, spd_evaluated = 0;
@@ -284,6 +309,9 @@ class PatchStage {
       spd_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.ids = spd.ids;
       s.keep = spd.keep;
+      spd_kept[c] = spd.kept;
+      if (s.prefix_diagnostics)  // the method's diagnostics of the stored prefix, not of the whole order
+        for (const auto& [k, v] : s.prefix_diagnostics(s.ids.size())) s.diagnostics[k] = v;
       double drop = 0;
       for (double th : spd.theta) {
         hist[static_cast<size_t>(std::lround(th * 10))] += 1;
@@ -318,11 +346,14 @@ class PatchStage {
 
     // Masks for every stored image, then the reconstructed training images keyed by dataset id.
     std::vector<int64_t> keep_count;
-    for (const auto& s : selections) {
+    for (size_t c = 0; c < selections.size(); ++c) {
+      const auto& s = selections[c];
       DQ_ASSERT(s.ids.size() == s.keep.size(), "selection ids and keep differ in length");
+      DQ_ASSERT(spd_kept[c].empty() || spd_kept[c].size() == s.ids.size(), "one SPD count per stored sample");
       for (size_t i = 0; i < s.ids.size(); ++i) {
         r.ids.push_back(s.ids[i]);
-        keep_count.push_back(kept_patch_count(p, 1.0 - static_cast<double>(s.keep[i])));
+        keep_count.push_back(spd_kept[c].empty() ? kept_patch_count(p, 1.0 - static_cast<double>(s.keep[i]))
+                                                 : spd_kept[c][i]);
       }
     }
     const auto applied = masks(r.ids, keep_count);
@@ -343,6 +374,11 @@ class PatchStage {
       kept_patches += static_cast<double>(k);
       dropped_images += k < p ? 1 : 0;
     }
+    // The selections' keep fractions become those of the applied masks, so that what is measured of
+    // them afterwards (realised_storage_ratio in methods/metrics.h) is what is stored.
+    size_t at = 0;
+    for (auto& s : selections)
+      for (float& w : s.keep) w = r.keep[at++];
     const double n = static_cast<double>(t.n), stored = static_cast<double>(r.ids.size());
     m["patches_per_image"] = static_cast<double>(p);
     m["patch_size_px"] = static_cast<double>(grid_.patch);
@@ -352,6 +388,9 @@ class PatchStage {
     m["patch_images_with_drops"] = dropped_images;
     m["patch_rankings_computed"] = static_cast<double>(ranking_.computed());
     m["patch_rankings_from_cache"] = static_cast<double>(ranking_.loaded());
+    if (ArtefactUse scores = ranking_.artefact(); !scores.kind.empty()) r.artefacts.push_back(std::move(scores));
+    if (in_.backend)
+      for (auto& a : in_.backend->artefacts()) r.artefacts.push_back(std::move(a));
     return r;
   }
 

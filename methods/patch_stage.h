@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/params.h"
 #include "core/stage_timer.h"
 #include "datasets/dataset.h"
@@ -43,7 +44,8 @@ struct PatchConfig {
 class PatchBackend {
  public:
   virtual ~PatchBackend() = default;
-  // Identity of the ranking network and its options; the ranking cache is keyed on it.
+  // Identity of the ranking network (the content hash of its bytes), its options and the ranking
+  // code (core/code_identity.h); the ranking cache is keyed on it.
   virtual std::string ranking_key() const = 0;
   // GradCAM++ patch scores in [0, 1] of n = labels.size() images: n x grid.count(), row-major patches.
   virtual std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels,
@@ -56,6 +58,9 @@ class PatchBackend {
   virtual std::vector<float> embed(const uint8_t* images, int64_t n, int64_t& dim) = 0;
   // What the backend wants recorded with the stage (MAE training time and reconstruction error).
   virtual std::map<std::string, double> metrics() const { return {}; }
+  // The artefacts it used beyond the cell's extractor network (a TorchScript GradCAM++ network, the
+  // MAE), for the cell's record (core/content_hash.h).
+  virtual std::vector<ArtefactUse> artefacts() const { return {}; }
 };
 
 struct PatchStageInput {
@@ -72,11 +77,16 @@ struct PatchStageResult {
   std::vector<float> keep;     // kept patch fraction of each, from its applied mask
   ImageSet images;             // row i: the reconstructed image of train sample ids[i], its label
   std::map<std::string, double> metrics;
+  // What the stage used: the GradCAM++ scores (kind "patch_scores") and the backend's networks beyond
+  // the extractor (PatchBackend::artefacts), for the cell's record.
+  std::vector<ArtefactUse> artefacts;
 };
 
-// Runs ranking, SPD (for selections that request it: their ids/keep are cut to the stored prefix and
-// their diagnostics gain theta* statistics), dropping and reconstruction. Sub-stages are timed as
-// ranking, spd, dropping, reconstruction under the caller's open scope.
+// Runs ranking, SPD (for selections that request it: their ids/keep are cut to the stored prefix, their
+// diagnostics become those of the prefix (ClassSelection::prefix_diagnostics) and gain theta*
+// statistics; the kept-patch counts SPD chose are the masks applied), dropping and reconstruction.
+// Every selection's keep fractions become those of its applied masks. Sub-stages are timed as ranking,
+// spd, dropping, reconstruction under the caller's open scope.
 PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input);
 
 }  // namespace dq

@@ -31,12 +31,14 @@ SpdResult semantic_offset_dropping(std::span<const int64_t> candidates, double t
     out.evaluated += count;
     for (int64_t i = 0; i < count && !done; ++i) {
       const double theta = spd_pick_theta(thetas, std::span(off).subspan(static_cast<size_t>(i) * nt, nt), threshold);
-      const double w = static_cast<double>(kept_patch_count(patches, theta)) / static_cast<double>(patches);
+      const int64_t kept = kept_patch_count(patches, theta);
+      const double w = static_cast<double>(kept) / static_cast<double>(patches);
       done = out.stored + w >= budget;
       // The sample that reaches the budget stays unless it overshoots by more than half of itself.
       if (done && out.stored + w - budget > w / 2) break;
       out.ids.push_back(ids[static_cast<size_t>(i)]);
       out.theta.push_back(theta);
+      out.kept.push_back(kept);
       out.keep.push_back(static_cast<float>(w));
       out.stored += w;
     }

@@ -26,7 +26,11 @@ using SpdOffsetFn = std::function<std::vector<double>(std::span<const int64_t> i
 struct SpdResult {
   std::vector<int64_t> ids;   // stored samples: a prefix of the candidates, in their order
   std::vector<double> theta;  // theta* of each stored sample
-  std::vector<float> keep;    // kept fraction floor(P * (1 - theta*)) / P of each stored sample
+  // Kept patches of each stored sample, kept_patch_count(P, theta*): the mask the patch stage applies
+  // (carried as an integer: k / P as a float and back loses a patch for some theta on 7 x 7 and 14 x 14
+  // grids).
+  std::vector<int64_t> kept;
+  std::vector<float> keep;    // kept fraction kept / P of each stored sample (for the record)
   double stored = 0;          // sum of keep (in images)
   int64_t evaluated = 0;      // candidates whose offsets were computed (the last batch may run past the budget)
 };

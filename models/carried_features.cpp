@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/hashing.h"
+#include "core/npy.h"
 #include "datasets/dataset.h"
 #include "models/models.h"
 
@@ -17,7 +18,8 @@ Embeddings carried_features(const Dataset& dataset) {
   out.n = dataset.train.n;
   out.d = dataset.feature_dim;
   out.z = dataset.train_features;
-  out.key = sha256_hex(dataset.fingerprint + "|extractor:none");
+  out.key = sha256_hex("embeddings|dataset:" + dataset_identity(dataset) + "|extractor:none");
+  out.sha256 = npy_sha256(out.z.data(), {out.n, out.d});
   return out;
 }
 

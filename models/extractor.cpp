@@ -5,14 +5,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/atomic_file.h"
+#include "core/content_hash.h"
 #include "core/embedding_check.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "datasets/dataset.h"
-#include "datasets/source_files.h"
 #include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/networks.h"
@@ -88,83 +89,121 @@ torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
   return torchscript_features(*script, layer, x.to(device), path);
 }
 
-std::string embedding_key(const Dataset& dataset, const Params& extractor) {
-  // The networks' code version is part of the key: a changed architecture must not reuse old embeddings.
-  std::string identity = dataset.fingerprint + "|extractor:" + extractor.canonical() + "|networks:" + kNetworksVersion;
-  if (parse_extractor_kind(extractor) == ExtractorKind::TorchScript) identity += "|" + file_identity(extractor.get_string("path"));
-  return sha256_hex(identity);
+namespace {
+
+// The proxy network: loaded from the cache or trained (and cached), with its identity as an artefact.
+void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Params& extractor, const TrainRecipe& recipe,
+                         const std::string& cache_dir, const ProgressFn& progress) {
+  // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
+  // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
+  const ImageSet& train = dataset.train;
+  const uint64_t seed = static_cast<uint64_t>(extractor.get_int("seed"));
+  const auto fresh = [&] {
+    torch::manual_seed(seed);
+    return make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
+  };
+  net.artefact.kind = "extractor_network";
+  net.artefact.key = extractor_network_key(dataset, extractor);
+  const std::string model_path = extractor_model_path(cache_dir, net.artefact.key);
+  net.classifier = fresh();
+  if (!model_path.empty() && std::filesystem::exists(model_path)) {
+    try {
+      torch::serialize::InputArchive archive;
+      net.artefact.sha256 = read_archive_cache(archive, model_path);
+      net.classifier->load(archive);
+      net.artefact.from_cache = true;
+      net.artefact.bytes = static_cast<int64_t>(std::filesystem::file_size(model_path));
+      if (progress) progress(fmt::format("extractor network from cache {}", model_path));
+    } catch (const c10::Error& e) {  // damaged: retrain from the same initialisation
+      warn_cache_rebuild("extractor network", model_path, e.what_without_backtrace());
+      net.classifier = fresh();
+    }
+  }
+  net.classifier->to(net.device);
+  if (!net.artefact.from_cache) {
+    train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+    torch::serialize::OutputArchive archive;
+    net.classifier->save(archive);
+    net.artefact.sha256 = write_archive_cache(archive, model_path, "extractor network");  // a failed write warns
+    std::error_code ec;
+    if (!model_path.empty()) net.artefact.bytes = static_cast<int64_t>(std::filesystem::file_size(model_path, ec));
+  }
+  net.classifier->eval();
 }
 
-std::string extractor_model_path(const std::string& cache_dir, const std::string& key) {
-  if (cache_dir.empty()) return "";
-  return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
-}
+}  // namespace
 
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& model_path,
-                                        const ProgressFn& progress) {
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+                                        const ProgressFn& progress, const std::string& expected_sha256) {
   const ExtractorKind kind = parse_extractor_kind(extractor);
   if (kind == ExtractorKind::None)
     throw Error("extractor kind 'none' has no network (GradCAM++ and SPD in the patch stage need kind proxy or "
                 "torchscript)");
   const TrainRecipe recipe = train_recipe_from(extractor);
   set_compute_threads(recipe.threads);
-  const ImageSet& train = dataset.train;
   ExtractorNetwork net;
   net.device = to_torch_device(recipe.device);
-  net.norm = normalization_for(recipe.normalize, train);
+  net.norm = normalization_for(recipe.normalize, dataset.train);
   if (kind == ExtractorKind::Proxy) {
-    // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
-    // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
-    const uint64_t seed = static_cast<uint64_t>(extractor.get_int("seed"));
-    const auto fresh = [&] {
-      torch::manual_seed(seed);
-      return make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
-    };
-    net.classifier = fresh();
-    bool loaded = false;
-    if (!model_path.empty() && std::filesystem::exists(model_path)) {
-      try {
-        torch::serialize::InputArchive archive;
-        archive.load_from(model_path);
-        net.classifier->load(archive);
-        loaded = true;
-        if (progress) progress(fmt::format("extractor network from cache {}", model_path));
-      } catch (const c10::Error&) {
-        net.classifier = fresh();  // damaged: retrain from the same initialisation
-      }
+    load_or_train_proxy(net, dataset, extractor, recipe, cache_dir, progress);
+  } else {
+    const std::string path = extractor.get_string("path");
+    if (!std::filesystem::is_regular_file(path))
+      throw Error(fmt::format("extractor.path: TorchScript file '{}' does not exist", path));
+    try {
+      net.script = torch::jit::load(path, net.device);
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("extractor.path: cannot load TorchScript file '{}': {}", path, e.what_without_backtrace()));
     }
-    net.classifier->to(net.device);
-    if (!loaded) {
-      train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
-      if (!model_path.empty())  // a failed cache write is a warning (core/atomic_file.h)
-      {
-        torch::serialize::OutputArchive archive;
-        net.classifier->save(archive);
-        write_archive_cache(archive, model_path, "extractor network");
-      }
-    }
-    net.classifier->eval();
-    return net;
+    net.script->eval();
+    net.path = path;
+    net.layer = extractor.get_string("layer");
+    std::vector<std::string> children;
+    for (auto c : net.script->named_children()) children.push_back(c.name);
+    if (!net.layer.empty() && !net.script->find_method(net.layer) &&
+        std::find(children.begin(), children.end(), net.layer) == children.end())
+      throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
+                              net.layer, path, fmt::join(children, ", ")));
+    const std::string sha = sha256_file_hex(path);
+    net.artefact = {.kind = "extractor_network", .key = sha256_hex("torchscript|" + sha), .sha256 = sha,
+                    .bytes = static_cast<int64_t>(std::filesystem::file_size(path)), .from_cache = false};
   }
-  const std::string path = extractor.get_string("path");
-  if (!std::filesystem::is_regular_file(path))
-    throw Error(fmt::format("extractor.path: TorchScript file '{}' does not exist", path));
-  try {
-    net.script = torch::jit::load(path, net.device);
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("extractor.path: cannot load TorchScript file '{}': {}", path, e.what_without_backtrace()));
-  }
-  net.script->eval();
-  net.path = path;
-  net.layer = extractor.get_string("layer");
-  std::vector<std::string> children;
-  for (auto c : net.script->named_children()) children.push_back(c.name);
-  if (!net.layer.empty() && !net.script->find_method(net.layer) &&
-      std::find(children.begin(), children.end(), net.layer) == children.end())
-    throw Error(fmt::format("extractor layer '{}': '{}' has no method or top-level child of that name (children: {})",
-                            net.layer, extractor.get_string("path"), fmt::join(children, ", ")));
+  if (!expected_sha256.empty() && net.artefact.sha256 != expected_sha256)
+    throw Error(fmt::format("the extractor network is not the one the embeddings were made from (its bytes hash to "
+                            "{}, the embeddings' network to {}): {}; give the experiment a cache folder, or re-run "
+                            "the cell so that both come from one network",
+                            net.artefact.sha256.substr(0, 12), expected_sha256.substr(0, 12),
+                            net.artefact.from_cache ? "the cached file was replaced"
+                                                    : "retraining it gave other weights"));
   return net;
 }
+
+namespace {
+
+// Embeddings of `key` from the cache, or nullopt (missing, damaged or of another shape: a miss).
+std::optional<Embeddings> cached_embeddings(const Dataset& dataset, const std::string& path, const ProgressFn& progress) {
+  if (path.empty() || !std::filesystem::exists(path)) return std::nullopt;
+  NpyArray arr;
+  try {
+    arr = read_npy(path);
+  } catch (const Error& e) {  // truncated or damaged: a miss (core/atomic_file.h)
+    warn_cache_rebuild("embedding", path, e.what());
+    return std::nullopt;
+  }
+  if (arr.shape.size() != 2 || arr.shape[0] != dataset.train.n) return std::nullopt;  // stale or foreign: overwritten
+  Embeddings out;
+  out.n = arr.shape[0];
+  out.d = arr.shape[1];
+  check_embeddings(arr, {"cached embeddings " + path, dataset.train.labels, &dataset.class_names});
+  out.z = arr.as_float32(path);
+  out.from_cache = true;
+  out.cache_path = path;
+  out.sha256 = file_content_sha256(path);
+  if (progress) progress(fmt::format("embeddings from cache {}", path));
+  return out;
+}
+
+}  // namespace
 
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress) {
@@ -174,41 +213,41 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
                             extractor_kind_name(kind), dataset.kind));
 
-  const std::string key = embedding_key(dataset, extractor);
-  std::string path;
-  if (!cache_dir.empty()) {
-    path = (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
-    if (std::filesystem::exists(path)) {
-      NpyArray arr;
-      try {
-        arr = read_npy(path);
-      } catch (const Error& e) {  // truncated or damaged: a miss (core/atomic_file.h)
-        warn_cache_rebuild("embedding", path, e.what());
+  // A cached proxy network names its embeddings without being loaded: its content hash is on disk.
+  if (kind == ExtractorKind::Proxy) {
+    const std::string net_key = extractor_network_key(dataset, extractor);
+    const std::string net_path = extractor_model_path(cache_dir, net_key);
+    if (!net_path.empty() && std::filesystem::exists(net_path)) {
+      const std::string net_sha = file_content_sha256(net_path);
+      const std::string key = embeddings_key(dataset, extractor, net_sha);
+      if (auto cached = cached_embeddings(dataset, embeddings_path(cache_dir, key), progress)) {
+        cached->key = key;
+        cached->network = {.kind = "extractor_network", .key = net_key, .sha256 = net_sha,
+                           .bytes = static_cast<int64_t>(std::filesystem::file_size(net_path)), .from_cache = true};
+        return std::move(*cached);
       }
-      if (arr.shape.size() == 2 && arr.shape[0] == dataset.train.n) {
-        Embeddings out;
-        out.n = arr.shape[0];
-        out.d = arr.shape[1];
-        check_embeddings(arr, {"cached embeddings " + path, dataset.train.labels, &dataset.class_names});
-        out.z = arr.as_float32(path);
-        out.from_cache = true;
-        out.key = key;
-        out.cache_path = path;
-        if (progress) progress(fmt::format("embeddings from cache {}", path));
-        return out;
-      }
-      // A stale or foreign file under our key: recompute and overwrite.
     }
   }
 
   const std::string origin = kind == ExtractorKind::Proxy ? fmt::format("proxy extractor ({})", extractor.get_string("arch"))
                                                           : "TorchScript extractor " + extractor.get_string("path");
   Embeddings out = converting_torch_errors("extractor", [&] {
-    ExtractorNetwork net = load_extractor_network(dataset, extractor, extractor_model_path(cache_dir, key), progress);
-    return embed_images(dataset.train, net.norm, net.device, [&](torch::Tensor x) { return net.embed(x); },
-                        {origin, dataset.train.labels, &dataset.class_names}, progress);
+    ExtractorNetwork net = load_extractor_network(dataset, extractor, cache_dir, progress);
+    const std::string key = embeddings_key(dataset, extractor, net.artefact.sha256);
+    if (auto cached = cached_embeddings(dataset, embeddings_path(cache_dir, key), progress)) {
+      cached->key = key;
+      cached->network = net.artefact;
+      return std::move(*cached);
+    }
+    Embeddings e = embed_images(dataset.train, net.norm, net.device, [&](torch::Tensor x) { return net.embed(x); },
+                                {origin, dataset.train.labels, &dataset.class_names}, progress);
+    e.key = key;
+    e.network = net.artefact;
+    return e;
   });
-  out.key = key;
+  if (out.from_cache) return out;
+  out.sha256 = npy_sha256(out.z.data(), {out.n, out.d});
+  const std::string path = embeddings_path(cache_dir, out.key);
   if (!path.empty() && try_write_cache(path, "embedding", [&] { write_npy(path, out.z.data(), {out.n, out.d}); }))
     out.cache_path = path;
   return out;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/params.h"
 #include "models/models.h"
 #include "models/networks.h"
@@ -22,6 +23,10 @@ struct ExtractorNetwork {
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
   std::string path;                                  // torchscript: the file (for messages)
   torch::Device device = torch::kCPU;
+  // What the network is as an artefact: kind "extractor_network", its key (proxy: the cache key of its
+  // weights; torchscript: of the file's content), the sha256 of its bytes (the .pt written or read, or
+  // the user's file) and whether it came from the cache.
+  ArtefactUse artefact;
 
   // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h).
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
@@ -29,15 +34,12 @@ struct ExtractorNetwork {
   torch::Tensor embed(const torch::Tensor& x);
 };
 
-// Identity of the embeddings of `dataset` under `extractor` params (the embedding cache key).
-std::string embedding_key(const Dataset& dataset, const Params& extractor);
-
-// Builds the extractor of kind proxy or torchscript. A proxy network is trained on the full training
-// split once and kept at `model_path` (when not empty; a damaged file is retrained and overwritten).
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& model_path,
-                                        const ProgressFn& progress);
-
-// `cache_dir/embeddings/<key>.pt` for the proxy network behind the embeddings of `key` ("" without a cache).
-std::string extractor_model_path(const std::string& cache_dir, const std::string& key);
+// Builds the extractor of kind proxy or torchscript. A proxy network is loaded from `cache_dir`
+// (when not empty) or trained on the full training split once and kept there (a damaged file is
+// retrained and overwritten). With `expected_sha256`, a network whose bytes have another hash (the
+// file was replaced after the embeddings were made from it, or retraining without a cache gave other
+// weights) is a dq::Error: the patch stage must use the network its embeddings came from.
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+                                        const ProgressFn& progress, const std::string& expected_sha256 = "");
 
 }  // namespace dq

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "core/atomic_file.h"
+#include "core/code_identity.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/rng.h"
@@ -24,9 +25,6 @@ namespace dq {
 namespace {
 
 namespace nn = torch::nn;
-
-// Bump when the MAE's architecture or training changes: cached MAEs are keyed on it.
-constexpr const char* kMaeVersion = "1";
 
 // Fixed 2-D sin-cos position embedding (MAE's), rows*cols x dim.
 torch::Tensor sincos_2d(int64_t rows, int64_t cols, int64_t dim) {
@@ -149,17 +147,19 @@ class InProjectMae final : public MaeReconstructor {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
                        dataset.train.height * dataset.train.width, mean_, stddev_);
     std::string path;
+    artefact_.kind = "mae";
+    artefact_.key = mae_cache_key(dataset, p, grid);
     if (!cache_dir.empty()) {
       const auto dir = std::filesystem::path(cache_dir) / "mae";
       std::filesystem::create_directories(dir);
-      path = (dir / (mae_cache_key(dataset, p, grid) + ".pt")).string();
+      path = (dir / (artefact_.key + ".pt")).string();
     }
     torch::manual_seed(static_cast<uint64_t>(p.get_int("mae_seed")));
     net_ = MaeNet(c_);
     if (!path.empty() && std::filesystem::exists(path)) {
       try {
         torch::serialize::InputArchive archive;
-        archive.load_from(path);
+        artefact_.sha256 = read_archive_cache(archive, path);
         net_->load(archive);
         torch::Tensor meta;
         archive.read("dq_meta", meta);
@@ -167,6 +167,8 @@ class InProjectMae final : public MaeReconstructor {
         metrics_["mae_recon_mse"] = meta[1].item<double>();
         metrics_["mae_mean_fill_mse"] = meta[2].item<double>();
         metrics_["mae_from_cache"] = 1;
+        artefact_.from_cache = true;
+        artefact_.bytes = static_cast<int64_t>(std::filesystem::file_size(path));
         if (progress) progress(fmt::format("MAE from cache {}", path));
       } catch (const c10::Error&) {
         if (progress) progress(fmt::format("MAE cache {} is damaged: retraining", path));
@@ -178,16 +180,15 @@ class InProjectMae final : public MaeReconstructor {
     net_->to(device_);
     if (metrics_.empty()) {
       train(dataset, p, progress);
-      if (!path.empty())  // a failed cache write is a warning (core/atomic_file.h)
-      {
-        torch::serialize::OutputArchive archive;
-        net_->to(torch::kCPU);  // the cache file holds CPU tensors, loadable on any machine
-        net_->save(archive);
-        net_->to(device_);
-        archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
-                                                metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
-        write_archive_cache(archive, path, "MAE");
-      }
+      torch::serialize::OutputArchive archive;
+      net_->to(torch::kCPU);  // the cache file holds CPU tensors, loadable on any machine
+      net_->save(archive);
+      net_->to(device_);
+      archive.write("dq_meta", torch::tensor({metrics_["mae_train_seconds"], metrics_["mae_recon_mse"],
+                                              metrics_["mae_mean_fill_mse"]}, torch::kFloat64));
+      artefact_.sha256 = write_archive_cache(archive, path, "MAE");  // a failed cache write is a warning
+      std::error_code ec;
+      if (!path.empty()) artefact_.bytes = static_cast<int64_t>(std::filesystem::file_size(path, ec));
       metrics_["mae_from_cache"] = 0;
     }
     net_->eval();
@@ -204,8 +205,10 @@ class InProjectMae final : public MaeReconstructor {
   }
 
   std::map<std::string, double> metrics() const override { return metrics_; }
+  ArtefactUse artefact() const override { return artefact_; }
 
  private:
+  ArtefactUse artefact_;
   // Writes de-normalised predictions (rounded bytes) into the dropped patches only.
   void paste_predictions(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const torch::Tensor& pred) {
     auto m = torch::from_blob(mean_.data(), {1, c_.channels, 1, 1});
@@ -333,6 +336,9 @@ class ScriptMae final : public MaeReconstructor {
       throw Error(fmt::format("patches.mae_path: cannot load TorchScript MAE '{}': {}", path, e.what_without_backtrace()));
     }
     module_.eval();
+    const std::string sha = sha256_file_hex(path);
+    artefact_ = {.kind = "mae", .key = sha256_hex("torchscript|" + sha), .sha256 = sha,
+                 .bytes = static_cast<int64_t>(std::filesystem::file_size(path)), .from_cache = false};
   }
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) override {
     torch::NoGradGuard no_grad;
@@ -366,8 +372,10 @@ class ScriptMae final : public MaeReconstructor {
                            masks.subspan(static_cast<size_t>(i * grid_.count()), static_cast<size_t>(grid_.count())));
   }
   std::map<std::string, double> metrics() const override { return {{"mae_torchscript", 1}}; }
+  ArtefactUse artefact() const override { return artefact_; }
 
  private:
+  ArtefactUse artefact_;
   PatchGrid grid_;
   int64_t channels_ = 0;
   torch::Device device_;
@@ -378,7 +386,8 @@ class ScriptMae final : public MaeReconstructor {
 }  // namespace
 
 std::string mae_cache_key(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
-  std::string id = dataset.fingerprint + "|mae:" + kMaeVersion + fmt::format("|grid:{}x{}x{}", grid.rows, grid.cols, grid.patch);
+  std::string id = "mae|dataset:" + dataset_identity(dataset) + "|code:" + code_identity(Producer::Mae) +
+                   fmt::format("|grid:{}x{}x{}", grid.rows, grid.cols, grid.patch);
   for (const auto& [k, v] : p.values())
     if (k.rfind("mae_", 0) == 0) id += "|" + k + "=" + param_value_to_string(v);
   return sha256_hex(id);

@@ -24,6 +24,8 @@ class MaeReconstructor {
   virtual void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks) = 0;
   // Training time, reconstruction error, cache hit.
   virtual std::map<std::string, double> metrics() const = 0;
+  // The network as an artefact (kind "mae"): its key, the sha256 of its bytes, whether it was cached.
+  virtual ArtefactUse artefact() const = 0;
 };
 
 // patches.mae_path set: loads that TorchScript file onto `device` (forward(images N x C x H x W float
@@ -36,7 +38,8 @@ std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params&
                                            const std::string& cache_dir, const ProgressFn& progress,
                                            torch::Device device = torch::kCPU);
 
-// Cache key of the in-project MAE for this dataset, config and grid.
+// Cache key of the in-project MAE: the dataset's content, the MAE options, the grid and the MAE code's
+// identity (core/code_identity.h).
 std::string mae_cache_key(const Dataset& dataset, const Params& patches, const PatchGrid& grid);
 
 }  // namespace dq

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/params.h"
 
 namespace dq {
@@ -124,16 +125,34 @@ struct Embeddings {
   int64_t n = 0, d = 0;
   std::vector<float> z;  // n x d, row i = train sample i
   bool from_cache = false;
-  std::string key;       // identity: dataset fingerprint + extractor params
+  std::string key;       // cache key: dataset content, network content, extractor params, code identity
+  std::string sha256;    // sha256 of their .npy bytes (written or read): what downstream caches key on
   std::string cache_path;
+  // The network they were computed with (kind "extractor_network"; empty kind for extractor kind none).
+  // The patch stage loads exactly this one (its sha256 is checked).
+  ArtefactUse network;
 };
 
-// Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split.
+// Keys and paths of the extractor's cached artefacts, LibTorch-free (models/extractor_keys.cpp) so that
+// the cell runner can check the cache under `dqbench verify` without loading the models library.
+// Cache key of the proxy extractor's weights: what they are trained from (the dataset's content, the
+// extractor's parameters) and the training code's identity (core/code_identity.h).
+std::string extractor_network_key(const Dataset& dataset, const Params& extractor);
+// `cache_dir/embeddings/<key>.pt` for the proxy network of that key ("" without a cache).
+std::string extractor_model_path(const std::string& cache_dir, const std::string& key);
+// Cache key of the embeddings: the dataset's content, the network's content hash, the extractor's
+// parameters and the embedding code's identity. A retrained network (other bytes) gives other keys.
+std::string embeddings_key(const Dataset& dataset, const Params& extractor, const std::string& network_sha256);
+// `cache_dir/embeddings/<key>.npy` ("" without a cache).
+std::string embeddings_path(const std::string& cache_dir, const std::string& key);
+
+// Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split. A cached
+// proxy network names its embeddings by its content hash (core/content_hash.h) without being loaded.
 // LibTorch (models_library.h) for kinds proxy and torchscript; kind none is carried_features().
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
-// Extractor kind `none`: the features a dataset carries (synthetic_embeddings), keyed by its
-// fingerprint. Throws dq::Error for a dataset with images only. LibTorch-free (carried_features.cpp).
+// Extractor kind `none`: the features a dataset carries (synthetic_embeddings), keyed by the dataset's
+// content identity, with the content hash of their .npy bytes. Throws dq::Error for a dataset with images only. LibTorch-free (carried_features.cpp).
 Embeddings carried_features(const Dataset& dataset);
 
 // The networks of the patch stage (models/patch_backend.cpp): GradCAM++ on the extractor network (or a
@@ -141,9 +160,11 @@ Embeddings carried_features(const Dataset& dataset);
 // file, patches.mae_path, or the in-project MAE, trained once and cached under cache_dir/mae/).
 // Networks load lazily, on first use.
 class PatchBackend;
+// `network_sha256` is Embeddings::network.sha256: the network GradCAM++ and SPD run is the one the
+// embeddings came from, or the stage fails.
 std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
                                                  const Params& patches, const std::string& cache_dir,
-                                                 const ProgressFn& progress);
+                                                 const std::string& network_sha256, const ProgressFn& progress);
 // A network's identity card for `dqbench models`: parameter count for a given input.
 struct NetworkInfo {
   std::string arch;

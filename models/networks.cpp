@@ -6,7 +6,9 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/hashing.h"
 #include "datasets/dataset.h"
+#include "datasets/source_files.h"
 
 namespace dq {
 namespace {
@@ -377,13 +379,22 @@ void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw,
   }
 }
 
-bool write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what) {
-  return write_cache_file(path, what, [&](AtomicFileWriter& out) {
-    std::ostringstream bytes;
-    archive.save_to(bytes);
-    const std::string data = bytes.str();
-    out.write(data.data(), data.size());
-  });
+std::string write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what) {
+  std::ostringstream out;
+  archive.save_to(out);
+  const std::string data = out.str();
+  if (!path.empty())
+    write_cache_file(path, what, [&](AtomicFileWriter& file) { file.write(data.data(), data.size()); });
+  return sha256_hex(data);
+}
+
+std::string read_archive_cache(torch::serialize::InputArchive& archive, const std::string& path) {
+  std::vector<uint8_t> bytes;
+  read_file_bytes(path, bytes);
+  const std::string data(bytes.begin(), bytes.end());
+  std::istringstream in(data);
+  archive.load_from(in);
+  return sha256_hex(data);
 }
 
 }  // namespace dq

@@ -9,9 +9,6 @@
 
 namespace dq {
 
-// Bump whenever a network's definition changes: cached embeddings are keyed on it.
-inline constexpr const char* kNetworksVersion = "2";
-
 // A network that can also return its penultimate-layer features (the embedding).
 struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor features(torch::Tensor x) = 0;
@@ -85,8 +82,12 @@ TrainResult train_model_in_place(ClassifierImpl& model, const ImageSet& train, c
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
                                  const std::function<void(const std::string&)>& progress);
 
-// Writes a serialised module (`archive`) as the cache file `path` through core/atomic_file.h: unique
-// temporary, fsync, rename; a failure (disk full, unwritable folder) is a warning and `false`.
-bool write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what);
+// Serialises a module (`archive`) and returns the sha256 of its bytes (the artefact's content hash);
+// with a `path`, also writes them as that cache file through core/atomic_file.h: unique temporary,
+// fsync, rename; a failure (disk full, unwritable folder) is a warning.
+std::string write_archive_cache(torch::serialize::OutputArchive& archive, const std::string& path, const std::string& what);
+// Reads the cache file `path` into `archive` and returns the sha256 of the bytes it was read from.
+// Throws c10::Error for a damaged file (the caller's cache policy: retrain), dq::Error if unreadable.
+std::string read_archive_cache(torch::serialize::InputArchive& archive, const std::string& path);
 
 }  // namespace dq

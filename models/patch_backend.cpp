@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/code_identity.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "datasets/dataset.h"
-#include "datasets/source_files.h"
 #include "methods/patch_stage.h"
 #include "models/extractor_network.h"
 #include "models/gradcam.h"
@@ -27,18 +27,37 @@ enum class CamTarget { Predicted, Label };
 class TorchPatchBackend final : public PatchBackend {
  public:
   TorchPatchBackend(const Dataset& dataset, const Params& extractor, const Params& patches, std::string cache_dir,
-                    ProgressFn progress)
+                    std::string network_sha256, ProgressFn progress)
       : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
-        progress_(std::move(progress)), key_(embedding_key(dataset, extractor)),
+        progress_(std::move(progress)), network_sha256_(std::move(network_sha256)),
         cam_network_(patches.get_string("cam_network") == "torchscript" ? CamNetwork::TorchScript : CamNetwork::Extractor),
-        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted) {}
+        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted) {
+    if (cam_network_ == CamNetwork::TorchScript) {
+      const std::string path = patches_.get_string("cam_path");
+      if (!std::filesystem::is_regular_file(path))
+        throw Error(fmt::format("patches.cam_path: TorchScript file '{}' does not exist", path));
+      cam_sha256_ = sha256_file_hex(path);
+    }
+  }
 
+  // The network GradCAM++ explains (by the content of its bytes), its options and the ranking code.
   std::string ranking_key() const override {
     std::string id = fmt::format("gradcampp|target:{}|network:{}", patches_.get_string("cam_target"),
                                  patches_.get_string("cam_network"));
-    if (cam_network_ == CamNetwork::TorchScript) id += "|" + file_identity(patches_.get_string("cam_path"));
-    else id += "|embeddings:" + key_;
-    return sha256_hex(id);
+    id += "|network-sha256:" + (cam_network_ == CamNetwork::TorchScript ? cam_sha256_ : network_sha256_);
+    ranking_asked_ = true;
+    return sha256_hex(id + "|code:" + code_identity(Producer::PatchScores));
+  }
+
+  std::vector<ArtefactUse> artefacts() const override {
+    std::vector<ArtefactUse> out;
+    if (cam_network_ == CamNetwork::TorchScript && (cam_ || ranking_asked_)) {
+      const std::string path = patches_.get_string("cam_path");
+      out.push_back({.kind = "cam_network", .key = sha256_hex("torchscript|" + cam_sha256_), .sha256 = cam_sha256_,
+                     .bytes = static_cast<int64_t>(std::filesystem::file_size(path)), .from_cache = false});
+    }
+    if (mae_) out.push_back(mae_->artefact());
+    return out;
   }
 
   // The PatchBackend interface (methods/patch_stage.h) is where LibTorch's errors become ours.
@@ -99,7 +118,7 @@ class TorchPatchBackend final : public PatchBackend {
   }
 
   ExtractorNetwork& network() {
-    if (!net_) net_ = load_extractor_network(dataset_, extractor_, extractor_model_path(cache_dir_, key_), progress_);
+    if (!net_) net_ = load_extractor_network(dataset_, extractor_, cache_dir_, progress_, network_sha256_);
     return *net_;
   }
   torch::jit::script::Module& cam_script() {
@@ -121,7 +140,8 @@ class TorchPatchBackend final : public PatchBackend {
   Params extractor_, patches_;
   std::string cache_dir_;
   ProgressFn progress_;
-  std::string key_;
+  std::string network_sha256_, cam_sha256_;
+  mutable bool ranking_asked_ = false;
   CamNetwork cam_network_;
   CamTarget cam_target_;
   std::optional<ExtractorNetwork> net_;
@@ -132,8 +152,9 @@ class TorchPatchBackend final : public PatchBackend {
 }  // namespace
 
 std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor, const Params& patches,
-                                                 const std::string& cache_dir, const ProgressFn& progress) {
-  return std::make_unique<TorchPatchBackend>(dataset, extractor, patches, cache_dir, progress);
+                                                 const std::string& cache_dir, const std::string& network_sha256,
+                                                 const ProgressFn& progress) {
+  return std::make_unique<TorchPatchBackend>(dataset, extractor, patches, cache_dir, network_sha256, progress);
 }
 
 }  // namespace dq

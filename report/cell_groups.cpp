@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/units.h"
+#include "report/integrity.h"
 #include "report/labels.h"
 #include "report/stats.h"
 
@@ -31,6 +32,13 @@ std::map<int64_t, double> CellGroup::by_seed(const Quantity& q, double scale) co
   for (const CellResult* c : cells)
     if (c->done())
       if (auto v = q(*c)) out[c->seed] = *v * scale;
+  return out;
+}
+
+std::map<int64_t, const CellResult*> CellGroup::cells_by_seed(const Quantity& q) const {
+  std::map<int64_t, const CellResult*> out;
+  for (const CellResult* c : cells)
+    if (c->done() && q(*c)) out[c->seed] = c;
   return out;
 }
 
@@ -61,6 +69,14 @@ std::string not_done_text(const CellGroup& g) {
   return out;
 }
 
+namespace {
+std::string mean_text(const Summary& s, int digits, const std::string& extra = "") {
+  const std::string n = fmt::format("n={}{}", s.n, extra.empty() ? "" : "; " + extra);
+  if (s.n == 1) return fmt::format("{:.{}f} ({})", s.mean, digits, n);
+  return fmt::format("{:.{}f} ± {:.{}f} ({})", s.mean, digits, s.sd, digits, n);
+}
+}  // namespace
+
 std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, int digits,
                          const std::string& done_without_value) {
   if (g.cells.empty()) return "not run";
@@ -71,10 +87,17 @@ std::string summary_cell(const CellGroup& g, const Quantity& q, double scale, in
     if (!rest.empty()) return rest;
     return done_without_value;
   }
-  if (s.n == 1)
-    out = fmt::format("{:.{}f} (n=1)", s.mean, digits);
-  else
-    out = fmt::format("{:.{}f} ± {:.{}f} (n={})", s.mean, digits, s.sd, digits, s.n);
+  std::vector<const CellResult*> valued;
+  for (const auto& [seed, c] : g.cells_by_seed(q)) valued.push_back(c);
+  const auto parts = split_by_upstream(valued);
+  if (parts.size() > 1) {  // never averaged together: each part on its own, named by its hashes
+    const auto labels = part_labels(parts);
+    out = "mixed upstream: ";
+    for (size_t i = 0; i < parts.size(); ++i)
+      out += (i ? " / " : "") + mean_text(summarize(CellGroup{parts[i]}.values(q, scale)), digits, labels[i]);
+  } else {
+    out = mean_text(s, digits);
+  }
   if (!rest.empty()) out += "; " + rest;
   return out;
 }
@@ -84,18 +107,34 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
   ReportTable t;
   t.title = title;
   t.caption = fmt::format(
-      "Paired differences A − B over seeds (the same seed gives both methods the same extractor and split), "
-      "in {}; 95% Student-t interval over the shared seeds; 'yes' marks an interval that excludes 0.",
+      "Paired differences A − B over seeds (one experiment has one extractor, so a seed gives both methods the "
+      "same embeddings and split; a pair is formed only when both cells recorded the same dataset, extractor "
+      "network and embeddings), in {}; 95% Student-t interval over the shared seeds; 'yes' marks an interval "
+      "that excludes 0.",
       unit);
   t.header = {"column", "A", "B", "pairs", "mean A − B", "95% interval", "excludes 0"};
   t.left_columns = 3;
+  bool unverified = false;  // some pair has a cell that recorded no artefacts
   for (const auto& col : columns) {
     for (size_t i = 0; i < col.rows.size(); ++i) {
-      const auto a = col.rows[i].second.by_seed(q, scale);
-      if (a.empty()) continue;
+      const auto a_cells = col.rows[i].second.cells_by_seed(q);
+      if (a_cells.empty()) continue;
       for (size_t j = 0; j < i; ++j) {
-        const auto b = col.rows[j].second.by_seed(q, scale);
-        if (b.empty()) continue;
+        const auto b_cells = col.rows[j].second.cells_by_seed(q);
+        if (b_cells.empty()) continue;
+        // Only cells of the same upstream are paired; the others are named in a note.
+        auto a = col.rows[i].second.by_seed(q, scale), b = col.rows[j].second.by_seed(q, scale);
+        for (const auto& [seed, ca] : a_cells) {
+          auto cb = b_cells.find(seed);
+          if (cb == b_cells.end()) continue;
+          unverified = unverified || ca->unrecorded() || cb->second->unrecorded();
+          if (same_upstream(*ca, *cb->second)) continue;
+          t.notes.push_back(fmt::format("Left out of the pairs: {}, seed {}: {} vs {}: {} (different upstream).",
+                                        col.label, seed, col.rows[i].first, col.rows[j].first,
+                                        differences_text(upstream_of(*ca), upstream_of(*cb->second))));
+          a.erase(seed);
+          b.erase(seed);
+        }
         const PairedDifference d = paired_difference(a, b);
         std::string mean = d.n ? fmt::format("{:+.{}f}", d.mean, digits) : "–";
         std::string interval = d.has_interval
@@ -106,6 +145,10 @@ ReportTable paired_table(const std::string& title, const std::vector<PairedColum
       }
     }
   }
+  if (unverified)
+    t.notes.push_back("Pairing unverified: some paired cells record no artefact hashes (a database from before "
+                      "dqbench recorded them), so nothing shows that a seed gave both the same extractor and "
+                      "embeddings.");
   return t;
 }
 

@@ -24,6 +24,8 @@ struct CellGroup {
   std::vector<const CellResult*> cells;
   // Values of DONE cells that have the quantity, by seed (a seed appears once per group).
   std::map<int64_t, double> by_seed(const Quantity& quantity, double scale = 1) const;
+  // The DONE cells that have the quantity, by seed (the cells of by_seed).
+  std::map<int64_t, const CellResult*> cells_by_seed(const Quantity& quantity) const;
   std::vector<double> values(const Quantity& quantity, double scale = 1) const;
   int done() const;
 };
@@ -31,7 +33,9 @@ struct CellGroup {
 // "87.10 ± 0.20 (n=3)"; "87.10 (n=1)"; cells that did not finish are never averaged in and are
 // listed after: "87.10 ± 0.20 (n=2); OOM ×1". With no DONE value: the statuses ("OOM (149.0 GiB
 // asked)", "FAILED ×2"), `done_without_value` when DONE cells lack the quantity, "not run" for an
-// empty group.
+// empty group. DONE cells whose recorded upstream artefacts differ (report/integrity.h) are never
+// averaged together: "mixed upstream: 61.29 (n=1; embeddings 1a2b3c4d) / 58.10 ± 0.20 (n=2; embeddings
+// 5e6f7a8b)".
 std::string summary_cell(const CellGroup& group, const Quantity& quantity, double scale, int digits,
                          const std::string& done_without_value = "–");
 // The statuses of cells that are not DONE: "OOM ×1 (149.0 GiB asked)"; "" when all are DONE.
@@ -39,7 +43,8 @@ std::string not_done_text(const CellGroup& group);
 
 // Paired differences over seeds, for each column and each pair of rows that have values there:
 // A - B with A the later row (rows in table order), n pairs, mean, 95% t-interval, and "yes" where
-// the interval excludes 0.
+// the interval excludes 0. A seed pairs two cells only when their recorded upstream artefacts agree
+// (report/integrity.h); the pairs left out are listed in the table's notes.
 struct PairedColumn {
   std::string label;                                       // "CIFAR-10 20%"
   std::vector<std::pair<std::string, CellGroup>> rows;     // row label, its cells

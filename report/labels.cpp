@@ -1,5 +1,7 @@
 #include "report/labels.h"
 
+#include "report/integrity.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -206,6 +208,7 @@ std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& c
     add(fmt::format("Some rows have {} seed{}: a standard deviation needs 2 seeds and a paired interval 2 shared "
                     "seeds; the project's protocol runs at least 3.",
                     fewest, fewest == 1 ? "" : "s"));
+  for (const auto& n : integrity_notes(cells)) add(n);
   return notes;
 }
 

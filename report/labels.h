@@ -51,7 +51,9 @@ std::string recipe_text(const CellResult& cell);
 std::string extractor_text(const CellResult& cell);
 
 // Footnotes for a set of cells: every way they depart from the paper's setting (recipe, data copy,
-// extractor, reconstruction, DQAS approximation, synthetic data, seeds, last-epoch accuracy).
+// extractor, reconstruction, DQAS approximation, synthetic data, seeds, last-epoch accuracy), then
+// what their records say about their integrity (report/integrity.h: unverified pairing, dirty trees,
+// mixed upstream artefacts).
 std::vector<std::string> deviation_notes(const std::vector<const CellResult*>& cells);
 
 // Display labels for rows that share a label: each gets " (key=value, ...)" with the method

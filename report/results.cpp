@@ -10,10 +10,15 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "harness/cell_artefacts.h"
 #include "harness/sql.h"
 #include "methods/method.h"
 
 namespace dq {
+
+bool CellResult::unrecorded() const {
+  return done() && std::none_of(artefacts.begin(), artefacts.end(), [](const auto& a) { return a.first != "selection"; });
+}
 
 std::optional<double> CellResult::metric(const std::string& name) const {
   if (auto it = metrics.find(name); it != metrics.end()) return it->second;
@@ -109,6 +114,12 @@ bool has_table(sqlite3* db, const std::string& path, const std::string& table) {
   return s.step() && s.integer(0) > 0;
 }
 
+bool has_column(sqlite3* db, const std::string& path, const std::string& table, const std::string& column) {
+  Statement s(db, fmt::format("SELECT count(*) FROM pragma_table_info('{}') WHERE name=?", table), path);
+  s.bind(1, column);
+  return s.step() && s.integer(0) > 0;
+}
+
 std::vector<CellResult> read_database(const std::string& path) {
   ReadOnlyDb ro(path);
   for (const char* t : {"cells", "stages", "metrics"})
@@ -153,9 +164,29 @@ std::vector<CellResult> read_database(const std::string& path) {
         out[it->second].stages[s.text(1)] = {s.real(2), s.real(3), s.integer(4)};
   }
   if (provenance) {
-    Statement s(ro.db, "SELECT cell_id, coalesce(cpu_model,'') FROM provenance", path);
+    // Columns added since the first release read as unknown in an older database.
+    const bool recorded = has_column(ro.db, path, "provenance", "code_identities");
+    Statement s(ro.db,
+                recorded ? "SELECT cell_id, coalesce(cpu_model,''), coalesce(git_dirty,0), coalesce(git_commit,''), "
+                           "coalesce(code_identities,''), coalesce(load1_start,-1), coalesce(load1_end,-1) FROM provenance"
+                         : "SELECT cell_id, coalesce(cpu_model,''), coalesce(git_dirty,0), coalesce(git_commit,''), '', "
+                           "-1, -1 FROM provenance",
+                path);
     while (s.step())
-      if (auto it = index.find(s.text(0)); it != index.end()) out[it->second].cpu_model = s.text(1);
+      if (auto it = index.find(s.text(0)); it != index.end()) {
+        CellResult& c = out[it->second];
+        c.cpu_model = s.text(1);
+        c.git_dirty = s.integer(2) != 0;
+        c.git_commit = s.text(3);
+        c.code = parse_code_identities(s.text(4));
+        c.load1_start = s.real(5);
+        c.load1_end = s.real(6);
+      }
+  }
+  if (has_table(ro.db, path, "cell_artefacts")) {
+    Statement s(ro.db, "SELECT cell_id, kind, sha256 FROM cell_artefacts", path);
+    while (s.step())
+      if (auto it = index.find(s.text(0)); it != index.end()) out[it->second].artefacts[s.text(1)] = s.text(2);
   }
   return out;
 }

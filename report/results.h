@@ -34,8 +34,17 @@ struct CellResult {
   std::map<std::string, double> metrics;
   std::map<std::string, StageTiming> stages;     // by stage name ("select", "select/neighbour_id")
   std::string cpu_model;                          // from provenance; empty if none recorded
+  // What the cell recorded of the artefacts it used (harness/cell_artefacts.h): kind -> content
+  // sha256. Empty for a cell of a database from before dqbench recorded them (its pairing is unverified).
+  std::map<std::string, std::string> artefacts;
+  bool git_dirty = false;                         // provenance: ran from a tree with uncommitted changes
+  std::string git_commit;
+  std::map<std::string, std::string> code;        // producer -> code identity (provenance.code_identities)
+  double load1_start = -1, load1_end = -1;        // host load average (1 min) at start and end; -1 unknown
 
   bool done() const { return status == "DONE"; }
+  // DONE without any recorded input artefact: from a database written before they were recorded.
+  bool unrecorded() const;
   std::optional<double> metric(const std::string& name) const;
   std::optional<double> stage_wall(const std::string& stage) const;
   // The parameter's text, or `fallback` when the method has no such parameter.

@@ -66,6 +66,34 @@ std::string cpu_note(const std::vector<const CellResult*>& cells) {
                      list.empty() ? "an unrecorded CPU" : list);
 }
 
+// The host's load while the cells ran (provenance load1_start/load1_end): timings averaged over
+// different loads are said to be so.
+std::string load_note(const std::vector<const CellResult*>& cells) {
+  double low = 1e300, high = -1;
+  int64_t unknown = 0, done = 0;
+  for (const CellResult* c : cells) {
+    if (!c->done()) continue;
+    ++done;
+    if (c->load1_start < 0 && c->load1_end < 0) {
+      ++unknown;
+      continue;
+    }
+    for (double v : {c->load1_start, c->load1_end})
+      if (v >= 0) {
+        low = std::min(low, v);
+        high = std::max(high, v);
+      }
+  }
+  if (done == 0) return "";
+  if (unknown == done)
+    return "The host's load while these cells ran was not recorded (a database from before dqbench recorded it): "
+           "the timings of each row are averaged over whatever load each cell met.";
+  return fmt::format("Host load (1-minute average) when the cells started and ended: {:.2f} to {:.2f}{}; the times of "
+                     "each row are averaged over these loads, and cells timed under different load are not comparable "
+                     "one to one.",
+                     low, high, unknown ? fmt::format(" (not recorded for {} cells)", unknown) : std::string());
+}
+
 std::string column_title(const GridColumn& c) { return dataset_display(c.dataset) + " " + ratio_text(c.ratio); }
 
 std::string paper_runtime(const std::string& dataset, double ratio, const std::string& row) {
@@ -131,6 +159,7 @@ TableFile build_runtime_table(const ResultSet& rs) {
                           paper_cell(find_paper_number("Table 4", gc.dataset, gc.ratio, paper_row, "top1"))});
       }
       t.notes.push_back(cpu_note(in_column));
+      if (const std::string n = load_note(in_column); !n.empty()) t.notes.push_back(n);
       if (const std::string n = cache_note(in_column); !n.empty()) t.notes.push_back(n);
       if (std::any_of(in_column.begin(), in_column.end(),
                       [](const CellResult* c) { return c->metric("embed_from_cache").value_or(0) > 0; }))

@@ -5,13 +5,16 @@
 #undef CHECK  // LibTorch's glog-style CHECK would replace Catch's: include Catch after it
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <numeric>
 
 #include "core/error.h"
+#include "core/hashing.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "harness/experiment.h"
 #include "models/device_batch.h"
+#include "models/extractor_network.h"
 #include "models/models.h"
 #include "models/networks.h"
 #include "test_helpers.h"
@@ -211,4 +214,51 @@ TEST_CASE("the TorchScript extractor calls a named method or stops after a named
   CHECK(full.key != cut.key);
   CHECK_THROWS_WITH(compute_embeddings(ds, params("fc"), "", nullptr),
                     Catch::Contains("no method or top-level child") && Catch::Contains("body, head"));
+}
+
+TEST_CASE("the proxy extractor's network and embeddings are keyed by content; the patch stage refuses another network",
+          "[networks][extractor][artefacts]") {
+  const auto dir = test::scratch_dir("extractor_artefacts");
+  Dataset ds;
+  ds.kind = "test";
+  ds.class_names = {"a", "b"};
+  ds.train = tiny_images(16, 2, 8, 4);
+  ds.test = tiny_images(4, 2, 8, 5);
+  const auto params = [&](const std::string& seed) {
+    Params p("extractor", extractor_specs());
+    p.set_from_text("epochs", "1", "t");
+    p.set_from_text("batch_size", "8", "t");
+    p.set_from_text("threads", "1", "t");
+    p.set_from_text("seed", seed, "t");
+    return p;
+  };
+  const Embeddings first = compute_embeddings(ds, params("0"), dir.string(), nullptr);
+  REQUIRE_FALSE(first.from_cache);
+  const std::string pt = extractor_model_path(dir.string(), first.network.key);
+  REQUIRE(std::filesystem::exists(pt));
+  CHECK(first.network.kind == "extractor_network");
+  CHECK(first.network.sha256 == sha256_file_hex(pt));  // hashed in memory, the same bytes as the file
+  CHECK(first.sha256 == sha256_file_hex(embeddings_path(dir.string(), first.key)));
+  CHECK(first.key == embeddings_key(ds, params("0"), first.network.sha256));
+
+  // Served from the cache, with the same identities, without loading the network.
+  const Embeddings again = compute_embeddings(ds, params("0"), dir.string(), nullptr);
+  CHECK(again.from_cache);
+  CHECK(again.sha256 == first.sha256);
+  CHECK(again.network.sha256 == first.network.sha256);
+  CHECK(again.network.from_cache);
+
+  // The network file replaced by another network's bytes (a retraining under the same key): the
+  // embeddings are made anew under another key, and loading it for the patch stage with the old
+  // embeddings' network hash is refused.
+  const Embeddings other = compute_embeddings(ds, params("1"), (dir / "other").string(), nullptr);
+  std::filesystem::copy_file(extractor_model_path((dir / "other").string(), other.network.key), pt,
+                             std::filesystem::copy_options::overwrite_existing);
+  const Embeddings after = compute_embeddings(ds, params("0"), dir.string(), nullptr);
+  CHECK(after.network.sha256 == other.network.sha256);
+  CHECK(after.key != first.key);
+  CHECK_FALSE(after.from_cache);
+  CHECK_THROWS_WITH(load_extractor_network(ds, params("0"), dir.string(), nullptr, first.network.sha256),
+                    Catch::Contains("not the one the embeddings were made from"));
+  CHECK_NOTHROW(load_extractor_network(ds, params("0"), dir.string(), nullptr, after.network.sha256));
 }

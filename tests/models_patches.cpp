@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -260,6 +261,15 @@ grid:
     // The storage ratio comes from the applied masks; 16 patches per 16 px image.
     CHECK(metric(store, row.cell_id, "patches_per_image") == 16);
     const double storage = metric(store, row.cell_id, "patch_storage_ratio");
+    // What the cell reports of its selection is what it stored: the applied masks' storage, the stored
+    // count (SPD cuts its candidate order), and its artefacts (dataset, network, embeddings, graph,
+    // GradCAM++ scores, selection).
+    CHECK(metric(store, row.cell_id, "realised_storage_ratio") == Approx(storage));
+    CHECK(metric(store, row.cell_id, "selected_samples") == Approx(metric(store, row.cell_id, "patch_sample_ratio") * 120));
+    std::set<std::string> kinds;
+    for (const auto& a : store.cell_artefacts(row.cell_id)) kinds.insert(a.kind);
+    CHECK(kinds == std::set<std::string>{"dataset", "embeddings", "extractor_network", "knn_graph", "patch_scores",
+                                         "selection"});
     if (row.method.find("lambda_scale=1000") != std::string::npos) {
       // A huge threshold admits every theta: theta* = 0.9 everywhere, keep floor(1.6) = 1 of 16 patches;
       // 10 images per class would need 160 candidates, so all 40 of each class are stored.

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "core/error.h"
@@ -297,4 +298,101 @@ TEST_CASE("copy_dropped_patches takes only the dropped patches from the source",
   std::vector<uint8_t> dst(8, 1), src(8, 9);
   copy_dropped_patches(dst.data(), src.data(), 1, 2, 4, grid, std::vector<uint8_t>{1, 0});
   CHECK(dst == std::vector<uint8_t>{1, 1, 9, 9, 1, 1, 9, 9});
+}
+
+namespace {
+// Uniform images of value 200 on a `side` x `side` grid; reconstruction fills 7 (FakeBackend), and the
+// embedding is the mean pixel, so the semantic offset of dropping d of P patches is ((200-7) d / P)^2:
+// it grows with theta, and a threshold between two thetas' offsets makes SPD choose the lower one.
+ImageSet uniform_images(int64_t n, int64_t side) {
+  ImageSet s;
+  s.n = n;
+  s.channels = 1;
+  s.height = s.width = side;
+  s.pixels.assign(static_cast<size_t>(n * side * side), 200);
+  for (int64_t i = 0; i < n; ++i) s.labels.push_back(0);
+  return s;
+}
+double drop_offset(int64_t patches, double theta) {
+  const double dropped = static_cast<double>(patches - kept_patch_count(patches, theta));
+  return std::pow((200.0 - 7.0) * dropped / static_cast<double>(patches), 2);
+}
+}  // namespace
+
+TEST_CASE("SPD's mask keeps exactly kept_patch_count(P, theta*) patches for every theta at P = 49, 64, 196", "[spd]") {
+  // (image side, patch side): 7 x 7, 8 x 8 and 14 x 14 grids. The float k / P and back lost a patch for
+  // P = 196 at theta 0.1, 0.2, 0.6, 0.8 and for P = 49 at 0.2 before the count was carried as an integer.
+  for (const auto& [side, patch] : {std::pair<int64_t, int64_t>{28, 4}, {32, 4}, {28, 2}}) {
+    const int64_t p = (side / patch) * (side / patch);
+    const ImageSet train = uniform_images(4, side);
+    Params params("patches", patch_specs());
+    params.set_from_text("patch_size", std::to_string(patch), "t");
+    params.set_from_text("batch", "2", "t");
+    params.set_from_text("reconstruct", "mae", "t");  // the backend's fill (7), not the mean (200)
+    StageTimer timer;
+    FakeBackend backend(side * side);
+    for (size_t t = 0; t < kSpdThetas.size(); ++t) {
+      const double theta = kSpdThetas[t];
+      INFO("P = " << p << ", theta = " << theta);
+      std::vector<ClassSelection> sel(1);
+      sel[0].ids = {0, 1, 2, 3};
+      sel[0].keep.assign(4, 1.0f);
+      sel[0].spd = true;
+      // Between this theta's offset and the next one's: theta* = theta.
+      sel[0].spd_threshold = t + 1 < kSpdThetas.size() ? (drop_offset(p, theta) + drop_offset(p, kSpdThetas[t + 1])) / 2
+                                                       : drop_offset(p, theta) + 1;
+      sel[0].spd_budget = 2;
+      const PatchStageResult r = run_patch_stage(sel, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+      REQUIRE(!r.ids.empty());
+      CHECK(r.metrics.at("spd_mean_drop") == Approx(theta));
+      const int64_t kept = kept_patch_count(p, theta);
+      for (size_t i = 0; i < r.ids.size(); ++i) {
+        const uint8_t* img = r.images.image(static_cast<int64_t>(i));
+        const int64_t filled = std::count(img, img + side * side, uint8_t{7});
+        CHECK(filled == (p - kept) * patch * patch);  // the mask applied is the one SPD evaluated
+        CHECK(r.keep[i] == static_cast<float>(static_cast<double>(kept) / static_cast<double>(p)));
+      }
+      CHECK(sel[0].keep == r.keep);  // the selection's keep fractions are those of the applied masks
+    }
+  }
+}
+
+TEST_CASE("SPD reports the kept-patch count it evaluated, as an integer", "[spd]") {
+  const std::vector<int64_t> candidates = {0, 1, 2};
+  for (const int64_t p : {49, 64, 196})
+    for (double theta : kSpdThetas) {
+      const auto offsets = [&](std::span<const int64_t> ids) {
+        std::vector<double> out;
+        for (size_t i = 0; i < ids.size(); ++i)
+          for (double th : kSpdThetas) out.push_back(th <= theta + 1e-9 ? 0.0 : 2.0);
+        return out;
+      };
+      const SpdResult r = semantic_offset_dropping(candidates, 1.0, 10, p, kSpdThetas, 3, offsets);
+      REQUIRE(r.kept.size() == r.ids.size());
+      for (size_t i = 0; i < r.ids.size(); ++i) {
+        CHECK(r.kept[i] == kept_patch_count(p, theta));
+        CHECK(r.keep[i] == static_cast<float>(static_cast<double>(r.kept[i]) / static_cast<double>(p)));
+      }
+    }
+}
+
+TEST_CASE("patch stage: an SPD selection's diagnostics become those of its stored prefix", "[spd]") {
+  const ImageSet train = marker_images(30);
+  std::vector<ClassSelection> sel(1);
+  sel[0].ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  sel[0].keep.assign(10, 1.0f);
+  sel[0].spd = true;
+  sel[0].spd_threshold = -1;  // whole images: 3 stored for a budget of 3
+  sel[0].spd_budget = 3;
+  sel[0].diagnostics["removals"] = 99;  // of the whole order
+  sel[0].diagnostics["lambda_c"] = 0.5;
+  sel[0].prefix_diagnostics = [](size_t n) { return std::map<std::string, double>{{"removals", double(n) * 10}}; };
+  Params params("patches", patch_specs());
+  params.set_from_text("patch_size", "4", "t");
+  StageTimer timer;
+  FakeBackend backend(64);
+  (void)run_patch_stage(sel, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+  REQUIRE(sel[0].ids.size() == 3);
+  CHECK(sel[0].diagnostics.at("removals") == 30);
+  CHECK(sel[0].diagnostics.at("lambda_c") == 0.5);  // what does not depend on the prefix stays
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "core/error.h"
 #include "harness/experiment.h"
@@ -492,4 +493,42 @@ TEST_CASE("strings from someone else's database cannot run, load or break anythi
   const std::string index = read_text(dir / "out" / "index.md");
   CHECK_THAT(index, !Catch::Contains("<script"));
   CHECK(unescaped_images(index) == static_cast<int64_t>(build_figures(rs).size()));  // the figures' own "![title](figures/x.svg)", and no other
+}
+
+TEST_CASE("Table 1 says what SPD did, how NCS and SPD share the work, and that ADQ scores one view", "[report]") {
+  const auto dir = test::scratch_dir("report_spd_notes");
+  TinyDb db((dir / "spd.db").string());
+  for (int s = 0; s < 2; ++s)
+    db.cell(fmt::format("p{}", s), "t1", kCifar, "bgfdq", R"({"spd":"on"})", 0.2, s, "DONE",
+            {{"top1", 0.9}, {"spd_mean_drop", 0.04 + 0.01 * s}, {"sample_ratio", 0.21}});
+  db.cell("a0", "t1", kCifar, "adq", R"({"theta":0.25})", 0.2, 0, "DONE", {{"top1", 0.8}});
+  const std::string md = render_markdown(build_main_table(load_results({db.path})));
+  CHECK_THAT(md, Catch::Contains("BGFDQ w/ SPD: what SPD did here") &&
+                     Catch::Contains("CIFAR-10 20%: mean patch drop 4.5%, 21.0% of the training images stored") &&
+                     Catch::Contains("drops about 40% of the patches") && Catch::Contains("a drop this small"));
+  CHECK_THAT(md, Catch::Contains("With SPD on, NCS orders the whole class"));
+  CHECK_THAT(md, Catch::Contains("ADQ: the diversity score uses one view per sample"));
+  // A database from before cells recorded their artefacts: pairing unverified, said once per table.
+  CHECK_THAT(md, Catch::Contains("Pairing unverified: 3 of these 3 DONE cells"));
+}
+
+TEST_CASE("the runtime table states the host load its timings were taken under", "[report]") {
+  const auto dir = test::scratch_dir("report_load");
+  const std::string path = main_table_db(dir);
+  {
+    Store s(path);
+    for (const auto& [id, start, end] : {std::tuple{"r0", 0.5, 1.0}, {"d1", 3.25, 2.0}})
+      Statement(s.handle(), "INSERT INTO provenance(cell_id, load1_start, load1_end) VALUES(?,?,?)", path)
+          .bind(1, std::string(id))
+          .bind(2, start)
+          .bind(3, end)
+          .run();
+  }
+  const std::string md = render_markdown(build_runtime_table(load_results({path})));
+  CHECK_THAT(md, Catch::Contains("Host load (1-minute average) when the cells started and ended: 0.50 to 3.25 "
+                                 "(not recorded for 8 cells)"));
+  const auto unrecorded = dir / "none";
+  std::filesystem::create_directories(unrecorded);
+  CHECK_THAT(render_markdown(build_runtime_table(load_results({main_table_db(unrecorded)}))),
+             Catch::Contains("The host's load while these cells ran was not recorded"));
 }

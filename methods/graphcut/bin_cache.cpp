@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/atomic_file.h"
+#include "core/code_identity.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "core/npy.h"
@@ -24,11 +25,24 @@ namespace {
 
 constexpr const char* kFormat = "dq-graphcut-bins/v2";  // v2: + declared_bytes
 
+// The embeddings' content hash, the class, the parameters and methods/graphcut/'s code identity.
 std::string cache_key(const ClassView& cls, const BinParams& params, const std::string& embedding_key) {
   const std::string ids_hash =
       sha256_hex(std::string_view(reinterpret_cast<const char*>(cls.ids.data()), cls.ids.size() * sizeof(int64_t)));
-  return sha256_hex(fmt::format("{}\nembedding={}\nlabel={}\nm={}\nd={}\nids={}\n{}", kFormat, embedding_key,
-                                cls.label, cls.size(), cls.d, ids_hash, params.canonical()));
+  return sha256_hex(fmt::format("{}\nembedding={}\nlabel={}\nm={}\nd={}\nids={}\n{}\ncode={}", kFormat, embedding_key,
+                                cls.label, cls.size(), cls.d, ids_hash, params.canonical(),
+                                code_identity(Producer::Bins)));
+}
+
+// The bins' content hash: their sizes and dataset ids in order (what the .npy and .json hold).
+std::string bins_content_sha256(const ClassView& cls, const ClassBins& bins) {
+  Sha256 digest;
+  digest.update("dq-bins/1\n");
+  for (const auto& bin : bins) {
+    digest.update(fmt::format("{}\n", bin.size()));
+    for (int64_t p : bin) digest.update(&cls.ids[static_cast<size_t>(p)], sizeof(int64_t));
+  }
+  return digest.hex();
 }
 
 // Reads a complete cache entry; nullopt when absent. A present but inconsistent entry throws (the key
@@ -108,9 +122,26 @@ void store(const std::filesystem::path& json_path, const std::filesystem::path& 
   write_cache_file(json_path.string(), "bin", [&](AtomicFileWriter& out) { out.write(text.data(), text.size()); });
 }
 
+BinsResult bins_from_cache_or_generated(const ClassView& cls, const BinParams& params, const SelectContext& ctx);
+
 }  // namespace
 
 BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, const SelectContext& ctx) {
+  BinsResult r = bins_from_cache_or_generated(cls, params, ctx);
+  if (ctx.resources.artefact) {
+    int64_t ids = 0;
+    for (const auto& bin : r.bins) ids += static_cast<int64_t>(bin.size());
+    ctx.resources.artefact({.kind = "bins",
+                            .key = ctx.resources.embedding_key.empty() ? "" : cache_key(cls, params, ctx.resources.embedding_key),
+                            .sha256 = bins_content_sha256(cls, r.bins),
+                            .bytes = ids * static_cast<int64_t>(sizeof(int64_t)),
+                            .from_cache = r.from_cache});
+  }
+  return r;
+}
+
+namespace {
+BinsResult bins_from_cache_or_generated(const ClassView& cls, const BinParams& params, const SelectContext& ctx) {
   auto stage = ctx.timer.scope("bin_generation");
   const auto& services = ctx.resources;
   if (services.cache_dir.empty() || services.embedding_key.empty())
@@ -134,5 +165,7 @@ BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params
   store(json_path, npy_path, cls, params, services.embedding_key, result.bins, seconds, ctx.memory.peak() - baseline);
   return result;
 }
+
+}  // namespace
 
 }  // namespace dq

@@ -54,8 +54,9 @@ struct BinsResult {
 };
 
 // generate_graphcut_bins behind the bin cache (ctx.resources.cache_dir/dq_bins, keyed by
-// ctx.resources.embedding_key, class label, size and params; skipped when either is empty), timed
-// as the sub-stage "bin_generation".
+// ctx.resources.embedding_key (the embeddings' content hash), class label, size, params and
+// methods/graphcut/'s code identity; skipped when either is empty), timed as the sub-stage
+// "bin_generation". The bins are reported to ctx.resources.artefact (kind "bins") for the cell's record.
 BinsResult graphcut_bins_for_class(const ClassView& cls, const BinParams& params, const SelectContext& ctx);
 
 }  // namespace dq

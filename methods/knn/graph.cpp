@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -83,8 +84,34 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
+namespace {
+KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
+                                 const CellResources& resources, StageTimer* timer);
+
+// The cell's record of the graph a class used (core/content_hash.h).
+void report_graph(const CellResources& resources, const std::string& entry, const KnnGraph& g) {
+  if (!resources.artefact) return;
+  resources.artefact({.kind = "knn_graph",
+                      .key = entry.empty() ? "" : std::filesystem::path(entry).filename().string() + "/k" + std::to_string(g.lists.k),
+                      .sha256 = detail::graph_content_sha256(g),
+                      .bytes = static_cast<int64_t>(g.lists.ids.size() * sizeof(int32_t) + g.lists.dist.size() * sizeof(float)),
+                      .from_cache = g.from_cache});
+}
+}  // namespace
+
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                          const CellResources& resources, StageTimer* timer) {
+  KnnGraph g = build_or_read_knn_graph(cls, options, memory, resources, timer);
+  report_graph(resources, resources.cache_dir.empty() || resources.embedding_key.empty()
+                              ? ""
+                              : detail::graph_cache_entry(cls, options.resolved(cls.size()), resources),
+               g);
+  return g;
+}
+
+namespace {
+KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
+                                 const CellResources& resources, StageTimer* timer) {
   const RowMatrix z{cls.z, cls.size(), cls.d};
   const KnnGraphOptions o = options.resolved(z.rows);
   std::string entry, path;
@@ -135,5 +162,7 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
   if (build_k != o.k) return detail::cut_to_prefix(std::move(g), o.k);
   return g;
 }
+
+}  // namespace
 
 }  // namespace dq

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/atomic_file.h"
+#include "core/code_identity.h"
 #include "core/error.h"
 #include "core/hashing.h"
 #include "methods/knn/internal/graph_cache.h"
@@ -30,8 +31,11 @@ struct CacheHeader {
 
 std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& o, const CellResources& resources) {
   const std::string ids_hash = sha256_hex(std::string_view(reinterpret_cast<const char*>(cls.ids.data()), cls.ids.size_bytes()));
-  const std::string key = fmt::format("knn-graph-v2|{}|label={}|n={}|d={}|ids={}|{}", resources.embedding_key, cls.label,
-                                      cls.size(), cls.d, ids_hash, o.canonical());
+  // The embeddings' content hash and the graph code's identity: other embeddings bytes or an edit of
+  // methods/knn/ give another entry.
+  const std::string key = fmt::format("knn-graph|{}|label={}|n={}|d={}|ids={}|{}|code={}", resources.embedding_key,
+                                      cls.label, cls.size(), cls.d, ids_hash, o.canonical(),
+                                      code_identity(Producer::KnnGraph));
   return (std::filesystem::path(resources.cache_dir) / "knn" / sha256_hex(key)).string();
 }
 
@@ -105,23 +109,39 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   return g;
 }
 
+namespace {
+CacheHeader header_of(const KnnGraph& g) {
+  CacheHeader h{};
+  std::memcpy(h.magic, kMagic, 8);
+  h.n = g.lists.n;
+  h.k = g.lists.k;
+  h.lambda_c = g.lambda_c;
+  h.recall = g.recall;
+  h.lambda_exact = g.lambda_exact;
+  h.duplicates = g.duplicates;
+  h.exact_search = g.exact_search;
+  h.declared_bytes = g.declared_bytes;
+  return h;
+}
+}  // namespace
+
 void write_cached_graph(const std::string& path, const KnnGraph& g) {
   // core/atomic_file.h: unique temporary, fsync, rename; a failed write is a warning, not a failed cell.
   write_cache_file(path, "KNN graph", [&](AtomicFileWriter& out) {
-    CacheHeader h{};
-    std::memcpy(h.magic, kMagic, 8);
-    h.n = g.lists.n;
-    h.k = g.lists.k;
-    h.lambda_c = g.lambda_c;
-    h.recall = g.recall;
-    h.lambda_exact = g.lambda_exact;
-    h.duplicates = g.duplicates;
-    h.exact_search = g.exact_search;
-    h.declared_bytes = g.declared_bytes;
+    const CacheHeader h = header_of(g);
     out.write(&h, sizeof h);
     out.write(g.lists.ids.data(), g.lists.ids.size() * sizeof(int32_t));
     out.write(g.lists.dist.data(), g.lists.dist.size() * sizeof(float));
   });
+}
+
+std::string graph_content_sha256(const KnnGraph& g) {
+  const CacheHeader h = header_of(g);
+  Sha256 digest;
+  digest.update(&h, sizeof h);
+  digest.update(g.lists.ids.data(), g.lists.ids.size() * sizeof(int32_t));
+  digest.update(g.lists.dist.data(), g.lists.dist.size() * sizeof(float));
+  return digest.hex();
 }
 
 }  // namespace dq::detail

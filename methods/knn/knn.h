@@ -57,8 +57,10 @@ struct KnnGraph {
                                 // hit, so declared_peak_bytes and OOM do not depend on what is cached)
 };
 
-// Builds the graph of one class, or loads it from resources.cache_dir when resources.embedding_key is
-// set and an entry for (embedding key, class label, class ids, options) exists. An exact graph is
+// Builds the graph of one class, or loads it from resources.cache_dir when resources.embedding_key (the
+// embeddings' content hash) is set and an entry for (embeddings, class label, class ids, options,
+// methods/knn/'s code identity) exists. Either way the graph is reported to resources.artefact (kind
+// "knn_graph", its content hash) for the cell's record. An exact graph is
 // also served from a cached exact graph of any larger k, cut to its first k neighbours per row
 // (exact lists for k are prefixes of those for k' > k: same distances, same tie order), so a K sweep
 // computes one graph when its largest K runs first. With a timer, the

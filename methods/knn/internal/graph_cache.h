@@ -8,8 +8,9 @@
 
 namespace dq::detail {
 
-// <cache_dir>/knn/<sha256 of embedding key, class label, size, dim, ids hash, options but k>/: one
-// entry per class and options, holding one file per k ("k<K>.bin").
+// <cache_dir>/knn/<sha256 of the embeddings' content hash, class label, size, dim, ids hash, options but
+// k, and methods/knn/'s code identity>/: one entry per class and options, holding one file per k
+// ("k<K>.bin").
 std::string graph_cache_entry(const ClassView& cls, const KnnGraphOptions& options, const CellResources& resources);
 std::string graph_cache_file(const std::string& entry, int64_t k);
 // The graph stored at `path` for n rows and k neighbours; nullopt when missing, truncated or not that.
@@ -23,5 +24,8 @@ KnnGraph cut_to_prefix(KnnGraph graph, int64_t k);
 // Written through core/atomic_file.h (concurrent cells never read half a graph; a failed write is a
 // warning).
 void write_cached_graph(const std::string& path, const KnnGraph& graph);
+// sha256 of the bytes write_cached_graph writes for `graph` (the graph's content hash, whether or not
+// it reaches the disk).
+std::string graph_content_sha256(const KnnGraph& graph);
 
 }  // namespace dq::detail
