@@ -29,7 +29,9 @@ set(DQ_CORE_NUMERIC_SOURCES core/rng.cpp core/rng.h core/npy.cpp core/npy.h)
 set(DQ_DEVICE_BATCH_SOURCES models/device_batch.cpp models/device_batch.h)
 set(DQ_NETWORK_SOURCES
   ${DQ_DEVICE_BATCH_SOURCES} models/device.cpp models/device.h models/device_specs.cpp models/models.h models/networks.cpp models/networks.h
-  models/recipe_specs.cpp models/trainer.cpp)
+  models/recipe_specs.cpp models/trainer.cpp models/airbench94.cpp models/airbench94.h models/compute_mode.cpp
+  models/compute_mode.h models/evaluation.cpp models/evaluation.h models/lookahead.cpp models/lookahead.h
+  models/optimizer.cpp models/optimizer.h models/schedule.cpp models/schedule.h)
 
 set(DQ_PRODUCER_dataset_SOURCES
   datasets/big_buffer.h datasets/cifar_binary.cpp datasets/class_folders.cpp datasets/class_folders.h
@@ -49,6 +51,7 @@ set(DQ_PRODUCER_extractor_network_LIBRARIES torch)
 set(DQ_PRODUCER_embeddings_SOURCES
   models/extractor.cpp models/extractor_keys.cpp models/carried_features.cpp models/extractor_network.h
   models/networks.cpp models/networks.h models/models.h
+  models/airbench94.cpp models/airbench94.h models/compute_mode.cpp models/compute_mode.h
   core/embedding_check.cpp core/embedding_check.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_embeddings_LIBRARIES torch)
 

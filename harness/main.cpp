@@ -167,6 +167,10 @@ int main(int argc, char** argv) {
 
   // models (models/catalog.cpp)
   auto* models = app.add_subcommand("models", "list target networks with parameter counts, and recipe presets");
+  std::string models_format = "term";
+  models->add_option("--format", models_format,
+                     "term | md (md: the train/extractor keys and the presets, as the docs' generated tables)")
+      ->capture_default_str();
 
   // datasets list | inspect (harness/datasets_command.cpp); throws dq::Error from its callbacks
   dq::add_datasets_command(app);
@@ -266,7 +270,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*models) {
-      dq::models_library().print_models_catalog(std::cout);
+      if (dq::table_format_from(models_format) == dq::TableFormat::Markdown) std::cout << dq::describe_recipes();
+      else dq::models_library().print_models_catalog(std::cout);
       return 0;
     }
     if (*methods) {

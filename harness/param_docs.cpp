@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "datasets/dataset.h"
 #include "methods/method.h"
+#include "models/models.h"
 
 namespace dq {
 namespace {
@@ -81,6 +84,24 @@ std::string describe_dataset_kinds(TableFormat format) {
   std::vector<PluginDoc> docs;
   for (const DatasetLoaderInfo* d : DatasetRegistry::instance().list()) docs.push_back({d->kind, d->description, &d->params});
   return describe_plugins(docs, format);
+}
+
+std::string describe_recipes() {
+  const std::vector<ParamSpec> train = train_recipe_specs();
+  std::vector<ParamSpec> extractor_own;  // the extractor's keys besides the recipe's
+  for (const auto& s : extractor_specs())
+    if (std::none_of(train.begin(), train.end(), [&](const ParamSpec& t) { return t.name == s.name; }))
+      extractor_own.push_back(s);
+  std::string out = describe_plugins(
+      {{"train", "the target network's training recipe (`train:`)", &train},
+       {"extractor", "the extractor's own keys; kind `proxy` also takes every `train:` key and `preset`", &extractor_own}},
+      TableFormat::Markdown);
+  for (const auto& preset : recipe_presets()) {
+    out += fmt::format("### `{}`\n\n{}\n\n| key | value |\n|---|---|\n", preset.name, preset.description);
+    for (const auto& [k, v] : preset.values) out += fmt::format("| `{}` | `{}` |\n", k, v);
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace dq

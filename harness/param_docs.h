@@ -1,6 +1,6 @@
 #pragma once
-// The one printer of plugin parameters: `dqbench methods` and `dqbench datasets list` print every
-// method and dataset kind with its parameters (type, default, allowed values, meaning) from the
+// The one printer of plugin parameters: `dqbench methods`, `dqbench datasets list` and `dqbench
+// models --format md` print every method, dataset kind and training recipe with its parameters (type, default, allowed values, meaning) from the
 // plugin's ParamSpec list, as text (term) or as Markdown (md). The parameter tables of
 // methods/docs/*.md and datasets/README.md are this Markdown, pasted between markers by
 // scripts/doc_tables.py (the ctest docs_param_tables fails when they differ).
@@ -27,5 +27,8 @@ std::string describe_plugins(const std::vector<PluginDoc>& plugins, TableFormat 
 // Every registered method / dataset kind.
 std::string describe_methods(TableFormat format);
 std::string describe_dataset_kinds(TableFormat format);
+// `dqbench models --format md`: the `train:` keys, the extractor's own keys, and each recipe preset
+// (heading, description, a | key | value | table), for models/README.md's generated blocks.
+std::string describe_recipes();
 
 }  // namespace dq

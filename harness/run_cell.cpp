@@ -250,8 +250,12 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                        : models_library().compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
       scope.stop();
       stages_run.extractor = true;
-      record_new_stages({{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
-                         {"embed_dim", static_cast<double>(embeddings.d)}});
+      std::map<std::string, double> m = {{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
+                                         {"embed_dim", static_cast<double>(embeddings.d)}};
+      // A proxy extractor's own test accuracy (known when it was trained, or kept beside its cache).
+      if (embeddings.extractor_top1 >= 0) m["extractor_top1"] = embeddings.extractor_top1;
+      if (embeddings.extractor_top1_tta >= 0) m["extractor_top1_tta"] = embeddings.extractor_top1_tta;
+      record_new_stages(m);
       if (!embeddings.cache_path.empty())
         store.record_artefact(embeddings.key, "embeddings", embeddings.cache_path,
                               static_cast<int64_t>(embeddings.z.size() * sizeof(float)));
@@ -371,16 +375,19 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
     } else if (cell.train && dataset.has_images() && dataset.test.n > 0) {
       auto scope = timer.scope("train");
       const ImageSet coreset = have_coreset_images ? std::move(coreset_images) : dataset.train.subset(selected);
-      const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(),
-                                               train_recipe_from(*cell.train, cell.ratio), cell.training_seed(),
-                                               [&](const std::string& msg) { say("train: " + msg); });
+      TrainRecipe recipe = train_recipe_from(*cell.train, cell.ratio);
+      recipe.full_train_samples = dataset.train.n;  // the equal-steps budget counts the full set's steps
+      const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(), recipe,
+                                                                  cell.training_seed(), [&](const std::string& msg) { say("train: " + msg); });
       scope.stop();
       stages_run.train = true;
-      record_new_stages({{"top1", r.final_top1},
-                         {"top1_best", r.best_top1},
-                         {"train_loss", r.final_train_loss},
-                         {"train_steps", static_cast<double>(r.steps)},
-                         {"train_epochs", static_cast<double>(r.epochs)}});
+      std::map<std::string, double> m = {{"top1", r.final_top1},
+                                         {"top1_best", r.best_top1},
+                                         {"train_loss", r.final_train_loss},
+                                         {"train_steps", static_cast<double>(r.steps)},
+                                         {"train_epochs", static_cast<double>(r.epochs)}};
+      if (r.final_top1_tta >= 0) m["top1_tta"] = r.final_top1_tta;  // test-time augmentation, beside plain top1
+      record_new_stages(m);
     } else if (cell.train) {
       say("train: skipped (the dataset has no images or no test split)");
     }

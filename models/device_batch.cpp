@@ -14,6 +14,12 @@ torch::Tensor to_device(const torch::Tensor& host, torch::Device device) {
   return host.to(device, /*non_blocking=*/true);
 }
 
+torch::Tensor labels_to_device(const int64_t* labels, int64_t count, torch::Device device) {
+  torch::Tensor host = host_tensor({count}, torch::kInt64, device);
+  std::memcpy(host.data_ptr<int64_t>(), labels, static_cast<size_t>(count) * sizeof(int64_t));
+  return to_device(host, device);
+}
+
 torch::Tensor images_to_device(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w,
                                const Normalization& norm, torch::Device device) {
   torch::Tensor bytes = host_tensor({count, c, h, w}, torch::kUInt8, device);

@@ -20,6 +20,10 @@ torch::Tensor host_tensor(torch::IntArrayRef sizes, torch::ScalarType dtype, tor
 // it is already there.
 torch::Tensor to_device(const torch::Tensor& host, torch::Device device);
 
+// `count` class labels on `device`, through page-locked memory when it is CUDA: a copy from pageable
+// memory would wait for the device to finish every step queued before it.
+torch::Tensor labels_to_device(const int64_t* labels, int64_t count, torch::Device device);
+
 // `count` contiguous uint8 images (C x H x W each) -> count x C x H x W float32 on `device`: the bytes
 // travel (a quarter of the floats) and are normalised there as pixel * scale[c] + shift[c]
 // (normalization_affine), so the result equals images_to_tensor's bit for bit.

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "core/atomic_file.h"
@@ -14,6 +16,7 @@
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "datasets/dataset.h"
+#include "models/compute_mode.h"
 #include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/networks.h"
@@ -78,14 +81,41 @@ torch::Tensor torchscript_features(torch::jit::script::Module& module, const std
   return x.flatten(1);
 }
 
+// The proxy network's test accuracy beside its cached model (written once, after training).
+void write_extractor_record(const std::string& model_path, const ExtractorNetwork& net) {
+  if (model_path.empty()) return;
+  nlohmann::json j = {{"top1", net.top1}, {"top1_tta", net.top1_tta}};
+  const std::string text = j.dump() + "\n";
+  write_cache_file(extractor_record_path(model_path), "extractor accuracy",
+                   [&](AtomicFileWriter& out) { out.write(text.data(), text.size()); });
+}
+
+// Fills net.top1 / top1_tta from the record beside `model_path`; a missing or damaged record leaves -1.
+void read_extractor_record(const std::string& model_path, double& top1, double& top1_tta) {
+  if (model_path.empty()) return;
+  std::ifstream in(extractor_record_path(model_path));
+  if (!in) return;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    top1 = j.at("top1").get<double>();
+    top1_tta = j.at("top1_tta").get<double>();
+  } catch (const nlohmann::json::exception&) {
+    top1 = top1_tta = -1;
+  }
+}
+
 }  // namespace
 
+std::string extractor_record_path(const std::string& model_path) {
+  return (std::filesystem::path(model_path).replace_extension(".top1.json")).string();
+}
+
 torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const {
-  return images_to_device(pixels, count, c, h, w, norm, device);
+  return in_memory_format(images_to_device(pixels, count, c, h, w, norm, device), compute);
 }
 
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
-  if (classifier) return classifier->features(x.to(device));
+  if (classifier) return classifier->features(in_memory_format(x.to(device), compute));
   return torchscript_features(*script, layer, x.to(device), path);
 }
 
@@ -113,6 +143,7 @@ void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Pa
       net.classifier->load(archive);
       net.artefact.from_cache = true;
       net.artefact.bytes = static_cast<int64_t>(std::filesystem::file_size(model_path));
+      read_extractor_record(model_path, net.top1, net.top1_tta);
       if (progress) progress(fmt::format("extractor network from cache {}", model_path));
     } catch (const c10::Error& e) {  // damaged: retrain from the same initialisation
       warn_cache_rebuild("extractor network", model_path, e.what_without_backtrace());
@@ -120,14 +151,23 @@ void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Pa
     }
   }
   net.classifier->to(net.device);
+  net.compute.memory_format = recipe.compute.memory_format;
   if (!net.artefact.from_cache) {
-    train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+    const TrainResult trained = train_model_in_place(*net.classifier, train, dataset.test, recipe, seed, net.device, progress);
+    if (dataset.test.n > 0) {
+      net.top1 = trained.final_top1;
+      net.top1_tta = trained.final_top1_tta;
+    }
     torch::serialize::OutputArchive archive;
+    net.classifier->to(torch::kCPU);  // the cache file (and its content hash) holds CPU tensors, as the MAE's does
     net.classifier->save(archive);
+    net.classifier->to(net.device);
     net.artefact.sha256 = write_archive_cache(archive, model_path, "extractor network");  // a failed write warns
+    if (!model_path.empty()) write_extractor_record(model_path, net);
     std::error_code ec;
     if (!model_path.empty()) net.artefact.bytes = static_cast<int64_t>(std::filesystem::file_size(model_path, ec));
   }
+  set_memory_format(*net.classifier, net.compute);  // a cached network loads in the default layout
   net.classifier->eval();
 }
 
@@ -224,6 +264,7 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
         cached->key = key;
         cached->network = {.kind = "extractor_network", .key = net_key, .sha256 = net_sha,
                            .bytes = static_cast<int64_t>(std::filesystem::file_size(net_path)), .from_cache = true};
+        read_extractor_record(net_path, cached->extractor_top1, cached->extractor_top1_tta);
         return std::move(*cached);
       }
     }
@@ -237,12 +278,16 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
     if (auto cached = cached_embeddings(dataset, embeddings_path(cache_dir, key), progress)) {
       cached->key = key;
       cached->network = net.artefact;
+      cached->extractor_top1 = net.top1;
+      cached->extractor_top1_tta = net.top1_tta;
       return std::move(*cached);
     }
     Embeddings e = embed_images(dataset.train, net.norm, net.device, [&](torch::Tensor x) { return net.embed(x); },
                                 {origin, dataset.train.labels, &dataset.class_names}, progress);
     e.key = key;
     e.network = net.artefact;
+    e.extractor_top1 = net.top1;
+    e.extractor_top1_tta = net.top1_tta;
     return e;
   });
   if (out.from_cache) return out;

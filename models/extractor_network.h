@@ -23,12 +23,17 @@ struct ExtractorNetwork {
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
   std::string path;                                  // torchscript: the file (for messages)
   torch::Device device = torch::kCPU;
+  ComputeOptions compute;                            // kind proxy: the recipe's layout (inference runs in fp32)
+  // kind proxy: the trained network's test top-1 and top-1 with test-time augmentation, in [0, 1]
+  // (-1 when unknown: a network cached before they were kept, or tta_level 0).
+  double top1 = -1, top1_tta = -1;
   // What the network is as an artefact: kind "extractor_network", its key (proxy: the cache key of its
   // weights; torchscript: of the file's content), the sha256 of its bytes (the .pt written or read, or
   // the user's file) and whether it came from the cache.
   ArtefactUse artefact;
 
-  // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h).
+  // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h), in
+  // the network's layout.
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
   // Normalised input -> N x d embeddings.
   torch::Tensor embed(const torch::Tensor& x);
@@ -41,5 +46,8 @@ struct ExtractorNetwork {
 // weights) is a dq::Error: the patch stage must use the network its embeddings came from.
 ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                                         const ProgressFn& progress, const std::string& expected_sha256 = "");
+
+// The proxy network's test accuracy, kept beside its model file (extractor_model_path): `<model>.top1.json`.
+std::string extractor_record_path(const std::string& model_path);
 
 }  // namespace dq

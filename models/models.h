@@ -25,16 +25,41 @@ enum class Arch {
   ResNet50,          // resnet50: CIFAR stem, [3,4,6,3] bottleneck blocks, 2048-d
   ResNet50ImageNet,  // resnet50_imagenet: torchvision's ResNet-50 (v1.5)
   Vit,               // vit: ViT for small images: 4x4 patches, width 192, depth 6, 3 heads, CLS token
+  Airbench94,        // airbench94: Keller Jordan's airbench94 network (whitening conv + 3 conv groups), 256-d
 };
 const std::vector<std::string>& arch_names();  // YAML spellings, in enum order
 Arch parse_arch(const std::string& name, const std::string& where);
 const char* arch_name(Arch arch);
 
-enum class Schedule { Cosine, Constant };          // learning rate per epoch
-enum class Augment { FlipCrop, Flip, Crop, None };  // random crop after zero padding, horizontal flip
+// Learning rate: cosine or constant per epoch, or piecewise linear per optimiser step (airbench94:
+// from `lr_start` x lr at step 0 up to lr at `lr_peak_at` of the steps, down to `lr_end` x lr at the end).
+enum class Schedule { Cosine, Constant, PiecewiseLinear };
+enum class Augment { FlipCrop, Flip, Crop, None };  // random crop after padding, horizontal flip
+// Horizontal flips: a fresh coin per image and epoch, or airbench's alternating flip (one coin per
+// image before the first epoch; every odd epoch flips all images relative to it).
+enum class FlipMode { Random, Alternating };
+// The crop's padding: black pixels (torchvision's padding_mode 'constant'), or mirrored without
+// repeating the edge ('reflect').
+enum class PaddingMode { Constant, Reflect };
 // Input normalisation: the training set's own per-channel mean/std, CIFAR's constants (methods-spec
-// 2.4: mean .4914/.4822/.4465, std .2023/.1994/.2010), ImageNet's, or [0,1] only.
-enum class Normalize { Dataset, Cifar, ImageNet, None };
+// 2.4: mean .4914/.4822/.4465, std .2023/.1994/.2010), ImageNet's, [0,1] only, or the CIFAR-10
+// training set's true per-channel std (.2470/.2435/.2616, same mean) as airbench uses.
+enum class Normalize { Dataset, Cifar, ImageNet, None, Cifar10 };
+// How many optimiser steps a coreset trains for: the recipe's epochs over the coreset (the papers'
+// protocol), or the number of steps the same recipe takes on the full training set.
+enum class Budget { Epochs, Steps };
+enum class LossReduction { Mean, Sum };  // of the per-example cross-entropy over a batch
+
+// Arithmetic precision and tensor layout of training and inference, the same keys on every device
+// (models/compute_mode.h turns them into LibTorch settings). `bf16`: autocast to bfloat16 (convolutions
+// and matrix products; weights, optimiser and loss stay float32). `channels_last`: NHWC activations
+// and convolution weights.
+enum class Precision { Fp32, Bf16 };
+enum class MemoryFormat { Contiguous, ChannelsLast };
+struct ComputeOptions {
+  Precision precision = Precision::Fp32;
+  MemoryFormat memory_format = MemoryFormat::Contiguous;
+};
 
 // YAML `device`: auto (the first CUDA device when the linked LibTorch has one, else the CPU), cpu,
 // cuda (= cuda:0) or cuda:N.
@@ -61,7 +86,9 @@ void check_device_available(const DeviceSpec& device, const std::string& where);
 using TorchBuildFn = TorchBuild (*)();
 void set_torch_build_hook(TorchBuildFn fn);
 
-// The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs().
+// The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs();
+// the keys after `device` came with the airbench94 recipe (../models/README.md, "Recipes"), and their
+// defaults keep the earlier recipes exactly as they were.
 struct TrainRecipe {
   Arch arch = Arch::SmallCnn;
   int64_t epochs = 0;
@@ -76,6 +103,37 @@ struct TrainRecipe {
   Normalize normalize = Normalize::Dataset;
   int64_t threads = 0;       // 0 = all cores
   DeviceSpec device;
+
+  double partial_epoch = 0;  // a last partial epoch: `epochs` + this fraction in all (airbench94: 9 + 0.9)
+  Budget budget = Budget::Epochs;
+  int64_t full_train_samples = 0;  // the full training set's size, for Budget::Steps (0: this set's)
+  bool drop_last = false;    // drop each epoch's last partial batch (kept when it is the only batch)
+  bool nesterov = false;
+  // lr and weight_decay in airbench's decoupled form, per 1,024 examples: the SGD learning rate is
+  // lr / (1024 (1 + 1/(1 - momentum))) and the SGD weight decay weight_decay x batch / that scale,
+  // divided by the group's learning rate (so decay does not grow with a group's lr multiplier).
+  bool decoupled = false;
+  double bn_bias_lr_scale = 1;  // learning-rate multiplier of BatchNorm biases
+  double label_smoothing = 0;
+  LossReduction loss_reduction = LossReduction::Mean;
+  double lr_start = 0.2, lr_peak_at = 0.23, lr_end = 0.07;  // Schedule::PiecewiseLinear knots
+  // Lookahead EMA (0 = off): from epoch `lookahead_start_epoch`, every `lookahead_every` steps the
+  // average w <- d w + (1 - d) net with d = lookahead_decay^every x (step / total)^lookahead_power is
+  // copied back into the network, and once more at the end of every epoch.
+  int64_t lookahead_every = 0;
+  double lookahead_decay = 0.95, lookahead_power = 3;
+  int64_t lookahead_start_epoch = 3;
+  FlipMode flip_mode = FlipMode::Random;
+  PaddingMode padding_mode = PaddingMode::Constant;
+  int64_t tta_level = 0;     // test-time augmentation: 0 none, 1 mirror, 2 mirror + 1-px translations
+  int64_t evaluations = 5;   // test evaluations, evenly spaced over the epochs (always after the last)
+  // A whitening first layer (airbench94): filters from the patch covariance of the first
+  // `whiten_images` training images, eigenvalues regularised by `whiten_eps`; its bias trains for the
+  // first `whiten_bias_epochs` epochs.
+  double whiten_eps = 5e-4;
+  int64_t whiten_images = 5000;
+  int64_t whiten_bias_epochs = 3;
+  ComputeOptions compute;
 };
 std::vector<ParamSpec> train_recipe_specs();
 // `ratio` is the cell's keep ratio: at or below `small_batch_ratio` the batch is `small_batch_size`
@@ -97,9 +155,11 @@ const RecipePreset& find_recipe_preset(const std::string& name, const std::strin
 struct TrainResult {
   double final_top1 = 0;  // test top-1 after the last epoch, in [0, 1]
   double best_top1 = 0;   // best test top-1 over the evaluated epochs (DQ's reported metric)
-  double final_train_loss = 0;
-  int64_t steps = 0;
-  int64_t epochs = 0;     // epochs run (recipe epochs, or more for min_steps)
+  double final_top1_tta = -1;  // test top-1 with test-time augmentation after the last epoch (-1: tta_level 0)
+  double final_train_loss = 0;  // mean per-example loss over the last epoch
+  int64_t steps = 0;      // optimiser steps taken
+  int64_t budget_steps = 0;  // the steps the budget asked for (== steps unless the set is empty)
+  int64_t epochs = 0;     // epochs run (recipe epochs, or more for min_steps or the steps budget)
   int64_t train_samples = 0;
 };
 
@@ -124,6 +184,9 @@ ExtractorKind parse_extractor_kind(const Params& extractor);
 struct Embeddings {
   int64_t n = 0, d = 0;
   std::vector<float> z;  // n x d, row i = train sample i
+  // A proxy extractor's own test top-1 (and with test-time augmentation), in [0, 1]; -1 when unknown
+  // (another kind, or a cache written before these were kept).
+  double extractor_top1 = -1, extractor_top1_tta = -1;
   bool from_cache = false;
   std::string key;       // cache key: dataset content, network content, extractor params, code identity
   std::string sha256;    // sha256 of their .npy bytes (written or read): what downstream caches key on
@@ -173,6 +236,7 @@ struct NetworkInfo {
 };
 NetworkInfo describe_network(Arch arch, int64_t channels, int64_t height, int64_t width, int64_t num_classes);
 // `dqbench models`: every arch with its parameter counts (CIFAR-10 and ImageNet shapes), and the presets.
+// (`dqbench models --format md`, the keys and presets as Markdown, is harness/param_docs.h's.)
 void print_models_catalog(std::ostream& out);
 
 // Threads for OpenMP and LibTorch (LibTorch starts with 1 thread on small machines). 0 = all cores.

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/hashing.h"
 #include "datasets/dataset.h"
+#include "models/airbench94.h"
 #include "datasets/source_files.h"
 
 namespace dq {
@@ -233,10 +234,12 @@ struct VitImpl : ClassifierImpl {
 }  // namespace
 
 torch::Tensor ClassifierImpl::feature_map(torch::Tensor) {
-  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn and the resnet variants have one)");
+  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn, airbench94 and the resnet variants "
+              "have one)");
 }
 torch::Tensor ClassifierImpl::classify_map(torch::Tensor) {
-  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn and the resnet variants have one)");
+  throw Error("this network has no spatial feature map for GradCAM++ (small_cnn, airbench94 and the resnet variants "
+              "have one)");
 }
 
 std::shared_ptr<ClassifierImpl> make_vit(const VitConfig& config, int64_t channels, int64_t num_classes,
@@ -253,6 +256,7 @@ std::shared_ptr<ClassifierImpl> make_classifier(Arch arch, int64_t channels, int
     case Arch::ResNet50: return std::make_shared<ResNetImpl>(channels, num_classes, false, true);
     case Arch::ResNet50ImageNet: return std::make_shared<ResNetImpl>(channels, num_classes, true, true);
     case Arch::Vit: return make_vit(VitConfig{}, channels, num_classes, height, width);
+    case Arch::Airbench94: return make_airbench94(channels, num_classes, height, width);
   }
   DQ_ASSERT(false, "unhandled arch");
   return nullptr;
@@ -277,9 +281,35 @@ NetworkInfo describe_network(Arch arch, int64_t channels, int64_t height, int64_
 
 namespace {
 
+// Index `i` of a padded axis of length `n` mirrored into [0, n) without repeating the edge (-1 -> 1).
+int64_t reflect_index(int64_t i, int64_t n) {
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+// One image with reflect padding: dst[c][y][x] = src[c][r(y + dy - pad)][r(x' + dx - pad)].
+void normalise_crop_flip_reflect(const uint8_t* src, int64_t c, int64_t h, int64_t w, const CropFlip& cf,
+                                 const float* scale, const float* shift, float* dst) {
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const uint8_t* plane = src + ch * h * w;
+    float* out = dst + ch * h * w;
+    const float a = scale[ch], b = shift[ch];
+    for (int64_t y = 0; y < h; ++y) {
+      const uint8_t* srow = plane + reflect_index(y + cf.dy - cf.pad, h) * w;
+      float* row = out + y * w;
+      for (int64_t x = 0; x < w; ++x)
+        row[x] = a * static_cast<float>(srow[reflect_index((cf.flip ? w - 1 - x : x) + cf.dx - cf.pad, w)]) + b;
+    }
+  }
+}
+
 // One image: dst[c][y][x] = src_padded[c][y + dy][x + dx] (flipped in x when asked), normalised.
 void normalise_crop_flip(const uint8_t* src, int64_t c, int64_t h, int64_t w, const CropFlip& cf, const float* scale,
                          const float* shift, float* dst) {
+  if (cf.reflect) return normalise_crop_flip_reflect(src, c, h, w, cf, scale, shift, dst);
   for (int64_t ch = 0; ch < c; ++ch) {
     const uint8_t* plane = src + ch * h * w;
     float* out = dst + ch * h * w;
@@ -327,6 +357,7 @@ Normalization normalization_for(Normalize kind, const ImageSet& images) {
       break;
     case Normalize::Cifar: constants({0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}, "cifar"); break;
     case Normalize::ImageNet: constants({0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "imagenet"); break;
+    case Normalize::Cifar10: constants({0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, "cifar10"); break;
     case Normalize::None:
       n.mean.assign(static_cast<size_t>(images.channels), 0.f);
       n.stddev.assign(static_cast<size_t>(images.channels), 1.f);

@@ -19,6 +19,9 @@ struct ClassifierImpl : torch::nn::Module {
   // class scores computed from it. Networks without one keep these defaults, which throw dq::Error.
   virtual torch::Tensor feature_map(torch::Tensor x);
   virtual torch::Tensor classify_map(torch::Tensor map);
+  // A first layer whose weights are set from the training data rather than trained (airbench94's
+  // whitening conv; the trainer initialises it, models/airbench94.h), or nullptr.
+  virtual torch::nn::Conv2dImpl* whitening_layer() { return nullptr; }
 };
 
 // Builds `arch` for images of `channels` x `height` x `width` (layouts in models/README.md). The
@@ -51,12 +54,14 @@ void normalization_affine(const Normalization& norm, int64_t c, std::vector<floa
 // published constants (3-channel images only, else dq::Error); None is [0,1].
 Normalization normalization_for(Normalize kind, const ImageSet& images);
 
-// Random crop (offset dy, dx into the image zero-padded by `pad` pixels on each side) and horizontal
-// flip of one image, as torchvision's RandomCrop(padding) + RandomHorizontalFlip on uint8 pixels: the
-// padding is black (pixel 0) before normalisation.
+// Random crop (offset dy, dx into the image padded by `pad` pixels on each side) and horizontal flip
+// of one image, as torchvision's RandomCrop(padding) + RandomHorizontalFlip on uint8 pixels: the
+// padding is black (pixel 0) before normalisation, or with `reflect` the image mirrored about its
+// edge pixels (padding_mode 'reflect': column -1 is column 1).
 struct CropFlip {
   int64_t pad = 0, dy = 0, dx = 0;
   bool flip = false;
+  bool reflect = false;
 };
 
 // Gathers images `ids[0..count)` of `images` into `out` (count x C x H x W float32, contiguous),

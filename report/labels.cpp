@@ -129,7 +129,14 @@ std::string train_cap(const CellResult& c) {
 
 std::string recipe_text(const CellResult& c) {
   if (c.train.empty()) return "no training (selection only)";
-  std::string out = fmt::format("{}, {}", param(c.train, "arch"), epochs_text(param(c.train, "epochs")));
+  // `partial_epoch` and `budget` are recorded only when they differ from the earlier recipes'
+  // (ParamSpec::omit_at_default): such a recipe names its subset protocol.
+  const std::string partial = param(c.train, "partial_epoch"), budget = param(c.train, "budget");
+  std::string epochs = param(c.train, "epochs");
+  if (!partial.empty()) epochs = fmt::format("{}", std::stod(epochs) + std::stod(partial));
+  std::string out = fmt::format("{}, {}", param(c.train, "arch"), epochs_text(epochs));
+  if (budget == "steps") out += " (equal steps: the full-data recipe's optimiser steps on every coreset)";
+  else if (!partial.empty() || !budget.empty()) out += " (equal epochs)";
   const std::string min_steps = param(c.train, "min_steps");
   if (!min_steps.empty() && min_steps != "0") out += fmt::format(" (at least {} steps)", min_steps);
   out += fmt::format(", batch {}, lr {}, {} schedule, augment {}", param(c.train, "batch_size"),

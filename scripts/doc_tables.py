@@ -10,6 +10,7 @@ block between markers:
     <!-- end params -->
 
     <!-- params-all: datasets -->             every dataset kind: heading, description, table
+    <!-- params-table: models train -->       the `train:` keys (or: models extractor, models <preset>)
     ...
     <!-- end params -->
 
@@ -27,9 +28,10 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FOLDERS = ["methods", "datasets", "harness", "core", "models", "experiments", "examples"]
-OPEN = re.compile(r"^<!-- params-(table|all): (methods|datasets)(?: (\S+))? -->$")
+OPEN = re.compile(r"^<!-- params-(table|all): (methods|datasets|models)(?: (\S+))? -->$")
 CLOSE = "<!-- end params -->"
-COMMANDS = {"methods": ["methods", "--format", "md"], "datasets": ["datasets", "list", "--format", "md"]}
+COMMANDS = {"methods": ["methods", "--format", "md"], "datasets": ["datasets", "list", "--format", "md"],
+            "models": ["models", "--format", "md"]}
 
 
 def generated(dqbench, source, cache={}):
@@ -57,7 +59,8 @@ def block_for(dqbench, kind, source, name, where):
         return text.strip("\n").splitlines()
     found = sections(text)
     if name not in found:
-        sys.exit(f"{where}: '{name}' is not a registered {source[:-1] if source == 'methods' else 'dataset kind'} "
+        what = {"methods": "method", "datasets": "dataset kind", "models": "recipe section or preset"}[source]
+        sys.exit(f"{where}: '{name}' is not a registered {what} "
                  f"(known: {', '.join(sorted(found))})")
     lines = [l for l in found[name] if l.startswith("|") or l == "No parameters."]
     return lines

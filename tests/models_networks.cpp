@@ -17,6 +17,7 @@
 #include "models/extractor_network.h"
 #include "models/models.h"
 #include "models/networks.h"
+#include "models_test_helpers.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -28,25 +29,7 @@ struct Expected {
   int64_t size, classes, parameters, feature_dim;
 };
 
-// A tiny learnable image set: class k has a bright square at a class-specific position.
-ImageSet tiny_images(int64_t n, int64_t classes, int64_t side, uint64_t seed) {
-  ImageSet s;
-  s.n = n;
-  s.channels = 3;
-  s.height = s.width = side;
-  s.pixels.resize(static_cast<size_t>(n * 3 * side * side));
-  s.labels.resize(static_cast<size_t>(n));
-  Rng rng(seed);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t label = i % classes;
-    s.labels[static_cast<size_t>(i)] = label;
-    uint8_t* img = s.pixels.data() + i * s.image_bytes();
-    for (int64_t k = 0; k < s.image_bytes(); ++k) img[k] = static_cast<uint8_t>(rng.uniform_below(64));
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t y = 0; y < side / 2; ++y) img[(c * side + y) * side + label] = 255;
-  }
-  return s;
-}
+using test::learnable_images;
 
 }  // namespace
 
@@ -85,7 +68,7 @@ TEST_CASE("networks match the reference architectures' parameter counts and outp
 }
 
 TEST_CASE("the CIFAR normalisation and crop-flip gather match torchvision's order of operations", "[networks]") {
-  ImageSet s = tiny_images(2, 2, 4, 1);
+  ImageSet s = learnable_images(2, 2, 4, 1);
   const Normalization cifar = normalization_for(Normalize::Cifar, s);
   CHECK((cifar.mean == std::vector<float>{0.4914f, 0.4822f, 0.4465f}));
   CHECK((cifar.stddev == std::vector<float>{0.2023f, 0.1994f, 0.2010f}));
@@ -109,7 +92,7 @@ TEST_CASE("the CIFAR normalisation and crop-flip gather match torchvision's orde
 
 TEST_CASE("images normalised on the device equal the host normalisation bit for bit (CPU tensors)", "[networks][device]") {
   // The path a GPU batch takes (page-locked bytes, copy, normalise there), run with CPU tensors.
-  const ImageSet s = tiny_images(5, 2, 9, 4);
+  const ImageSet s = learnable_images(5, 2, 9, 4);
   const Normalization cifar = normalization_for(Normalize::Cifar, s), own = normalization_for(Normalize::Dataset, s);
   for (const Normalization* norm : {&cifar, &own}) {
     const torch::Tensor host = images_to_tensor(s.image(0), 5, 3, 9, 9, *norm);
@@ -124,7 +107,7 @@ TEST_CASE("images normalised on the device equal the host normalisation bit for 
 }
 
 TEST_CASE("training on CPU is deterministic for a fixed seed and thread count", "[networks][determinism]") {
-  const ImageSet train = tiny_images(96, 4, 16, 2), test = tiny_images(40, 4, 16, 3);
+  const ImageSet train = learnable_images(96, 4, 16, 2), test = learnable_images(40, 4, 16, 3);
   TrainRecipe r;
   r.arch = Arch::SmallCnn;
   r.epochs = 2;
@@ -187,8 +170,8 @@ TEST_CASE("the TorchScript extractor calls a named method or stops after a named
   Dataset ds;
   ds.kind = "test";
   ds.class_names = {"a", "b"};
-  ds.train = tiny_images(6, 2, 8, 4);
-  ds.test = tiny_images(2, 2, 8, 5);
+  ds.train = learnable_images(6, 2, 8, 4);
+  ds.test = learnable_images(2, 2, 8, 5);
   ds.fingerprint = "tiny";
   const auto params = [&](const std::string& layer) {
     Params p("extractor", extractor_specs());

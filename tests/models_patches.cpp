@@ -21,6 +21,7 @@
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
+#include "models_test_helpers.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -221,13 +222,6 @@ TEST_CASE("a TorchScript MAE that changes kept pixels is refused with their numb
   CHECK(pixels == d.train.pixels);  // nothing was written
 }
 
-namespace {
-double metric(Store& store, const std::string& cell, const std::string& name) {
-  const auto m = store.metrics(cell);
-  const auto it = m.find(name);
-  return it == m.end() ? std::nan("") : it->second;
-}
-}  // namespace
 
 TEST_CASE("BGFDQ with SPD and DQ-style fixed dropping run end to end with a patches stage", "[e2e][spd]") {
   const auto dir = test::scratch_dir("e2e_spd");
@@ -259,13 +253,13 @@ grid:
   for (const auto& row : store.cells("spd")) {
     INFO(row.method);
     // The storage ratio comes from the applied masks; 16 patches per 16 px image.
-    CHECK(metric(store, row.cell_id, "patches_per_image") == 16);
-    const double storage = metric(store, row.cell_id, "patch_storage_ratio");
+    CHECK(test::cell_metric(store, row.cell_id, "patches_per_image") == 16);
+    const double storage = test::cell_metric(store, row.cell_id, "patch_storage_ratio");
     // What the cell reports of its selection is what it stored: the applied masks' storage, the stored
     // count (SPD cuts its candidate order), and its artefacts (dataset, network, embeddings, graph,
     // GradCAM++ scores, selection).
-    CHECK(metric(store, row.cell_id, "realised_storage_ratio") == Approx(storage));
-    CHECK(metric(store, row.cell_id, "selected_samples") == Approx(metric(store, row.cell_id, "patch_sample_ratio") * 120));
+    CHECK(test::cell_metric(store, row.cell_id, "realised_storage_ratio") == Approx(storage));
+    CHECK(test::cell_metric(store, row.cell_id, "selected_samples") == Approx(test::cell_metric(store, row.cell_id, "patch_sample_ratio") * 120));
     std::set<std::string> kinds;
     for (const auto& a : store.cell_artefacts(row.cell_id)) kinds.insert(a.kind);
     CHECK(kinds == std::set<std::string>{"dataset", "embeddings", "extractor_network", "knn_graph", "patch_scores",
@@ -273,21 +267,21 @@ grid:
     if (row.method.find("lambda_scale=1000") != std::string::npos) {
       // A huge threshold admits every theta: theta* = 0.9 everywhere, keep floor(1.6) = 1 of 16 patches;
       // 10 images per class would need 160 candidates, so all 40 of each class are stored.
-      CHECK(metric(store, row.cell_id, "spd_theta_0.9_count") == 120);
-      CHECK(metric(store, row.cell_id, "spd_mean_drop") == Approx(0.9));
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0 / 16));
+      CHECK(test::cell_metric(store, row.cell_id, "spd_theta_0.9_count") == 120);
+      CHECK(test::cell_metric(store, row.cell_id, "spd_mean_drop") == Approx(0.9));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0 / 16));
       CHECK(storage == Approx(1.0 / 16));
       continue;
     }
     CHECK(std::abs(storage * 120 - 0.25 * 120) <= 3 * 0.5 + 1e-9);  // within half an image per class
     if (row.method.find("spd=on") != std::string::npos) {
       // Threshold 0: no theta qualifies, whole images, exactly the budget of 10 per class.
-      CHECK(metric(store, row.cell_id, "spd_theta_0.0_count") == 30);
-      CHECK(metric(store, row.cell_id, "patch_sample_ratio") == Approx(0.25));
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0));
+      CHECK(test::cell_metric(store, row.cell_id, "spd_theta_0.0_count") == 30);
+      CHECK(test::cell_metric(store, row.cell_id, "patch_sample_ratio") == Approx(0.25));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(1.0));
     } else {
-      CHECK(metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(0.75));
-      CHECK(metric(store, row.cell_id, "patch_sample_ratio") == Approx(39.0 / 120));  // round(10 / 0.75) = 13 per class
+      CHECK(test::cell_metric(store, row.cell_id, "patch_kept_fraction_mean") == Approx(0.75));
+      CHECK(test::cell_metric(store, row.cell_id, "patch_sample_ratio") == Approx(39.0 / 120));  // round(10 / 0.75) = 13 per class
     }
   }
   sqlite3_stmt* st = nullptr;

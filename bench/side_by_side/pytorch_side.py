@@ -4,16 +4,22 @@ The same networks as models/networks.cpp, the same batch, input size and thread 
 bench/side_by_side/side_by_side.cpp times dqbench. Each measurement prints "pytorch <row> <images/s>".
   pytorch_side.py step --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
   pytorch_side.py epoch --data DIR --arch small_cnn --batch 128 --threads 2 --workers 0
+  pytorch_side.py recipe --batch 512 --iters 3 --threads 2 --memory-format channels_last --precision bf16
+The side's name is "pytorch" with Debian's 1.13 and "pytorch2" with a 2.x (the `recipe` rows).
 """
 import argparse
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
-from torchvision import transforms
+
+try:  # the `recipe` rows need torch only (a pip PyTorch 2.x venv may lack numpy and torchvision)
+    import numpy as np
+    import torchvision
+    from torchvision import transforms
+except ImportError:
+    np = torchvision = transforms = None
 
 
 class BasicBlock(nn.Module):
@@ -83,6 +89,105 @@ class TorchvisionFeatures(nn.Module):
         return self.net(x)
 
 
+class Airbench94(nn.Module):
+    """The airbench94 network as models/airbench94.cpp builds it (Keller Jordan's published layout):
+    2x2 whitening conv (24 filters, fixed) + GELU, three conv groups (3x3 conv, 2x2 max-pool, BatchNorm
+    with fixed scale, GELU, 3x3 conv, BatchNorm, GELU) of widths 64/256/256, max-pool over the 3x3 map,
+    linear head without bias, times 1/9."""
+
+    def __init__(self, channels=3, num_classes=10, widths=(64, 256, 256)):
+        super().__init__()
+        self.whiten = nn.Conv2d(channels, 2 * channels * 4, 2, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        groups, cin = [], 2 * channels * 4
+        for w in widths:
+            groups.append(nn.ModuleDict(dict(conv1=self._conv(cin, w), norm1=self._norm(w),
+                                             conv2=self._conv(w, w), norm2=self._norm(w))))
+            cin = w
+        self.groups = nn.ModuleList(groups)
+        self.head = nn.Linear(cin, num_classes, bias=False)
+
+    @staticmethod
+    def _conv(cin, cout):
+        conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        with torch.no_grad():
+            nn.init.dirac_(conv.weight[:cin])
+        return conv
+
+    @staticmethod
+    def _norm(width):
+        norm = nn.BatchNorm2d(width, eps=1e-12, momentum=0.4)
+        norm.weight.requires_grad_(False)
+        return norm
+
+    def features(self, x):
+        x = F.gelu(self.whiten(x))
+        for g in self.groups:
+            x = F.gelu(g["norm1"](F.max_pool2d(g["conv1"](x), 2)))
+            x = F.gelu(g["norm2"](g["conv2"](x)))
+        return torch.amax(x, dim=(2, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x)) / 9
+
+
+def airbench94_optimizer(model, batch, lr=11.5, momentum=0.85, weight_decay=0.0153, bn_bias_scale=64.0):
+    """Nesterov SGD in the recipe's decoupled form, BatchNorm biases in their own group (64x lr)."""
+    scale = 1024 * (1 + 1 / (1 - momentum))
+    base, decay = lr / scale, weight_decay * batch / scale
+    bn = [m.bias for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    bn_ids = {id(p) for p in bn}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in bn_ids]
+    return torch.optim.SGD([dict(params=bn, lr=base * bn_bias_scale, weight_decay=decay / (base * bn_bias_scale)),
+                            dict(params=rest, lr=base, weight_decay=decay / base)], momentum=momentum, nesterov=True)
+
+
+def recipe(args):
+    side = "pytorch" if torch.__version__.startswith("1.") else "pytorch2"
+    torch.manual_seed(0)
+    model = Airbench94()
+    print(f"{side} params_airbench94 {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    x = torch.randn(args.batch, 3, 32, 32).to(memory_format=fmt)
+    y = torch.randint(0, 10, (args.batch,))
+    bf16 = args.precision == "bf16"
+    row = args.row or f"airbench94_{args.memory_format}_{args.precision}"
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+    with torch.no_grad():
+        model.eval()
+
+        def infer():
+            with autocast():
+                return model(x)
+
+        print(f"{side} {row}_forward {images_per_second(infer, args.batch, args.iters):.2f}")
+    model.train()
+    sgd = airbench94_optimizer(model, args.batch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")
+
+    def one():
+        sgd.zero_grad(set_to_none=True)
+        with autocast():
+            logits = model(x)
+        loss_fn(logits.float(), y).backward()
+        sgd.step()
+
+    print(f"{side} {row}_train {images_per_second(one, args.batch, args.iters):.2f}")
+
+
+def images_per_second(fn, batch, iters):
+    """Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call."""
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return batch * iters / (time.perf_counter() - t0)
+
+
 def make(arch):
     if arch == "resnet18":
         return CifarResNet18()
@@ -104,11 +209,7 @@ def step(args):
     row = args.row or f"{args.arch}_{args.size}"
     with torch.no_grad():
         model.eval()
-        model.features(x)  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(args.iters):
-            model.features(x)
-        print(f"pytorch {row}_forward {args.batch * args.iters / (time.perf_counter() - t0):.2f}")
+        print(f"pytorch {row}_forward {images_per_second(lambda: model.features(x), args.batch, args.iters):.2f}")
     model.train()
     sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
@@ -117,11 +218,7 @@ def step(args):
         F.cross_entropy(model(x), y).backward()
         sgd.step()
 
-    one()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(args.iters):
-        one()
-    print(f"pytorch {row}_train {args.batch * args.iters / (time.perf_counter() - t0):.2f}")
+    print(f"pytorch {row}_train {images_per_second(one, args.batch, args.iters):.2f}")
 
 
 class DecodedImages(torch.utils.data.Dataset):
@@ -168,7 +265,7 @@ def epoch(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["step", "epoch"])
+    ap.add_argument("mode", choices=["step", "epoch", "recipe"])
     ap.add_argument("--arch", default="resnet18")
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--batch", type=int, default=64)
@@ -177,9 +274,11 @@ def main():
     ap.add_argument("--row", default="")
     ap.add_argument("--data", default="")
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--memory-format", default="channels_last", choices=["contiguous", "channels_last"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    step(args) if args.mode == "step" else epoch(args)
+    {"step": step, "epoch": epoch, "recipe": recipe}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 //   dq_side_by_side step  --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
 //   dq_side_by_side epoch --data DIR --arch small_cnn --batch 128 --threads 2
 //   dq_side_by_side dump  --cifar data/cifar10-jpg --cache cache --out DIR
+//   dq_side_by_side recipe --batch 512 --iters 3 --threads 2 --memory-format channels_last --precision bf16
 // Each measurement prints one line: "dqbench <row> <images per second>".
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -17,13 +18,24 @@
 #include "core/npy.h"
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
+#include "models/compute_mode.h"
 #include "models/models.h"
 #include "models/networks.h"
+#include "models/optimizer.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call.
+template <typename Fn>
+double images_per_second(Fn&& fn, int64_t batch, int64_t iters) {
+  fn();
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) fn();
+  return static_cast<double>(batch * iters) / seconds_since(t0);
+}
 
 // Forward (no grad, eval mode: the embedding pass) and one SGD training step on a fixed random batch.
 void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t iters, const std::string& row) {
@@ -34,10 +46,8 @@ void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t
   {
     torch::NoGradGuard no_grad;
     model->eval();
-    model->features(x);  // warm-up
-    const auto t0 = Clock::now();
-    for (int64_t i = 0; i < iters; ++i) model->features(x);
-    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, static_cast<double>(batch * iters) / seconds_since(t0));
+    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row,
+                             images_per_second([&] { model->features(x); }, batch, iters));
   }
   model->train();
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4));
@@ -47,10 +57,54 @@ void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t
     loss.backward();
     sgd.step();
   };
-  step();  // warm-up
-  const auto t0 = Clock::now();
-  for (int64_t i = 0; i < iters; ++i) step();
-  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, static_cast<double>(batch * iters) / seconds_since(t0));
+  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, batch, iters));
+}
+
+// The airbench94 recipe (the preset's values) with the given layout and precision.
+dq::TrainRecipe airbench94_recipe(const std::string& memory_format, const std::string& precision, int64_t batch) {
+  dq::Params p("train", dq::train_recipe_specs());
+  for (const auto& [k, v] : dq::find_recipe_preset("airbench94", "bench").values) p.set_from_text(k, v, "bench");
+  p.set_from_text("memory_format", memory_format, "--memory-format");
+  p.set_from_text("precision", precision, "--precision");
+  p.set_from_text("batch_size", std::to_string(batch), "--batch");
+  return dq::train_recipe_from(p);
+}
+
+// airbench94 inference (eval mode, no grad: the embedding and TTA passes) and one training step of its
+// recipe (forward under autocast, label-smoothed summed cross-entropy, backward, Nesterov SGD with the
+// BatchNorm-bias group) on a fixed random batch, in the recipe's layout and precision.
+void measure_recipe(const dq::TrainRecipe& r, int64_t iters, const std::string& row) {
+  torch::manual_seed(0);
+  auto model = dq::make_classifier(dq::Arch::Airbench94, 3, 10, 32, 32);
+  dq::set_memory_format(*model, r.compute);
+  const torch::Device cpu(torch::kCPU);
+  auto x = dq::in_memory_format(torch::randn({r.batch_size, 3, 32, 32}), r.compute);
+  auto y = torch::randint(0, 10, {r.batch_size}, torch::kInt64);
+  {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const auto infer = [&] {
+      dq::AutocastGuard autocast(r.compute, cpu);
+      return model->forward(x);
+    };
+    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, images_per_second(infer, r.batch_size, iters));
+  }
+  model->train();
+  std::vector<double> base_lrs;
+  auto sgd = dq::make_optimizer(*model, r, base_lrs);
+  const auto loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(r.label_smoothing).reduction(torch::kSum);
+  auto step = [&] {
+    sgd->zero_grad();
+    torch::Tensor logits;
+    {
+      dq::AutocastGuard autocast(r.compute, cpu);
+      logits = model->forward(x);
+    }
+    torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, loss_options).backward();
+    sgd->step();
+  };
+  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, r.batch_size, iters));
 }
 
 dq::ImageSet read_dump(const std::string& dir) {
@@ -77,7 +131,8 @@ int main(int argc, char** argv) {
   CLI::App app{"dqbench side of the PyTorch side-by-side benchmark"};
   app.require_subcommand(1);
   int64_t threads = 2, batch = 64, iters = 5, size = 32;
-  std::string arch = "resnet18", row, data, cifar, cache = "cache", out;
+  std::string arch = "resnet18", row, data, cifar, cache = "cache", out, memory_format = "channels_last",
+              precision = "fp32";
   auto* step = app.add_subcommand("step", "forward and training-step images/s on a random batch");
   step->add_option("--arch", arch);
   step->add_option("--size", size);
@@ -94,9 +149,19 @@ int main(int argc, char** argv) {
   dump->add_option("--cifar", cifar)->required();
   dump->add_option("--cache", cache);
   dump->add_option("--out", out)->required();
+  auto* recipe = app.add_subcommand("recipe", "airbench94 inference and recipe training-step images/s on a random batch");
+  recipe->add_option("--batch", batch);
+  recipe->add_option("--iters", iters);
+  recipe->add_option("--threads", threads);
+  recipe->add_option("--memory-format", memory_format, "contiguous | channels_last");
+  recipe->add_option("--precision", precision, "fp32 | bf16");
+  recipe->add_option("--row", row, "row name (default: airbench94_<memory format>_<precision>)");
   CLI11_PARSE(app, argc, argv);
   try {
     torch::set_num_threads(static_cast<int>(threads));
+    if (*recipe)
+      measure_recipe(airbench94_recipe(memory_format, precision, batch), iters,
+                     row.empty() ? fmt::format("airbench94_{}_{}", memory_format, precision) : row);
     if (*step) measure_steps(arch, size, batch, iters, row.empty() ? fmt::format("{}_{}", arch, size) : row);
     if (*epoch) {
       const dq::ImageSet train = read_dump(data);

@@ -1,0 +1,41 @@
+#pragma once
+// Shared by the LibTorch tests: a tiny learnable image set, and a cell's recorded metric.
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "core/rng.h"
+#include "datasets/dataset.h"
+#include "harness/store.h"
+
+namespace dq::test {
+
+// `n` RGB images of side x side: dim noise, and for class k (= i % classes) a bright column at x = k
+// over the top half, so a small network learns them in a few steps.
+inline ImageSet learnable_images(int64_t n, int64_t classes, int64_t side, uint64_t seed) {
+  ImageSet s;
+  s.n = n;
+  s.channels = 3;
+  s.height = s.width = side;
+  s.pixels.resize(static_cast<size_t>(n * 3 * side * side));
+  s.labels.resize(static_cast<size_t>(n));
+  Rng rng(seed);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = i % classes;
+    s.labels[static_cast<size_t>(i)] = label;
+    uint8_t* img = s.pixels.data() + i * s.image_bytes();
+    for (int64_t k = 0; k < s.image_bytes(); ++k) img[k] = static_cast<uint8_t>(rng.uniform_below(64));
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < side / 2; ++y) img[(c * side + y) * side + label] = 255;
+  }
+  return s;
+}
+
+// Metric `name` of cell `cell` in `store`, NaN when it was not recorded.
+inline double cell_metric(Store& store, const std::string& cell, const std::string& name) {
+  const auto m = store.metrics(cell);
+  const auto it = m.find(name);
+  return it == m.end() ? std::nan("") : it->second;
+}
+
+}  // namespace dq::test
