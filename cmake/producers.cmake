@@ -44,11 +44,13 @@ set(DQ_PRODUCER_dataset_SOURCES
   ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_dataset_LIBRARIES jpeg png)
 
-set(DQ_PRODUCER_extractor_network_SOURCES ${DQ_NETWORK_SOURCES} models/extractor.cpp models/extractor_network.h)
+set(DQ_PRODUCER_extractor_network_SOURCES
+  ${DQ_NETWORK_SOURCES} models/extractor.cpp models/extractor_keys.cpp models/extractor_network.h)
 set(DQ_PRODUCER_extractor_network_LIBRARIES torch)
 
 set(DQ_PRODUCER_embeddings_SOURCES
-  models/extractor.cpp models/extractor_network.h models/networks.cpp models/networks.h models/models.h
+  models/extractor.cpp models/extractor_keys.cpp models/carried_features.cpp models/extractor_network.h
+  models/networks.cpp models/networks.h models/models.h
   models/airbench94.cpp models/airbench94.h models/compute_mode.cpp models/compute_mode.h
   core/embedding_check.cpp core/embedding_check.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_embeddings_LIBRARIES torch)
@@ -86,7 +88,7 @@ set(DQ_PRODUCER_selection_SOURCES
   methods/class_partition.h methods/coreset_files.cpp methods/coreset_files.h methods/dq.cpp methods/dq_common.cpp
   methods/dq_common.h methods/dqas_approx.cpp methods/indices.cpp
   methods/dqas_proxy.cpp methods/dqas_proxy.h methods/external.cpp methods/external_command.cpp
-  methods/external_command.h methods/method.cpp methods/method.h methods/ncs.cpp methods/ncs.h methods/random.cpp
+  methods/external_command.h methods/external_outputs.cpp methods/external_outputs.h methods/method.cpp methods/method.h methods/ncs.cpp methods/ncs.h methods/random.cpp
   methods/selection_step.cpp methods/selection_step.h ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_selection_LIBRARIES blas)
 
@@ -102,10 +104,12 @@ set(DQ_PRODUCER_train_SOURCES ${DQ_NETWORK_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_train_LIBRARIES torch blas)
 
 # Sources under datasets/, methods/ and models/ that make no artefact's bytes: listings, error
-# translation, encoders used only by tests and tools, the neighbour-search zoo's named settings (benchmarks
-# and tests; experiments spell the settings out, and the dataset producer makes the bytes).
+# translation, the loader of the LibTorch half, encoders used only by tests and tools, the neighbour-search
+# zoo's named settings (benchmarks and tests; experiments spell the settings out, and the dataset producer
+# makes the bytes).
 set(DQ_SOURCES_WITHOUT_ARTEFACTS
   models/catalog.cpp models/torch_errors.cpp models/torch_errors.h
+  models/library_entry.cpp models/models_library.cpp models/models_library.h
   datasets/image_encode.cpp datasets/image_encode.h datasets/embedding_zoo.cpp datasets/embedding_zoo.h)
 
 # Every producer's sources, once (what the generated file depends on).

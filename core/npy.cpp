@@ -15,6 +15,9 @@
 namespace dq {
 
 int64_t NpyArray::size() const {
+  // A zero anywhere makes it empty; read_npy checked that the other dimensions' product fits in the
+  // file, so it cannot overflow (multiplying first could: (2^62, 2^62, 0)).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (auto s : shape) n *= s;
   return n;
@@ -74,6 +77,15 @@ NpyArray read_npy(const std::string& path) {
   } else {
     throw Error(fmt::format("{}: unsupported .npy version {}", path, major));
   }
+  // The header is read only when the file holds it: a lying length is bad input, not a request for
+  // up to 4 GiB (found by fuzzing: tests/fuzz/inputs/npy/regressions/).
+  const std::streamoff header_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size = in.tellg();
+  in.seekg(header_start);
+  if (static_cast<std::streamoff>(header_len) > file_size - header_start)
+    throw Error(fmt::format("{}: truncated .npy header ({} bytes announced, {} in the file)", path, header_len,
+                            file_size - header_start));
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) throw Error(fmt::format("{}: truncated .npy header", path));
 
@@ -84,6 +96,8 @@ NpyArray read_npy(const std::string& path) {
   if (m[1] == ">" && m[2].str().substr(1) != "1")
     throw Error(fmt::format("{}: big-endian arrays are not supported", path));
   arr.dtype = m[2];
+  if (arr.dtype.size() > 3)  // item sizes of numbers are 1..16 bytes; "f99999999999999999999" would overflow
+    throw Error(fmt::format("{}: unsupported dtype '{}'", path, arr.dtype));
   if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True")))
     throw Error(fmt::format("{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path));
   if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
@@ -95,6 +109,7 @@ NpyArray read_npy(const std::string& path) {
     arr.shape.push_back(std::stoll(it->str()));
   }
   const int64_t item = std::stoll(arr.dtype.substr(1));
+  if (item == 0) throw Error(fmt::format("{}: unsupported dtype '{}'", path, arr.dtype));
   // The header's shape is checked against the file before anything is allocated: a cut or lying
   // header is bad input, not a request for terabytes (which used to end as "out of memory").
   const std::streamoff data_start = in.tellg();

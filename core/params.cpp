@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
@@ -150,6 +151,10 @@ std::string Params::canonical() const {
 }
 
 SpecString parse_spec_string(const std::string& text_in, const std::string& where) {
+  // Its values become JSON (cell ids, an external method's cell.json), which must be UTF-8.
+  if (const size_t bad = invalid_utf8_at(text_in); bad != std::string::npos)
+    throw Error(fmt::format("{}: spec is not UTF-8 text (byte 0x{:02x} at offset {})", where,
+                            static_cast<unsigned char>(text_in[bad]), bad));
   const std::string text = trim(text_in);
   SpecString out;
   const auto open = text.find('(');

@@ -63,6 +63,9 @@ uint64_t parse_bytes(const std::string& text, const std::string& where) {
                             where, v.unit, text));
   if (!(v.number >= 0) || !std::isfinite(v.number))
     throw Error(fmt::format("{}: size '{}' must be a non-negative number", where, text));
+  // Beyond 1 EiB no machine has it, and the conversion to an integer would not be defined.
+  if (v.number * scale > 0x1p60)
+    throw Error(fmt::format("{}: size '{}' is beyond any machine (at most 1024PiB)", where, text));
   return static_cast<uint64_t>(std::llround(v.number * scale));
 }
 
@@ -78,6 +81,10 @@ double parse_duration(const std::string& text, const std::string& where) {
     throw Error(fmt::format("{}: unknown duration unit '{}' in '{}' (use s, m or h)", where, v.unit, text));
   if (!(v.number > 0) || !std::isfinite(v.number))
     throw Error(fmt::format("{}: duration '{}' must be positive", where, text));
+  // Deadlines and the watchdog's alarm are integers of nanoseconds and seconds: a timeout of 1e300h
+  // would overflow them (undefined behaviour). Ten years is beyond any run.
+  if (v.number * scale > 87600.0 * 3600)
+    throw Error(fmt::format("{}: duration '{}' is beyond any run (at most 87600h, ten years)", where, text));
   return v.number * scale;
 }
 

@@ -39,6 +39,8 @@ std::optional<int64_t> parse_label(const std::string& text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v != std::floor(v)) return std::nullopt;
+  // "1e300" is an integer too, but no int64: converting it would be undefined (found by fuzzing).
+  if (!(std::fabs(v) < 0x1p62)) return std::nullopt;
   return static_cast<int64_t>(v);
 }
 

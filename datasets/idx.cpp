@@ -1,6 +1,7 @@
 #include "datasets/idx.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,7 +15,7 @@ IdxArray read_idx_u8(const std::string& path) {
   // gzopen reads plain files transparently too.
   std::unique_ptr<gzFile_s, decltype(&gzclose)> f(gzopen(path.c_str(), "rb"), &gzclose);
   if (!f) throw Error(fmt::format("{}: cannot open IDX file", path));
-  auto read_exact = [&](void* dst, size_t n, const char* what) {
+  auto read_exact = [&](void* dst, size_t n, const std::string& what) {
     size_t done = 0;
     while (done < n) {
       const unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - done, 1u << 30));
@@ -44,10 +45,21 @@ IdxArray read_idx_u8(const std::string& path) {
     read_exact(b, 4, "the dimension sizes");
     const int64_t size = (int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
     out.shape.push_back(size);
+    if (size > 0 && total > (int64_t{1} << 40) / size)  // 1 TiB: beyond any IDX file (and no overflow)
+      throw Error(fmt::format("{}: IDX dimensions {} are beyond any file", path, fmt::join(out.shape, " x ")));
     total *= size;
   }
-  out.data.resize(static_cast<size_t>(total));
-  read_exact(out.data.data(), out.data.size(), "the data");
+  // The data is read in pieces as it arrives: a header that promises more than the (possibly gzipped)
+  // file holds is a truncated file, not a request for that much memory (found by fuzzing:
+  // tests/fuzz/inputs/idx/regressions/).
+  constexpr int64_t kPiece = int64_t{64} << 20;
+  while (static_cast<int64_t>(out.data.size()) < total) {
+    const size_t done = out.data.size();
+    const int64_t piece = std::min(kPiece, total - static_cast<int64_t>(done));
+    out.data.resize(done + static_cast<size_t>(piece));
+    read_exact(out.data.data() + done, static_cast<size_t>(piece),
+               fmt::format("the data (bytes {}..{} of {})", done, done + static_cast<size_t>(piece), total));
+  }
   return out;
 }
 

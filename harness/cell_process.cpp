@@ -29,13 +29,20 @@ int run_cell_process(const CellProcessOptions& o) {
     if (o.index >= static_cast<int64_t>(ex.cells.size()))
       throw Error(fmt::format("--index {} is outside the matrix of {} cells", o.index, ex.cells.size()));
     cell = &ex.cells[static_cast<size_t>(o.index)];
+    // The runner names both: the index finds the cell without hashing the whole matrix, the id
+    // catches a file edited since the runner read it.
+    if (!o.cell_id.empty() && cell->id() != o.cell_id)
+      throw Error(fmt::format("{}: cell {} is not cell {} any more (the file changed since the run started?)",
+                              o.experiment_file, o.index, o.cell_id.substr(0, 12)));
   } else {
     for (const auto& c : ex.cells)
       if (c.id() == o.cell_id) cell = &c;
     if (!cell) throw Error(fmt::format("{}: no cell with id '{}'", o.experiment_file, o.cell_id));
   }
   Store store(ex.database);
-  store.record_experiment(ex);
+  // A runner (or an earlier task) records the experiment before starting cells; hashing a matrix of
+  // thousands of cells again in every cell process cost more than the cell.
+  if (!store.experiment_recorded(ex)) store.record_experiment(ex);
   ClaimPolicy policy;
   policy.retry_failed = o.retry_failed;
   const ClaimResult claim = store.claim_cell(*cell, policy);

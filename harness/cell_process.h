@@ -9,7 +9,7 @@ namespace dq {
 
 struct CellProcessOptions {
   std::string experiment_file;
-  std::string cell_id;          // or
+  std::string cell_id;          // or (both: the index finds the cell, the id is checked)
   int64_t index = -1;           // position in the expanded matrix
   std::string database;         // overrides the YAML's (a Slurm task's shard)
   std::string progress;

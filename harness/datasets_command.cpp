@@ -52,7 +52,8 @@ std::string describe(const DatasetDefinition& def, const LoadedDataset& loaded) 
 }  // namespace
 
 std::vector<DatasetDefinition> parse_dataset_definitions(const std::string& spec_or_yaml) {
-  if (looks_like_yaml_file(spec_or_yaml)) return parse_datasets_section(load_yaml_file(spec_or_yaml), spec_or_yaml);
+  if (looks_like_yaml_file(spec_or_yaml))
+    return with_yaml_errors(spec_or_yaml, [&] { return parse_datasets_section(load_yaml_file(spec_or_yaml), spec_or_yaml); });
   return {parse_dataset_spec(spec_or_yaml, "command line")};
 }
 

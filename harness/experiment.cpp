@@ -27,8 +27,8 @@ namespace {
 
 nlohmann::json params_json(const Params& p) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [k, v] : p.values_for_identity())
-    std::visit([&](const auto& value) { out[k] = value; }, v);
+  for (const auto& entry : p.values_for_identity())  // (clang 14 cannot capture a structured binding)
+    std::visit([&](const auto& value) { out[entry.first] = value; }, entry.second);
   return out;
 }
 
@@ -357,7 +357,9 @@ class ExperimentParser {
 
 }  // namespace
 
-Experiment load_experiment(const std::string& path) { return ExperimentParser(path).parse(); }
+Experiment load_experiment(const std::string& path) {
+  return with_yaml_errors(path, [&] { return ExperimentParser(path).parse(); });
+}
 
 int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
   const Params& mine = cell.method.params;

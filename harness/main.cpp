@@ -27,7 +27,7 @@
 #include "harness/table.h"
 #include "harness/verify.h"
 #include "methods/method.h"
-#include "models/models.h"
+#include "models/models_library.h"
 #include "report/commands.h"
 
 namespace {
@@ -68,10 +68,11 @@ int main(int argc, char** argv) {
   // and BLAS (the clustered KNN ran 1.7-2.2x slower without it; methods/docs/bgfdq.md). libgomp reads
   // it when it loads, so it takes effect in the children `run` spawns; an explicit setting wins.
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  dq::enable_models_library_loading(self_executable());  // LibTorch loads only when a network is needed
   CLI::App app{"dqbench: dataset-quantization experiments (selection, training, results in SQLite)"};
   app.require_subcommand(1);
   // The LibTorch flavour (README "GPU"): its version and whether CUDA is compiled in.
-  app.set_version_flag("--version", [] { return "dqbench, LibTorch " + dq::torch_version(); });
+  app.set_version_flag("--version", [] { return "dqbench, LibTorch " + dq::torch_build().text(); });
   const std::string command_line = joined_command_line(argc, argv);
 
   // run
@@ -127,8 +128,8 @@ int main(int argc, char** argv) {
   run_cell->add_option("--db", cell_db, "write to this database instead of the YAML's (a shard)");
   run_cell->add_option("--parent-pid", parent_pid, "die with this process (set by run)");
   run_cell->add_flag("--retry-failed", cell_retry, "run the cell even if it is FAILED or TIMEOUT");
-  auto* id_opt = run_cell->add_option("--cell-id", cell_id, "the cell's id (sha256 of its config)");
-  run_cell->add_option("--index", cell_index, "the cell's position in the expanded matrix (0-based)")->excludes(id_opt);
+  run_cell->add_option("--cell-id", cell_id, "the cell's id (sha256 of its config); with --index, checked against it");
+  run_cell->add_option("--index", cell_index, "the cell's position in the expanded matrix (0-based)");
   run_cell->add_option("--progress", progress, "prefix for progress lines");
   run_cell->add_flag("--no-hard-limit", no_hard_limit, "do not cap the address space at the memory budget");
 
@@ -275,7 +276,7 @@ int main(int argc, char** argv) {
     }
     if (*models) {
       if (dq::table_format_from(models_format) == dq::TableFormat::Markdown) std::cout << dq::describe_recipes();
-      else dq::print_models_catalog(std::cout);
+      else dq::models_library().print_models_catalog(std::cout);
       return 0;
     }
     if (*methods) {

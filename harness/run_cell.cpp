@@ -29,6 +29,7 @@
 #include "methods/patch_stage.h"
 #include "methods/selection_step.h"
 #include "models/models.h"
+#include "models/models_library.h"
 
 namespace dq {
 
@@ -66,13 +67,32 @@ class HeartbeatThread {
   std::thread thread_;
 };
 
-// The device a cell's exact KNN graph runs on: its extractor's (auto resolved), "" for the CPU.
+// The device a cell's exact KNN graph runs on: its extractor's (auto resolved), "" for the CPU. A
+// selection-only cell (extractor kind none) never loads LibTorch to resolve `auto` (its KNN stays on the
+// CPU); `device: cuda` there still searches on the GPU (methods/knn/device_search.cpp loads the library).
 std::string knn_device(const CellConfig& cell) {
   if (!cell.extractor || !cell.extractor->has("device")) return "";
-  return resolved_cuda_device(parse_device(cell.extractor->get_string("device"), "extractor.device"));
+  const DeviceSpec device = parse_device(cell.extractor->get_string("device"), "extractor.device");
+  if (device.kind == DeviceSpec::Kind::Auto && cell.extractor->get_string("kind") == "none") return "";
+  return resolved_cuda_device(device);
 }
 
+// AddressSanitizer and ThreadSanitizer reserve terabytes of shadow address space at start: a cap at the
+// budget would make their next mapping fail. Their builds (scripts/hardening.sh) run without the cap.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+
 void apply_address_space_limit(uint64_t budget) {
+  if (kSanitizerBuild) return;
   // Headroom for what no method declares: LibTorch, BLAS and OpenMP reserve address space far beyond
   // what they touch.
   const uint64_t headroom = 8ull << 30;
@@ -235,7 +255,10 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
           expected.require_file("embeddings", embeddings_path(ex.cache_dir, e->key));
       }
       auto scope = timer.scope("embed");
-      embeddings = compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
+      // Extractor kind none needs no network: selection-only cells never load LibTorch.
+      embeddings = parse_extractor_kind(*cell.extractor) == ExtractorKind::None
+                       ? carried_features(dataset)
+                       : models_library().compute_embeddings(dataset, *cell.extractor, ex.cache_dir, say);
       scope.stop();
       stages_run.extractor = true;
       std::map<std::string, double> m = {{"embed_from_cache", embeddings.from_cache ? 1.0 : 0.0},
@@ -322,7 +345,8 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
         if (!cell.extractor)
           throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
                                   ex.file));
-        backend = make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir, embeddings.network.sha256, say);
+        backend = models_library().make_patch_backend(dataset, *cell.extractor, cell.patches, ex.cache_dir,
+                                                      embeddings.network.sha256, say);
       }
       PatchStageResult r = run_patch_stage(
           selections, {dataset.train, config, backend.get(), timer, derive_seed(cell.selection_seed(), "patches"),
@@ -384,8 +408,8 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
       }
       TrainRecipe recipe = train_recipe_from(*cell.train, cell.ratio);
       recipe.full_train_samples = dataset.train.n;  // the equal-steps budget counts the full set's steps
-      const TrainResult r = train_and_evaluate(coreset, dataset.test, dataset.num_classes(), recipe,
-                                               cell.training_seed(), [&](const std::string& msg) { say("train: " + msg); });
+      const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(), recipe,
+                                                                  cell.training_seed(), [&](const std::string& msg) { say("train: " + msg); });
       scope.stop();
       stages_run.train = true;
       std::map<std::string, double> m = {{"top1", r.final_top1},

@@ -13,6 +13,7 @@
 
 #include "core/child_process.h"
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "core/units.h"
 #include "harness/cell_filter.h"
 #include "harness/preflight.h"
@@ -27,6 +28,7 @@ bool should_run(const CellRow& row, bool retry_failed, int64_t stale_after_s) {
 }
 
 int run_exit_code(const RunSummary& s) {
+  if (!s.stopped.empty()) return kExitBadInput;
   if (s.final_failed + s.final_timeout > 0) return kExitFailedCells;
   if (s.final_running + s.final_pending > 0) return kExitUnfinished;
   return kExitComplete;
@@ -118,9 +120,19 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
     }
     out << fmt::format("{} {}{}\n", prefix, cell.label(), eta);
     out.flush();
-    std::vector<std::string> args = {options.self_exe, "run-cell",   ex.file,   "--cell-id",
-                                     cell.id(),        "--db",       ex.database, "--progress",
-                                     prefix,           "--parent-pid", std::to_string(::getpid())};
+    std::vector<std::string> args = {options.self_exe,
+                                     "run-cell",
+                                     ex.file,
+                                     "--index",
+                                     std::to_string(&cell - ex.cells.data()),
+                                     "--cell-id",
+                                     cell.id(),
+                                     "--db",
+                                     ex.database,
+                                     "--progress",
+                                     prefix,
+                                     "--parent-pid",
+                                     std::to_string(::getpid())};
     if (options.retry_failed) args.push_back("--retry-failed");
     Running r{&cell, prefix, std::make_unique<ChildProcess>(args, env), {}};
     try {
@@ -131,6 +143,7 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
     active.push_back(std::move(r));
   };
 
+  int unclaimed_failures = 0;  // cell processes in a row that failed before claiming their cell
   auto settle = [&](Running& r) {
     const std::string id = r.cell->id();
     ++finished;
@@ -150,6 +163,22 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
       store.end_abandoned(id, row->owner, r.killed ? CellStatus::Timeout : CellStatus::Failed, why);
       row = store.find_cell(id);
     }
+    if (!(row->owner.pid == r.identity.pid && row->owner.host == r.identity.host) &&
+        row->status == CellStatus::Pending && !(r.child->exit_code == 0 && r.child->signal == 0)) {
+      // The cell process failed before it claimed its cell: nothing of the cell was written, and it
+      // stays PENDING. Said as such (it used to read "taken by another process (PENDING)"), and a few
+      // in a row stop the runner: on a full disk it went through the whole matrix in seconds.
+      const std::string tail = r.child->tail(1);
+      out << fmt::format("{} {}: the cell process failed before claiming its cell ({}): {}\n", r.prefix,
+                         r.cell->label(),
+                         r.child->signal ? fmt::format("signal {}", r.child->signal)
+                                         : fmt::format("exit code {}", r.child->exit_code),
+                         terminal_text(tail.empty() ? "no output" : tail));
+      if (++unclaimed_failures >= kStopAfterUnclaimedFailures && summary.stopped.empty())
+        summary.stopped = fmt::format("{} cell processes in a row failed before claiming their cell; the last said: {}",
+                                      unclaimed_failures, terminal_text(tail.empty() ? "nothing" : tail));
+      return;
+    }
     if (!(row->owner.pid == r.identity.pid && row->owner.host == r.identity.host)) {
       // Another process claimed it first (a second runner, a Slurm task).
       out << fmt::format("{} {}: taken by another process ({}{})\n", r.prefix, r.cell->label(),
@@ -158,6 +187,7 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
                                                             : "");
       return;
     }
+    unclaimed_failures = 0;
     ++summary.ran;
     switch (row->status) {
       case CellStatus::Done: ++summary.done; break;
@@ -167,13 +197,13 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
     }
     if (row->status != CellStatus::Done)
       out << fmt::format("{} {} -> {}: {}\n", r.prefix, r.cell->label(), status_name(row->status),
-                         row->error.substr(0, row->error.find('\n')));
+                         terminal_text(row->error.substr(0, row->error.find('\n'))));
     out.flush();
   };
 
   const size_t jobs = static_cast<size_t>(std::max<int64_t>(1, options.jobs));
-  while (next < todo.size() || !active.empty()) {
-    while (active.size() < jobs && next < todo.size()) {
+  while ((next < todo.size() && summary.stopped.empty()) || !active.empty()) {
+    while (active.size() < jobs && next < todo.size() && summary.stopped.empty()) {
       // Another runner may have taken or finished the cell meanwhile: look again before starting a
       // process (the child's claim stays the arbiter).
       const CellRow now = *store.find_cell(todo[next]->id());
@@ -216,6 +246,9 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
   }
   out << fmt::format("ran {} cells: {} done, {} OOM, {} timeout, {} failed\n", summary.ran, summary.done,
                      summary.oom, summary.timeout, summary.failed);
+  if (!summary.stopped.empty())
+    out << fmt::format("stopped before the end: {}; {} cells not started (a re-run starts them)\n", summary.stopped,
+                       todo.size() - next);
 
   // The matrix after this run, whoever ran what.
   for (const auto* cell : mine) {
@@ -228,7 +261,7 @@ RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::
       case CellStatus::Running: ++summary.final_running; break;
       case CellStatus::Pending: ++summary.final_pending; break;
     }
-    std::string why = row.error.substr(0, row.error.find('\n'));
+    std::string why = terminal_text(row.error.substr(0, row.error.find('\n')));  // may quote another program
     if (row.status == CellStatus::Running) why = decide_resume(row, policy).reason;
     if (row.status == CellStatus::Pending) why = "not run (claimed by no one yet)";
     summary.remaining.push_back({cell->label(), cell->id(), row.status, why});

@@ -41,13 +41,20 @@ struct RunSummary {
   // The matrix after the run (every cell of this shard, whoever ran it).
   int64_t final_done = 0, final_oom = 0, final_failed = 0, final_timeout = 0, final_running = 0, final_pending = 0;
   std::vector<RemainingCell> remaining;  // cells not DONE/OOM after the run, with why
+  // Why the runner stopped starting cells before the end ("" when it did not): several cell
+  // processes in a row failed before they could claim their cell (a database that cannot be written,
+  // a full disk, an experiment file gone), so every other cell would have failed the same way.
+  std::string stopped;
 };
+// That many cell processes in a row failing before they claim their cell stop the runner.
+constexpr int kStopAfterUnclaimedFailures = 3;
 
 RunSummary run_experiment(const Experiment& ex, const RunOptions& options, std::ostream& out);
 
 // Documented exit codes of `dqbench run` (harness/README.md):
 //   0 every cell is DONE or OOM; 1 some cells are FAILED or TIMEOUT; 2 bad input or a database error
-//   (nothing ran); 3 some cells are still RUNNING in another live process or PENDING (re-run later).
+//   (nothing ran, or the runner stopped: RunSummary::stopped); 3 some cells are still RUNNING in
+//   another live process or PENDING (re-run later).
 constexpr int kExitComplete = 0, kExitFailedCells = 1, kExitBadInput = 2, kExitUnfinished = 3;
 int run_exit_code(const RunSummary& summary);
 

@@ -73,4 +73,26 @@ void Transaction::commit() {
   done_ = true;
 }
 
+void guard_untrusted_database(sqlite3* db, const std::string& path) {
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_exec(db, "PRAGMA cell_size_check=ON", nullptr, nullptr, nullptr);
+  Statement objects(db,
+                    "SELECT type, name FROM main.sqlite_master WHERE type IN ('view', 'trigger') OR "
+                    "(type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY type, name LIMIT 1",
+                    path);
+  if (objects.step())
+    throw Error(fmt::format("{}: not a dqbench results database: it holds the {} '{}', and a results database "
+                            "holds tables only (a view or trigger could run any query when it is read)",
+                            path, objects.text(0) == "table" ? "virtual table" : objects.text(0), objects.text(1)));
+  Statement generated(db,
+                      "SELECT m.name, c.name FROM main.sqlite_master m, pragma_table_xinfo(m.name, 'main') c "
+                      "WHERE m.type = 'table' AND c.hidden <> 0 LIMIT 1",
+                      path);
+  if (generated.step())
+    throw Error(fmt::format("{}: not a dqbench results database: column '{}' of table '{}' is generated (computed "
+                            "by an expression stored in the file)",
+                            path, generated.text(1), generated.text(0)));
+}
+
 }  // namespace dq

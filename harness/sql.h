@@ -52,4 +52,13 @@ class Transaction {
   bool done_ = false;
 };
 
+// A results database may come from someone else (a colleague's shard, a file sent with a report), and
+// reading one must end in results or a clear error, never a crash or a hang. This sets the connection
+// against schema tricks (SQLite's defensive mode, an untrusted schema, checked cell sizes) and refuses,
+// with a dq::Error naming the file, a database whose main schema holds anything but ordinary tables: a
+// view or a trigger runs whatever query it was given when one of ours reads it (an endless recursive
+// one, found by issue 23's hostile-database test), a generated column whatever expression, a virtual
+// table whatever module. Called by every read-only open (Store, the report's reader).
+void guard_untrusted_database(sqlite3* db, const std::string& path);
+
 }  // namespace dq

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "core/units.h"
 #include "harness/sql.h"
 
@@ -14,13 +15,18 @@ namespace dq {
 
 namespace {
 
-std::string label_of(const CellRow& r) { return fmt::format("{} {} r={} s={}", r.dataset, r.method, r.ratio, r.seed); }
+// Every string from the database is shown through terminal_text (core/text_escape.h): the database
+// may come from someone else.
+std::string label_of(const CellRow& r) {
+  return terminal_text(fmt::format("{} {} r={} s={}", r.dataset, r.method, r.ratio, r.seed));
+}
+std::string short_id(const CellRow& r) { return terminal_text(r.cell_id.substr(0, 12)); }
 
 std::string last_stage(Store& store, const std::string& cell_id) {
   Statement s(store.handle(), "SELECT stage FROM stages WHERE cell_id=? AND instr(stage,'/')=0 ORDER BY rowid DESC LIMIT 1",
               store.path());
   s.bind(1, cell_id);
-  return s.step() ? "after " + s.text(0) : "starting";
+  return s.step() ? "after " + terminal_text(s.text(0)) : "starting";
 }
 
 }  // namespace
@@ -46,7 +52,7 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
                                     : fmt::format("{} below its recall target (recall@k {:.4f} < {:.2f})",
                                                   status_name(r.status), it->second.first, it->second.second);
   };
-  std::string out = fmt::format("{}{}: {} cells:", store.path(), experiment.empty() ? "" : " (" + experiment + ")",
+  std::string out = fmt::format("{}{}: {} cells:", store.path(), experiment.empty() ? "" : " (" + terminal_text(experiment) + ")",
                                 rows.size());
   for (auto s : {CellStatus::Done, CellStatus::Oom, CellStatus::Running, CellStatus::Pending, CellStatus::Failed,
                  CellStatus::Timeout})
@@ -65,34 +71,35 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
     out += "\nrunning:\n";
     for (const auto* r : running) {
       const ResumeDecision d = decide_resume(*r, policy);
-      out += fmt::format("  {}  {:<40} {} for {}, heartbeat {}s ago, {} pid {}{}\n", r->cell_id.substr(0, 12),
-                         label_of(*r), last_stage(store, r->cell_id), format_duration(r->run_s), r->heartbeat_age_s,
-                         r->owner.host, r->owner.pid, d.run ? fmt::format(" [abandoned: {}]", d.reason) : "");
+      out += fmt::format("  {}  {:<40} {} for {}, heartbeat {}s ago, {} pid {}{}\n", short_id(*r), label_of(*r),
+                         last_stage(store, r->cell_id), format_duration(r->run_s), r->heartbeat_age_s,
+                         terminal_text(r->owner.host), r->owner.pid,
+                         d.run ? fmt::format(" [abandoned: {}]", terminal_text(d.reason)) : "");
     }
   }
   if (!finished.empty() && slowest > 0) {
     std::sort(finished.begin(), finished.end(), [](const CellRow* a, const CellRow* b) { return a->run_s > b->run_s; });
     out += "\nslowest:\n";
     for (size_t i = 0; i < finished.size() && static_cast<int64_t>(i) < slowest; ++i)
-      out += fmt::format("  {}  {:<40} {:>8}  {}\n", finished[i]->cell_id.substr(0, 12), label_of(*finished[i]),
+      out += fmt::format("  {}  {:<40} {:>8}  {}\n", short_id(*finished[i]), label_of(*finished[i]),
                          format_duration(finished[i]->run_s), status_text(*finished[i]));
   }
   if (!below_target.empty()) {
     out += "\nDONE below the recall target:\n";
     for (const auto& r : rows)
       if (below_target.count(r.cell_id))
-        out += fmt::format("  {}  {:<40} {}\n", r.cell_id.substr(0, 12), label_of(r), status_text(r));
+        out += fmt::format("  {}  {:<40} {}\n", short_id(r), label_of(r), status_text(r));
   }
   if (!failed.empty()) {
     out += "\nfailed:\n";
     for (const auto* r : failed) {
-      out += fmt::format("  {}  {:<40} {} (attempt {}):\n", r->cell_id.substr(0, 12), label_of(*r),
+      out += fmt::format("  {}  {:<40} {} (attempt {}):\n", short_id(*r), label_of(*r),
                          status_name(r->status), r->attempts);
       size_t start = 0;
       int lines = 0;
       while (start <= r->error.size() && lines < 6) {
         const size_t nl = r->error.find('\n', start);
-        out += "      " + r->error.substr(start, nl == std::string::npos ? std::string::npos : nl - start) + "\n";
+        out += "      " + terminal_text(r->error.substr(start, nl == std::string::npos ? std::string::npos : nl - start)) + "\n";
         ++lines;
         if (nl == std::string::npos) break;
         start = nl + 1;

@@ -136,6 +136,17 @@ std::string experiment_definition(const Experiment& ex) {
 
 Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(mode == OpenMode::ReadOnly),
                                                         self_(ProcessIdentity::self()) {
+  try {
+    connect();
+  } catch (...) {  // no destructor runs for a constructor that throws: close the connection here
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+void Store::connect() {
+  const std::string& path = path_;
   if (read_only_) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such database", path));
@@ -149,6 +160,7 @@ Store::Store(const std::string& path, OpenMode mode) : path_(path), read_only_(m
       open("file:" + path + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
       exec("SELECT count(*) FROM sqlite_master");
     }
+    guard_untrusted_database(db_, path_);  // read-only opens read other people's files (harness/sql.h)
     shadow_missing_columns();
     return;
   }
@@ -253,6 +265,13 @@ void Store::record_experiment(const Experiment& ex) {
       .bind(4, experiment_definition(ex))
       .run();
   tx.commit();
+}
+
+bool Store::experiment_recorded(const Experiment& ex) {
+  Statement s(db_, "SELECT count(*) FROM experiments WHERE name=? AND file=? AND yaml=? AND definition IS NOT NULL",
+              path_);
+  s.bind(1, ex.name).bind(2, ex.file).bind(3, ex.yaml_text).step();
+  return s.integer(0) == 1;
 }
 
 namespace {

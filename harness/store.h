@@ -127,6 +127,9 @@ class Store {
   const std::string& path() const { return path_; }
 
   void record_experiment(const Experiment& ex);
+  // Whether the experiment's row holds this file and exactly this YAML text (then record_experiment
+  // would change nothing but the time; it hashes every cell id of the matrix).
+  bool experiment_recorded(const Experiment& ex);
   // Inserts the cell as PENDING unless it exists; returns its current row.
   CellRow ensure_cell(const CellConfig& cell);
   // ensure_cell for many cells in one transaction.
@@ -191,6 +194,7 @@ class Store {
   void exec(const std::string& sql);
 
  private:
+  void connect();  // the constructor's work: open, check or create the schema
   void open(const std::string& uri, int flags);
   void migrate();
   void shadow_missing_columns();

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/stats.h"
+#include "core/text_escape.h"
 #include "harness/cell_artefacts.h"
 #include "harness/sql.h"
 #include "models/models.h"
@@ -204,7 +205,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   if (format == TableFormat::Markdown) {
     auto line = [](const std::vector<std::string>& cells) {
       std::string l = "|";
-      for (const auto& c : cells) l += " " + c + " |";
+      for (const auto& c : cells) l += " " + markdown_cell(c) + " |";  // dataset and method come from the database
       return l + "\n";
     };
     out += line(header);
@@ -227,6 +228,8 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
     widths[i] = width(header[i]);
     for (const auto& r : rows) widths[i] = std::max(widths[i], width(r[i]));
   }
+  for (auto& r : rows)
+    for (auto& c : r) c = terminal_text(c);  // dataset and method come from the database
   auto line = [&](const std::vector<std::string>& cells) {
     std::string l;
     for (size_t i = 0; i < cells.size(); ++i) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
@@ -34,6 +37,9 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, std::vec
   }
   std::map<std::string, YAML::Mark> first;
   for (const auto& entry : node) {
+    // Every reader takes keys as names: a list or mapping as a key ("[a]: 1") is refused here, once.
+    if (!entry.first.IsScalar() && !entry.first.IsNull())
+      throw Error(fmt::format("{}: a key must be a plain name, not a list or a mapping", yaml_where(file, entry.first)));
     if (entry.first.IsScalar()) {
       const std::string key = entry.first.Scalar();
       const auto [it, inserted] = first.emplace(key, entry.first.Mark());
@@ -48,7 +54,21 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, std::vec
 
 }  // namespace
 
+Error yaml_error(const std::string& file, const YAML::Exception& e) {
+  if (e.mark.is_null()) return Error(fmt::format("{}: {}", file, e.msg));
+  return Error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  // Its strings become JSON (cell ids), which must be UTF-8: a Latin-1 path used to end in an uncaught
+  // JSON exception (found by fuzzing: tests/fuzz/inputs/experiment_yaml/regressions/).
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    const size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const size_t line = static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n')) + 1;
+    const size_t column = bad - (line_start == std::string::npos || bad == 0 ? 0 : line_start + 1) + 1;
+    throw Error(fmt::format("{}:{}:{}: not UTF-8 text (byte 0x{:02x}); save the file as UTF-8", file, line, column,
+                            static_cast<unsigned char>(text[bad])));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

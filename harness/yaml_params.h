@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "core/error.h"
 #include "core/params.h"
 
 namespace dq {
@@ -22,6 +23,19 @@ YAML::Node parse_yaml(const std::string& text, const std::string& file);
 
 // Reads `file` and parse_yaml()s it; its contents go to `text` when not null.
 YAML::Node load_yaml_file(const std::string& file, std::string* text = nullptr);
+
+// Runs `read` (code that reads nodes of `file`), turning any yaml-cpp exception that escapes it (a
+// conversion no check foresaw, such as a list where a name was expected) into a dq::Error with
+// FILE:LINE:COL, instead of an exception nothing catches.
+Error yaml_error(const std::string& file, const YAML::Exception& e);
+template <typename Read>
+auto with_yaml_errors(const std::string& file, Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const YAML::Exception& e) {
+    throw yaml_error(file, e);
+  }
+}
 
 // A mapping of scalars as canonical JSON text (sorted keys, every value a string): {"alpha":"0.5"}.
 std::string yaml_map_to_json(const YAML::Node& map, const std::string& file, const std::string& where);

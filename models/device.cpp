@@ -12,7 +12,10 @@ namespace dq {
 
 int64_t cuda_device_count() { return torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0; }
 
-TorchBuild torch_build() {
+namespace {
+
+// The hook behind torch_build() (models/device_specs.cpp, LibTorch-free).
+TorchBuild linked_torch_build() {
   TorchBuild b;
   b.version = TORCH_VERSION;
   // The CUDA hooks are the real ones only when libtorch_cuda is linked (the pip flavour); Debian's
@@ -26,12 +29,10 @@ TorchBuild torch_build() {
   return b;
 }
 
-std::string torch_version() { return torch_build().text(); }
-
-namespace {
-// Linking dq_models makes the experiment parser (LibTorch-free) check `device: cuda` before any cell runs.
+// Linking (or loading) dq_models makes the experiment parser (LibTorch-free) check `device: cuda` before
+// any cell runs.
 [[maybe_unused]] const bool hook_installed = [] {
-  set_torch_build_hook(&torch_build);
+  set_torch_build_hook(&linked_torch_build);
   return true;
 }();
 }  // namespace

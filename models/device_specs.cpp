@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/models.h"
+#include "models/models_library.h"
 
 namespace dq {
 
@@ -15,6 +16,7 @@ std::atomic<TorchBuildFn> torch_build_hook{nullptr};
 }
 
 std::string TorchBuild::text() const {
+  if (version.empty()) return "none";
   return cuda.empty() ? fmt::format("{} (CPU only)", version) : fmt::format("{} (CUDA {})", version, cuda);
 }
 
@@ -54,13 +56,19 @@ DeviceSpec parse_device(const std::string& text, const std::string& where) {
 
 void set_torch_build_hook(TorchBuildFn fn) { torch_build_hook.store(fn); }
 
+TorchBuild torch_build() {
+  TorchBuildFn build_fn = torch_build_hook.load();
+  // dqbench loads LibTorch only now (models/models_library.h); its device.cpp installs the hook.
+  if (!build_fn && load_models_library_if_enabled()) build_fn = torch_build_hook.load();
+  return build_fn ? build_fn() : TorchBuild{};  // no LibTorch in this program: version ""
+}
+
 std::string resolved_cuda_device(const DeviceSpec& device) {
   switch (device.kind) {
     case DeviceSpec::Kind::Cpu: return "";
     case DeviceSpec::Kind::Cuda: return device.text();
     case DeviceSpec::Kind::Auto: {
-      const TorchBuildFn build_fn = torch_build_hook.load();
-      return build_fn && build_fn().cuda_devices > 0 ? "cuda:0" : "";
+      return torch_build().cuda_devices > 0 ? "cuda:0" : "";  // loads LibTorch when dqbench has not yet
     }
   }
   return "";
@@ -68,9 +76,8 @@ std::string resolved_cuda_device(const DeviceSpec& device) {
 
 void check_device_available(const DeviceSpec& device, const std::string& where) {
   if (device.kind != DeviceSpec::Kind::Cuda) return;
-  const TorchBuildFn build_fn = torch_build_hook.load();
-  if (!build_fn) return;  // no LibTorch linked: nothing to ask
-  const TorchBuild build = build_fn();
+  const TorchBuild build = torch_build();
+  if (build.version.empty()) return;  // no LibTorch in this program: nothing to ask
   if (build.cuda.empty())
     throw Error(fmt::format("{}: device '{}' requested, but this dqbench's LibTorch {} has no CUDA compiled in "
                             "(Debian's libtorch-dev is CPU-only: build the pip flavour, DQ_TORCH=pip sh "

@@ -10,7 +10,6 @@
 #include <optional>
 
 #include "core/atomic_file.h"
-#include "core/code_identity.h"
 #include "core/content_hash.h"
 #include "core/embedding_check.h"
 #include "core/error.h"
@@ -118,21 +117,6 @@ torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int6
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
   if (classifier) return classifier->features(in_memory_format(x.to(device), compute));
   return torchscript_features(*script, layer, x.to(device), path);
-}
-
-std::string extractor_network_key(const Dataset& dataset, const Params& extractor) {
-  return sha256_hex("extractor-network|dataset:" + dataset_identity(dataset) + "|extractor:" + extractor.canonical() +
-                    "|code:" + code_identity(Producer::ExtractorNetwork));
-}
-
-std::string extractor_model_path(const std::string& cache_dir, const std::string& key) {
-  if (cache_dir.empty()) return "";
-  return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
-}
-
-std::string embeddings_key(const Dataset& dataset, const Params& extractor, const std::string& network_sha256) {
-  return sha256_hex("embeddings|dataset:" + dataset_identity(dataset) + "|network:" + network_sha256 +
-                    "|extractor:" + extractor.canonical() + "|code:" + code_identity(Producer::Embeddings));
 }
 
 namespace {
@@ -261,26 +245,10 @@ std::optional<Embeddings> cached_embeddings(const Dataset& dataset, const std::s
 
 }  // namespace
 
-std::string embeddings_path(const std::string& cache_dir, const std::string& key) {
-  return cache_dir.empty() ? "" : (std::filesystem::path(cache_dir) / "embeddings" / (key + ".npy")).string();
-}
-
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress) {
   const ExtractorKind kind = parse_extractor_kind(extractor);
-  if (kind == ExtractorKind::None) {
-    if (dataset.feature_dim <= 0)
-      throw Error(fmt::format("extractor kind 'none' needs a dataset that carries features, but '{}' has images "
-                              "only (use kind: proxy or torchscript)",
-                              dataset.kind));
-    Embeddings out;
-    out.n = dataset.train.n;
-    out.d = dataset.feature_dim;
-    out.z = dataset.train_features;
-    out.key = sha256_hex("embeddings|dataset:" + dataset_identity(dataset) + "|extractor:none");
-    out.sha256 = npy_sha256(out.z.data(), {out.n, out.d});
-    return out;
-  }
+  if (kind == ExtractorKind::None) return carried_features(dataset);
   if (!dataset.has_images())
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
                             extractor_kind_name(kind), dataset.kind));

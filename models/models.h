@@ -207,6 +207,8 @@ struct Embeddings {
   ArtefactUse network;
 };
 
+// Keys and paths of the extractor's cached artefacts, LibTorch-free (models/extractor_keys.cpp) so that
+// the cell runner can check the cache under `dqbench verify` without loading the models library.
 // Cache key of the proxy extractor's weights: what they are trained from (the dataset's content, the
 // extractor's parameters) and the training code's identity (core/code_identity.h).
 std::string extractor_network_key(const Dataset& dataset, const Params& extractor);
@@ -220,8 +222,12 @@ std::string embeddings_path(const std::string& cache_dir, const std::string& key
 
 // Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split. A cached
 // proxy network names its embeddings by its content hash (core/content_hash.h) without being loaded.
+// LibTorch (models_library.h) for kinds proxy and torchscript; kind none is carried_features().
 Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
+// Extractor kind `none`: the features a dataset carries (synthetic_embeddings), keyed by the dataset's
+// content identity, with the content hash of their .npy bytes. Throws dq::Error for a dataset with images only. LibTorch-free (carried_features.cpp).
+Embeddings carried_features(const Dataset& dataset);
 
 // The networks of the patch stage (models/patch_backend.cpp): GradCAM++ on the extractor network (or a
 // TorchScript file, patches.cam_path), the extractor's embeddings for SPD, and the MAE (a TorchScript
@@ -244,10 +250,14 @@ NetworkInfo describe_network(Arch arch, int64_t channels, int64_t height, int64_
 // (`dqbench models --format md`, the keys and presets as Markdown, is harness/param_docs.h's.)
 void print_models_catalog(std::ostream& out);
 
-// Threads for LibTorch and OpenMP (LibTorch starts with 1 thread on small machines). 0 = all cores.
+// Threads for OpenMP and LibTorch (LibTorch starts with 1 thread on small machines). 0 = all cores.
+// LibTorch-free (models_library.cpp): LibTorch gets the count when it is loaded.
 void set_compute_threads(int64_t threads);
-// The linked LibTorch (models/device.cpp); torch_version() is its text(), as `dqbench --version` and
-// every cell's provenance record it.
+// The LibTorch of this program (models/device.cpp answers through set_torch_build_hook), loading the
+// models library first where dqbench has not loaded it yet (models/models_library.h); version "" in a
+// build without it. `dqbench --version` prints its text().
 TorchBuild torch_build();
+// For a cell's provenance, without loading anything: torch_build().text() when LibTorch is in this
+// process, else the configured version with "(not loaded)" (a selection-only cell), "none" without it.
 std::string torch_version();
 }  // namespace dq

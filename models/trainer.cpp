@@ -25,14 +25,6 @@
 
 namespace dq {
 
-void set_compute_threads(int64_t threads) {
-  // 0: the process's share (OMP_NUM_THREADS, which `dqbench run -j N` sets per cell), else all cores.
-  int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  if (const char* share = std::getenv("OMP_NUM_THREADS"); threads <= 0 && share && std::atoi(share) > 0)
-    n = std::atoi(share);
-  torch::set_num_threads(static_cast<int>(n));
-}
-
 namespace {
 
 // A host tensor for one batch; page-locked when it is bound for a CUDA device (faster copies).

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "report/figures.h"
 #include "report/paper_tables.h"
 #include "report/table_model.h"
@@ -52,7 +53,11 @@ std::vector<std::string> write_paper_tables(const ResultSet& rs, const std::stri
   index += "\n## Tables\n\n";
   for (const auto& t : tables) index += fmt::format("- [{}]({}.md) ([LaTeX]({}.tex))\n", t.title, t.id, t.id);
   index += "\n## Figures\n\n";
-  for (const auto& f : figures) index += fmt::format("### {}\n\n![{}](figures/{}.svg)\n\n", f.title, f.title, f.id);
+  for (const auto& f : figures) {
+    std::string alt;  // an image's text ends at the first ']'
+    for (char ch : markdown_escape(f.title)) alt += ch == '[' || ch == ']' ? std::string("\\") + ch : std::string(1, ch);
+    index += fmt::format("### {}\n\n![{}](figures/{}.svg)\n\n", markdown_escape(f.title), alt, f.id);
+  }
   for (const auto& t : tables) {
     files.push_back({t.id + ".md", render_markdown(t)});
     files.push_back({t.id + ".tex", render_latex(t)});
@@ -76,6 +81,10 @@ std::string render_report_html(const ResultSet& rs, const TableOptions& options)
   const auto figures = build_figures(rs);
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      // The page needs no script, no fetch and no form: a string from someone else's database that
+      // escaped its escaping still could not run or load anything.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+      "img-src data:; base-uri 'none'; form-action 'none'\">\n"
       "<title>dqbench results</title>\n<style>\n"
       "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\n"
       "table{border-collapse:collapse;margin:0.5em 0;font-size:13px;display:block;overflow-x:auto;max-width:100%}\n"

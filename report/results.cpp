@@ -98,6 +98,12 @@ struct ReadOnlyDb {
       throw Error(fmt::format("{}: cannot open database: {}", path, msg));
     }
     sqlite3_busy_timeout(db, 30000);
+    try {
+      guard_untrusted_database(db, path);  // the databases of a report may come from anyone (harness/sql.h)
+    } catch (...) {
+      sqlite3_close(db);
+      throw;
+    }
   }
   ~ReadOnlyDb() { sqlite3_close(db); }
 };

@@ -3,16 +3,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
 namespace {
-
-std::string md_cell(const std::string& s) {
-  std::string out;
-  for (char ch : s) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
-  return out;
-}
 
 void check_shape(const ReportTable& t) {
   for (const auto& r : t.rows) DQ_ASSERT(r.size() == t.header.size(), "a table row and its header differ in length");
@@ -24,6 +19,9 @@ std::string latex_escape(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     const char ch = text[i];
+    // A line break or a tab from a database would end a caption or a row's paragraph (a blank line
+    // is \par, an error inside a table): control characters become spaces.
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) { out += ' '; continue; }
     auto starts = [&](const char* s) { return text.compare(i, std::char_traits<char>::length(s), s) == 0; };
     if (starts("±")) { out += "$\\pm$"; i += 1; continue; }
     if (starts("–")) { out += "--"; i += 2; continue; }
@@ -77,33 +75,40 @@ std::string code_spans(const std::string& text, const char* open, const char* cl
   return out;
 }
 std::string tex(const std::string& text) { return code_spans(latex_escape(text), "\\texttt{", "}"); }
+// A row's first cell: after the previous row's "\\\\", LaTeX reads a "[" as the start of a vertical
+// space and a "*" as part of the command, so a cell that begins with either is shielded by an empty group.
+std::string tex_first_cell(const std::string& text) {
+  std::string out = tex(text);
+  if (!out.empty() && (out[0] == '[' || out[0] == '*')) out = "{}" + out;
+  return out;
+}
 std::string html(const std::string& text) { return code_spans(html_escape(text), "<code>", "</code>"); }
 }  // namespace
 
 std::string render_markdown(const TableFile& file) {
-  std::string out = fmt::format("# {}\n\n", file.title);
-  if (!file.intro.empty()) out += file.intro + "\n\n";
-  if (file.tables.empty()) out += file.empty_message + "\n";
+  std::string out = fmt::format("# {}\n\n", markdown_escape(file.title));
+  if (!file.intro.empty()) out += markdown_escape(file.intro) + "\n\n";
+  if (file.tables.empty()) out += markdown_escape(file.empty_message) + "\n";
   for (const auto& t : file.tables) {
     check_shape(t);
-    out += fmt::format("## {}\n\n", t.title);
-    if (!t.caption.empty()) out += t.caption + "\n\n";
+    out += fmt::format("## {}\n\n", markdown_escape(t.title));
+    if (!t.caption.empty()) out += markdown_escape(t.caption) + "\n\n";
     if (t.rows.empty()) {
       out += "(no rows)\n\n";
     } else {
       out += "|";
-      for (const auto& h : t.header) out += " " + md_cell(h) + " |";
+      for (const auto& h : t.header) out += " " + markdown_cell(h) + " |";
       out += "\n|";
       for (size_t i = 0; i < t.header.size(); ++i) out += i < t.left_columns ? "---|" : "---:|";
       out += "\n";
       for (const auto& r : t.rows) {
         out += "|";
-        for (const auto& c : r) out += " " + md_cell(c) + " |";
+        for (const auto& c : r) out += " " + markdown_cell(c) + " |";
         out += "\n";
       }
       out += "\n";
     }
-    for (size_t i = 0; i < t.notes.size(); ++i) out += fmt::format("{}. {}\n", i + 1, t.notes[i]);
+    for (size_t i = 0; i < t.notes.size(); ++i) out += fmt::format("{}. {}\n", i + 1, markdown_escape(t.notes[i]));
     if (!t.notes.empty()) out += "\n";
   }
   while (out.size() > 1 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
@@ -123,7 +128,7 @@ std::string render_latex(const TableFile& file) {
     out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", spec);
     auto line = [](const std::vector<std::string>& cells) {
       std::string l;
-      for (size_t i = 0; i < cells.size(); ++i) l += (i ? " & " : "") + tex(cells[i]);
+      for (size_t i = 0; i < cells.size(); ++i) l += i ? " & " + tex(cells[i]) : tex_first_cell(cells[i]);
       return l + " \\\\\n";
     };
     out += line(t.header) + "\\midrule\n";

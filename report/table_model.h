@@ -31,6 +31,10 @@ std::string render_latex(const TableFile& file);
 // A fragment (no <html>): headings, tables, notes.
 std::string render_html(const TableFile& file);
 
+// Every string from a database goes through one of these (a database may come from someone else):
+// LaTeX: specials escaped, control characters (line breaks) as spaces. HTML: & < > " as entities
+// (every attribute we write is double-quoted).
+// Markdown: core/text_escape.h.
 std::string latex_escape(const std::string& text);
 std::string html_escape(const std::string& text);
 

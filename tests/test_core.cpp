@@ -8,6 +8,7 @@
 #include "core/npy.h"
 #include "core/params.h"
 #include "core/rng.h"
+#include "core/text_escape.h"
 #include "core/units.h"
 #include "test_helpers.h"
 
@@ -93,6 +94,10 @@ TEST_CASE("durations parse in seconds, minutes and hours", "[core][units]") {
   CHECK_THROWS_WITH(parse_duration("0s", "w"), "w: duration '0s' must be positive");
   CHECK_THROWS_WITH(parse_duration("-5m", "w"), Catch::Contains("must be positive"));
   CHECK_THROWS_WITH(parse_duration("inf", "w"), Catch::Contains("must be positive"));
+  // A deadline is an integer count of nanoseconds: 1e300 hours would overflow it.
+  CHECK(parse_duration("87600h", "w") == 87600.0 * 3600);
+  CHECK_THROWS_WITH(parse_duration("1e300h", "w"), "w: duration '1e300h' is beyond any run (at most 87600h, ten years)");
+  CHECK_THROWS_WITH(parse_bytes("1e30TiB", "w"), Catch::Contains("is beyond any machine"));
 }
 
 TEST_CASE("sizes and durations print in the units people read", "[core][units]") {
@@ -196,4 +201,28 @@ TEST_CASE("an .npy header whose shape the file cannot hold is bad input, not an 
   const NpyArray exact = read_npy(write("exact.npy", "2, 2"));  // 16 bytes: exactly what the file holds
   CHECK(exact.as_float32("exact") == std::vector<float>(4, 0.0f));
   CHECK(read_npy(write("empty.npy", "0, 4000000000000")).size() == 0);
+}
+
+TEST_CASE("text from elsewhere: Markdown cannot break a row or render markup; a terminal gets no escapes", "[core]") {
+  CHECK(markdown_escape("a<b>&c") == "a&lt;b&gt;&amp;c");
+  CHECK(markdown_escape("one\ntwo\r\tthree") == "one two  three");
+  CHECK(markdown_escape("![x](http://h/i.png) and [link](u) `code`") == "\\![x](http://h/i.png) and [link](u) `code`");
+  CHECK(markdown_cell("a|b\n| c |") == "a\\|b \\| c \\|");
+  // ESC ] 0 ; title BEL (retitles the window), ESC [ 2 J (clears the screen), CSI as the C1 code U+009B.
+  CHECK(terminal_text("ok\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "31m±\n") == "ok?]0;pwned??[2J?31m±?");
+  CHECK(terminal_text("plain ± text") == "plain ± text");
+}
+
+TEST_CASE("UTF-8 is checked strictly: stray, overlong, surrogate, too large and cut sequences", "[core]") {
+  const size_t ok = std::string_view::npos;
+  CHECK(invalid_utf8_at("plain ± é \xf0\x9f\x98\x80") == ok);  // 2-, 3- and 4-byte forms
+  CHECK(invalid_utf8_at("") == ok);
+  CHECK(invalid_utf8_at("path/caf\xe9.jpg") == 8);   // Latin-1 é
+  CHECK(invalid_utf8_at("\xc0\xaf") == 0);           // overlong '/'
+  CHECK(invalid_utf8_at("x\xe0\x80\xaf") == 1);      // overlong 3-byte
+  CHECK(invalid_utf8_at("\xed\xa0\x80") == 0);       // a surrogate
+  CHECK(invalid_utf8_at("\xf4\x90\x80\x80") == 0);   // above U+10FFFF
+  CHECK(invalid_utf8_at("ab\xe2\x82") == 2);          // cut at the end
+  CHECK(invalid_utf8_at("\x80") == 0);                // a lone continuation byte
+  CHECK_THROWS_WITH(parse_spec_string("random(x=caf\xe9)", "here"), Catch::Contains("here: spec is not UTF-8 text (byte 0xe9 at offset 12)"));
 }

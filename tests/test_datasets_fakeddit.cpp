@@ -116,6 +116,11 @@ TEST_CASE("fakeddit errors name the file, line and column", "[datasets]") {
                       Catch::Contains("multimodal_test_public.tsv:3") && Catch::Contains("2_way_label '2'") &&
                           Catch::Contains("0..1"));
   }
+  SECTION("a label that is an integer no int64 holds") {  // its conversion was undefined (fuzzing)
+    write_text_file(root / "multimodal_test_public.tsv", kHeader + row(0, "t1", "True", "u", "t", "1e300\t0\t0"));
+    CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})),
+                      Catch::Contains("multimodal_test_public.tsv:2") && Catch::Contains("2_way_label '1e300'"));
+  }
   SECTION("zero-byte image: error or skipped and counted") {
     write_bytes(root / "public_image_set/awxhir.jpg", {});
     CHECK_THROWS_WITH(load_with("fakeddit", with(root, {})), Catch::Contains("awxhir.jpg") && Catch::Contains("0 bytes"));

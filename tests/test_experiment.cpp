@@ -172,3 +172,18 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
 }
+
+TEST_CASE("a YAML file that is not UTF-8 is refused at its line and column", "[experiment]") {
+  // A Latin-1 path used to end in an uncaught JSON exception when the cell's id was computed (fuzzing).
+  const std::string file = write_experiment("latin1", "name: t\ndatasets:\n  fm: {kind: fashion_mnist, path: /caf\xe9}\n"
+                                                       "train: none\ngrid: {method: [random], ratio: [0.1]}\n");
+  CHECK_THROWS_WITH(load_experiment(file), Catch::Contains(file + ":3:39: not UTF-8 text (byte 0xe9)"));
+}
+
+TEST_CASE("a list as a key, or a list where a name belongs, is a clear error, not a yaml-cpp exception", "[experiment]") {
+  // Both used to escape as YAML::TypedBadConversion, which nothing catches (found by fuzzing).
+  const std::string list_key = write_experiment("list_key", "!x[ e]: e]\n");
+  CHECK_THROWS_WITH(load_experiment(list_key), Catch::Contains(list_key + ":1:1: a key must be a plain name"));
+  const std::string list_name = write_experiment("list_name", std::string(kBase) + "name: [a, b]\ngrid: {method: [random], ratio: [0.1]}\n");
+  CHECK_THROWS_AS(load_experiment(list_name), Error);
+}

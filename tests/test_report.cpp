@@ -12,7 +12,9 @@
 #include "core/error.h"
 #include "harness/experiment.h"
 #include "harness/sql.h"
+#include "harness/status.h"
 #include "harness/store.h"
+#include "harness/table.h"
 #include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"
@@ -82,6 +84,11 @@ TEST_CASE("LaTeX and HTML escaping", "[report]") {
   CHECK(latex_escape("87.50 ± 0.50 (n=3)") == "87.50 $\\pm$ 0.50 (n=3)");
   CHECK(latex_escape("dq_x 10% & #1 – OOM ×1") == "dq\\_x 10\\% \\& \\#1 -- OOM $\\times$1");
   CHECK(html_escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;");
+  // A row whose first cell starts with '[' is shielded from the previous row's \\ (a length there);
+  // other cells are left alone; a line break in a label is a space.
+  TableFile f{"t", "T", "", {ReportTable{"x", "", {"a", "b"}, {{"[x]\ny", "[1, 2]"}, {"*z", "w"}}, {}, 1}}, ""};
+  const std::string tex = render_latex(f);
+  CHECK_THAT(tex, Catch::Contains("\\midrule\n{}[x] y & [1, 2] \\\\\n{}*z & w \\\\\n"));
 }
 
 namespace {
@@ -427,6 +434,110 @@ TEST_CASE("the lambda_scale table reads SPD's recorded drop at other thresholds"
   CHECK_THAT(sweeps, Catch::Contains("| 2 | 10.0 ± 0.0 (n=2) |"));
   CHECK_THAT(sweeps, Catch::Contains("| 8 | 35.0 ± 7.1 (n=2) |"));
   CHECK(sweeps.find("| 90.0") == std::string::npos);
+}
+
+namespace {
+// Markdown images ("![alt](url)", which a viewer fetches) not escaped as "\![".
+int64_t unescaped_images(const std::string& md) {
+  int64_t n = 0;
+  for (size_t at = md.find("!["); at != std::string::npos; at = md.find("![", at + 1)) n += at == 0 || md[at - 1] != '\\';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("strings from someone else's database cannot run, load or break anything in the report", "[report]") {
+  const auto dir = test::scratch_dir("report_hostile");
+  TinyDb db((dir / "h.db").string());
+  const std::string script = "<script>document.title='pwned'</script>";
+  const std::string img = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
+  const std::string latex = "\\input{/etc/passwd}\\write18{touch pwned}";
+  const std::string breaker =
+      "a|b\n\n| x | y |\n# heading\r\n[2cm]*![i](http://example.com/i.png)\x1b]0;pwned\x07\x1b[2J\xc2\x9b";
+  // The experiment name (table and figure titles), the dataset's path (footnotes), the method's spec and
+  // name (row labels) and an error message: each with markup, script, LaTeX and line breaks.
+  const std::string dataset = fmt::format(R"({{"kind":"image_folder","params":{{"path":"jpg{}"}}}})",
+                                          "<b>bold</b>\\u003cscript\\u003e");
+  for (int s = 0; s < 2; ++s) {
+    db.cell(fmt::format("h{}", s), script + latex + breaker, dataset, "random", "{}", 0.1, s, "DONE",
+            {{"top1", 0.5 + 0.01 * s}}, {{"select", 0.5}});
+    db.cell(fmt::format("x{}", s), script + latex + breaker, dataset, "evil", "{}", 0.1, s, s ? "FAILED" : "DONE",
+            {{"top1", 0.6}}, {{"select", 0.7}});
+  }
+  {
+    Store s(db.path);
+    Statement(s.handle(), "UPDATE cells SET method=?, method_name=?, error=? WHERE method_name='evil'", db.path)
+        .bind(1, "evil(x=" + img + breaker + ")")
+        .bind(2, "evil" + img)
+        .bind(3, script + img + breaker)
+        .run();
+  }
+  const ResultSet rs = load_results({db.path});
+  REQUIRE(rs.cells.size() == 4);
+  // dqbench table and status: no escape sequence reaches the terminal; the Markdown table keeps its rows.
+  {
+    Store store(db.path, OpenMode::ReadOnly);
+    for (const std::string& text : {render_results_table(store, "", TableFormat::Terminal),
+                                    render_results_table(store, "", TableFormat::Markdown), render_status(store, "")}) {
+      INFO(text);
+      CHECK(text.find('\x1b') == std::string::npos);
+      CHECK(text.find("\xc2\x9b") == std::string::npos);
+      CHECK(text.find('\r') == std::string::npos);
+    }
+    CHECK_THAT(render_results_table(store, "", TableFormat::Markdown), !Catch::Contains("<img"));
+  }
+
+  const std::string html = render_report_html(rs);
+  INFO(html);
+  CHECK_THAT(html, Catch::Contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"));
+  CHECK_THAT(html, !Catch::Contains("<script") && !Catch::Contains("<img") && !Catch::Contains("<b>"));
+  // The strings are there, as text.
+  CHECK_THAT(html, Catch::Contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"));
+  CHECK_THAT(html, Catch::Contains("&lt;b&gt;bold&lt;/b&gt;"));
+
+  const std::vector<TableFile> tables = build_paper_tables(rs);
+  bool payload_in_markdown = false, payload_in_latex = false;
+  for (const auto& t : tables) {
+    const std::string md = render_markdown(t);
+    INFO(md);
+    CHECK_THAT(md, !Catch::Contains("<script") && !Catch::Contains("<img"));
+    CHECK(unescaped_images(md) == 0);
+    payload_in_markdown = payload_in_markdown || md.find("&lt;script&gt;") != std::string::npos;
+    // Every row of every table has its header's number of cells: a '|' or a line break in a label
+    // cannot add a column or end the row.
+    std::istringstream lines(md);
+    std::string line;
+    int64_t columns = -1;
+    while (std::getline(lines, line)) {
+      if (line.empty() || line[0] != '|') {
+        columns = -1;
+        CHECK_FALSE(line.starts_with("# heading"));
+        continue;
+      }
+      int64_t bars = 0;
+      for (size_t i = 0; i < line.size(); ++i) bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+      if (columns < 0) columns = bars;
+      CHECK(bars == columns);
+    }
+    const std::string tex = render_latex(t);
+    INFO(tex);
+    payload_in_latex = payload_in_latex || tex.find("\\textbackslash{}input\\{/etc/passwd\\}") != std::string::npos;
+    CHECK_THAT(tex, !Catch::Contains("\\input{") && !Catch::Contains("\\write18{"));
+    CHECK_THAT(tex, !Catch::Contains("\n\n\\") || Catch::Contains("\\end{table}\n\n\\begin{table}"));
+    CHECK_THAT(tex, !Catch::Contains("\\\\\n[") && !Catch::Contains("\\\\\n*"));
+    // Inside a tabular no blank line (a paragraph break is an error there).
+    for (size_t at = tex.find("\\begin{tabular}"); at != std::string::npos; at = tex.find("\\begin{tabular}", at + 1)) {
+      const size_t end = tex.find("\\end{tabular}", at);
+      REQUIRE(end != std::string::npos);
+      CHECK(tex.substr(at, end - at).find("\n\n") == std::string::npos);
+    }
+  }
+  CHECK(payload_in_markdown);
+  CHECK(payload_in_latex);
+
+  write_paper_tables(rs, (dir / "out").string());
+  const std::string index = read_text(dir / "out" / "index.md");
+  CHECK_THAT(index, !Catch::Contains("<script"));
+  CHECK(unescaped_images(index) == static_cast<int64_t>(build_figures(rs).size()));  // the figures' own "![title](figures/x.svg)", and no other
 }
 
 TEST_CASE("Table 1 says what SPD did, how NCS and SPD share the work, and that ADQ scores one view", "[report]") {

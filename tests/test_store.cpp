@@ -2,13 +2,17 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "core/npy.h"
 #include "harness/experiment.h"
+#include "harness/merge.h"
+#include "harness/status.h"
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/table.h"
 #include "models/models.h"
+#include "report/results.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -219,4 +223,45 @@ TEST_CASE("the store refuses a NaN or infinite metric, naming it and the cell, a
   CHECK(store.metrics(id).empty());
   store.record_metrics(id, {{"top1", 0.5}});
   CHECK(store.metrics(id).at("top1") == 0.5);
+}
+
+TEST_CASE("a hostile database (a view, trigger or generated column in it) is refused, never run", "[store][hygiene]") {
+  const auto dir = test::scratch_dir("store_hostile");
+  const Experiment ex = tiny_experiment(dir);
+  const std::string good = (dir / "good.db").string();
+  {
+    Store s(good);
+    s.ensure_cells(ex.cells);
+  }
+  // Each trick turns the good database into a hostile one. The first used to hang `dqbench table` and
+  // `status` for ever: their SELECT on `cells` ran the view's endless recursive query.
+  const std::vector<std::pair<std::string, std::string>> tricks = {
+      {"view", "ALTER TABLE cells RENAME TO real_cells; CREATE VIEW cells AS WITH RECURSIVE r(i) AS (SELECT 1 "
+               "UNION ALL SELECT i + 1 FROM r) SELECT c.* FROM real_cells c, r"},
+      {"trigger", "CREATE TRIGGER t AFTER INSERT ON metrics BEGIN DELETE FROM cells; END"},
+      {"generated", "CREATE TABLE notes(a TEXT, b TEXT GENERATED ALWAYS AS (printf('%.*c', 1000000000, 'x')))"},
+  };
+  for (const auto& [name, sql] : tricks) {
+    INFO(name);
+    const std::string bad = (dir / (name + ".db")).string();
+    std::filesystem::copy_file(good, bad, std::filesystem::copy_options::overwrite_existing);
+    {
+      Store s(bad);
+      s.exec(sql);
+    }
+    CHECK_THROWS_WITH(Store(bad, OpenMode::ReadOnly), Catch::Contains(bad) && Catch::Contains("not a dqbench results database"));
+    CHECK_THROWS_WITH(load_results({bad}), Catch::Contains("not a dqbench results database"));
+    // merge refuses it before writing anything to the output.
+    const std::string out = (dir / (name + "_merged.db")).string();
+    std::ostringstream log;
+    CHECK_THROWS_WITH(merge_databases(out, {bad}, log), Catch::Contains("not a dqbench results database"));
+    {
+      Store merged(out, OpenMode::ReadOnly);
+      CHECK(merged.cells().empty());
+    }
+  }
+  // The good one still reads.
+  Store ok(good, OpenMode::ReadOnly);
+  CHECK(ok.cells().size() == ex.cells.size());
+  CHECK_THAT(render_status(ok, ""), Catch::Contains("4 cells"));
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "core/error.h"
+#include "models/models_library.h"
 
 namespace dq {
 namespace {
@@ -16,10 +17,12 @@ bool device_knn_available() { return device_search_hook.load() != nullptr; }
 
 SelfKnnResult device_exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options,
                                     const DeviceSearchOptions& device, MemoryBudget& memory) {
-  const DeviceSelfSearchFn fn = device_search_hook.load();
+  DeviceSelfSearchFn fn = device_search_hook.load();
+  // dqbench loads LibTorch only when a cell needs it (models/models_library.h): the library installs the hook.
+  if (!fn && load_models_library_if_enabled()) fn = device_search_hook.load();
   if (!fn)
     throw Error("exact KNN on device '" + device.device +
-                "' needs LibTorch, which this binary does not link (dqbench does; dq_tests and dq_bench do not)");
+                "' needs LibTorch, which this program does not have (dqbench loads its models library for it; dq_tests and dq_bench have none)");
   return fn(z, pairs, options, device, memory);
 }
 

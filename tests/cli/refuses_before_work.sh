@@ -47,6 +47,9 @@ fails 2 "error: unknown table format 'html'" "$dqbench" run "$dir/e.yaml" --form
 # run-cell names what is missing or wrong (it said "no cell with id ''" for both).
 fails 2 "error: --index -1 is negative" "$dqbench" run-cell "$dir/e.yaml" --index -1
 fails 2 "error: run-cell needs --index N or --cell-id ID" "$dqbench" run-cell "$dir/e.yaml"
+# The runner gives both the index and the id: a file edited since it read it is refused, not run.
+fails 2 "error: $dir/e.yaml: cell 0 is not cell 0123456789ab any more" \
+  "$dqbench" run-cell "$dir/e.yaml" --index 0 --cell-id 0123456789abcdef
 cat > "$dir/f.yaml" <<YAML
 name: f
 database: $dir/f.db
