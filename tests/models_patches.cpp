@@ -241,15 +241,10 @@ grid:
   ratio: [0.25]
 )Y",
                                        dir.string());
-  test::write_text(dir / "spd.yaml", yaml);
-  const Experiment ex = load_experiment((dir / "spd.yaml").string());
-  RunOptions options;
-  options.self_exe = DQ_DQBENCH_EXE;
-  std::ostringstream log;
-  const RunSummary summary = run_experiment(ex, options, log);
-  INFO(log.str());
-  REQUIRE(summary.done == 3);
-  Store store(ex.database);
+  const test::ExperimentRun run = test::run_yaml_experiment(dir, "spd.yaml", yaml);
+  INFO(run.log);
+  REQUIRE(run.summary.done == 3);
+  Store store(run.experiment.database);
   for (const auto& row : store.cells("spd")) {
     INFO(row.method);
     // The storage ratio comes from the applied masks; 16 patches per 16 px image.

@@ -270,15 +270,10 @@ grid:
   ratio: [0.5]
 )Y",
                                        dir.string());
-  test::write_text(dir / "proxy.yaml", yaml);
-  const Experiment ex = load_experiment((dir / "proxy.yaml").string());
-  RunOptions options;
-  options.self_exe = DQ_DQBENCH_EXE;
-  std::ostringstream log;
-  const RunSummary summary = run_experiment(ex, options, log);
-  INFO(log.str());
-  REQUIRE(summary.done == 3);
-  Store store(ex.database);
+  const test::ExperimentRun run = test::run_yaml_experiment(dir, "proxy.yaml", yaml);
+  INFO(run.log);
+  REQUIRE(run.summary.done == 3);
+  Store store(run.experiment.database);
   for (const auto& row : store.cells("airbench_proxy")) {
     INFO(row.method);
     CHECK(test::cell_metric(store, row.cell_id, "top1_tta") >= 0);

@@ -1,12 +1,18 @@
 #pragma once
-// Shared by the LibTorch tests: a tiny learnable image set, and a cell's recorded metric.
+// Shared by the LibTorch tests: a tiny learnable image set, an experiment run in child processes, and a
+// cell's recorded metric.
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "core/rng.h"
 #include "datasets/dataset.h"
+#include "harness/experiment.h"
+#include "harness/runner.h"
 #include "harness/store.h"
+#include "test_helpers.h"
 
 namespace dq::test {
 
@@ -36,6 +42,25 @@ inline double cell_metric(Store& store, const std::string& cell, const std::stri
   const auto m = store.metrics(cell);
   const auto it = m.find(name);
   return it == m.end() ? std::nan("") : it->second;
+}
+
+// An experiment written to dir/file from `yaml` and run as `dqbench run` does (every cell in a child
+// dqbench process), with the runner's log.
+struct ExperimentRun {
+  Experiment experiment;
+  RunSummary summary;
+  std::string log;
+};
+inline ExperimentRun run_yaml_experiment(const std::filesystem::path& dir, const std::string& file,
+                                         const std::string& yaml) {
+  write_text(dir / file, yaml);
+  ExperimentRun run{load_experiment((dir / file).string()), {}, {}};
+  RunOptions options;
+  options.self_exe = DQ_DQBENCH_EXE;
+  std::ostringstream log;
+  run.summary = run_experiment(run.experiment, options, log);
+  run.log = log.str();
+  return run;
 }
 
 }  // namespace dq::test
