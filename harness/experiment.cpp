@@ -362,14 +362,13 @@ Experiment load_experiment(const std::string& path) {
 }
 
 int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
-  const Params& mine = cell.method.params;
-  if (!mine.has("k") || !mine.has("knn")) return 0;
-  int64_t largest = mine.get_int("k");
+  const std::optional<SharedArtefact> mine = cell.method.shared_artefact();
+  if (!mine) return 0;
+  int64_t largest = mine->size;
   for (const CellConfig& other : ex.cells) {
-    const Params& p = other.method.params;
-    if (other.dataset.name == cell.dataset.name && other.method.name == cell.method.name && p.has("k") && p.has("knn") &&
-        p.get_string("knn") == mine.get_string("knn"))
-      largest = std::max(largest, p.get_int("k"));
+    if (other.dataset.name != cell.dataset.name || other.method.name != cell.method.name) continue;
+    const std::optional<SharedArtefact> theirs = other.method.shared_artefact();
+    if (theirs && theirs->key == mine->key) largest = std::max(largest, theirs->size);
   }
   return largest;
 }

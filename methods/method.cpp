@@ -55,6 +55,21 @@ void MethodSpec::pin_inputs() {
   if (info.pin_inputs) info.pin_inputs(params);
 }
 
+bool MethodSpec::drops_patches() const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.drops_patches && info.drops_patches(params);
+}
+
+PeakBytes MethodSpec::peak_bytes(const SelectionSizes& sizes) const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.peak_bytes ? info.peak_bytes(params, sizes) : PeakBytes{.bytes = -1, .model = ""};
+}
+
+std::optional<SharedArtefact> MethodSpec::shared_artefact() const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.shared_artefact ? info.shared_artefact(params) : std::nullopt;
+}
+
 MethodSpec parse_method_spec(const std::string& text, const std::string& where) {
   const SpecString s = parse_spec_string(text, where);
   const MethodInfo& info = MethodRegistry::instance().find(s.name, where);

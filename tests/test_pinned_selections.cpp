@@ -115,6 +115,8 @@ grid:
       "adq 76e66a0eb7dea3f9d460718eb76e1a5abfc7f60641544f480e776a88138a24dd",
       "dqas_approx 41390c187bc2a781878e9c64c333946d33126ef8a640908e843715da801f689f",
       "example_farthest 37d28f846d4a0b8c1204ab65d98da01f672a40a1cd26d0bb80e2d90ad5bdbb76",
-      "external eeba888b675947e19559dba981abf77c1ca654fdbd7aec210cd8fee7bdd0182d",
+      // Changed by a named bug fix (issue 21, item 2): an external method's keep.npy may cut images, so
+      // its id now names the patches section (was eeba888b6759...: a changed section resumed a stale cell).
+      "external 9f26db9b989a34c83cbe331a48434ace5128b6fd8361cc8cd8d8c3054f494f8d",
                  });
 }
