@@ -7,10 +7,9 @@
 
 #include "core/error.h"
 #include "harness/experiment.h"
-#include "harness/run_cell.h"
 #include "harness/status.h"
-#include "harness/store.h"
 #include "methods/method.h"
+#include "test_cell_helpers.h"
 #include "test_helpers.h"
 
 namespace dq {
@@ -105,20 +104,17 @@ TEST_CASE("capabilities: a method that cuts images without declaring it fails it
                                    "[\"test_cutter(keep=0.5)\", \"test_cutter(keep=0.5,declare=1)\", test_cutter]");
   REQUIRE(ex.cells.size() == 3);
   Store store(ex.database);
-  store.ensure_cells(ex.cells);
-  CellRunOptions options;
-  options.hard_memory_limit = false;
-  CHECK(run_cell(ex, ex.cells[0], store, options) == CellStatus::Failed);
+  CHECK(test::run_cell_here(ex, ex.cells[0], store) == CellStatus::Failed);
   const auto row = store.find_cell(ex.cells[0].id());
   REQUIRE(row);
   CHECK_THAT(row->error, Catch::Contains("method 'test_cutter' returned kept fractions below 1 but does not declare "
                                          "that it drops patches"));
   CHECK_FALSE(store.selection(ex.cells[0].id()));
   // Declared: the cell runs (features only: no images to cut, the kept fractions are stored as given).
-  CHECK(run_cell(ex, ex.cells[1], store, options) == CellStatus::Done);
+  CHECK(test::run_cell_here(ex, ex.cells[1], store) == CellStatus::Done);
   CHECK(store.selection(ex.cells[1].id())->keep == std::vector<float>(8, 0.5f));
   // Whole images need no declaration.
-  CHECK(run_cell(ex, ex.cells[2], store, options) == CellStatus::Done);
+  CHECK(test::run_cell_here(ex, ex.cells[2], store) == CellStatus::Done);
 }
 
 TEST_CASE("capabilities: a sweep shares the artefact its method declares, by key, at the largest size",
