@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/content_hash.h"
@@ -196,6 +197,14 @@ template <>
 MethodRegistry& MethodRegistry::instance();
 extern template class Registry<MethodInfo>;
 
+// What a built method says about itself (SelectionMethod::needs_embeddings, needs_images,
+// produces_bins).
+struct MethodTraits {
+  bool needs_embeddings = true;
+  bool needs_images = false;
+  bool produces_bins = false;
+};
+
 // A method with its validated parameters, parsed from "bgfdq(k=20,alpha=1)" or built from YAML.
 struct MethodSpec {
   std::string name;
@@ -204,6 +213,12 @@ struct MethodSpec {
   std::unique_ptr<SelectionMethod> instantiate() const;
   std::string display() const;    // MethodInfo::display, or canonical()
   void pin_inputs();              // MethodInfo::pin_inputs, if any
+  // The built method's traits, building it only the first time for these parameters (the answer is
+  // kept with the canonical spec it was for, and copies of a spec keep it): the experiment parser builds
+  // each method once when it reads the file, and the harness then asks every cell of it without
+  // building it again.
+  MethodTraits traits() const;
+  mutable std::optional<std::pair<std::string, MethodTraits>> traits_cache{};  // (canonical(), traits)
   // The capabilities MethodInfo declares (false, no estimate, nullopt where it declares none).
   bool drops_patches() const;
   PeakBytes peak_bytes(const SelectionSizes& sizes) const;

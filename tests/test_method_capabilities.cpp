@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "harness/experiment.h"
+#include "harness/preflight.h"
 #include "harness/status.h"
 #include "methods/method.h"
 #include "test_cell_helpers.h"
@@ -31,6 +32,8 @@ class Cutter final : public PerClassMethod {
   float keep_;
 };
 
+int g_cutter_builds = 0;  // how often test_cutter was built (its `make` ran)
+
 MethodInfo make_cutter_info() {
   return {.name = "test_cutter",
           .description = "test method: the first samples of each class at a fixed kept fraction",
@@ -38,7 +41,10 @@ MethodInfo make_cutter_info() {
                      {"declare", ParamType::Int, int64_t{0}, "declare patch dropping (1)", {}, 0.0, 1.0},
                      {"key", ParamType::String, std::string("a"), "shared artefact key", {}, {}, {}},
                      {"size", ParamType::Int, int64_t{1}, "shared artefact size", {}, 1.0, {}}},
-          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<Cutter>(p); },
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
+            ++g_cutter_builds;
+            return std::make_unique<Cutter>(p);
+          },
           .drops_patches = [](const Params& p) { return p.get_int("declare") == 1; },
           .peak_bytes = nullptr,
           .shared_artefact = [](const Params& p) -> std::optional<SharedArtefact> {
@@ -151,4 +157,29 @@ TEST_CASE("capabilities: the dry run's estimate is the method's declared model a
   // A dataset that declares no sizes before loading: no estimate, whatever the method.
   const auto& cifar = DatasetRegistry::instance().find("cifar10", "test");
   CHECK_FALSE(cifar.sizes);
+}
+
+TEST_CASE("capabilities: a method is built once when the file is read, and once more to run a cell", "[capabilities]") {
+  const auto dir = test::scratch_dir("capabilities_builds");
+  test::write_text(dir / "b.yaml", "name: b\ndatabase: " + (dir / "b.db").string() +
+                                       "\nmemory_budget: 1GiB\ndatasets: {syn: {kind: synthetic_embeddings, classes: 2, "
+                                       "per_class: 20, dim: 4}}\nextractor: {kind: none}\ntrain: none\n"
+                                       "grid: {method: [\"test_cutter(keep=0.5,declare=1)\"], ratio: [0.1, 0.2, 0.3], "
+                                       "seed: [0, 1]}\n");
+  g_cutter_builds = 0;
+  const Experiment ex = load_experiment((dir / "b.yaml").string());
+  REQUIRE(ex.cells.size() == 6);
+  CHECK(g_cutter_builds == 1);  // one method value: built once, not once per cell
+  // What the harness asks before running (needs embeddings, needs images, produces bins, drops patches,
+  // peak, shared artefact) builds nothing more.
+  CHECK(check_before_running(ex).empty());
+  for (const auto& cell : ex.cells) {
+    CHECK(cell.method.traits().needs_embeddings);
+    CHECK(cell.drops_patches());
+    (void)estimate_peak(cell, knn_sweep_k(ex, cell));
+  }
+  CHECK(g_cutter_builds == 1);
+  Store store(ex.database);
+  CHECK(test::run_cell_here(ex, ex.cells[3], store) == CellStatus::Done);
+  CHECK(g_cutter_builds == 2);  // the cell builds the method it runs
 }
