@@ -110,7 +110,9 @@ set(DQ_PRODUCER_train_LIBRARIES torch blas)
 set(DQ_SOURCES_WITHOUT_ARTEFACTS
   models/catalog.cpp models/torch_errors.cpp models/torch_errors.h
   models/library_entry.cpp models/models_library.cpp models/models_library.h
-  datasets/image_encode.cpp datasets/image_encode.h datasets/embedding_zoo.cpp datasets/embedding_zoo.h)
+  datasets/image_encode.cpp datasets/image_encode.h datasets/embedding_zoo.cpp datasets/embedding_zoo.h
+  # size checks that throw before anything is computed: they cannot change a byte of an artefact
+  methods/size_limits.cpp methods/size_limits.h)
 
 # Every producer's sources, once (what the generated file depends on).
 set(DQ_PRODUCER_ALL_SOURCES "")

@@ -12,9 +12,18 @@
 
 namespace dq {
 
-AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+std::string temporary_path_beside(const std::string& path) {
   std::random_device entropy;  // only names the temporary file; never reaches the data
-  tmp_path_ = fmt::format("{}.tmp.{}.{:08x}", path_, ::getpid(), entropy());
+  return fmt::format("{}.tmp.{}.{:08x}", path, ::getpid(), entropy());
+}
+
+void rename_into_place(const std::string& temporary, const std::string& path) {
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    throw Error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+}
+
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  tmp_path_ = temporary_path_beside(path_);
   file_ = std::fopen(tmp_path_.c_str(), "wbx");  // x: never open another writer's temporary
   if (!file_) throw Error(fmt::format("{}: cannot create: {}", tmp_path_, std::strerror(errno)));
 }
@@ -38,10 +47,15 @@ void AtomicFileWriter::commit() {
   const int err = errno;
   std::fclose(file_);
   file_ = nullptr;
-  if (!ok || std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    const int why = ok ? errno : err;
+  if (!ok) {
     std::remove(tmp_path_.c_str());
-    throw Error(fmt::format("{}: cannot write: {}", path_, std::strerror(why)));
+    throw Error(fmt::format("{}: cannot write: {}", path_, std::strerror(err)));
+  }
+  try {
+    rename_into_place(tmp_path_, path_);
+  } catch (const Error&) {
+    std::remove(tmp_path_.c_str());
+    throw;
   }
 }
 

@@ -39,6 +39,15 @@ bool write_cache_file(const std::string& path, const std::string& what,
 // the parent folder; a failure is the same warning and `false`.
 bool try_write_cache(const std::string& path, const std::string& what, const std::function<void()>& write);
 
+// The two steps every atomic write here shares (AtomicFileWriter, and core/output_files.h for a
+// command's outputs that other writers fill):
+// a fresh temporary name beside `path`, "<path>.tmp.<pid>.<8 random hex digits>" (same folder, so
+// the rename stays on one file system; unique per writer, so concurrent writers never share one);
+std::string temporary_path_beside(const std::string& path);
+// and renaming `temporary` onto `path` (atomic: readers see the old file or the new one). Throws
+// dq::Error "<path>: cannot write: <why>" and leaves `temporary` for the caller to remove.
+void rename_into_place(const std::string& temporary, const std::string& path);
+
 // "warning: rebuilding <what> cache <path>: <why>" on stderr.
 void warn_cache_rebuild(const std::string& what, const std::string& path, const std::string& why);
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace dq {
@@ -48,7 +49,7 @@ std::string OutputFiles::add(const std::string& option, const std::string& path,
   for (const auto& [input_option, input] : inputs)
     if (!input.empty() && same_file(input, path))
       throw Error(fmt::format("{} {}: would overwrite the input {}", option, path, input_option));
-  entries_.push_back({option, path, fmt::format("{}.tmp-{}", path, ::getpid())});
+  entries_.push_back({option, path, temporary_path_beside(path)});
   return entries_.back().temp;
 }
 
@@ -56,9 +57,13 @@ void OutputFiles::commit() {
   DQ_ASSERT(!committed_, "OutputFiles::commit twice");
   for (const auto& e : entries_)
     if (!fs::exists(e.temp)) throw Error(fmt::format("{} {}: was never written", e.option, e.path));
-  for (const auto& e : entries_)
-    if (std::rename(e.temp.c_str(), e.path.c_str()) != 0)
-      throw Error(fmt::format("{} {}: cannot write: {}", e.option, e.path, std::strerror(errno)));
+  for (const auto& e : entries_) {
+    try {
+      rename_into_place(e.temp, e.path);
+    } catch (const Error& error) {
+      throw Error(fmt::format("{} {}", e.option, error.what()));  // "--out ids.npy: cannot write: ..."
+    }
+  }
   committed_ = true;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The output files of one command, written all or nothing: each goes first to a temporary beside
-// its final path, and commit() renames them into place only once every one is written. An object
+// its final path (named as core/atomic_file.h names them, unique per writer), and commit() renames
+// them into place (atomic_file.h's rename_into_place) only once every one is written. An object
 // destroyed without commit() (the command failed) removes its temporaries, so a failing command
 // leaves no partial output, and an existing file of the same name is left as it was.
 // (core/atomic_file.h's AtomicFileWriter does the same for one streamed file of a cache.)

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ std::string dataset_identity(const Dataset& dataset);
 // features: core/embedding_check.h); throws dq::Error naming `source`.
 void validate_dataset(const Dataset& dataset, const std::string& source);
 
+// The sizes a dataset will have, known from its parameters before anything is loaded (synthetic
+// data): training samples, rows of the largest class, and the width of its features (the embeddings
+// of extractor kind none).
+struct DatasetSizes {
+  int64_t train = 0;
+  int64_t largest_class = 0;
+  int64_t dim = 0;
+};
+
 struct DatasetLoaderInfo {
   std::string kind;
   std::string description;
@@ -68,6 +78,9 @@ struct DatasetLoaderInfo {
   // False for loaders that give features only (no images): `dqbench run` refuses, before running,
   // a method that needs images (SelectionMethod::needs_images) on such a dataset.
   bool provides_images = true;
+  // Optional: the sizes before loading (DatasetSizes), which `dqbench run --dry-run` estimates each
+  // cell's peak memory from. Null or nullopt: known only once loaded.
+  std::function<std::optional<DatasetSizes>(const Params&)> sizes{};
 };
 
 // The registry of dataset loaders (core/registry.h).

@@ -1,6 +1,7 @@
 #pragma once
 // Small file helpers shared by the loaders: whole-file reads with errors that name the file, text
-// lines, an atomic writer (tmp + rename) and the identity of sources for cache fingerprints.
+// lines, existence checks, and the identity of sources for cache fingerprints. (The decode cache writes
+// through core/atomic_file.h.)
 #include <cstdint>
 #include <cstdio>
 #include <string>

@@ -69,6 +69,10 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
   };
   info.fingerprint = [](const Params& p) { return "synthetic_embeddings|" + p.canonical(); };
   info.provides_images = false;
+  info.sizes = [](const Params& p) -> std::optional<DatasetSizes> {
+    const int64_t classes = p.get_int("classes"), per_class = p.get_int("per_class");
+    return DatasetSizes{.train = classes * per_class, .largest_class = per_class, .dim = p.get_int("dim")};
+  };
   return info;
 }
 

@@ -302,7 +302,7 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
   }
 
   nlohmann::json bins = nullptr;
-  if (plan.bins.empty() && cell.method.instantiate()->produces_bins())
+  if (plan.bins.empty() && cell.method.traits().produces_bins)
     bins = "not recorded (the cell ran before dqbench stored bins; re-run it to export them)";
   if (!plan.bins.empty()) {
     std::vector<int64_t> bin_of(static_cast<size_t>(train.n), -1), rank(static_cast<size_t>(train.n), -1);

@@ -232,7 +232,7 @@ class ExperimentParser {
   MethodSpec built_once(MethodSpec spec, const YAML::Node& n) {
     try {
       spec.pin_inputs();  // the content of files it reads joins its parameters, and so the cell id
-      spec.instantiate();
+      (void)spec.traits();  // built here, once; its cells ask the traits kept with the spec
     } catch (const Error& e) {
       throw Error(fmt::format("{} (key 'method'): {}", where(n), e.what()));
     }
@@ -311,42 +311,62 @@ class ExperimentParser {
       if (!grid.count(required) && !zip.count(required))
         throw Error(fmt::format("{}: the matrix needs a '{}' axis under grid or zip", file_, required));
 
-    // Parse every value once (errors carry their own line), then take the product.
-    struct Partial {
-      std::map<std::string, YAML::Node> chosen;
+    // Parse every value of every axis once (errors carry their own line; a method is built once
+    // here), then take the product over indices.
+    struct Values {
+      std::vector<YAML::Node> nodes;
+      std::vector<const DatasetDefinition*> datasets;
+      std::vector<MethodSpec> methods;
+      std::vector<double> ratios;
+      std::vector<int64_t> seeds;
     };
-    std::vector<Partial> rows(1);
+    std::map<std::string, Values> parsed;
+    for (const auto* section : {&grid, &zip})
+      for (const auto& [axis, nodes] : *section) {
+        Values& v = parsed[axis];
+        v.nodes = nodes;
+        for (const YAML::Node& n : nodes) {
+          if (axis == "dataset") v.datasets.push_back(&find_dataset(n));
+          if (axis == "method") v.methods.push_back(parse_method(n));
+          if (axis == "ratio") v.ratios.push_back(parse_ratio(n));
+          if (axis == "seed") v.seeds.push_back(parse_seed(n));
+        }
+      }
+    using Row = std::map<std::string, size_t>;  // axis -> index of its value
+    std::vector<Row> rows(1);
     for (const auto& axis : kAxes) {  // fixed axis order: a stable cell order
       if (!grid.count(axis)) continue;
-      std::vector<Partial> next;
+      std::vector<Row> next;
       for (const auto& row : rows)
-        for (const auto& v : grid[axis]) {
-          Partial p = row;
-          p.chosen[axis] = v;
-          next.push_back(p);
+        for (size_t i = 0; i < grid[axis].size(); ++i) {
+          Row r = row;
+          r[axis] = i;
+          next.push_back(r);
         }
       rows = std::move(next);
     }
     if (zip_len) {
-      std::vector<Partial> next;
+      std::vector<Row> next;
       for (const auto& row : rows)
         for (size_t i = 0; i < zip_len; ++i) {
-          Partial p = row;
-          for (const auto& [axis, values] : zip) p.chosen[axis] = values[i];
-          next.push_back(p);
+          Row r = row;
+          for (const auto& [axis, values] : zip) r[axis] = i;
+          next.push_back(r);
         }
       rows = std::move(next);
     }
     std::set<std::string> seen;
     for (const auto& row : rows) {
-      CellConfig cell{ex.name, find_dataset(row.chosen.at("dataset")), parse_method(row.chosen.at("method")),
-                      parse_ratio(row.chosen.at("ratio")), parse_seed(row.chosen.at("seed")), extractor, train,
-                      ex.memory_budget};
+      const size_t m = row.at("method");
+      const MethodSpec& method = parsed.at("method").methods[m];
+      CellConfig cell{ex.name, *parsed.at("dataset").datasets[row.at("dataset")], method,
+                      parsed.at("ratio").ratios[row.at("ratio")], parsed.at("seed").seeds[row.at("seed")], extractor,
+                      train, ex.memory_budget};
       // Options that cannot be honoured are refused here, before anything runs.
-      if (!extractor && cell.method.instantiate()->needs_embeddings())
+      if (!extractor && method.traits().needs_embeddings)
         throw Error(fmt::format("{} (key 'method'): method '{}' works on embeddings; add an 'extractor:' section "
                                 "(e.g. {{kind: proxy}}, or {{kind: none}} for datasets that carry features)",
-                                where(row.chosen.at("method")), cell.method.name));
+                                where(parsed.at("method").nodes[m]), cell.method.name));
       if (seen.insert(cell.id()).second) ex.cells.push_back(std::move(cell));
     }
   }
@@ -362,14 +382,13 @@ Experiment load_experiment(const std::string& path) {
 }
 
 int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell) {
-  const Params& mine = cell.method.params;
-  if (!mine.has("k") || !mine.has("knn")) return 0;
-  int64_t largest = mine.get_int("k");
+  const std::optional<SharedArtefact> mine = cell.method.shared_artefact();
+  if (!mine) return 0;
+  int64_t largest = mine->size;
   for (const CellConfig& other : ex.cells) {
-    const Params& p = other.method.params;
-    if (other.dataset.name == cell.dataset.name && other.method.name == cell.method.name && p.has("k") && p.has("knn") &&
-        p.get_string("knn") == mine.get_string("knn"))
-      largest = std::max(largest, p.get_int("k"));
+    if (other.dataset.name != cell.dataset.name || other.method.name != cell.method.name) continue;
+    const std::optional<SharedArtefact> theirs = other.method.shared_artefact();
+    if (theirs && theirs->key == mine->key) largest = std::max(largest, theirs->size);
   }
   return largest;
 }

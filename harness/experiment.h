@@ -27,9 +27,9 @@ struct CellConfig {
   // The `patches:` section (methods/patch_stage.h); default values when the file has none.
   Params patches = default_patch_params();
 
-  // Whether the method stores partial images (it has a patch-drop ratio theta): only then do the
-  // patch options enter the cell's identity, so cells of other methods keep their ids.
-  bool drops_patches() const { return method.params.has("theta"); }
+  // Whether the method may store partial images, as it declares (MethodInfo::drops_patches): only
+  // then do the patch options enter the cell's identity, so cells of other methods keep their ids.
+  bool drops_patches() const { return method.drops_patches(); }
   // Canonical JSON of everything that determines the cell's result (sorted keys, no whitespace).
   std::string canonical_json() const;
   // sha256 of canonical_json(): the cell's identity in the database.
@@ -63,9 +63,11 @@ struct Experiment {
 // the current directory, not to the file (run dqbench from the repository root).
 Experiment load_experiment(const std::string& path);
 
-// The largest `k` among the experiment's cells that share this cell's dataset, method and `knn`
-// search mode (0 when the method has no `k`): a bgfdq K sweep builds its exact KNN graph once, at that
-// k, whatever order its cells run in (CellResources::knn_sweep_k, methods/docs/bgfdq.md "K sweeps").
+// The largest size of the artefact this cell's method declares it can share (MethodInfo::
+// shared_artefact) among the experiment's cells with the same dataset, method and artefact key (0
+// when it declares none): a bgfdq K sweep builds its exact KNN graph once, at the largest k of the
+// cells with its search mode, whatever order they run in (CellResources::knn_sweep_k,
+// methods/docs/bgfdq.md "K sweeps").
 int64_t knn_sweep_k(const Experiment& ex, const CellConfig& cell);
 
 }  // namespace dq

@@ -35,10 +35,9 @@ std::vector<PreflightProblem> check_before_running(const Experiment& ex) {
         }
       }
     }
-    const auto method = cell.method.instantiate();
     const std::string key = d.name + "|" + cell.method.name;
     if (reported.count(key)) continue;
-    if (method->needs_images() && !info.provides_images) {
+    if (cell.method.traits().needs_images && !info.provides_images) {  // asked, not built again
       reported.insert(key);
       problems.push_back({PreflightProblem::Kind::Config,
                           fmt::format("{}: method '{}' needs the training images, but dataset '{}' (kind {}) provides "

@@ -101,6 +101,13 @@ void apply_address_space_limit(uint64_t budget) {
   setrlimit(RLIMIT_AS, &lim);
 }
 
+// Whether a selection cuts images: a kept fraction below 1, or an SPD candidate order.
+bool cuts_images(const std::vector<ClassSelection>& selections) {
+  for (const auto& s : selections)
+    if (s.spd || std::any_of(s.keep.begin(), s.keep.end(), [](float w) { return w < 1.0f; })) return true;
+  return false;
+}
+
 LoadedDataset load_cell_dataset(const Experiment& ex, const CellConfig& cell) {
   return load_dataset(cell.dataset.kind, cell.dataset.params, ex.cache_dir.empty() ? "" : ex.cache_dir + "/datasets",
                       fmt::format("{} dataset '{}'", ex.file, cell.dataset.name));
@@ -307,6 +314,14 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
                                             .deadline = deadline,
                                             .note = method_note_sink(store, id, cell.method)}};
       Selection selection = run_selection(*method, classes.views, ctx);
+      // A method that cuts images must declare it (MethodInfo::drops_patches): the `patches:` section
+      // decides how they are cut, and only a declaring method's cell id names that section (a changed
+      // section would otherwise resume a stale cell). Refused before anything is stored.
+      if (!cell.drops_patches() && cuts_images(selection.classes))
+        throw Error(fmt::format("{}: method '{}' returned kept fractions below 1 but does not declare that it drops "
+                                "patches (MethodInfo::drops_patches), so its cell id would not name the 'patches:' "
+                                "section that cuts them; declare it",
+                                ex.file, cell.method.name));
       selections = std::move(selection.classes);
       selected = std::move(selection.ids);
       keep = std::move(selection.keep);

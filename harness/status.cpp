@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/text_escape.h"
 #include "core/units.h"
+#include "datasets/dataset.h"
 #include "harness/sql.h"
 
 namespace dq {
@@ -109,39 +110,20 @@ std::string render_status(Store& store, const std::string& experiment, int64_t s
   return out;
 }
 
-PeakEstimate estimate_peak(const CellConfig& cell, int64_t knn_build_k) {
+PeakEstimate estimate_peak(const CellConfig& cell, int64_t shared_size) {
   PeakEstimate e;
-  if (cell.dataset.kind != "synthetic_embeddings") {
+  const DatasetLoaderInfo& loader = DatasetRegistry::instance().find(cell.dataset.kind, "dataset kind");
+  const std::optional<DatasetSizes> sizes = loader.sizes ? loader.sizes(cell.dataset.params) : std::nullopt;
+  if (!sizes) {
     e.detail = "sizes unknown before loading (" + cell.dataset.kind + ")";
     return e;
   }
-  const int64_t classes = cell.dataset.params.get_int("classes"), m = cell.dataset.params.get_int("per_class"),
-                d = cell.dataset.params.get_int("dim");
-  e.data_bytes = 2 * classes * m * d * 4;  // the features and the embeddings taken from them
-  const std::string& name = cell.method.name;
-  const Params& p = cell.method.params;
-  const std::string sizes = fmt::format("M={} d={}", m, d);
-  if (name == "random") {
-    e.declared_bytes = 0;
-    e.detail = sizes + ": nothing declared";
-  } else if (p.has("mode") && p.has("bins")) {  // the DQ family's GraphCut bins
-    const std::string mode = p.get_string("mode");
-    if (mode == "streaming") {
-      e.declared_bytes = m * (2 * 16 + 8);
-      e.detail = sizes + ": streaming GraphCut O(M)";
-    } else {
-      e.declared_bytes = 4 * m * m + 4 * m * d;
-      e.detail = sizes + ": dense GraphCut 4*M^2 + 4*M*d";
-    }
-  } else if (name == "bgfdq") {
-    const int64_t k = std::max(p.get_int("k"), knn_build_k);  // a K sweep builds its graph at its largest k
-    const int64_t tile = p.has("tile_mb") ? p.get_int("tile_mb") << 20 : 0;
-    const int64_t copy = m * (d + 3) * 4;
-    e.declared_bytes = m * k * 8 + std::min<int64_t>(tile, 4 * m * m) + copy;
-    e.detail = fmt::format("{}: KNN lists M*k*8 (k={}) + tile + padded copy", sizes, k);
-  } else {
-    e.detail = sizes + ": no estimate for method '" + name + "'";
-  }
+  const int64_t m = sizes->largest_class, d = sizes->dim;
+  e.data_bytes = 2 * sizes->train * d * 4;  // the features and the embeddings taken from them
+  const PeakBytes peak = cell.method.peak_bytes({.largest_class = m, .dim = d, .shared_size = shared_size});
+  e.declared_bytes = peak.bytes;
+  e.detail = fmt::format("M={} d={}: {}", m, d,
+                         peak.bytes < 0 ? "no estimate for method '" + cell.method.name + "'" : peak.model);
   return e;
 }
 

@@ -127,6 +127,10 @@ MethodInfo make_adq_info() {
           .params = adq_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             return std::make_unique<AdqMethod>(adq_params().parse(p));
+          },
+          .drops_patches = always_drops_patches,  // theta
+          .peak_bytes = [](const Params& p, const SelectionSizes& sizes) {
+            return dq_family_peak_bytes(adq_params().parse(p).dq, sizes);
           }};
 }
 

@@ -4,6 +4,8 @@
 // patch dropping: NCS continues past the budget to give a candidate priority order, and the patch
 // stage (methods/patch_stage.h, methods/spd.h) picks theta* per candidate and cuts the order where the
 // kept fractions reach ratio * M_c. Decisions and usage: methods/docs/bgfdq.md.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -171,6 +173,22 @@ class BgfdqMethod final : public PerClassMethod {
   double lambda_scale_;
 };
 
+// Its peak for a class of M rows of d dims: the KNN lists M*k*8 at the k the graph is built at (a
+// sweep's largest), one distance tile (at most the full M x M) and the padded copy of the class.
+PeakBytes bgfdq_peak_bytes(const Params& p, const SelectionSizes& s) {
+  const KnnGraphOptions knn = bgfdq_params().parse(p).knn;
+  const int64_t m = s.largest_class, d = s.dim, k = std::max(knn.k, s.shared_size);
+  const int64_t tile = static_cast<int64_t>(knn.tile_bytes), copy = m * (d + 3) * 4;
+  return {.bytes = m * k * 8 + std::min<int64_t>(tile, 4 * m * m) + copy,
+          .model = fmt::format("KNN lists M*k*8 (k={}) + tile + padded copy", k)};
+}
+
+// A K sweep shares its KNN graph: cells with the same search mode build it once, at their largest k.
+std::optional<SharedArtefact> bgfdq_knn_graph(const Params& p) {
+  const KnnGraphOptions knn = bgfdq_params().parse(p).knn;
+  return SharedArtefact{.key = knn.knn.text(), .size = knn.k};
+}
+
 MethodInfo make_bgfdq_info() {
   return {.name = "bgfdq",
           .description =
@@ -183,7 +201,10 @@ MethodInfo make_bgfdq_info() {
             const BgfdqOptions options = bgfdq_params().parse(p);
             options.knn.check("method 'bgfdq'");
             return std::make_unique<BgfdqMethod>(options);
-          }};
+          },
+          .drops_patches = always_drops_patches,  // theta, or SPD
+          .peak_bytes = bgfdq_peak_bytes,
+          .shared_artefact = bgfdq_knn_graph};
 }
 
 }  // namespace

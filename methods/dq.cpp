@@ -49,6 +49,10 @@ MethodInfo make_dq_info() {
           .params = dq_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             return std::make_unique<DqMethod>(dq_params().parse(p));
+          },
+          .drops_patches = always_drops_patches,  // theta
+          .peak_bytes = [](const Params& p, const SelectionSizes& sizes) {
+            return dq_family_peak_bytes(dq_params().parse(p).dq, sizes);
           }};
 }
 

@@ -78,6 +78,12 @@ std::vector<std::vector<int64_t>> bins_as_ids(const ClassView& cls, const ClassB
   return out;
 }
 
+PeakBytes dq_family_peak_bytes(const DqFamilyConfig& config, const SelectionSizes& sizes) {
+  const int64_t m = sizes.largest_class, d = sizes.dim;
+  if (config.bins.mode == GreedyMode::Streaming) return {.bytes = m * (2 * 16 + 8), .model = "streaming GraphCut O(M)"};
+  return {.bytes = 4 * m * m + 4 * m * d, .model = "dense GraphCut 4*M^2 + 4*M*d"};
+}
+
 ClassSelection select_from_bins(const ClassView& cls, const ClassBins& bins, std::span<const int64_t> counts,
                                 double theta, uint64_t seed) {
   DQ_ASSERT(counts.size() == bins.size(), "select_from_bins: one count per bin");

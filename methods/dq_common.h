@@ -48,6 +48,10 @@ std::vector<ParamField<Options>> dq_family_fields(DqFamilyConfig Options::*confi
   };
 }
 
+// The peak every bin-based method declares (MethodInfo::peak_bytes): GraphCut's on the largest class,
+// dense 4*M^2 + 4*M*d (the M x M similarity and the class's rows), streaming O(M).
+PeakBytes dq_family_peak_bytes(const DqFamilyConfig& config, const SelectionSizes& sizes);
+
 // Splits `total` into integers proportional to `weights`, none above its cap: shares that exceed
 // their cap are fixed at the cap and the overflow goes to the others in proportion to their
 // weights (repeated until nothing exceeds), then largest remainders (ties to the lower index) make

@@ -198,6 +198,10 @@ MethodInfo make_dqas_approx_info() {
           .params = dqas_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             return std::make_unique<DqasApprox>(dqas_params().parse(p));
+          },
+          .drops_patches = always_drops_patches,  // theta
+          .peak_bytes = [](const Params& p, const SelectionSizes& sizes) {
+            return dq_family_peak_bytes(dqas_params().parse(p).dq, sizes);
           }};
 }
 

@@ -8,11 +8,13 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "methods/size_limits.h"
 
 namespace dq {
 
 DuplicateGroups duplicate_groups(const float* rows, int64_t n, int64_t d) {
-  DQ_ASSERT(n >= 0 && d >= 0 && n < std::numeric_limits<int32_t>::max(), "duplicate groups need 0 <= n < 2^31 rows");
+  DQ_ASSERT(n >= 0 && d >= 0, "duplicate groups need n >= 0 rows of d >= 0 values");
+  check_search_rows(n, "duplicate rows");  // group ids are int32
   auto row = [&](int64_t i) { return rows + i * d; };
   DuplicateGroups out;
   std::vector<uint64_t> hash(static_cast<size_t>(n));

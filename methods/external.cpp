@@ -301,7 +301,9 @@ MethodInfo make_external_info() {
               throw Error("method 'external' needs a command, e.g. {name: external, command: \"python3 my_method.py\"}");
             return std::make_unique<ExternalMethod>(o);
           },
-          .display = display_external};
+          .display = display_external,
+          // keep.npy may hold kept fractions below 1, which the patch stage then cuts by `patches:`.
+          .drops_patches = always_drops_patches};
 }
 
 }  // namespace

@@ -166,6 +166,14 @@ class Indices final : public SelectionMethod {
   IndicesOptions o_;
 };
 
+// Kept fractions below 1 come from a keep or masks file, given as parameters or inside an export
+// folder (any `file` that is not a .npy of ids); decided from the parameters alone, so that the cell
+// id does not depend on the files still being there.
+bool indices_drop_patches(const Params& p) {
+  const IndicesOptions o = indices_params().parse(p);
+  return !o.keep.empty() || !o.masks.empty() || !o.file.ends_with(".npy");
+}
+
 MethodInfo make_indices_info() {
   return {.name = "indices",
           .description =
@@ -178,7 +186,8 @@ MethodInfo make_indices_info() {
             return std::make_unique<Indices>(std::move(o));
           },
           .display = display_indices,
-          .pin_inputs = pin_indices};
+          .pin_inputs = pin_indices,
+          .drops_patches = indices_drop_patches};
 }
 
 }  // namespace

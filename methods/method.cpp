@@ -55,6 +55,32 @@ void MethodSpec::pin_inputs() {
   if (info.pin_inputs) info.pin_inputs(params);
 }
 
+MethodTraits MethodSpec::traits() const {
+  const std::string key = canonical();
+  if (!traits_cache || traits_cache->first != key) {
+    const auto method = instantiate();
+    traits_cache.emplace(key, MethodTraits{.needs_embeddings = method->needs_embeddings(),
+                                           .needs_images = method->needs_images(),
+                                           .produces_bins = method->produces_bins()});
+  }
+  return traits_cache->second;
+}
+
+bool MethodSpec::drops_patches() const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.drops_patches && info.drops_patches(params);
+}
+
+PeakBytes MethodSpec::peak_bytes(const SelectionSizes& sizes) const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.peak_bytes ? info.peak_bytes(params, sizes) : PeakBytes{.bytes = -1, .model = ""};
+}
+
+std::optional<SharedArtefact> MethodSpec::shared_artefact() const {
+  const auto& info = MethodRegistry::instance().find(name, "method");
+  return info.shared_artefact ? info.shared_artefact(params) : std::nullopt;
+}
+
 MethodSpec parse_method_spec(const std::string& text, const std::string& where) {
   const SpecString s = parse_spec_string(text, where);
   const MethodInfo& info = MethodRegistry::instance().find(s.name, where);

@@ -8,8 +8,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/content_hash.h"
@@ -131,6 +133,31 @@ int64_t budget_count(double ratio, int64_t class_size, double drop_ratio = 0.0);
 // A coreset read from files (methods/indices.cpp) is held to it, per class and in total.
 double storage_budget(double ratio, int64_t class_size);
 
+// The sizes a selection will run on, known before any data is loaded (`dqbench run --dry-run`,
+// from DatasetLoaderInfo::sizes): M, the largest class's rows, d, the embedding width, and the size
+// a shared artefact is built at (SharedArtefact::size, the largest of the cells sharing it; 0: the
+// cell's own).
+struct SelectionSizes {
+  int64_t largest_class = 0;
+  int64_t dim = 0;
+  int64_t shared_size = 0;
+};
+
+// What a method reserves from its memory budget at its peak, in bytes, and the model the number
+// comes from ("dense GraphCut 4*M^2 + 4*M*d"). bytes < 0: no estimate.
+struct PeakBytes {
+  int64_t bytes = -1;
+  std::string model;
+};
+
+// An artefact that cells of one method and dataset share when their keys are equal: built once, at
+// the largest `size` among them, and served to the smaller ones (BGFDQ's exact KNN graph: key the
+// search mode, size k; a smaller k is a prefix of the lists).
+struct SharedArtefact {
+  std::string key;
+  int64_t size = 0;
+};
+
 struct MethodInfo {
   std::string name;
   std::string description;
@@ -146,13 +173,37 @@ struct MethodInfo {
   // id names what the method reads, not only where. Throws dq::Error for a missing file or a content
   // that differs from a hash the experiment file already gives.
   void (*pin_inputs)(Params&) = nullptr;
+
+  // What the harness asks a configured instance instead of guessing from parameter names; a plugin
+  // declares them the same way (tests/example_method.cpp).
+  // Whether it may return kept fractions below 1 (a patch-drop ratio, SPD, kept fractions read from
+  // files): only then does the experiment's `patches:` section, which decides how those images are
+  // cut, enter the cell id, and a cell whose method returns keep < 1 without declaring it fails
+  // before anything is stored. Null: never (always_drops_patches: whatever its parameters).
+  bool (*drops_patches)(const Params&) = nullptr;
+  // Its peak memory for the given sizes (PeakBytes). Null: no estimate.
+  PeakBytes (*peak_bytes)(const Params&, const SelectionSizes&) = nullptr;
+  // The artefact it can share with other cells of a sweep (SharedArtefact). Null or nullopt: none.
+  std::optional<SharedArtefact> (*shared_artefact)(const Params&) = nullptr;
 };
+
+// MethodInfo::drops_patches of a method with a fixed patch-drop ratio: the ratio is a parameter, so
+// the patches section is part of every one of its cells (theta = 0 included).
+inline bool always_drops_patches(const Params&) { return true; }
 
 // The registry of methods (core/registry.h): built-in methods and loaded plugins.
 using MethodRegistry = Registry<MethodInfo>;
 template <>
 MethodRegistry& MethodRegistry::instance();
 extern template class Registry<MethodInfo>;
+
+// What a built method says about itself (SelectionMethod::needs_embeddings, needs_images,
+// produces_bins).
+struct MethodTraits {
+  bool needs_embeddings = true;
+  bool needs_images = false;
+  bool produces_bins = false;
+};
 
 // A method with its validated parameters, parsed from "bgfdq(k=20,alpha=1)" or built from YAML.
 struct MethodSpec {
@@ -162,6 +213,16 @@ struct MethodSpec {
   std::unique_ptr<SelectionMethod> instantiate() const;
   std::string display() const;    // MethodInfo::display, or canonical()
   void pin_inputs();              // MethodInfo::pin_inputs, if any
+  // The built method's traits, building it only the first time for these parameters (the answer is
+  // kept with the canonical spec it was for, and copies of a spec keep it): the experiment parser builds
+  // each method once when it reads the file, and the harness then asks every cell of it without
+  // building it again.
+  MethodTraits traits() const;
+  mutable std::optional<std::pair<std::string, MethodTraits>> traits_cache{};  // (canonical(), traits)
+  // The capabilities MethodInfo declares (false, no estimate, nullopt where it declares none).
+  bool drops_patches() const;
+  PeakBytes peak_bytes(const SelectionSizes& sizes) const;
+  std::optional<SharedArtefact> shared_artefact() const;
 };
 MethodSpec parse_method_spec(const std::string& text, const std::string& where);
 

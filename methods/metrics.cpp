@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "methods/knn/search.h"
+#include "methods/size_limits.h"
 
 namespace dq {
 
@@ -32,6 +33,7 @@ std::map<std::string, double> selection_metrics(std::span<const ClassView> class
     picked += static_cast<int64_t>(sel.ids.size());
     for (float w : sel.keep) kept += w;
     if (sel.ids.empty()) continue;
+    check_class_search_size(cls.label, cls.size(), cls.d);
 
     std::unordered_map<int64_t, int64_t> row_of;
     row_of.reserve(cls.ids.size());

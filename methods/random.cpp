@@ -33,8 +33,11 @@ class RandomMethod final : public PerClassMethod {
 };
 
 MethodInfo make_random_info() {
-  return {"random", "Uniform sampling without replacement, round(ratio * M_c) per class; no patch dropping.", {},
-          [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<RandomMethod>(p); }};
+  return {.name = "random",
+          .description = "Uniform sampling without replacement, round(ratio * M_c) per class; no patch dropping.",
+          .params = {},
+          .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> { return std::make_unique<RandomMethod>(p); },
+          .peak_bytes = [](const Params&, const SelectionSizes&) { return PeakBytes{.bytes = 0, .model = "nothing declared"}; }};
 }
 
 }  // namespace

@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""The parameter tables in the docs, generated from the plugins' own declarations.
+"""The parameter tables in the docs, generated from what the binary's registries declare.
 
-Every method and dataset kind declares its parameters once (core/param_table.h); `dqbench methods
---format md` and `dqbench datasets list --format md` print them as Markdown. A doc holds a generated
-block between markers:
+Each registered method, dataset kind and recipe section declares its parameters once (a method
+through its ParamTable, core/param_table.h; a dataset kind as its loader's ParamSpec rows; the
+`train:` and `extractor:` keys and presets in models/recipe_specs.cpp). `dqbench methods --format md`,
+`dqbench datasets list --format md` and `dqbench models --format md` print them as Markdown, one
+'### `name`' section each. A doc holds a generated block between markers:
 
-    <!-- params-table: methods bgfdq -->      the table of one method (or: datasets <kind>)
-    ...
+    <!-- params-table: methods bgfdq -->      the table of one section (or: datasets <kind>,
+    ...                                       models train, models extractor, models <preset>)
     <!-- end params -->
 
-    <!-- params-all: datasets -->             every dataset kind: heading, description, table
-    <!-- params-table: models train -->       the `train:` keys (or: models extractor, models <preset>)
-    ...
+    <!-- params-all: datasets -->             the whole output of one command (methods, datasets
+    ...                                       or models): every heading, description and table
     <!-- end params -->
+
+The docs read are every *.md under methods/, datasets/, harness/, core/, models/, experiments/ and
+examples/, and the top-level README.md. --write rewrites only the files whose blocks differ.
 
 Usage (from anywhere; paths are relative to the repository):
     python3 scripts/doc_tables.py --check build/dqbench   # exit 1 and a diff when a block differs

@@ -66,6 +66,13 @@ MethodInfo make_farthest_from_mean_info() {
           .params = farthest_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             return std::make_unique<FarthestFromMean>(farthest_params().parse(p));  // validated, then bound
+          },
+          // What the harness asks instead of guessing from parameter names. It keeps 1 - theta of each
+          // image, so the experiment's `patches:` section is part of its cells' ids:
+          .drops_patches = always_drops_patches,
+          // and it reserves M doubles at its peak (`dqbench run --dry-run` shows the estimate):
+          .peak_bytes = [](const Params&, const SelectionSizes& s) {
+            return PeakBytes{.bytes = s.largest_class * 8, .model = "distances M*8"};
           }};
 }
 

@@ -6,6 +6,7 @@
 #include "core/hashing.h"
 #include "core/memory_budget.h"
 #include "core/npy.h"
+#include "core/output_files.h"
 #include "core/params.h"
 #include "core/rng.h"
 #include "core/text_escape.h"
@@ -225,4 +226,33 @@ TEST_CASE("UTF-8 is checked strictly: stray, overlong, surrogate, too large and 
   CHECK(invalid_utf8_at("ab\xe2\x82") == 2);          // cut at the end
   CHECK(invalid_utf8_at("\x80") == 0);                // a lone continuation byte
   CHECK_THROWS_WITH(parse_spec_string("random(x=caf\xe9)", "here"), Catch::Contains("here: spec is not UTF-8 text (byte 0xe9 at offset 12)"));
+}
+
+TEST_CASE("output files: temporaries named by core/atomic_file.h, all or nothing", "[core]") {
+  namespace fs = std::filesystem;
+  const auto dir = test::scratch_dir("core_output_files");
+  const std::string a = (dir / "a.npy").string(), b = (dir / "b.npy").string();
+  const auto entries = [&] { return std::distance(fs::directory_iterator(dir), fs::directory_iterator()); };
+  {
+    OutputFiles first, second;
+    const std::string ta = first.add("--out", a);
+    const std::string tb = first.add("--keep-out", b);
+    // Beside the final file, named "<path>.tmp.<pid>.<random>" as every atomic write here is, and unique
+    // per writer (two commands of one process writing the same path no longer share a temporary).
+    CHECK(ta.rfind(a + ".tmp.", 0) == 0);
+    CHECK(second.add("--out", a) != ta);
+    const int64_t one = 1;
+    write_npy(ta, &one, {1});
+    CHECK_THROWS_WITH(first.commit(), Catch::Contains("--keep-out " + b + ": was never written"));
+    write_npy(tb, &one, {1});
+    CHECK(entries() == 2);  // the two temporaries, nothing at the final paths yet
+    CHECK_FALSE(fs::exists(a));
+  }  // destroyed without commit: the temporaries are gone, nothing was written
+  CHECK(entries() == 0);
+  OutputFiles outputs;
+  const int64_t two = 2;
+  write_npy(outputs.add("--out", a), &two, {1});
+  outputs.commit();
+  CHECK(read_npy(a).as_int64(a) == std::vector<int64_t>{2});
+  CHECK(entries() == 1);
 }

@@ -1,5 +1,6 @@
 // The public exact searches: queries against a base, and a set against itself with lambda_C's pairs.
 #include "methods/knn/internal/tiled_search.h"
+#include "methods/size_limits.h"
 
 namespace dq {
 namespace {
@@ -9,6 +10,7 @@ constexpr int64_t kSeedMinRows = 2048;
 
 NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
                          const ExactSearchOptions& options, MemoryBudget& memory) {
+  check_search_rows(base.rows, "the exact KNN search's base");  // before the base is read
   const std::vector<float> mean = detail::column_mean(base);
   const detail::PreparedRows prepared =
       detail::prepare_rows(base, mean.data(), memory, "knn centred base", options.nomination);

@@ -16,6 +16,7 @@
 #include "methods/knn/device_search.h"
 #include "methods/knn/internal/graph_cache.h"
 #include "methods/knn/knn.h"
+#include "methods/size_limits.h"
 
 namespace dq {
 
@@ -110,6 +111,7 @@ void report_graph(const CellResources& resources, const std::string& entry, cons
 
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                          const CellResources& resources, StageTimer* timer) {
+  check_class_search_size(cls.label, cls.size(), cls.d);  // before the cache is keyed or anything reserved
   KnnGraph g = build_or_read_knn_graph(cls, options, memory, resources, timer);
   report_graph(resources, resources.cache_dir.empty() || resources.embedding_key.empty()
                               ? ""

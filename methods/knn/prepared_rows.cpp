@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/size_limits.h"
 
 namespace dq::detail {
 
@@ -39,6 +40,8 @@ namespace {
 // prepare_rows and prepare_rows_for: `format` set means its slack and no bf16 copies.
 PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested,
                      const NominationFormat* format) {
+  check_search_rows(z.rows, what);  // before anything is reserved
+  check_search_dims(z.cols, what);
   PreparedRows out;
   out.rows = z.rows;
   out.cols = z.cols;

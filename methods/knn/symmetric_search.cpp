@@ -42,6 +42,7 @@
 #include "core/blas_threads.h"
 #include "core/error.h"
 #include "methods/knn/internal/tiled_search.h"
+#include "methods/size_limits.h"
 
 namespace dq::detail {
 namespace {
@@ -314,7 +315,7 @@ std::vector<std::vector<Tile>> schedule(int64_t n, int64_t block) {
 SearchOutput symmetric_self_search(const TiledSearch& s, MemoryBudget& memory) {
   const int64_t n = s.base.rows, d = s.base.cols;
   DQ_ASSERT(s.self_search && s.groups, "symmetric search is a self-search");
-  DQ_ASSERT(n < std::numeric_limits<int32_t>::max(), "class too large for int32 ids");
+  check_search_rows(n, "the exact KNN self-search");
   SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
   result.lists = empty_lists(n, s.options.k, memory, list_reservation);

@@ -12,6 +12,7 @@
 #include "core/blas_threads.h"
 #include "core/error.h"
 #include "methods/knn/internal/tiled_search.h"
+#include "methods/size_limits.h"
 
 namespace dq::detail {
 namespace {
@@ -34,7 +35,7 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
   DQ_ASSERT(s.queries.cols == d && s.prepared_base && s.prepared_base->rows == nb, "search inputs disagree");
   DQ_ASSERT(s.prepared_queries ? s.prepared_queries->rows == nq : s.base_mean != nullptr, "queries need preparing");
   DQ_ASSERT(s.self_in_base.empty() || static_cast<int64_t>(s.self_in_base.size()) == nq, "one self entry per query");
-  DQ_ASSERT(nb < std::numeric_limits<int32_t>::max(), "base too large for int32 ids");
+  check_search_rows(nb, "the exact KNN search's base");
   SearchOutput result;
   MemoryBudget::Reservation list_reservation;  // held while searching; callers that keep the lists reserve again
   result.lists = empty_lists(nq, s.options.k, memory, list_reservation);
