@@ -206,8 +206,8 @@ class InProjectMae final : public MaeReconstructor {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = images_to_device(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch,
                                              Normalization{mean_, stddev_}, device_);
-    const torch::Tensor kept = to_device(torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
-                                             .to(torch::kBool), device_);
+    const torch::Tensor kept = staged_to_device(
+        torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8).to(torch::kBool), device_);
     torch::Tensor pred;
     {
       AutocastGuard autocast(compute_, device_);
@@ -261,7 +261,7 @@ class InProjectMae final : public MaeReconstructor {
           std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
         const auto x = images_to_device(pixels.data(), count, c_.channels, train.height, train.width,
                                         Normalization{mean_, stddev_}, device_);
-        const auto kept = to_device(random_kept(count, c_.tokens(), keep, gen), device_);
+        const auto kept = staged_to_device(random_kept(count, c_.tokens(), keep, gen), device_);
         const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
         torch::Tensor pred;
@@ -368,7 +368,7 @@ class ScriptMae final : public MaeReconstructor {
     torch::Tensor y;
     try {
       AutocastGuard autocast(compute_, device_);  // the kept-pixel check below holds either way
-      y = module_.forward({x, to_device(m, device_)}).toTensor();
+      y = module_.forward({x, staged_to_device(m, device_)}).toTensor();
     } catch (const c10::Error& e) {
       throw Error(fmt::format("patches.mae_path '{}': forward(images, mask) failed: {}", path_, e.what_without_backtrace()));
     }

@@ -12,6 +12,7 @@
 #include "datasets/dataset.h"
 #include "methods/patch_stage.h"
 #include "models/compute_mode.h"
+#include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/gradcam.h"
 #include "models/mae.h"
@@ -116,7 +117,7 @@ class TorchPatchBackend final : public PatchBackend {
     }
     torch::Tensor target;
     if (cam_target_ == CamTarget::Label)
-      target = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()), torch::kLong).to(scores.device());
+      target = labels_to_device(labels.data(), n, net.device);  // page-locked: no wait for the forward pass
     else
       target = scores.detach().argmax(1);
     const torch::Tensor cam = gradcampp(a, scores, target, grid.rows, grid.cols).to(torch::kCPU).contiguous();
