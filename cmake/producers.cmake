@@ -76,11 +76,13 @@ set(DQ_PRODUCER_bins_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_scores_SOURCES
   models/gradcam.cpp models/gradcam.h models/patch_backend.cpp methods/patch_stage.cpp methods/patch_stage.h
-  methods/patches.cpp methods/patches.h ${DQ_DEVICE_BATCH_SOURCES})
+  methods/patches.cpp methods/patches.h models/compute_mode.cpp models/compute_mode.h models/extractor.cpp
+  models/extractor_network.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_patch_scores_LIBRARIES torch)
 
 set(DQ_PRODUCER_mae_SOURCES
-  models/mae.cpp models/mae.h methods/patches.cpp methods/patches.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
+  models/mae.cpp models/mae.h methods/patches.cpp methods/patches.h models/compute_mode.cpp models/compute_mode.h
+  ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_mae_LIBRARIES torch)
 
 set(DQ_PRODUCER_selection_SOURCES
@@ -94,7 +96,8 @@ set(DQ_PRODUCER_selection_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_stage_SOURCES
   methods/patch_stage.cpp methods/patch_stage.h methods/patches.cpp methods/patches.h methods/spd.cpp methods/spd.h
-  models/patch_backend.cpp models/gradcam.cpp models/gradcam.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
+  models/patch_backend.cpp models/gradcam.cpp models/gradcam.h models/compute_mode.cpp models/compute_mode.h
+  models/extractor.cpp models/extractor_network.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_patch_stage_LIBRARIES torch)
 
 set(DQ_PRODUCER_metrics_SOURCES methods/metrics.cpp methods/metrics.h)

@@ -50,6 +50,11 @@ std::vector<ParamSpec> patch_specs() {
       {"mae_train_samples", ParamType::Int, int64_t{0}, "in-project MAE: train on the first N training images (0 = all)",
        {}, 0.0, {}},
       {"mae_seed", ParamType::Int, int64_t{0}, "in-project MAE: initialisation and masking seed", {}, 0.0, {}},
+      // Added after results were recorded: left out of cell ids and cache keys at its default.
+      {"precision", ParamType::String, std::string("fp32"),
+       "the patch stage's forward passes (GradCAM++, SPD's embeddings, the MAE's training and reconstruction): "
+       "fp32, or bf16 autocast (weights stay float32; maps, embeddings and pixels handed on in float32)",
+       {"fp32", "bf16"}, {}, {}, true},
   };
 }
 

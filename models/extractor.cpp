@@ -115,8 +115,13 @@ torch::Tensor ExtractorNetwork::input(const uint8_t* pixels, int64_t count, int6
 }
 
 torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
-  if (classifier) return classifier->features(in_memory_format(x.to(device), compute));
-  return torchscript_features(*script, layer, x.to(device), path);
+  torch::Tensor f;
+  {
+    AutocastGuard autocast(compute, device);
+    f = classifier ? classifier->features(in_memory_format(x.to(device), compute))
+                   : torchscript_features(*script, layer, x.to(device), path);
+  }
+  return f.scalar_type() == torch::kBFloat16 ? f.to(torch::kFloat32) : f;
 }
 
 namespace {
@@ -184,6 +189,7 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
   ExtractorNetwork net;
   net.device = to_torch_device(recipe.device);
   net.norm = normalization_for(recipe.normalize, dataset.train);
+  net.compute.precision = recipe.compute.precision;
   if (kind == ExtractorKind::Proxy) {
     load_or_train_proxy(net, dataset, extractor, recipe, cache_dir, progress);
   } else {

@@ -23,7 +23,9 @@ struct ExtractorNetwork {
   std::string layer;                                 // torchscript: the `layer` cut (empty: the module's output)
   std::string path;                                  // torchscript: the file (for messages)
   torch::Device device = torch::kCPU;
-  ComputeOptions compute;                            // kind proxy: the recipe's layout (inference runs in fp32)
+  // The forward passes' precision and (kind proxy) layout: the extractor recipe's `precision` and
+  // `memory_format` for the embed stage; the patch stage sets its own `precision` (patches table).
+  ComputeOptions compute;
   // kind proxy: the trained network's test top-1 and top-1 with test-time augmentation, in [0, 1]
   // (-1 when unknown: a network cached before they were kept, or tta_level 0).
   double top1 = -1, top1_tta = -1;
@@ -35,7 +37,8 @@ struct ExtractorNetwork {
   // uint8 images (count x C x H x W) -> normalised float tensor on `device` (models/device_batch.h), in
   // the network's layout.
   torch::Tensor input(const uint8_t* pixels, int64_t count, int64_t c, int64_t h, int64_t w) const;
-  // Normalised input -> N x d embeddings.
+  // Normalised input -> N x d embeddings, the forward pass under bf16 autocast when compute.precision
+  // says so (the embeddings come back float32 then; otherwise in the network's own dtype).
   torch::Tensor embed(const torch::Tensor& x);
 };
 

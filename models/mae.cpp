@@ -18,6 +18,7 @@
 #include "core/hashing.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
+#include "models/compute_mode.h"
 #include "models/device_batch.h"
 #include "models/networks.h"
 
@@ -121,6 +122,13 @@ struct MaeNetImpl : nn::Module {
 };
 TORCH_MODULE(MaeNet);
 
+// patches.precision: the MAE's forward passes in fp32 or under bf16 autocast.
+ComputeOptions mae_compute(const Params& p) {
+  ComputeOptions c;
+  c.precision = p.get_string("precision") == "bf16" ? Precision::Bf16 : Precision::Fp32;
+  return c;
+}
+
 MaeConfig config_from(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
   MaeConfig c{dataset.train.channels, grid.patch, grid.rows, grid.cols, p.get_int("mae_dim"), p.get_int("mae_depth"),
               p.get_int("mae_decoder_dim"), p.get_int("mae_decoder_depth"), p.get_int("mae_heads")};
@@ -143,7 +151,7 @@ class InProjectMae final : public MaeReconstructor {
  public:
   InProjectMae(const Dataset& dataset, const Params& p, const PatchGrid& grid, const std::string& cache_dir,
                const ProgressFn& progress, torch::Device device)
-      : c_(config_from(dataset, p, grid)), net_(c_), device_(device) {
+      : c_(config_from(dataset, p, grid)), net_(c_), device_(device), compute_(mae_compute(p)) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
                        dataset.train.height * dataset.train.width, mean_, stddev_);
     std::string path;
@@ -198,10 +206,14 @@ class InProjectMae final : public MaeReconstructor {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = images_to_device(images, n, c_.channels, c_.rows * c_.patch, c_.cols * c_.patch,
                                              Normalization{mean_, stddev_}, device_);
-    const torch::Tensor kept = to_device(torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8)
-                                             .to(torch::kBool), device_);
-    const torch::Tensor pred = net_->unpatchify(net_->forward(x, kept)).to(torch::kCPU);
-    paste_predictions(images, n, masks, pred);
+    const torch::Tensor kept = staged_to_device(
+        torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, c_.tokens()}, torch::kUInt8).to(torch::kBool), device_);
+    torch::Tensor pred;
+    {
+      AutocastGuard autocast(compute_, device_);
+      pred = net_->forward(x, kept);
+    }
+    paste_predictions(images, n, masks, net_->unpatchify(pred.to(torch::kFloat32)).to(torch::kCPU));
   }
 
   std::map<std::string, double> metrics() const override { return metrics_; }
@@ -249,10 +261,15 @@ class InProjectMae final : public MaeReconstructor {
           std::copy_n(train.image(order[start + i]), train.image_bytes(), pixels.data() + i * train.image_bytes());
         const auto x = images_to_device(pixels.data(), count, c_.channels, train.height, train.width,
                                         Normalization{mean_, stddev_}, device_);
-        const auto kept = to_device(random_kept(count, c_.tokens(), keep, gen), device_);
+        const auto kept = staged_to_device(random_kept(count, c_.tokens(), keep, gen), device_);
         const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-        const auto loss = masked_mse(net_->forward(x, kept), net_->patchify(x), kept);
+        torch::Tensor pred;
+        {
+          AutocastGuard autocast(compute_, device_);  // the forward pass; the loss in float32
+          pred = net_->forward(x, kept);
+        }
+        const auto loss = masked_mse(pred.to(torch::kFloat32), net_->patchify(x), kept);
         opt.zero_grad();
         loss.backward();
         opt.step();
@@ -320,6 +337,7 @@ class InProjectMae final : public MaeReconstructor {
   MaeConfig c_;
   MaeNet net_;
   torch::Device device_;
+  ComputeOptions compute_;
   std::vector<float> mean_, stddev_;
   std::map<std::string, double> metrics_;
 };
@@ -328,8 +346,9 @@ class InProjectMae final : public MaeReconstructor {
 // return the kept pixels as it got them: a file that changes any is refused, with the count.
 class ScriptMae final : public MaeReconstructor {
  public:
-  ScriptMae(const std::string& path, const Dataset& dataset, const PatchGrid& grid, torch::Device device)
-      : grid_(grid), channels_(dataset.train.channels), device_(device), path_(path) {
+  ScriptMae(const std::string& path, const Dataset& dataset, const PatchGrid& grid, torch::Device device,
+            const ComputeOptions& compute)
+      : grid_(grid), channels_(dataset.train.channels), device_(device), compute_(compute), path_(path) {
     try {
       module_ = torch::jit::load(path, device);
     } catch (const c10::Error& e) {
@@ -348,7 +367,8 @@ class ScriptMae final : public MaeReconstructor {
     const auto m = torch::from_blob(const_cast<uint8_t*>(masks.data()), {n, grid_.count()}, torch::kUInt8).to(torch::kFloat32);
     torch::Tensor y;
     try {
-      y = module_.forward({x, to_device(m, device_)}).toTensor();
+      AutocastGuard autocast(compute_, device_);  // the kept-pixel check below holds either way
+      y = module_.forward({x, staged_to_device(m, device_)}).toTensor();
     } catch (const c10::Error& e) {
       throw Error(fmt::format("patches.mae_path '{}': forward(images, mask) failed: {}", path_, e.what_without_backtrace()));
     }
@@ -379,6 +399,7 @@ class ScriptMae final : public MaeReconstructor {
   PatchGrid grid_;
   int64_t channels_ = 0;
   torch::Device device_;
+  ComputeOptions compute_;
   torch::jit::script::Module module_;
   std::string path_;
 };
@@ -390,6 +411,7 @@ std::string mae_cache_key(const Dataset& dataset, const Params& p, const PatchGr
                    fmt::format("|grid:{}x{}x{}", grid.rows, grid.cols, grid.patch);
   for (const auto& [k, v] : p.values())
     if (k.rfind("mae_", 0) == 0) id += "|" + k + "=" + param_value_to_string(v);
+  if (mae_compute(p).precision == Precision::Bf16) id += "|precision:bf16";  // fp32 keys as before the key existed
   return sha256_hex(id);
 }
 
@@ -400,7 +422,7 @@ std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params&
   if (!path.empty()) {
     if (!std::filesystem::is_regular_file(path))
       throw Error(fmt::format("patches.mae_path: TorchScript MAE file '{}' does not exist", path));
-    return std::make_unique<ScriptMae>(path, dataset, grid, device);
+    return std::make_unique<ScriptMae>(path, dataset, grid, device, mae_compute(patches));
   }
   return std::make_unique<InProjectMae>(dataset, patches, grid, cache_dir, progress, device);
 }

@@ -82,10 +82,17 @@ void channel_statistics(const uint8_t* pixels, int64_t n, int64_t c, int64_t hw,
 struct TrainRecipe;
 struct TrainResult;
 struct ImageSet;
+// Where a training batch's crops and flips are applied; they are drawn on the host from dq::Rng either
+// way, so every choice gives the same pixels bit for bit. Host: while gathering the batch
+// (gather_images); Device: on the batch tensor on its device (models/device_batch.h
+// augmented_images_to_device: the host copies only bytes); Auto: Device on CUDA, Host on the CPU
+// (the faster there: models/README.md "Devices").
+enum class AugmentOn { Auto, Host, Device };
 // Trains `model` (already on `device`) on `train` with `recipe`, evaluating on `test` after each epoch.
 TrainResult train_model_in_place(ClassifierImpl& model, const ImageSet& train, const ImageSet& test,
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
-                                 const std::function<void(const std::string&)>& progress);
+                                 const std::function<void(const std::string&)>& progress,
+                                 AugmentOn augment_on = AugmentOn::Auto);
 
 // Serialises a module (`archive`) and returns the sha256 of its bytes (the artefact's content hash);
 // with a `path`, also writes them as that cache file through core/atomic_file.h: unique temporary,

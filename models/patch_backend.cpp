@@ -11,6 +11,8 @@
 #include "core/hashing.h"
 #include "datasets/dataset.h"
 #include "methods/patch_stage.h"
+#include "models/compute_mode.h"
+#include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/gradcam.h"
 #include "models/mae.h"
@@ -31,7 +33,8 @@ class TorchPatchBackend final : public PatchBackend {
       : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
         progress_(std::move(progress)), network_sha256_(std::move(network_sha256)),
         cam_network_(patches.get_string("cam_network") == "torchscript" ? CamNetwork::TorchScript : CamNetwork::Extractor),
-        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted) {
+        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted),
+        bf16_(patches.get_string("precision") == "bf16") {
     if (cam_network_ == CamNetwork::TorchScript) {
       const std::string path = patches_.get_string("cam_path");
       if (!std::filesystem::is_regular_file(path))
@@ -45,6 +48,7 @@ class TorchPatchBackend final : public PatchBackend {
     std::string id = fmt::format("gradcampp|target:{}|network:{}", patches_.get_string("cam_target"),
                                  patches_.get_string("cam_network"));
     id += "|network-sha256:" + (cam_network_ == CamNetwork::TorchScript ? cam_sha256_ : network_sha256_);
+    if (bf16_) id += "|precision:bf16";  // fp32 keys stay as they were before the key existed
     ranking_asked_ = true;
     return sha256_hex(id + "|code:" + code_identity(Producer::PatchScores));
   }
@@ -94,23 +98,26 @@ class TorchPatchBackend final : public PatchBackend {
     const auto n = static_cast<int64_t>(labels.size());
     torch::Tensor x = net.input(images, n, t.channels, t.height, t.width);
     torch::Tensor a, scores;
-    if (cam_network_ == CamNetwork::TorchScript) {
-      auto out = cam_script().forward({x});
-      if (!out.isTuple() || out.toTuple()->elements().size() != 2)
-        throw Error(fmt::format("patches.cam_path '{}': forward must return (activation N x K x h x w, scores N x classes)",
-                                patches_.get_string("cam_path")));
-      a = out.toTuple()->elements()[0].toTensor();
-      scores = out.toTuple()->elements()[1].toTensor();
-    } else {
-      if (!net.classifier)
-        throw Error("patches.cam_network: extractor needs an extractor of kind proxy (a TorchScript extractor has no "
-                    "known spatial layer; give patches.cam_network: torchscript with cam_path)");
-      a = net.classifier->feature_map(x);
-      scores = net.classifier->classify_map(a);
+    {
+      AutocastGuard autocast(net.compute, net.device);  // the forward pass only; gradcampp works in float32
+      if (cam_network_ == CamNetwork::TorchScript) {
+        auto out = cam_script().forward({x});
+        if (!out.isTuple() || out.toTuple()->elements().size() != 2)
+          throw Error(fmt::format("patches.cam_path '{}': forward must return (activation N x K x h x w, scores N x classes)",
+                                  patches_.get_string("cam_path")));
+        a = out.toTuple()->elements()[0].toTensor();
+        scores = out.toTuple()->elements()[1].toTensor();
+      } else {
+        if (!net.classifier)
+          throw Error("patches.cam_network: extractor needs an extractor of kind proxy (a TorchScript extractor has no "
+                      "known spatial layer; give patches.cam_network: torchscript with cam_path)");
+        a = net.classifier->feature_map(x);
+        scores = net.classifier->classify_map(a);
+      }
     }
     torch::Tensor target;
     if (cam_target_ == CamTarget::Label)
-      target = torch::tensor(std::vector<int64_t>(labels.begin(), labels.end()), torch::kLong).to(scores.device());
+      target = labels_to_device(labels.data(), n, net.device);  // page-locked: no wait for the forward pass
     else
       target = scores.detach().argmax(1);
     const torch::Tensor cam = gradcampp(a, scores, target, grid.rows, grid.cols).to(torch::kCPU).contiguous();
@@ -118,7 +125,10 @@ class TorchPatchBackend final : public PatchBackend {
   }
 
   ExtractorNetwork& network() {
-    if (!net_) net_ = load_extractor_network(dataset_, extractor_, cache_dir_, progress_, network_sha256_);
+    if (!net_) {
+      net_ = load_extractor_network(dataset_, extractor_, cache_dir_, progress_, network_sha256_);
+      net_->compute.precision = bf16_ ? Precision::Bf16 : Precision::Fp32;  // the patch stage's own choice
+    }
     return *net_;
   }
   torch::jit::script::Module& cam_script() {
@@ -144,6 +154,7 @@ class TorchPatchBackend final : public PatchBackend {
   mutable bool ranking_asked_ = false;
   CamNetwork cam_network_;
   CamTarget cam_target_;
+  bool bf16_;  // patches.precision: GradCAM++ and SPD forward passes under bf16 autocast (the MAE reads it itself)
   std::optional<ExtractorNetwork> net_;
   std::optional<torch::jit::script::Module> cam_;
   std::unique_ptr<MaeReconstructor> mae_;

@@ -63,7 +63,7 @@ TrainResult train_and_evaluate(const ImageSet& train, const ImageSet& test, int6
 
 TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& train, const ImageSet& test,
                                  const TrainRecipe& recipe, uint64_t seed, torch::Device device,
-                                 const ProgressFn& progress) {
+                                 const ProgressFn& progress, AugmentOn augment_on) {
   ClassifierImpl* model = &model_ref;
   const Normalization norm = normalization_for(recipe.normalize, train);
   const StepPlan plan = plan_steps(recipe, train.n);
@@ -83,6 +83,7 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
   const bool flip = recipe.augment == Augment::FlipCrop || recipe.augment == Augment::Flip;
   const bool crop = (recipe.augment == Augment::FlipCrop || recipe.augment == Augment::Crop) && recipe.crop_padding > 0;
   const bool alternating = flip && recipe.flip_mode == FlipMode::Alternating;
+  const bool augment_on_device = augment_on == AugmentOn::Device || (augment_on == AugmentOn::Auto && device.is_cuda());
   // Alternating flip: one coin per image before the first epoch; odd epochs flip every image.
   std::vector<uint8_t> base_flip;
   if (alternating) {
@@ -137,14 +138,20 @@ TrainResult train_model_in_place(ClassifierImpl& model_ref, const ImageSet& trai
         whitening->bias.requires_grad_(false);
         whitening->bias.mutable_grad().reset();  // no gradient: SGD leaves it alone (no decay, no momentum)
       }
-      auto x = host_batch(count, train, device);
-      gather_images(train, ids, count, norm, crops.data(), x.data_ptr<float>());
+      torch::Tensor x;
+      if (augment_on_device) {
+        x = augmented_images_to_device(train, ids, count, norm, crop || flip ? crops.data() : nullptr, device);
+      } else {
+        x = host_batch(count, train, device);
+        gather_images(train, ids, count, norm, crops.data(), x.data_ptr<float>());
+        x = to_device(x, device);
+      }
       auto y = labels_to_device(batch_labels.data(), count, device);
       optimizer->zero_grad();
       torch::Tensor logits;
       {
         AutocastGuard autocast(recipe.compute, device);
-        logits = model->forward(in_memory_format(to_device(x, device), recipe.compute));
+        logits = model->forward(in_memory_format(x, recipe.compute));
       }
       auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, loss_options);
       loss.backward();

@@ -1,12 +1,14 @@
 // The airbench94 network and recipe (issue 19): whitening filters whiten, Dirac-initialised convs
 // start as the identity, test-time augmentation of an input-blind network equals plain inference,
-// the lookahead EMA's arithmetic, reflect padding, CPU determinism of the recipe, the equal-steps
+// the lookahead EMA's arithmetic, reflect padding, crops and flips on the device equal the host's (one
+// batch, and one epoch's weights), CPU determinism of the recipe, the equal-steps
 // protocol's step count on a subset, and the recipe as a proxy extractor with the patch stage (SPD,
 // MAE) end to end.
 // LibTorch first: its logging header defines a glog-style CHECK that would silently replace Catch's.
 #include <torch/torch.h>
 
 #include "models/airbench94.h"
+#include "models/device_batch.h"
 #include "models/evaluation.h"
 #include "models/lookahead.h"
 #include "models/networks.h"
@@ -208,6 +210,59 @@ TEST_CASE("reflect padding mirrors the image about its edge pixels before the cr
   cf.flip = true;  // the flip reads the crop right to left
   gather_images(s, &id, 1, none, &cf, out.data());
   for (int x = 0; x < 4; ++x) CHECK(out[x] * 255.0f == Approx(10 * rows[0] + cols[3 - x]));
+}
+
+TEST_CASE("crops and flips applied on the device equal the host's gather bit for bit", "[recipe][augment]") {
+  // Odd sizes, padding up to twice the side (reflect folds more than once), both padding modes.
+  ImageSet s = learnable_images(12, 3, 5, 4);
+  s.width = 7;
+  s.height = 3;  // 3 x 7 x 3 = 63 bytes each: reinterpret the 75-byte images' pixels
+  s.pixels.resize(static_cast<size_t>(s.n * s.image_bytes()));
+  const Normalization norm = normalization_for(Normalize::Dataset, s);
+  Rng rng(11);
+  std::vector<int64_t> ids(static_cast<size_t>(s.n));
+  std::vector<CropFlip> crops(ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) {
+    ids[k] = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(s.n)));  // repeats allowed
+    CropFlip& cf = crops[k];
+    cf.pad = static_cast<int64_t>(rng.uniform_below(7));
+    cf.dy = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * cf.pad + 1)));
+    cf.dx = static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(2 * cf.pad + 1)));
+    cf.flip = rng.uniform_below(2) == 1;
+    cf.reflect = rng.uniform_below(2) == 1;
+  }
+  const auto count = static_cast<int64_t>(ids.size());
+  for (const CropFlip* table : {static_cast<const CropFlip*>(crops.data()), static_cast<const CropFlip*>(nullptr)}) {
+    auto host = torch::empty({count, s.channels, s.height, s.width}, torch::kFloat32);
+    gather_images(s, ids.data(), count, norm, table, host.data_ptr<float>());
+    const torch::Tensor device = augmented_images_to_device(s, ids.data(), count, norm, table, torch::kCPU);
+    REQUIRE(device.sizes() == host.sizes());
+    CHECK(torch::equal(device, host));
+  }
+}
+
+TEST_CASE("one epoch with crops and flips on the device trains the same weights as on the host", "[recipe][augment]") {
+  const ImageSet train = learnable_images(96, 4, 32, 2), test = learnable_images(20, 4, 32, 3);
+  TrainRecipe airbench = tiny_airbench_recipe();  // reflect padding, alternating flips
+  TrainRecipe plain = airbench;                   // constant padding, a coin per image
+  plain.arch = Arch::SmallCnn;
+  plain.padding_mode = PaddingMode::Constant;
+  plain.flip_mode = FlipMode::Random;
+  plain.crop_padding = 4;
+  for (const TrainRecipe& r : {airbench, plain}) {
+    std::vector<std::vector<torch::Tensor>> weights;
+    std::vector<double> losses;
+    for (AugmentOn where : {AugmentOn::Host, AugmentOn::Device}) {
+      torch::manual_seed(5);
+      auto model = make_classifier(r.arch, train.channels, 4, train.height, train.width);
+      losses.push_back(train_model_in_place(*model, train, test, r, 5, torch::kCPU, nullptr, where).final_train_loss);
+      weights.emplace_back();
+      for (const auto& p : model->parameters()) weights.back().push_back(p.detach().clone());
+    }
+    CHECK(losses[0] == losses[1]);
+    REQUIRE(weights[0].size() == weights[1].size());
+    for (size_t i = 0; i < weights[0].size(); ++i) CHECK(torch::equal(weights[0][i], weights[1][i]));
+  }
 }
 
 TEST_CASE("one epoch of the airbench94 recipe on a tiny set is deterministic", "[recipe][determinism]") {
