@@ -236,6 +236,26 @@ TEST_CASE("exact search gives the same lists and pairs for any thread count", "[
   REQUIRE(one.smallest_pairs == three.smallest_pairs);
 }
 
+TEST_CASE("approximate search builds the same HNSW lists for any thread count", "[bgfdq]") {
+  // FAISS fills an HNSW graph from several threads at once; the index must not depend on their
+  // order (it did: two runs of one HNSW32 cell stored different selections).
+  const Points p = dq::test::clustered_points(3000, 24, 12, 0.0, 61);
+  const ApproxSearchOptions hnsw{"HNSW8", 10, 0, 16, 1.0, 50};
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = approximate_self_knn(p.matrix(), hnsw, big_budget());
+  std::vector<SelfKnnResult> many;
+  omp_set_num_threads(4);
+  for (int run = 0; run < 3; ++run) many.push_back(approximate_self_knn(p.matrix(), hnsw, big_budget()));
+  omp_set_num_threads(threads);
+  for (const auto& r : many) {
+    REQUIRE(r.lists.ids == one.lists.ids);
+    REQUIRE(r.lists.dist == one.lists.dist);
+    REQUIRE(r.smallest_pairs == one.smallest_pairs);
+  }
+  REQUIRE(omp_get_max_threads() == threads);
+}
+
 TEST_CASE("clustered search: exact distances within probed cells, high recall, exact when all cells are probed",
           "[bgfdq]") {
   const Points p = dq::test::clustered_points(3000, 32, 12, 0.0, 61);

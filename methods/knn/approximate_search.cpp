@@ -20,6 +20,18 @@ namespace {
 
 using detail::SmallestPairs;
 
+// Runs the OpenMP regions opened on this thread with one thread until it goes out of scope.
+class OneOpenMpThread {
+ public:
+  OneOpenMpThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneOpenMpThread() { omp_set_num_threads(previous_); }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+
+ private:
+  int previous_;
+};
+
 std::unique_ptr<faiss::Index> make_index(int64_t d, const ApproxSearchOptions& o) {
   std::unique_ptr<faiss::Index> index;
   try {
@@ -56,11 +68,18 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
   // No factory string keeps more than a flat copy of the data (plus small tables), so reserve that.
   auto index_reservation = memory.reserve(static_cast<uint64_t>(n * d) * sizeof(float), "approximate knn index");
   std::unique_ptr<faiss::Index> index = make_index(d, o);
-  try {
-    if (!index->is_trained) index->train(n, z.data);
-    index->add(n, z.data);
-  } catch (const faiss::FaissException& e) {
-    throw Error(fmt::format("knn='{}': FAISS could not train/fill the index on {} rows: {}", o.factory, n, e.what()));
+  {
+    // FAISS inserts into some indexes (HNSW) from several threads at once, and the graph then depends
+    // on which thread got there first: two runs of one cell gave different neighbour lists. Training
+    // and filling run on one thread, so the same rows always give the same index (and selection); the
+    // searches below stay parallel.
+    const OneOpenMpThread one_thread;
+    try {
+      if (!index->is_trained) index->train(n, z.data);
+      index->add(n, z.data);
+    } catch (const faiss::FaissException& e) {
+      throw Error(fmt::format("knn='{}': FAISS could not train/fill the index on {} rows: {}", o.factory, n, e.what()));
+    }
   }
 
   // +1: the query itself normally comes back among its own results.
