@@ -10,11 +10,10 @@ out="${1:-paper_tables}"
 cd "$repo"
 # Paths are relative to the repository root: they appear in the generated text.
 "$dqbench" tables --out "$out" \
-  --db results/cifar10_random.db \
+  --db results/cpu_airbench94.db \
   --db results/fakeddit_scale.db \
   --db results/cpu_selection_ablation.db \
   --db results/cpu_runtime.db \
   --db results/cpu_sweeps.db \
-  --db results/cifar10_spd.db \
   > /dev/null
 echo "paper-tables: wrote $out"

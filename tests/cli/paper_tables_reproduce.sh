@@ -17,7 +17,7 @@ db_args=$(grep -o 'results/[A-Za-z0-9_]*\.db' scripts/paper-tables.sh | sed 's/^
 # shellcheck disable=SC2086
 "$dqbench" tables $db_args --print table4_runtime > "$dir/t4.md" || { echo "FAIL: --print table4_runtime failed"; exit 1; }
 cmp -s "$dir/t4.md" paper_tables/table4_runtime.md || { echo "FAIL: --print table4_runtime differs from its file"; exit 1; }
-if "$dqbench" tables --db results/cifar10_random.db --print nope > "$dir/bad" 2>&1; then
+if "$dqbench" tables --db results/cpu_airbench94.db --print nope > "$dir/bad" 2>&1; then
   echo "FAIL: --print of an unknown table succeeded"; exit 1
 fi
 grep -q "no such table" "$dir/bad" || { echo "FAIL: --print nope did not say why"; cat "$dir/bad"; exit 1; }
