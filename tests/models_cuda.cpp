@@ -107,13 +107,7 @@ TEST_CASE("a bf16 training epoch on cuda is finite and close to fp32", "[cuda]")
   // the loss stays within a few percent and every weight finite; a wrong cast (bf16 master weights,
   // an unscaled loss) would show as NaN or a loss far off.
   const ImageSet train = test::learnable_images(96, 4, 32, 2), test_set = test::learnable_images(32, 4, 32, 3);
-  Params p("train", train_recipe_specs());
-  for (const auto& [k, v] : find_recipe_preset("airbench94", "test").values) p.set_from_text(k, v, "test");
-  TrainRecipe r = train_recipe_from(p);
-  r.batch_size = 32;
-  r.epochs = 1;
-  r.partial_epoch = 0;
-  r.whiten_images = 64;
+  TrainRecipe r = test::tiny_airbench_recipe();
   const torch::Device cuda(torch::kCUDA, 0);
   std::vector<double> losses;
   for (Precision precision : {Precision::Fp32, Precision::Bf16}) {

@@ -32,22 +32,9 @@
 using namespace dq;
 
 using test::learnable_images;
+using test::tiny_airbench_recipe;
 
 namespace {
-
-// The airbench94 preset as train_recipe_from gives it, shrunk to a tiny set.
-TrainRecipe tiny_airbench_recipe() {
-  Params p("train", train_recipe_specs());
-  for (const auto& [k, v] : find_recipe_preset("airbench94", "test").values) p.set_from_text(k, v, "test");
-  TrainRecipe r = train_recipe_from(p);
-  r.batch_size = 32;
-  r.epochs = 1;
-  r.partial_epoch = 0;
-  r.whiten_images = 64;
-  r.threads = 2;
-  r.device = parse_device("cpu", "test");
-  return r;
-}
 
 // Second moment of the first `k` whitening outputs over all patch positions: K x K.
 torch::Tensor whitened_covariance(const torch::Tensor& images, const torch::Tensor& filters, int64_t k) {

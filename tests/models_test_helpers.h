@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the LibTorch tests: a tiny learnable image set, an experiment run in child processes, and a
-// cell's recorded metric.
+// Shared by the LibTorch tests: a tiny learnable image set, a tiny airbench94 recipe, an experiment run in child
+// processes, and a cell's recorded metric.
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -12,9 +12,25 @@
 #include "harness/experiment.h"
 #include "harness/runner.h"
 #include "harness/store.h"
+#include "models/models.h"
 #include "test_helpers.h"
 
 namespace dq::test {
+
+// The airbench94 preset as train_recipe_from gives it, shrunk to one epoch of batches of 32 on a tiny
+// set (whitening from 64 images), on the CPU with 2 threads.
+inline TrainRecipe tiny_airbench_recipe() {
+  Params p("train", train_recipe_specs());
+  for (const auto& [k, v] : find_recipe_preset("airbench94", "test").values) p.set_from_text(k, v, "test");
+  TrainRecipe r = train_recipe_from(p);
+  r.batch_size = 32;
+  r.epochs = 1;
+  r.partial_epoch = 0;
+  r.whiten_images = 64;
+  r.threads = 2;
+  r.device = parse_device("cpu", "test");
+  return r;
+}
 
 // `n` RGB images of side x side: dim noise, and for class k (= i % classes) a bright column at x = k
 // over the top half, so a small network learns them in a few steps.

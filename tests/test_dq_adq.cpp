@@ -97,21 +97,6 @@ TEST_CASE("ADQ shares r_n = alpha * I_n + (1 - alpha) * N_n / sum N, hand-worked
 
 namespace {
 
-// Grey 1 x 6 x 6 images indexed by dataset id; `textured` ids get stripes two pixels wide (a
-// one-pixel checkerboard would be invisible to Sobel), others a flat grey.
-ImageSet images_for(const test::MultiClass& data, const std::set<int64_t>& textured) {
-  int64_t max_id = 0;
-  for (const auto& ids : data.ids)
-    for (int64_t id : ids) max_id = std::max(max_id, id);
-  ImageSet set;
-  set.n = max_id + 1, set.channels = 1, set.height = 6, set.width = 6;
-  set.pixels.assign(static_cast<size_t>(set.n * 36), 100);
-  set.labels.assign(static_cast<size_t>(set.n), 0);
-  for (int64_t id : textured)
-    for (int64_t p = 0; p < 36; ++p) set.pixels[static_cast<size_t>(id * 36 + p)] = ((p % 6) / 2 % 2) ? 255 : 0;
-  return set;
-}
-
 std::vector<ClassSelection> run_adq(const std::string& spec, const test::MultiClass& data, const ImageSet* images,
                                     double ratio, uint64_t budget = 1ull << 32) {
   MemoryBudget memory(budget);
@@ -134,7 +119,7 @@ TEST_CASE("ADQ gives each class exactly its budget and follows the importance of
     bins.push_back(generate_graphcut_bins(v, BinParams{}, memory));
     for (int64_t p : bins.back()[0]) textured.insert(v.ids[static_cast<size_t>(p)]);
   }
-  const ImageSet images = images_for(data, textured);
+  const ImageSet images = test::textured_images(data, textured);
   const double ratio = 0.15, theta = 0.25, alpha = 0.65;
   const auto adq = run_adq("adq", data, &images, ratio);
 
@@ -183,7 +168,7 @@ TEST_CASE("ADQ gives each class exactly its budget and follows the importance of
 
 TEST_CASE("ADQ with alpha 0 on equal classes is DQ", "[dq]") {
   const auto data = test::multi_class({100, 100}, 6, 22);
-  const ImageSet images = images_for(data, {});
+  const ImageSet images = test::textured_images(data, {});
   const auto adq = run_adq("adq(alpha=0,mode=memo)", data, &images, 0.2);
   const auto dq = run_adq("dq(mode=memo)", data, nullptr, 0.2);
   for (size_t c = 0; c < 2; ++c) CHECK(adq[c].ids == dq[c].ids);

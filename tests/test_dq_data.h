@@ -1,11 +1,14 @@
 #pragma once
 // Synthetic embeddings for the DQ-family tests: Gaussian mixtures, duplicates, multi-class sets.
+#include <algorithm>
 #include <cstdint>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "core/rng.h"
 #include "datasets/clustered_gaussian.h"
+#include "datasets/dataset.h"
 #include "methods/method.h"
 
 namespace dq::test {
@@ -50,6 +53,21 @@ inline MultiClass multi_class(const std::vector<int64_t>& sizes, int64_t d, uint
     mc.ids.push_back(std::move(ids));
   }
   return mc;
+}
+
+// Grey 1 x 6 x 6 images indexed by dataset id (ADQ's texture level, SPD); `textured` ids get stripes two
+// pixels wide (a one-pixel checkerboard would be invisible to Sobel), others a flat grey.
+inline ImageSet textured_images(const MultiClass& data, const std::set<int64_t>& textured) {
+  int64_t max_id = 0;
+  for (const auto& ids : data.ids)
+    for (int64_t id : ids) max_id = std::max(max_id, id);
+  ImageSet set;
+  set.n = max_id + 1, set.channels = 1, set.height = 6, set.width = 6;
+  set.pixels.assign(static_cast<size_t>(set.n * 36), 100);
+  set.labels.assign(static_cast<size_t>(set.n), 0);
+  for (int64_t id : textured)
+    for (int64_t p = 0; p < 36; ++p) set.pixels[static_cast<size_t>(id * 36 + p)] = ((p % 6) / 2 % 2) ? 255 : 0;
+  return set;
 }
 
 }  // namespace dq::test

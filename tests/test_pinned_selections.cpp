@@ -25,16 +25,11 @@ namespace {
 
 // Grey 1 x 6 x 6 images indexed by dataset id, every fifth one striped (ADQ's texture level, SPD).
 ImageSet striped_images(const test::MultiClass& data) {
-  int64_t max_id = 0;
+  std::set<int64_t> every_fifth;
   for (const auto& ids : data.ids)
-    for (int64_t id : ids) max_id = std::max(max_id, id);
-  ImageSet set;
-  set.n = max_id + 1, set.channels = 1, set.height = 6, set.width = 6;
-  set.pixels.assign(static_cast<size_t>(set.n * 36), 100);
-  set.labels.assign(static_cast<size_t>(set.n), 0);
-  for (int64_t id = 0; id < set.n; id += 5)
-    for (int64_t p = 0; p < 36; ++p) set.pixels[static_cast<size_t>(id * 36 + p)] = ((p % 6) / 2 % 2) ? 255 : 0;
-  return set;
+    for (int64_t id : ids)
+      if (id % 5 == 0) every_fifth.insert(id);
+  return test::textured_images(data, every_fifth);
 }
 
 // sha256 of the selection's ids (int64) then its kept fractions (float32), classes in order.
