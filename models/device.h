@@ -1,6 +1,7 @@
 #pragma once
 // The one home of "which torch::Device does this run on" for training, extraction, GradCAM++ and
-// reconstruction. Include only from models/*.cpp (this header pulls in LibTorch).
+// reconstruction. Include only from models/*.cpp and the LibTorch benchmarks (this header pulls in
+// LibTorch).
 #include <torch/types.h>
 
 #include <string>

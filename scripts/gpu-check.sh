@@ -148,26 +148,25 @@ PY
 step "timings beside PyTorch eager"
 pyside="$repo/bench/side_by_side/pytorch_side.py"
 : >"$out/timings"
-rows="--arch resnet18 --size 32 --batch 256 --iters 30|--arch airbench94 --size 32 --batch 1024 --iters 20"
-if ! "$out/build/dq_side_by_side" step --help 2>/dev/null | grep -q -- "--device" ||
-   ! "$python" "$pyside" step --help 2>/dev/null | grep -q -- "--device"; then
-  say "timings: bench/side_by_side has no --device/--precision options yet: skipped (issue 20, item 2)"
-  rows=
-fi
+# Each row: the subcommand and its options (the same on both sides); every row in fp32 and bf16, in
+# channels-last, the two sides alternating twice.
+rows="step --arch resnet18 --size 32 --batch 256 --iters 30|recipe --batch 1024 --iters 20"
 IFS='|'
 for row in $rows; do
   IFS=" "
-  "$out/build/dqbench" models 2>/dev/null | grep -q "^  $(echo "$row" | cut -d' ' -f2) " || continue
   for precision in fp32 bf16; do
     for side in pytorch dqbench pytorch dqbench; do
       # shellcheck disable=SC2086
       if [ "$side" = pytorch ]; then
-        "$python" "$pyside" step $row --device cuda --precision "$precision" --memory-format channels_last >>"$out/timings" 2>>"$log" || true
+        "$python" "$pyside" $row --device cuda --precision "$precision" --memory-format channels_last >>"$out/timings" 2>>"$log" ||
+          say "timings: pytorch_side.py $row ($precision) failed (see $log)"
       else
-        "$out/build/dq_side_by_side" step $row --device cuda --precision "$precision" --memory-format channels_last >>"$out/timings" 2>>"$log" || true
+        "$out/build/dq_side_by_side" $row --device cuda --precision "$precision" --memory-format channels_last >>"$out/timings" 2>>"$log" ||
+          say "timings: dq_side_by_side $row ($precision) failed (see $log)"
       fi
     done
   done
+  IFS='|'
 done
 unset IFS
 "$python" - "$out/timings" <<'PY' | tee -a "$log"
@@ -175,9 +174,10 @@ import collections, statistics, sys
 rows = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
     parts = line.split()
-    if len(parts) == 3:
-        rows[parts[1]].setdefault(parts[0], []).append(float(parts[2]))
-print(f"{'row':44} {'PyTorch img/s':>14} {'dqbench img/s':>14} {'dqbench/PyTorch':>16}")
+    if len(parts) == 3 and not parts[1].startswith("params_"):
+        side = "pytorch" if parts[0].startswith("pytorch") else parts[0]  # "pytorch2" with a 2.x
+        rows[parts[1]].setdefault(side, []).append(float(parts[2]))
+print(f"{'row (medians of 2 runs a side)':44} {'PyTorch img/s':>14} {'dqbench img/s':>14} {'dqbench/PyTorch':>16}")
 for row, sides in sorted(rows.items()):
     p, d = (statistics.median(sides.get(k, [float('nan')])) for k in ("pytorch", "dqbench"))
     print(f"{row:44} {p:14.0f} {d:14.0f} {d / p:16.3f}")

@@ -2,9 +2,12 @@
 
 The same networks as models/networks.cpp, the same batch, input size and thread count, timed the way
 bench/side_by_side/side_by_side.cpp times dqbench. Each measurement prints "pytorch <row> <images/s>".
-  pytorch_side.py step --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
+  pytorch_side.py step --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2 [--device cuda]
+                  [--precision bf16] [--memory-format channels_last]
   pytorch_side.py epoch --data DIR --arch small_cnn --batch 128 --threads 2 --workers 0
   pytorch_side.py recipe --batch 512 --iters 3 --threads 2 --memory-format channels_last --precision bf16
+                  [--device cuda]
+On a CUDA device the clock stops after torch.cuda.synchronize(), as side_by_side.cpp does.
 The side's name is "pytorch" with Debian's 1.13 and "pytorch2" with a 2.x (the `recipe` rows).
 """
 import argparse
@@ -147,15 +150,14 @@ def recipe(args):
     torch.manual_seed(0)
     model = Airbench94()
     print(f"{side} params_airbench94 {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
-    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    x = torch.randn(args.batch, 3, 32, 32).to(memory_format=fmt)
-    y = torch.randint(0, 10, (args.batch,))
-    bf16 = args.precision == "bf16"
-    row = args.row or f"airbench94_{args.memory_format}_{args.precision}"
-
-    def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    memory_format = args.memory_format or "channels_last"
+    fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+    dev = torch.device(args.device)
+    model = model.to(dev, memory_format=fmt)
+    x = torch.randn(args.batch, 3, 32, 32).to(dev, memory_format=fmt)
+    y = torch.randint(0, 10, (args.batch,)).to(dev)
+    row = args.row or f"airbench94_{memory_format}_{args.precision}"
+    autocast = autocast_for(dev, args.precision)
 
     with torch.no_grad():
         model.eval()
@@ -164,7 +166,7 @@ def recipe(args):
             with autocast():
                 return model(x)
 
-        print(f"{side} {row}_forward {images_per_second(infer, args.batch, args.iters):.2f}")
+        print(f"{side} {row}_forward {images_per_second(infer, args.batch, args.iters, dev):.2f}")
     model.train()
     sgd = airbench94_optimizer(model, args.batch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")
@@ -176,15 +178,28 @@ def recipe(args):
         loss_fn(logits.float(), y).backward()
         sgd.step()
 
-    print(f"{side} {row}_train {images_per_second(one, args.batch, args.iters):.2f}")
+    print(f"{side} {row}_train {images_per_second(one, args.batch, args.iters, dev):.2f}")
 
 
-def images_per_second(fn, batch, iters):
-    """Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call."""
+def autocast_for(dev, precision):
+    """A factory of autocast contexts: bf16 autocast on `dev`'s kind, or a disabled one for fp32."""
+    return lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def synchronize(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def images_per_second(fn, batch, iters, dev=torch.device("cpu")):
+    """Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call, the
+    device's queue drained before the clock starts and before it stops."""
     fn()
+    synchronize(dev)
     t0 = time.perf_counter()
     for _ in range(iters):
         fn()
+    synchronize(dev)
     return batch * iters / (time.perf_counter() - t0)
 
 
@@ -204,21 +219,32 @@ def step(args):
     torch.manual_seed(0)
     model = make(args.arch)
     print(f"pytorch params_{args.arch} {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
-    x = torch.randn(args.batch, 3, args.size, args.size)
-    y = torch.randint(0, 10, (args.batch,))
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    dev = torch.device(args.device)
+    model = model.to(dev, memory_format=fmt)
+    x = torch.randn(args.batch, 3, args.size, args.size).to(dev, memory_format=fmt)
+    y = torch.randint(0, 10, (args.batch,)).to(dev)
     row = args.row or f"{args.arch}_{args.size}"
+    autocast = autocast_for(dev, args.precision)
+
+    def infer():
+        with autocast():
+            return model.features(x)
+
     with torch.no_grad():
         model.eval()
-        print(f"pytorch {row}_forward {images_per_second(lambda: model.features(x), args.batch, args.iters):.2f}")
+        print(f"pytorch {row}_forward {images_per_second(infer, args.batch, args.iters, dev):.2f}")
     model.train()
     sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
     def one():
         sgd.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        with autocast():
+            logits = model(x)
+        F.cross_entropy(logits.float(), y).backward()
         sgd.step()
 
-    print(f"pytorch {row}_train {images_per_second(one, args.batch, args.iters):.2f}")
+    print(f"pytorch {row}_train {images_per_second(one, args.batch, args.iters, dev):.2f}")
 
 
 class DecodedImages(torch.utils.data.Dataset):
@@ -274,7 +300,9 @@ def main():
     ap.add_argument("--row", default="")
     ap.add_argument("--data", default="")
     ap.add_argument("--workers", type=int, default=0)
-    ap.add_argument("--memory-format", default="channels_last", choices=["contiguous", "channels_last"])
+    ap.add_argument("--memory-format", default=None, choices=["contiguous", "channels_last"],
+                    help="default: contiguous for step, channels_last for recipe")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

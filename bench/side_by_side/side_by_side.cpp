@@ -1,9 +1,13 @@
 // dqbench's half of bench/pytorch_side_by_side.sh: images per second of our networks and trainer,
 // measured the way bench/side_by_side/pytorch_side.py measures PyTorch, so the script can print ratios.
-//   dq_side_by_side step  --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2
+//   dq_side_by_side step  --arch resnet18 --size 32 --batch 64 --iters 5 --threads 2 [--device cuda]
+//                         [--precision bf16] [--memory-format channels_last]
 //   dq_side_by_side epoch --data DIR --arch small_cnn --batch 128 --threads 2
 //   dq_side_by_side dump  --cifar data/cifar10-jpg --cache cache --out DIR
 //   dq_side_by_side recipe --batch 512 --iters 3 --threads 2 --memory-format channels_last --precision bf16
+//                          [--device cuda]
+// On a CUDA device the clock stops after the device has finished the timed work (a synchronise after
+// the last call), as pytorch_side.py does; --device takes what a cell's `device:` takes.
 // Each measurement prints one line: "dqbench <row> <images per second>".
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -19,6 +23,7 @@
 #include "datasets/dataset.h"
 #include "datasets/decode_cache.h"
 #include "models/compute_mode.h"
+#include "models/device.h"
 #include "models/models.h"
 #include "models/networks.h"
 #include "models/optimizer.h"
@@ -28,36 +33,68 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call.
+// Waits for the device's queued work (CUDA); nothing on the CPU.
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+// Images per second of `fn` (one batch per call) over `iters` calls after one warm-up call, the
+// device's queue drained before the clock starts and before it stops.
 template <typename Fn>
-double images_per_second(Fn&& fn, int64_t batch, int64_t iters) {
+double images_per_second(Fn&& fn, int64_t batch, int64_t iters, const torch::Device& device) {
   fn();
+  synchronize(device);
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < iters; ++i) fn();
+  synchronize(device);
   return static_cast<double>(batch * iters) / seconds_since(t0);
 }
 
-// Forward (no grad, eval mode: the embedding pass) and one SGD training step on a fixed random batch.
-void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t iters, const std::string& row) {
+dq::ComputeOptions compute_options(const std::string& precision, const std::string& memory_format) {
+  dq::ComputeOptions c;
+  if (precision == "bf16")
+    c.precision = dq::Precision::Bf16;
+  else if (precision != "fp32")
+    throw dq::Error(fmt::format("--precision: '{}' is not fp32 | bf16", precision));
+  if (memory_format == "channels_last")
+    c.memory_format = dq::MemoryFormat::ChannelsLast;
+  else if (memory_format != "contiguous")
+    throw dq::Error(fmt::format("--memory-format: '{}' is not contiguous | channels_last", memory_format));
+  return c;
+}
+
+// Forward (no grad, eval mode: the embedding pass) and one SGD training step on a fixed random batch,
+// on `device` in the given layout and precision (bf16: autocast around the forward pass, fp32 weights).
+void measure_steps(const std::string& arch, int64_t size, int64_t batch, int64_t iters, const std::string& row,
+                   const dq::ComputeOptions& compute, const torch::Device& device) {
   torch::manual_seed(0);
   auto model = dq::make_classifier(arch, 3, 10, size, size);
-  auto x = torch::randn({batch, 3, size, size});
-  auto y = torch::randint(0, 10, {batch}, torch::kInt64);
+  model->to(device);
+  dq::set_memory_format(*model, compute);
+  auto x = dq::in_memory_format(torch::randn({batch, 3, size, size}).to(device), compute);
+  auto y = torch::randint(0, 10, {batch}, torch::kInt64).to(device);
   {
     torch::NoGradGuard no_grad;
     model->eval();
-    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row,
-                             images_per_second([&] { model->features(x); }, batch, iters));
+    const auto infer = [&] {
+      dq::AutocastGuard autocast(compute, device);
+      return model->features(x);
+    };
+    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, images_per_second(infer, batch, iters, device));
   }
   model->train();
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4));
   auto step = [&] {
     sgd.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-    loss.backward();
+    torch::Tensor logits;
+    {
+      dq::AutocastGuard autocast(compute, device);
+      logits = model->forward(x);
+    }
+    torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y).backward();
     sgd.step();
   };
-  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, batch, iters));
+  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, batch, iters, device));
 }
 
 // The airbench94 recipe (the preset's values) with the given layout and precision.
@@ -73,21 +110,21 @@ dq::TrainRecipe airbench94_recipe(const std::string& memory_format, const std::s
 // airbench94 inference (eval mode, no grad: the embedding and TTA passes) and one training step of its
 // recipe (forward under autocast, label-smoothed summed cross-entropy, backward, Nesterov SGD with the
 // BatchNorm-bias group) on a fixed random batch, in the recipe's layout and precision.
-void measure_recipe(const dq::TrainRecipe& r, int64_t iters, const std::string& row) {
+void measure_recipe(const dq::TrainRecipe& r, int64_t iters, const std::string& row, const torch::Device& device) {
   torch::manual_seed(0);
   auto model = dq::make_classifier(dq::Arch::Airbench94, 3, 10, 32, 32);
+  model->to(device);
   dq::set_memory_format(*model, r.compute);
-  const torch::Device cpu(torch::kCPU);
-  auto x = dq::in_memory_format(torch::randn({r.batch_size, 3, 32, 32}), r.compute);
-  auto y = torch::randint(0, 10, {r.batch_size}, torch::kInt64);
+  auto x = dq::in_memory_format(torch::randn({r.batch_size, 3, 32, 32}).to(device), r.compute);
+  auto y = torch::randint(0, 10, {r.batch_size}, torch::kInt64).to(device);
   {
     torch::NoGradGuard no_grad;
     model->eval();
     const auto infer = [&] {
-      dq::AutocastGuard autocast(r.compute, cpu);
+      dq::AutocastGuard autocast(r.compute, device);
       return model->forward(x);
     };
-    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, images_per_second(infer, r.batch_size, iters));
+    std::cout << fmt::format("dqbench {}_forward {:.2f}\n", row, images_per_second(infer, r.batch_size, iters, device));
   }
   model->train();
   std::vector<double> base_lrs;
@@ -98,13 +135,13 @@ void measure_recipe(const dq::TrainRecipe& r, int64_t iters, const std::string& 
     sgd->zero_grad();
     torch::Tensor logits;
     {
-      dq::AutocastGuard autocast(r.compute, cpu);
+      dq::AutocastGuard autocast(r.compute, device);
       logits = model->forward(x);
     }
     torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, loss_options).backward();
     sgd->step();
   };
-  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, r.batch_size, iters));
+  std::cout << fmt::format("dqbench {}_train {:.2f}\n", row, images_per_second(step, r.batch_size, iters, device));
 }
 
 dq::ImageSet read_dump(const std::string& dir) {
@@ -132,7 +169,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int64_t threads = 2, batch = 64, iters = 5, size = 32;
   std::string arch = "resnet18", row, data, cifar, cache = "cache", out, memory_format = "channels_last",
-              precision = "fp32";
+              precision = "fp32", device = "cpu", step_memory_format = "contiguous";
   auto* step = app.add_subcommand("step", "forward and training-step images/s on a random batch");
   step->add_option("--arch", arch);
   step->add_option("--size", size);
@@ -140,6 +177,9 @@ int main(int argc, char** argv) {
   step->add_option("--iters", iters);
   step->add_option("--threads", threads);
   step->add_option("--row", row, "row name (default: arch_size)");
+  step->add_option("--device", device, "cpu | cuda | cuda:N");
+  step->add_option("--precision", precision, "fp32 | bf16 (autocast around the forward pass)");
+  step->add_option("--memory-format", step_memory_format, "contiguous (default) | channels_last");
   auto* epoch = app.add_subcommand("epoch", "one training epoch of dq::train_model_in_place over a dump");
   epoch->add_option("--data", data)->required();
   epoch->add_option("--arch", arch);
@@ -156,13 +196,17 @@ int main(int argc, char** argv) {
   recipe->add_option("--memory-format", memory_format, "contiguous | channels_last");
   recipe->add_option("--precision", precision, "fp32 | bf16");
   recipe->add_option("--row", row, "row name (default: airbench94_<memory format>_<precision>)");
+  recipe->add_option("--device", device, "cpu | cuda | cuda:N");
   CLI11_PARSE(app, argc, argv);
   try {
     torch::set_num_threads(static_cast<int>(threads));
+    const torch::Device dev = dq::resolve_device(device);
     if (*recipe)
       measure_recipe(airbench94_recipe(memory_format, precision, batch), iters,
-                     row.empty() ? fmt::format("airbench94_{}_{}", memory_format, precision) : row);
-    if (*step) measure_steps(arch, size, batch, iters, row.empty() ? fmt::format("{}_{}", arch, size) : row);
+                     row.empty() ? fmt::format("airbench94_{}_{}", memory_format, precision) : row, dev);
+    if (*step)
+      measure_steps(arch, size, batch, iters, row.empty() ? fmt::format("{}_{}", arch, size) : row,
+                    compute_options(precision, step_memory_format), dev);
     if (*epoch) {
       const dq::ImageSet train = read_dump(data);
       const dq::ImageSet no_test;  // time the epoch only
