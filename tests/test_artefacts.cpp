@@ -45,13 +45,6 @@ class Salt {
   ~Salt() { unsetenv("DQ_CODE_IDENTITY_SALT"); }
 };
 
-std::string file_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 TEST_CASE("code identities: one per producer, in the table's order, salted only where asked", "[artefacts]") {
