@@ -36,6 +36,7 @@ set(DQ_NETWORK_SOURCES
 set(DQ_PRODUCER_dataset_SOURCES
   datasets/big_buffer.h datasets/cifar_binary.cpp datasets/class_folders.cpp datasets/class_folders.h
   datasets/clustered_gaussian.cpp datasets/clustered_gaussian.h datasets/dataset.cpp datasets/dataset.h
+  core/image_set.cpp core/image_set.h
   datasets/decode_cache.cpp datasets/decode_cache.h datasets/fakeddit.cpp datasets/fashion_mnist.cpp datasets/idx.cpp
   datasets/idx.h datasets/image_decode.cpp datasets/image_decode.h datasets/image_files.cpp datasets/image_files.h
   datasets/image_folder.cpp datasets/image_resize.cpp datasets/image_resize.h datasets/imagenet.cpp

@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "datasets/dataset.h"
+#include "core/image_set.h"
 
 namespace dq {
 

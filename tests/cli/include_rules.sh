@@ -1,0 +1,19 @@
+#!/bin/sh
+# The rooms of the tree import downwards only (README "Layout"): a file of a lower folder that includes
+# one of a folder above it is an arrow running back up the house. Each rule below names a folder, an
+# include prefix its files must not use, and why; a file that breaks one is listed with its line.
+set -u
+repo="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
+cd "$repo"
+status=0
+check() {  # folder, forbidden include prefix, reason
+  hits=$(grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"$2" "$1" --include='*.cpp' --include='*.h' 2>/dev/null)
+  if [ -n "$hits" ]; then
+    echo "FAIL: $1 includes $2 ($3):"
+    echo "$hits" | sed 's/^/  /'
+    status=1
+  fi
+}
+check methods datasets/ "selection methods read images through core/image_set.h, never a loader's header"
+[ $status -eq 0 ] && echo "ok: no include runs back up"
+exit $status
