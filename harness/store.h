@@ -12,7 +12,7 @@
 
 #include "core/stage_timer.h"
 #include "harness/process_identity.h"
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 struct sqlite3;
 

@@ -2,7 +2,7 @@
 // neighbours, exact or through a FAISS index) followed by neighbour-aware coreset selection, with a
 // fixed patch-drop ratio theta entering the sample count as it does for DQ, or (spd=on) semantic-offset
 // patch dropping: NCS continues past the budget to give a candidate priority order, and the patch
-// stage (methods/patch_stage.h, methods/spd.h) picks theta* per candidate and cuts the order where the
+// stage (patching/patch_stage.h, patching/spd.h) picks theta* per candidate and cuts the order where the
 // kept fractions reach ratio * M_c. Decisions and usage: methods/docs/bgfdq.md.
 #include <fmt/format.h>
 

@@ -81,7 +81,7 @@ struct ClassSelection {
   // Bin-based methods (DQ family): dataset ids of each bin, bins in generation order, ids in pick
   // order. Empty for methods without bins. `dqbench select --bins-out` writes these.
   std::vector<std::vector<int64_t>> bins;
-  // Semantic-offset patch dropping (BGFDQ w/ SPD, methods/spd.h): when `spd` is set, `ids` is a
+  // Semantic-offset patch dropping (BGFDQ w/ SPD, patching/spd.h): when `spd` is set, `ids` is a
   // candidate priority order longer than needed (keep 1), and the patch stage stores its prefix whose
   // kept fractions reach `spd_budget` images, each at the largest theta whose semantic offset stays
   // below `spd_threshold`.

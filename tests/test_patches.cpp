@@ -7,9 +7,9 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "methods/patch_stage.h"
-#include "methods/patches.h"
-#include "methods/spd.h"
+#include "patching/patch_stage.h"
+#include "patching/patches.h"
+#include "patching/spd.h"
 #include "test_helpers.h"
 
 using namespace dq;

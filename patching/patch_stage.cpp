@@ -1,4 +1,4 @@
-#include "methods/patch_stage.h"
+#include "patching/patch_stage.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/rng.h"
-#include "methods/spd.h"
+#include "patching/spd.h"
 
 namespace dq {
 

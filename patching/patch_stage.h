@@ -16,7 +16,7 @@
 #include "core/params.h"
 #include "core/stage_timer.h"
 #include "methods/method.h"
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 namespace dq {
 

@@ -1,4 +1,4 @@
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 #include <fmt/format.h>
 
