@@ -24,7 +24,7 @@
 #include "harness/preflight.h"
 #include "harness/runner.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "harness/verify.h"
 #include "methods/method.h"
 #include "models/models_library.h"

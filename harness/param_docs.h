@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/params.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 
 namespace dq {
 

@@ -14,7 +14,7 @@
 #include "harness/sql.h"
 #include "harness/status.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"

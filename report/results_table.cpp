@@ -1,4 +1,4 @@
-#include "harness/table.h"
+#include "report/results_table.h"
 
 #include <fmt/format.h>
 
