@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/params.h"
-#include "report/results_table.h"
+#include "core/text_escape.h"
 
 namespace dq {
 

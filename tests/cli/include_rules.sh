@@ -19,5 +19,6 @@ check methods patching/ "the patch stage comes after selection: it reads ClassSe
 for above in datasets/ models/ harness/ report/; do
   check patching "$above" "the patch stage sits between methods/ and models/; its networks come through PatchBackend"
 done
+check report harness/sql.h "the report reads databases through harness/store.h, the one reader of the results database"
 [ $status -eq 0 ] && echo "ok: no include runs back up"
 exit $status
