@@ -20,5 +20,9 @@ for above in datasets/ models/ harness/ report/; do
   check patching "$above" "the patch stage sits between methods/ and models/; its networks come through PatchBackend"
 done
 check report harness/sql.h "the report reads databases through harness/store.h, the one reader of the results database"
+for below in core datasets methods patching models harness report; do
+  check "$below" cli/ "the command line is the top of the house: nothing includes it"
+done
+check harness report/ "the report reads what the harness stored; the harness never reads the report"
 [ $status -eq 0 ] && echo "ok: no include runs back up"
 exit $status

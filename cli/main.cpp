@@ -7,13 +7,14 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/export_command.h"
+#include "cli/report_commands.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "harness/cell_filter.h"
 #include "harness/cell_process.h"
 #include "harness/datasets_command.h"
 #include "harness/experiment.h"
-#include "harness/export_command.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
 #include "harness/param_docs.h"
@@ -24,11 +25,10 @@
 #include "harness/preflight.h"
 #include "harness/runner.h"
 #include "harness/store.h"
-#include "report/results_table.h"
 #include "harness/verify.h"
 #include "methods/method.h"
 #include "models/models_library.h"
-#include "report/commands.h"
+#include "report/results_table.h"
 
 namespace {
 
