@@ -179,9 +179,9 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
-  // export (harness/export_command.cpp): DONE cells as coreset folders
+  // export (cli/export_command.cpp): DONE cells as coreset folders
   dq::add_export_command(app);
-  // tables, report (report/commands.cpp): the paper's tables and figures from result databases
+  // tables, report (cli/report_commands.cpp): the paper's tables and figures from result databases
   dq::add_report_commands(app);
 
   try {
