@@ -80,6 +80,27 @@ TEST_CASE("the paper's numbers are findable by table, dataset, ratio, row and co
   CHECK_FALSE(find_paper_number("Table 1", "cifar10", 0.3, "DQ", "top1"));
 }
 
+TEST_CASE("a table for a terminal and as Markdown: widths in code points, alignment, escaping", "[report]") {
+  // Hand-worked: column widths 4 ("name", "a|b"), 7 ("1 ± 2" is 5 code points, "top-1 %" 7) and 6.
+  const ReportTable t{.header = {"name", "top-1 %", "status"},
+                      .rows = {{"a|b", "1 ± 2", "DONE:1"}, {"c\x1b", "10", "OOM:1"}},
+                      .left_columns = 1,
+                      .last_column_left = true};
+  CHECK(render_terminal_table(t) ==
+        "name  top-1 %  status\n"
+        "---------------------\n"
+        "a|b     1 ± 2  DONE:1\n"
+        "c?         10  OOM:1\n");  // the escape character is shown as '?', the last column left-aligned
+  CHECK(render_markdown_table(t) ==
+        "| name | top-1 % | status |\n"
+        "|---|---:|---:|\n"
+        "| a\\|b | 1 ± 2 | DONE:1 |\n"
+        "| c  | 10 | OOM:1 |\n");
+  ReportTable right = t;
+  right.last_column_left = false;
+  CHECK(render_terminal_table(right).substr(44) == "a|b     1 ± 2  DONE:1\nc?         10   OOM:1\n");
+}
+
 TEST_CASE("LaTeX and HTML escaping", "[report]") {
   CHECK(latex_escape("87.50 ± 0.50 (n=3)") == "87.50 $\\pm$ 0.50 (n=3)");
   CHECK(latex_escape("dq_x 10% & #1 – OOM ×1") == "dq\\_x 10\\% \\& \\#1 -- OOM $\\times$1");
