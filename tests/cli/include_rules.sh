@@ -15,6 +15,7 @@ check() {  # folder, forbidden include prefix, reason
   fi
 }
 check methods datasets/ "selection methods read images through core/image_set.h, never a loader's header"
+check methods models/ "a method reaches LibTorch only through hooks that models/ fills (methods/knn/device_search.h)"
 check methods patching/ "the patch stage comes after selection: it reads ClassSelection, not the other way"
 for above in datasets/ models/ harness/ report/; do
   check patching "$above" "the patch stage sits between methods/ and models/; its networks come through PatchBackend"
