@@ -5,11 +5,11 @@
 #include <benchmark/benchmark.h>
 
 #include "datasets/dataset.h"
-#include "methods/patch_stage.h"
-#include "methods/patches.h"
 #include "models/gradcam.h"
 #include "models/mae.h"
 #include "models/networks.h"
+#include "patching/patch_stage.h"
+#include "patching/patches.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 # ctest cmake_producer_sources (cmake -DSOURCE_DIR=... -P): the producer table of cmake/producers.cmake
-# names only files that exist, and every source under datasets/, methods/ and models/ is claimed by
+# names only files that exist, and every source under datasets/, methods/, patching/ and models/ is claimed by
 # a producer or listed as making no artefact, so a new file cannot silently stay out of the code
 # identity of what it computes.
 cmake_minimum_required(VERSION 3.24)
@@ -20,6 +20,7 @@ foreach(source IN LISTS claimed)
 endforeach()
 file(GLOB_RECURSE tree RELATIVE ${SOURCE_DIR}
      ${SOURCE_DIR}/datasets/*.cpp ${SOURCE_DIR}/datasets/*.h ${SOURCE_DIR}/methods/*.cpp ${SOURCE_DIR}/methods/*.h
+     ${SOURCE_DIR}/patching/*.cpp ${SOURCE_DIR}/patching/*.h
      ${SOURCE_DIR}/models/*.cpp ${SOURCE_DIR}/models/*.h)
 foreach(source IN LISTS tree)
   list(FIND claimed ${source} at)
@@ -32,4 +33,4 @@ if(failures GREATER 0)
   message(FATAL_ERROR "${failures} problem(s) in cmake/producers.cmake")
 endif()
 list(LENGTH tree count)
-message("ok: ${count} sources under datasets/, methods/, models/ are each claimed by a producer or declared artefact-free")
+message("ok: ${count} sources under datasets/, methods/, patching/, models/ are each claimed by a producer or declared artefact-free")

@@ -7,7 +7,7 @@
 # DQ_PRODUCER_<name>_SOURCES: files (relative to the source root) whose change may change the bytes.
 # DQ_PRODUCER_<name>_LIBRARIES: names of the library versions that enter it (keys of DQ_LIBRARY_<key>,
 # set in CMakeLists.txt from the packages found).
-# Every .cpp/.h under datasets/, methods/ and models/ is either in some producer or in
+# Every .cpp/.h under datasets/, methods/, patching/ and models/ is either in some producer or in
 # DQ_SOURCES_WITHOUT_ARTEFACTS (ctest cmake_producer_sources checks both lists against the tree).
 #
 # The names are core/code_identity.h's Producer enum, in the same order.
@@ -17,7 +17,7 @@ set(DQ_PRODUCERS
   embeddings         # the extractor's embeddings of the training split (.npy)
   knn_graph          # per-class KNN graph (methods/knn/)
   bins               # per-class GraphCut bins (methods/graphcut/)
-  patch_scores       # GradCAM++ patch rankings (methods/patch_stage.cpp RankingCache)
+  patch_scores       # GradCAM++ patch rankings (patching/patch_stage.cpp RankingCache)
   mae                # the in-project masked autoencoder (.pt)
   selection          # the selection methods: the ordered ids and keep fractions a method returns
   patch_stage        # SPD, dropping and reconstruction: the stored selection and its images
@@ -36,6 +36,7 @@ set(DQ_NETWORK_SOURCES
 set(DQ_PRODUCER_dataset_SOURCES
   datasets/big_buffer.h datasets/cifar_binary.cpp datasets/class_folders.cpp datasets/class_folders.h
   datasets/clustered_gaussian.cpp datasets/clustered_gaussian.h datasets/dataset.cpp datasets/dataset.h
+  core/image_set.cpp core/image_set.h
   datasets/decode_cache.cpp datasets/decode_cache.h datasets/fakeddit.cpp datasets/fashion_mnist.cpp datasets/idx.cpp
   datasets/idx.h datasets/image_decode.cpp datasets/image_decode.h datasets/image_files.cpp datasets/image_files.h
   datasets/image_folder.cpp datasets/image_resize.cpp datasets/image_resize.h datasets/imagenet.cpp
@@ -75,13 +76,13 @@ set(DQ_PRODUCER_bins_SOURCES
 set(DQ_PRODUCER_bins_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_scores_SOURCES
-  models/gradcam.cpp models/gradcam.h models/patch_backend.cpp methods/patch_stage.cpp methods/patch_stage.h
-  methods/patches.cpp methods/patches.h models/compute_mode.cpp models/compute_mode.h models/extractor.cpp
+  models/gradcam.cpp models/gradcam.h models/patch_backend.cpp patching/patch_stage.cpp patching/patch_stage.h
+  patching/patches.cpp patching/patches.h models/compute_mode.cpp models/compute_mode.h models/extractor.cpp
   models/extractor_network.h ${DQ_DEVICE_BATCH_SOURCES})
 set(DQ_PRODUCER_patch_scores_LIBRARIES torch)
 
 set(DQ_PRODUCER_mae_SOURCES
-  models/mae.cpp models/mae.h methods/patches.cpp methods/patches.h models/compute_mode.cpp models/compute_mode.h
+  models/mae.cpp models/mae.h patching/patches.cpp patching/patches.h models/compute_mode.cpp models/compute_mode.h
   ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_mae_LIBRARIES torch)
 
@@ -95,7 +96,7 @@ set(DQ_PRODUCER_selection_SOURCES
 set(DQ_PRODUCER_selection_LIBRARIES blas)
 
 set(DQ_PRODUCER_patch_stage_SOURCES
-  methods/patch_stage.cpp methods/patch_stage.h methods/patches.cpp methods/patches.h methods/spd.cpp methods/spd.h
+  patching/patch_stage.cpp patching/patch_stage.h patching/patches.cpp patching/patches.h patching/spd.cpp patching/spd.h
   models/patch_backend.cpp models/gradcam.cpp models/gradcam.h models/compute_mode.cpp models/compute_mode.h
   models/extractor.cpp models/extractor_network.h ${DQ_DEVICE_BATCH_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_patch_stage_LIBRARIES torch)
@@ -106,7 +107,7 @@ set(DQ_PRODUCER_metrics_LIBRARIES blas)
 set(DQ_PRODUCER_train_SOURCES ${DQ_NETWORK_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
 set(DQ_PRODUCER_train_LIBRARIES torch blas)
 
-# Sources under datasets/, methods/ and models/ that make no artefact's bytes: listings, error
+# Sources under datasets/, methods/, patching/ and models/ that make no artefact's bytes: listings, error
 # translation, the loader of the LibTorch half, encoders used only by tests and tools, the neighbour-search
 # zoo's named settings (benchmarks and tests; experiments spell the settings out, and the dataset producer
 # makes the bytes).

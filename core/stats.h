@@ -1,6 +1,6 @@
 #pragma once
 // Summaries over seeds and paired differences between two methods, for the result tables (`dqbench
-// table`, harness/table.cpp) and the paper tables (report/).
+// table`, report/results_table.cpp) and the paper tables (report/).
 // Standard small-sample statistics: sample standard deviation (n - 1), Student's t interval.
 #include <cstdint>
 #include <map>

@@ -1,5 +1,9 @@
 #include "core/text_escape.h"
 
+#include <fmt/format.h>
+
+#include "core/error.h"
+
 namespace dq {
 
 namespace {
@@ -73,6 +77,12 @@ size_t invalid_utf8_at(std::string_view s) {
     i += n + 1;
   }
   return std::string_view::npos;
+}
+
+TableFormat table_format_from(const std::string& name) {
+  if (name == "term" || name == "terminal") return TableFormat::Terminal;
+  if (name == "md" || name == "markdown") return TableFormat::Markdown;
+  throw Error(fmt::format("unknown table format '{}' (use term or md)", name));
 }
 
 }  // namespace dq

@@ -2,7 +2,8 @@
 // Text from a database or another program (a results database someone sent, an external command's
 // message) shown to a reader: it must not be able to restyle, run or fetch anything, nor break the
 // table it sits in. The report's LaTeX and HTML escaping live with their renderers
-// (report/table_model.h); these are shared by the report and the command line.
+// (report/table_model.h); these are shared by the report and the command line, as is the choice
+// between the two forms of a command's table (TableFormat).
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -23,5 +24,10 @@ std::string terminal_text(const std::string& text);
 // surrogates, nothing above U+10FFFF), or npos. Text that becomes JSON (cell ids, cell.json) must be
 // UTF-8: the YAML reader and spec strings check it where the text enters.
 size_t invalid_utf8_at(std::string_view text);
+
+// Where a command's table goes: a terminal (aligned columns, terminal_text) or Markdown (markdown_cell).
+enum class TableFormat { Terminal, Markdown };
+// "term" | "terminal" | "md" | "markdown"; anything else is a dq::Error naming the value.
+TableFormat table_format_from(const std::string& name);
 
 }  // namespace dq

@@ -1,6 +1,6 @@
 #pragma once
-// The one dataset interface every loader produces: decoded uint8 images (N x C x H x W, row-major)
-// with int64 labels and class names, or, for embedding-level scale data, features directly.
+// The one dataset interface every loader produces: decoded uint8 images (core/image_set.h: N x C x H x W,
+// row-major) with int64 labels and class names, or, for embedding-level scale data, features directly.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -8,21 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "core/image_set.h"
 #include "core/params.h"
 #include "core/registry.h"
 
 namespace dq {
-
-struct ImageSet {
-  int64_t n = 0, channels = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // n * channels * height * width
-  std::vector<int64_t> labels;  // n, each in [0, num_classes)
-
-  int64_t image_bytes() const { return channels * height * width; }
-  const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }
-  // Copies the listed images (in that order) into a new set.
-  ImageSet subset(const std::vector<int64_t>& ids) const;
-};
 
 struct Dataset {
   std::string kind;                      // loader kind, e.g. "fashion_mnist"

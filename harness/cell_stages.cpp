@@ -14,8 +14,8 @@
 #include "harness/method_notes.h"
 #include "methods/method.h"
 #include "methods/metrics.h"
-#include "methods/patch_stage.h"
 #include "models/models_library.h"
+#include "patching/patch_stage.h"
 
 namespace dq {
 

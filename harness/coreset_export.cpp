@@ -19,9 +19,9 @@
 #include "datasets/decode_cache.h"
 #include "datasets/image_encode.h"
 #include "methods/coreset_files.h"
-#include "methods/patch_stage.h"
-#include "methods/patches.h"
 #include "models/models.h"
+#include "patching/patch_stage.h"
+#include "patching/patches.h"
 
 namespace dq {
 

@@ -11,7 +11,7 @@
 #include "core/params.h"
 #include "harness/dataset_definitions.h"
 #include "methods/method.h"
-#include "methods/patch_stage.h"
+#include "patching/patch_stage.h"
 
 namespace dq {
 
@@ -24,7 +24,7 @@ struct CellConfig {
   std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
   std::optional<Params> train;      // absent: selection only (train: none)
   uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
-  // The `patches:` section (methods/patch_stage.h); default values when the file has none.
+  // The `patches:` section (patching/patch_stage.h); default values when the file has none.
   Params patches = default_patch_params();
 
   // Whether the method may store partial images, as it declares (MethodInfo::drops_patches): only

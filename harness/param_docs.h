@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/params.h"
-#include "harness/table.h"
+#include "core/text_escape.h"
 
 namespace dq {
 

@@ -355,6 +355,13 @@ std::vector<CellRow> Store::cells(const std::string& experiment) {
   return out;
 }
 
+std::optional<std::string> Store::config(const std::string& cell_id) {
+  Statement s(db_, "SELECT config FROM cells WHERE cell_id=?", path_);
+  s.bind(1, cell_id);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
 void Store::claim_row(const std::string& cell_id) {
   for (const char* table : per_cell_tables())
     Statement(db_, fmt::format("DELETE FROM {} WHERE cell_id=?", table), path_).bind(1, cell_id).run();

@@ -12,7 +12,7 @@
 
 #include "core/stage_timer.h"
 #include "harness/process_identity.h"
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 struct sqlite3;
 
@@ -136,6 +136,9 @@ class Store {
   void ensure_cells(const std::vector<CellConfig>& cells);
   std::optional<CellRow> find_cell(const std::string& cell_id);
   std::vector<CellRow> cells(const std::string& experiment = "");
+  // The cell's canonical configuration as stored (JSON text, CellConfig::canonical_json); nullopt for
+  // an unknown cell.
+  std::optional<std::string> config(const std::string& cell_id);
 
   // In one transaction: inserts the cell if new, decides with decide_resume and, if it may run, marks
   // it RUNNING owned by this process (attempt + 1) and clears the earlier attempt's rows. Two
@@ -172,7 +175,7 @@ class Store {
   // Unconditional (tests, tools).
   void set_status(const std::string& cell_id, CellStatus status, const std::string& error);
 
-  std::map<std::string, double> metrics(const std::string& cell_id);
+  std::map<std::string, double> metrics(const std::string& cell_id);  // recorded values only (no NULL)
   std::vector<StageRecord> stages(const std::string& cell_id);
   // The hex sha256 of each selection (cell_id -> sha256).
   std::map<std::string, std::string> selection_hashes();
@@ -190,6 +193,8 @@ class Store {
 
   sqlite3* handle() { return db_; }
   bool read_only() const { return read_only_; }
+  // Whether the database holds this table (an older or foreign file may lack one).
+  bool has_table(const std::string& table);
   // Runs SQL with no result rows; throws dq::Error with the database path on failure.
   void exec(const std::string& sql);
 
@@ -199,7 +204,6 @@ class Store {
   void migrate();
   void shadow_missing_columns();
   std::vector<std::string> missing_columns(const std::string& table);
-  bool has_table(const std::string& table);
   // Throws unless this process owns `cell_id` (inside a transaction).
   void require_owned(const std::string& cell_id);
   void claim_row(const std::string& cell_id);

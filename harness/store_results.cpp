@@ -271,7 +271,7 @@ void Store::finish_cell(const std::string& cell_id, CellStatus status, const std
 }
 
 std::map<std::string, double> Store::metrics(const std::string& cell_id) {
-  Statement s(db_, "SELECT name, value FROM metrics WHERE cell_id=?", path_);
+  Statement s(db_, "SELECT name, value FROM metrics WHERE cell_id=? AND value IS NOT NULL", path_);
   s.bind(1, cell_id);
   std::map<std::string, double> out;
   while (s.step()) out[s.text(0)] = s.real(1);

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "datasets/dataset.h"
+#include "core/image_set.h"
 #include "methods/adq_scores.h"
 #include "methods/dq_common.h"
 

@@ -2,7 +2,7 @@
 // neighbours, exact or through a FAISS index) followed by neighbour-aware coreset selection, with a
 // fixed patch-drop ratio theta entering the sample count as it does for DQ, or (spd=on) semantic-offset
 // patch dropping: NCS continues past the budget to give a candidate priority order, and the patch
-// stage (methods/patch_stage.h, methods/spd.h) picks theta* per candidate and cuts the order where the
+// stage (patching/patch_stage.h, patching/spd.h) picks theta* per candidate and cuts the order where the
 // kept fractions reach ratio * M_c. Decisions and usage: methods/docs/bgfdq.md.
 #include <fmt/format.h>
 
@@ -120,11 +120,8 @@ class BgfdqMethod final : public PerClassMethod {
     out.ids.reserve(ncs.picks.size());
     for (int64_t row : ncs.picks) out.ids.push_back(cls.ids[static_cast<size_t>(row)]);
     out.keep.assign(out.ids.size(), spd_ ? 1.0f : static_cast<float>(1.0 - theta_));
-    if (spd_) {
-      out.spd = true;
-      out.spd_threshold = lambda_scale_ * graph.lambda_c;
-      out.spd_budget = ctx.ratio * static_cast<double>(cls.size());
-    }
+    if (spd_)
+      out.spd = SpdRequest{.threshold = lambda_scale_ * graph.lambda_c, .budget = ctx.ratio * static_cast<double>(cls.size())};
     auto& diag = out.diagnostics;
     diag["lambda_c"] = graph.lambda_c;
     diag["lambda_c_exact"] = graph.lambda_exact ? 1 : 0;

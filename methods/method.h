@@ -74,6 +74,14 @@ struct SelectContext {
   CellResources resources{};
 };
 
+// A method's request for semantic-offset patch dropping (BGFDQ w/ SPD, patching/spd.h): the patch stage
+// stores the prefix of the selection's candidate order whose kept fractions reach `budget` images, each
+// at the largest theta whose semantic offset ||f(x) - f(x_theta)||^2 stays below `threshold`.
+struct SpdRequest {
+  double threshold = 0;  // the class's offset bound: lambda_scale * lambda_C (squared embedding distance)
+  double budget = 0;     // storage of the class in images: rho * M_c
+};
+
 struct ClassSelection {
   std::vector<int64_t> ids;                 // dataset ids, in priority (pick) order
   std::vector<float> keep;                  // per pick, kept fraction w_i in (0, 1]; same length as ids
@@ -81,13 +89,9 @@ struct ClassSelection {
   // Bin-based methods (DQ family): dataset ids of each bin, bins in generation order, ids in pick
   // order. Empty for methods without bins. `dqbench select --bins-out` writes these.
   std::vector<std::vector<int64_t>> bins;
-  // Semantic-offset patch dropping (BGFDQ w/ SPD, methods/spd.h): when `spd` is set, `ids` is a
-  // candidate priority order longer than needed (keep 1), and the patch stage stores its prefix whose
-  // kept fractions reach `spd_budget` images, each at the largest theta whose semantic offset stays
-  // below `spd_threshold`.
-  bool spd = false;
-  double spd_threshold = 0;
-  double spd_budget = 0;
+  // Set by a method that asks for semantic-offset patch dropping: `ids` is then a candidate priority
+  // order longer than needed (keep 1), cut by the patch stage as the request says.
+  std::optional<SpdRequest> spd;
   // Patch masks the method fixes itself (a coreset read from files, methods/indices.cpp): ids.size() x P
   // bytes, 1 = kept, row i for ids[i], P the cell's patch grid; keep[i] is row i's kept share. The patch
   // stage applies them as given instead of ranking patches. Empty: the patch stage chooses the masks.

@@ -2,9 +2,9 @@
 // loaded: at dlopen of libdqbench_models.so, or before main in a program that links dq_models.
 #include <torch/torch.h>
 
-#include "methods/patch_stage.h"
 #include "models/models.h"
 #include "models/models_library.h"
+#include "patching/patch_stage.h"
 
 namespace dq {
 

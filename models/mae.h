@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/params.h"
-#include "methods/patches.h"
 #include "models/models.h"
+#include "patching/patches.h"
 
 namespace dq {
 

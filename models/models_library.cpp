@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "methods/knn/device_search.h"
 
 #ifndef DQ_TORCH_VERSION
 #define DQ_TORCH_VERSION "none"
@@ -88,6 +89,11 @@ bool load_models_library_if_enabled() {
                           "not there:{}\n(build the target dqbench_models, or configure with "
                           "-DDQ_BUILD_MODELS=ON)",
                           tried));
+}
+
+// A device KNN search asks for the library when it finds no backend (methods/knn/device_search.h).
+namespace {
+const bool device_search_loader_registered = (set_device_search_loader(&load_models_library_if_enabled), true);
 }
 
 const ModelsLibrary& models_library() {

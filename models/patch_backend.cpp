@@ -1,4 +1,4 @@
-// The patch stage's networks (methods/patch_stage.h PatchBackend): GradCAM++ ranking, the extractor's
+// The patch stage's networks (patching/patch_stage.h PatchBackend): GradCAM++ ranking, the extractor's
 // embeddings for SPD, and MAE reconstruction. Each network loads on first use.
 #include <fmt/format.h>
 #include <torch/script.h>
@@ -10,19 +10,19 @@
 #include "core/error.h"
 #include "core/hashing.h"
 #include "datasets/dataset.h"
-#include "methods/patch_stage.h"
 #include "models/compute_mode.h"
 #include "models/device_batch.h"
 #include "models/extractor_network.h"
 #include "models/gradcam.h"
 #include "models/mae.h"
 #include "models/torch_errors.h"
+#include "patching/patch_stage.h"
 
 namespace dq {
 namespace {
 
 // The `patches:` section's GradCAM++ choices, parsed once (their names were checked against the
-// specs' allowed values, methods/patch_stage.cpp, when the section was read).
+// specs' allowed values, patching/patch_stage.cpp, when the section was read).
 enum class CamNetwork { Extractor, TorchScript };
 enum class CamTarget { Predicted, Label };
 
@@ -64,7 +64,7 @@ class TorchPatchBackend final : public PatchBackend {
     return out;
   }
 
-  // The PatchBackend interface (methods/patch_stage.h) is where LibTorch's errors become ours.
+  // The PatchBackend interface (patching/patch_stage.h) is where LibTorch's errors become ours.
   std::vector<float> patch_scores(const uint8_t* images, std::span<const int64_t> labels, const PatchGrid& grid) override {
     return converting_torch_errors("patches/ranking", [&] { return gradcampp_scores(images, labels, grid); });
   }

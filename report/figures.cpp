@@ -173,7 +173,7 @@ std::vector<Figure> accuracy_vs_ratio(const ResultSet& rs) {
 }
 
 // The bin (percent of patches dropped) of an SPD histogram metric `spd_theta_<theta>_count`, as the patch
-// stage records it (methods/patch_stage.cpp); nullopt for any other metric.
+// stage records it (patching/patch_stage.cpp); nullopt for any other metric.
 static std::optional<double> spd_theta_bin(const std::string& name) {
   const std::string prefix = "spd_theta_", suffix = "_count";
   if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 || !name.ends_with(suffix))

@@ -2,16 +2,14 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <set>
 #include <tuple>
 
 #include "core/error.h"
 #include "harness/cell_artefacts.h"
-#include "harness/sql.h"
+#include "harness/store.h"
 #include "methods/method.h"
 
 namespace dq {
@@ -88,109 +86,50 @@ void fill_new_method_defaults(CellResult& c) {
   c.method = spec.canonical();
 }
 
-struct ReadOnlyDb {
-  sqlite3* db = nullptr;
-  explicit ReadOnlyDb(const std::string& path) {
-    if (!std::filesystem::is_regular_file(path)) throw Error(fmt::format("{}: no such database", path));
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-      sqlite3_close(db);
-      throw Error(fmt::format("{}: cannot open database: {}", path, msg));
-    }
-    sqlite3_busy_timeout(db, 30000);
-    try {
-      guard_untrusted_database(db, path);  // the databases of a report may come from anyone (harness/sql.h)
-    } catch (...) {
-      sqlite3_close(db);
-      throw;
-    }
-  }
-  ~ReadOnlyDb() { sqlite3_close(db); }
-};
+}  // namespace
 
-bool has_table(sqlite3* db, const std::string& path, const std::string& table) {
-  Statement s(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", path);
-  s.bind(1, table);
-  return s.step() && s.integer(0) > 0;
-}
-
-bool has_column(sqlite3* db, const std::string& path, const std::string& table, const std::string& column) {
-  Statement s(db, fmt::format("SELECT count(*) FROM pragma_table_info('{}') WHERE name=?", table), path);
-  s.bind(1, column);
-  return s.step() && s.integer(0) > 0;
-}
-
-std::vector<CellResult> read_database(const std::string& path) {
-  ReadOnlyDb ro(path);
+std::vector<CellResult> read_results(Store& store) {
+  const std::string& path = store.path();
   for (const char* t : {"cells", "stages", "metrics"})
-    if (!has_table(ro.db, path, t))
-      throw Error(fmt::format("{}: not a dqbench results database (no '{}' table)", path, t));
-  const bool provenance = has_table(ro.db, path, "provenance");
+    if (!store.has_table(t)) throw Error(fmt::format("{}: not a dqbench results database (no '{}' table)", path, t));
+  const bool provenance = store.has_table("provenance");
   std::vector<CellResult> out;
-  std::map<std::string, size_t> index;
-  {
-    Statement s(ro.db,
-                "SELECT cell_id, experiment, dataset, method, method_name, ratio, seed, config, status, "
-                "coalesce(error,'') FROM cells",
-                path);
-    while (s.step()) {
-      CellResult c;
-      c.db = path;
-      c.cell_id = s.text(0);
-      c.experiment = s.text(1);
-      c.dataset = s.text(2);
-      c.method = s.text(3);
-      c.method_name = s.text(4);
-      c.ratio = s.real(5);
-      c.seed = s.integer(6);
-      read_config(c, s.text(7), path);
-      fill_new_method_defaults(c);
-      c.status = s.text(8);
-      c.error = s.text(9);
-      index[c.cell_id] = out.size();
-      out.push_back(std::move(c));
-    }
-  }
-  {
-    Statement s(ro.db, "SELECT cell_id, name, value FROM metrics WHERE value IS NOT NULL", path);
-    while (s.step())
-      if (auto it = index.find(s.text(0)); it != index.end()) out[it->second].metrics[s.text(1)] = s.real(2);
-  }
-  {
-    Statement s(ro.db, "SELECT cell_id, stage, coalesce(wall_s,0), coalesce(cpu_s,0), coalesce(peak_rss_bytes,0) "
-                       "FROM stages", path);
-    while (s.step())
-      if (auto it = index.find(s.text(0)); it != index.end())
-        out[it->second].stages[s.text(1)] = {s.real(2), s.real(3), s.integer(4)};
-  }
-  if (provenance) {
-    // Columns added since the first release read as unknown in an older database.
-    const bool recorded = has_column(ro.db, path, "provenance", "code_identities");
-    Statement s(ro.db,
-                recorded ? "SELECT cell_id, coalesce(cpu_model,''), coalesce(git_dirty,0), coalesce(git_commit,''), "
-                           "coalesce(code_identities,''), coalesce(load1_start,-1), coalesce(load1_end,-1) FROM provenance"
-                         : "SELECT cell_id, coalesce(cpu_model,''), coalesce(git_dirty,0), coalesce(git_commit,''), '', "
-                           "-1, -1 FROM provenance",
-                path);
-    while (s.step())
-      if (auto it = index.find(s.text(0)); it != index.end()) {
-        CellResult& c = out[it->second];
-        c.cpu_model = s.text(1);
-        c.git_dirty = s.integer(2) != 0;
-        c.git_commit = s.text(3);
-        c.code = parse_code_identities(s.text(4));
-        c.load1_start = s.real(5);
-        c.load1_end = s.real(6);
+  for (const CellRow& row : store.cells()) {
+    CellResult c;
+    c.db = path;
+    c.cell_id = row.cell_id;
+    c.experiment = row.experiment;
+    c.dataset = row.dataset;
+    c.method = row.method;
+    c.method_name = row.method_name;
+    c.ratio = row.ratio;
+    c.seed = row.seed;
+    read_config(c, store.config(row.cell_id).value_or(""), path);
+    fill_new_method_defaults(c);
+    c.status = status_name(row.status);
+    c.error = row.error;
+    c.metrics = store.metrics(row.cell_id);
+    for (const StageRecord& st : store.stages(row.cell_id)) c.stages[st.name] = {st.wall_s, st.cpu_s, st.peak_rss_bytes};
+    if (provenance)
+      if (const auto p = store.provenance(row.cell_id)) {
+        c.cpu_model = p->cpu_model;
+        c.git_dirty = p->git_dirty;
+        c.git_commit = p->git_commit;
+        c.code = parse_code_identities(p->code_identities);
+        c.load1_start = p->load1_start;
+        c.load1_end = p->load1_end;
       }
-  }
-  if (has_table(ro.db, path, "cell_artefacts")) {
-    Statement s(ro.db, "SELECT cell_id, kind, sha256 FROM cell_artefacts", path);
-    while (s.step())
-      if (auto it = index.find(s.text(0)); it != index.end()) out[it->second].artefacts[s.text(1)] = s.text(2);
+    for (const CellArtefact& a : store.cell_artefacts(row.cell_id)) c.artefacts[a.kind] = a.sha256;
+    out.push_back(std::move(c));
   }
   return out;
 }
 
+namespace {
+std::vector<CellResult> read_results_file(const std::string& path) {
+  Store store(path, OpenMode::ReadOnly);
+  return read_results(store);
+}
 }  // namespace
 
 ResultSet load_results(const std::vector<std::string>& database_paths) {
@@ -199,7 +138,7 @@ ResultSet load_results(const std::vector<std::string>& database_paths) {
   // Cell ids hash the configuration only, so two experiments may hold the same cell: keyed by both.
   std::map<std::pair<std::string, std::string>, CellResult> by_id;
   for (const auto& path : database_paths)
-    for (auto& c : read_database(path)) {
+    for (auto& c : read_results_file(path)) {
       const auto key = std::make_pair(c.experiment, c.cell_id);
       auto it = by_id.find(key);
       if (it == by_id.end())

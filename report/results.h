@@ -10,6 +10,8 @@
 
 namespace dq {
 
+class Store;
+
 struct StageTiming {
   double wall_s = 0, cpu_s = 0;
   int64_t peak_rss_bytes = 0;
@@ -60,7 +62,11 @@ struct ResultSet {
   std::vector<std::string> experiments() const;  // sorted, unique
 };
 
-// Opens each file read-only. Throws dq::Error naming the file when it does not exist or is not a
+// Every cell of one open database (harness/store.h, the one reader of the results database), in the
+// store's order. Throws dq::Error naming the file when it is not a dqbench results database.
+std::vector<CellResult> read_results(Store& store);
+
+// Opens each file read-only (Store, OpenMode::ReadOnly). Throws dq::Error naming the file when it does not exist or is not a
 // dqbench results database.
 ResultSet load_results(const std::vector<std::string>& database_paths);
 

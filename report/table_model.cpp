@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/text_escape.h"
 
@@ -85,6 +87,51 @@ std::string tex_first_cell(const std::string& text) {
 std::string html(const std::string& text) { return code_spans(html_escape(text), "<code>", "</code>"); }
 }  // namespace
 
+std::string render_markdown_table(const ReportTable& t) {
+  check_shape(t);
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string l = "|";
+    for (const auto& c : cells) l += " " + markdown_cell(c) + " |";
+    return l + "\n";
+  };
+  std::string out = line(t.header) + "|";
+  for (size_t i = 0; i < t.header.size(); ++i) out += i < t.left_columns ? "---|" : "---:|";
+  out += "\n";
+  for (const auto& r : t.rows) out += line(r);
+  return out;
+}
+
+std::string render_terminal_table(const ReportTable& t) {
+  check_shape(t);
+  auto width = [](const std::string& s) {
+    size_t w = 0;
+    for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+    return w;
+  };
+  std::vector<size_t> widths(t.header.size());
+  for (size_t i = 0; i < t.header.size(); ++i) {
+    widths[i] = width(t.header[i]);
+    for (const auto& r : t.rows) widths[i] = std::max(widths[i], width(r[i]));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const std::string text = terminal_text(cells[i]);
+      const std::string pad(widths[i] - std::min(widths[i], width(text)), ' ');
+      const bool left = i < t.left_columns || (t.last_column_left && i + 1 == cells.size());
+      l += (i ? "  " : "") + (left ? text + pad : pad + text);
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    return l + "\n";
+  };
+  std::string out = line(t.header);
+  size_t total = 0;
+  for (size_t w : widths) total += w + 2;
+  out += std::string(total - 2, '-') + "\n";
+  for (const auto& r : t.rows) out += line(r);
+  return out;
+}
+
 std::string render_markdown(const TableFile& file) {
   std::string out = fmt::format("# {}\n\n", markdown_escape(file.title));
   if (!file.intro.empty()) out += markdown_escape(file.intro) + "\n\n";
@@ -96,17 +143,7 @@ std::string render_markdown(const TableFile& file) {
     if (t.rows.empty()) {
       out += "(no rows)\n\n";
     } else {
-      out += "|";
-      for (const auto& h : t.header) out += " " + markdown_cell(h) + " |";
-      out += "\n|";
-      for (size_t i = 0; i < t.header.size(); ++i) out += i < t.left_columns ? "---|" : "---:|";
-      out += "\n";
-      for (const auto& r : t.rows) {
-        out += "|";
-        for (const auto& c : r) out += " " + markdown_cell(c) + " |";
-        out += "\n";
-      }
-      out += "\n";
+      out += render_markdown_table(t) + "\n";
     }
     for (size_t i = 0; i < t.notes.size(); ++i) out += fmt::format("{}. {}\n", i + 1, markdown_escape(t.notes[i]));
     if (!t.notes.empty()) out += "\n";

@@ -15,6 +15,7 @@ struct ReportTable {
   std::vector<std::vector<std::string>> rows;  // each as long as the header
   std::vector<std::string> notes;              // footnotes, numbered in order
   size_t left_columns = 1;                     // leading columns aligned left; the rest right
+  bool last_column_left = false;               // in a terminal, the last column aligned left too (statuses)
 };
 
 // One output file: a paper table with one ReportTable per experiment (and its paired differences).
@@ -27,6 +28,13 @@ struct TableFile {
 };
 
 std::string render_markdown(const TableFile& file);
+// One table's header, separator and rows as a Markdown pipe table (what render_markdown writes for each
+// table with rows), cells through markdown_cell.
+std::string render_markdown_table(const ReportTable& table);
+// One table for a terminal: the header, a rule of dashes and the rows, columns two spaces apart and
+// padded to their widest cell in code points (so "±" aligns), cells through terminal_text, no
+// trailing blanks.
+std::string render_terminal_table(const ReportTable& table);
 std::string render_latex(const TableFile& file);
 // A fragment (no <html>): headings, tables, notes.
 std::string render_html(const TableFile& file);

@@ -15,7 +15,7 @@ namespace {
 
 // lambda_scale without re-running: every SPD cell records, for multiples m of the threshold it used,
 // the mean theta* its candidates would get at m times that threshold (spd_mean_drop_at_threshold_x<m>,
-// methods/patch_stage). One table per (experiment, dataset, ratio) of bgfdq(spd=on) cells.
+// patching/patch_stage). One table per (experiment, dataset, ratio) of bgfdq(spd=on) cells.
 void add_spd_threshold_tables(const ResultSet& rs, TableFile& f) {
   const std::string prefix = "spd_mean_drop_at_threshold_x";
   std::map<std::string, CellGroup> groups;  // (experiment, dataset, ratio, lambda_scale) -> cells

@@ -25,7 +25,7 @@
 #include "harness/experiment.h"
 #include "harness/merge.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "harness/verify.h"
 #include "methods/graphcut/graphcut.h"
 #include "methods/knn/knn.h"

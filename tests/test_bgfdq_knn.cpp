@@ -13,7 +13,9 @@
 
 #include "core/error.h"
 #include "methods/duplicate_rows.h"
+#include "methods/knn/device_search.h"
 #include "methods/knn/knn.h"
+#include "models/models_library.h"
 #include "tests/test_bgfdq_data.h"
 #include "tests/test_helpers.h"
 
@@ -342,4 +344,24 @@ TEST_CASE("symmetric exact search declares its tiles and rankings to the memory 
   REQUIRE(enough.peak() <= (16u << 20));
   REQUIRE(enough.peak() >= 2000ull * 20 * 12);
   REQUIRE(enough.in_use() == 0);
+}
+
+namespace {
+int device_loader_calls = 0;
+bool counting_loader() {
+  ++device_loader_calls;
+  return false;  // installs nothing, as in a build without the models library
+}
+}  // namespace
+
+TEST_CASE("a device search without a backend asks its loader once, then refuses by name", "[bgfdq]") {
+  REQUIRE(!device_knn_available());  // dq_tests links no LibTorch backend
+  const std::vector<float> rows(4 * 2, 1.0f);
+  MemoryBudget memory(1 << 20);
+  device_loader_calls = 0;
+  set_device_search_loader(&counting_loader);
+  CHECK_THROWS_WITH(device_exact_self_knn({rows.data(), 4, 2}, 0, ExactSearchOptions{.k = 1}, DeviceSearchOptions{}, memory),
+                    Catch::Contains("needs LibTorch"));
+  CHECK(device_loader_calls == 1);
+  set_device_search_loader(&load_models_library_if_enabled);  // what models/models_library.cpp registers
 }

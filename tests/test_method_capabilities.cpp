@@ -6,6 +6,7 @@
 
 
 #include "core/error.h"
+#include "datasets/dataset.h"
 #include "harness/experiment.h"
 #include "harness/preflight.h"
 #include "harness/status.h"

@@ -7,9 +7,9 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "methods/patch_stage.h"
-#include "methods/patches.h"
-#include "methods/spd.h"
+#include "patching/patch_stage.h"
+#include "patching/patches.h"
+#include "patching/spd.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -283,9 +283,8 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   std::vector<ClassSelection> sel(1);
   sel[0].ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   sel[0].keep.assign(10, 1.0f);
-  sel[0].spd = true;
-  sel[0].spd_threshold = 1e9;  // every theta admissible: theta* = 0.9 keeps floor(4 * 0.1) = 0 of 4 patches
-  sel[0].spd_budget = 0.0;
+  // every theta admissible: theta* = 0.9 keeps floor(4 * 0.1) = 0 of 4 patches
+  sel[0].spd = SpdRequest{.threshold = 1e9, .budget = 0.0};
   Params params("patches", patch_specs());
   params.set_from_text("patch_size", "4", "t");
   StageTimer timer;
@@ -293,8 +292,7 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   const auto dir = test::scratch_dir("patch_stage_spd");
   {
     auto s = sel;
-    s[0].spd_threshold = -1;  // nothing admissible: whole images, 3 of them for a budget of 3
-    s[0].spd_budget = 3;
+    s[0].spd = SpdRequest{.threshold = -1, .budget = 3};  // nothing admissible: whole images, 3 of them for a budget of 3
     const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
     CHECK(s[0].ids == std::vector<int64_t>{1, 2, 3});
     CHECK(r.ids == std::vector<int64_t>{1, 2, 3});
@@ -305,8 +303,8 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   const int64_t ranked_before = backend.ranked;
   {
     auto s = sel;
-    s[0].spd_threshold = 1e9;  // every theta admissible: theta* = 0.9, 6 of 64 patches at 8 x 8 patches of 1 px
-    s[0].spd_budget = 0.25;
+    // every theta admissible: theta* = 0.9, 6 of 64 patches at 8 x 8 patches of 1 px
+    s[0].spd = SpdRequest{.threshold = 1e9, .budget = 0.25};
     params.set_from_text("patch_size", "1", "t");
     const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
     CHECK(r.metrics.at("spd_theta_0.9_count") == static_cast<double>(r.ids.size()));
@@ -319,8 +317,7 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   const int64_t ranked_mid = backend.ranked;
   {
     auto s = sel;
-    s[0].spd_threshold = 1e9;
-    s[0].spd_budget = 0.25;
+    s[0].spd = SpdRequest{.threshold = 1e9, .budget = 0.25};
     const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
     CHECK(backend.ranked == ranked_mid);
     CHECK(r.metrics.at("patch_rankings_computed") == 0);
@@ -371,11 +368,10 @@ TEST_CASE("SPD's mask keeps exactly kept_patch_count(P, theta*) patches for ever
       std::vector<ClassSelection> sel(1);
       sel[0].ids = {0, 1, 2, 3};
       sel[0].keep.assign(4, 1.0f);
-      sel[0].spd = true;
       // Between this theta's offset and the next one's: theta* = theta.
-      sel[0].spd_threshold = t + 1 < kSpdThetas.size() ? (drop_offset(p, theta) + drop_offset(p, kSpdThetas[t + 1])) / 2
-                                                       : drop_offset(p, theta) + 1;
-      sel[0].spd_budget = 2;
+      const double threshold = t + 1 < kSpdThetas.size() ? (drop_offset(p, theta) + drop_offset(p, kSpdThetas[t + 1])) / 2
+                                                         : drop_offset(p, theta) + 1;
+      sel[0].spd = SpdRequest{.threshold = threshold, .budget = 2};
       const PatchStageResult r = run_patch_stage(sel, {train, PatchConfig::from(params), &backend, timer, 1, ""});
       REQUIRE(!r.ids.empty());
       CHECK(r.metrics.at("spd_mean_drop") == Approx(theta));
@@ -415,9 +411,7 @@ TEST_CASE("patch stage: an SPD selection's diagnostics become those of its store
   std::vector<ClassSelection> sel(1);
   sel[0].ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   sel[0].keep.assign(10, 1.0f);
-  sel[0].spd = true;
-  sel[0].spd_threshold = -1;  // whole images: 3 stored for a budget of 3
-  sel[0].spd_budget = 3;
+  sel[0].spd = SpdRequest{.threshold = -1, .budget = 3};  // whole images: 3 stored for a budget of 3
   sel[0].diagnostics["removals"] = 99;  // of the whole order
   sel[0].diagnostics["lambda_c"] = 0.5;
   sel[0].prefix_diagnostics = [](size_t n) { return std::map<std::string, double>{{"removals", double(n) * 10}}; };

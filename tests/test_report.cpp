@@ -14,7 +14,7 @@
 #include "harness/sql.h"
 #include "harness/status.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"
@@ -78,6 +78,27 @@ TEST_CASE("the paper's numbers are findable by table, dataset, ratio, row and co
   CHECK(paper_cell(find_paper_number("Table 5", "cifar10", 0.1, "NI+NCS", "top1")) == "76.4");
   CHECK(paper_cell(find_paper_number("Table 4", "cifar10", 0.2, "BGFDQ w/o SPD", "neighbour_id_s"), 0) == "155");
   CHECK_FALSE(find_paper_number("Table 1", "cifar10", 0.3, "DQ", "top1"));
+}
+
+TEST_CASE("a table for a terminal and as Markdown: widths in code points, alignment, escaping", "[report]") {
+  // Hand-worked: column widths 4 ("name", "a|b"), 7 ("1 ± 2" is 5 code points, "top-1 %" 7) and 6.
+  const ReportTable t{.header = {"name", "top-1 %", "status"},
+                      .rows = {{"a|b", "1 ± 2", "DONE:1"}, {"c\x1b", "10", "OOM:1"}},
+                      .left_columns = 1,
+                      .last_column_left = true};
+  CHECK(render_terminal_table(t) ==
+        "name  top-1 %  status\n"
+        "---------------------\n"
+        "a|b     1 ± 2  DONE:1\n"
+        "c?         10  OOM:1\n");  // the escape character is shown as '?', the last column left-aligned
+  CHECK(render_markdown_table(t) ==
+        "| name | top-1 % | status |\n"
+        "|---|---:|---:|\n"
+        "| a\\|b | 1 ± 2 | DONE:1 |\n"
+        "| c  | 10 | OOM:1 |\n");
+  ReportTable right = t;
+  right.last_column_left = false;
+  CHECK(render_terminal_table(right).substr(44) == "a|b     1 ± 2  DONE:1\nc?         10   OOM:1\n");
 }
 
 TEST_CASE("LaTeX and HTML escaping", "[report]") {

@@ -10,7 +10,7 @@
 #include "harness/status.h"
 #include "harness/runner.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "models/models.h"
 #include "report/results.h"
 #include "test_helpers.h"

@@ -162,7 +162,7 @@ dq::ImageSet read_dump(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The same allocator settings as dqbench (harness/main.cpp, keep_freed_memory_in_heap).
+  // The same allocator settings as dqbench (cli/main.cpp, keep_freed_memory_in_heap).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"dqbench side of the PyTorch side-by-side benchmark"};

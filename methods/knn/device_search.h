@@ -34,5 +34,10 @@ SelfKnnResult device_exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearc
 using DeviceSelfSearchFn = SelfKnnResult (*)(RowMatrix, int64_t, const ExactSearchOptions&, const DeviceSearchOptions&,
                                              MemoryBudget&);
 void set_device_self_search(DeviceSelfSearchFn fn);
+// What installs the hook on demand: called when a device search finds none; true when the hook may now
+// be there. dqbench loads LibTorch only when a cell needs it, so the loader of its models library
+// (models/models_library.cpp) registers itself here, and this folder never calls up into models/.
+using DeviceSearchLoaderFn = bool (*)();
+void set_device_search_loader(DeviceSearchLoaderFn fn);
 
 }  // namespace dq

@@ -7,7 +7,7 @@ set -u
 repo="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$repo"
 status=0
-for dir in core datasets methods methods/graphcut methods/knn harness report models bench tests tests/fuzz; do
+for dir in core datasets methods methods/graphcut methods/knn patching harness report cli models bench tests tests/fuzz; do
   [ -f "$dir/README.md" ] || { echo "FAIL: $dir has no README.md"; status=1; continue; }
   for f in $(find "$dir" "$dir/internal" -maxdepth 1 -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.sh' -o -name '*.py' \) 2>/dev/null | sort); do
     name=$(basename "$f")

@@ -6,7 +6,7 @@ set -u
 repo="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$repo"
 status=0
-for f in $(find core datasets methods harness report models tests bench -name '*.cpp' | sort); do
+for f in $(find core datasets methods patching harness report models cli tests bench -name '*.cpp' | sort); do
   grep -q "^ *$f\$\|[ (]$f[ )]\|^ *$f " CMakeLists.txt || { echo "FAIL: $f is not listed in CMakeLists.txt"; status=1; }
 done
 for f in $(grep -o '^  [a-z_/]*\.cpp$' CMakeLists.txt); do

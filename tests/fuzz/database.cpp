@@ -7,7 +7,7 @@
 #include "harness/merge.h"
 #include "harness/status.h"
 #include "harness/store.h"
-#include "harness/table.h"
+#include "report/results_table.h"
 #include "report/figures.h"
 #include "report/paper_tables.h"
 #include "report/publish.h"

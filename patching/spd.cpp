@@ -1,9 +1,9 @@
-#include "methods/spd.h"
+#include "patching/spd.h"
 
 #include <algorithm>
 
 #include "core/error.h"
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 namespace dq {
 

@@ -1,28 +1,21 @@
-#include "harness/table.h"
+#include "report/results_table.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
-#include "core/error.h"
 #include "core/stats.h"
 #include "core/text_escape.h"
 #include "harness/cell_artefacts.h"
-#include "harness/sql.h"
 #include "models/models.h"
+#include "report/results.h"
+#include "report/table_model.h"
 
 namespace dq {
-
-TableFormat table_format_from(const std::string& name) {
-  if (name == "term" || name == "terminal") return TableFormat::Terminal;
-  if (name == "md" || name == "markdown") return TableFormat::Markdown;
-  throw Error(fmt::format("unknown table format '{}' (use term or md)", name));
-}
 
 namespace {
 
@@ -60,22 +53,10 @@ std::string improvement(const std::map<int64_t, double>& a, const std::map<int64
   return fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", 100 * d.mean, 100 * d.low, 100 * d.high);
 }
 
-// The recipes of the experiment's cells as their budget protocol, one line each.
-std::vector<std::string> protocol_lines(Store& store, const std::string& experiment) {
-  Statement s(
-      store.handle(),
-      "SELECT DISTINCT coalesce(json_extract(config, '$.train'), 'null') FROM cells WHERE ?1='' OR experiment=?1 "
-      "ORDER BY 1",
-      store.path());
-  s.bind(1, experiment);
+// The recipes of the cells as their budget protocol, one line each.
+std::vector<std::string> protocol_lines(const std::vector<const CellResult*>& cells) {
   std::set<std::string> out;
-  while (s.step()) {
-    std::map<std::string, std::string> train;
-    const nlohmann::json j = nlohmann::json::parse(s.text(0), nullptr, false);
-    if (j.is_object())
-      for (const auto& [k, v] : j.items()) train[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    out.insert(budget_protocol_text(train));
-  }
+  for (const CellResult* c : cells) out.insert(budget_protocol_text(c->train));
   return {out.begin(), out.end()};
 }
 
@@ -86,19 +67,19 @@ struct Integrity {
   std::vector<std::string> notes;
 };
 
-Integrity integrity_of(Store& store, const std::vector<CellRow>& rows) {
+Integrity integrity_of(const std::vector<const CellResult*>& rows) {
   Integrity out;
   std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, UpstreamHashes>>> by_dataset;
   int64_t done = 0, unrecorded = 0, dirty = 0;
-  for (const auto& row : rows) {
-    if (row.status != CellStatus::Done) continue;
+  for (const CellResult* row : rows) {
+    if (!row->done()) continue;
     ++done;
-    const auto provenance = store.provenance(row.cell_id);
-    UpstreamHashes h = upstream_hashes(store.cell_artefacts(row.cell_id));
+    UpstreamHashes h;
+    for (const auto& kind : upstream_kinds())
+      if (const auto it = row->artefacts.find(kind); it != row->artefacts.end()) h[kind] = it->second;
     if (h.empty()) ++unrecorded;
-    else by_dataset[{row.experiment, row.dataset}].push_back(
-        {row.cell_id, with_code(std::move(h), parse_code_identities(provenance ? provenance->code_identities : ""))});
-    if (provenance && provenance->git_dirty) ++dirty;
+    else by_dataset[{row->experiment, row->dataset}].push_back({row->cell_id, with_code(std::move(h), row->code)});
+    if (row->git_dirty) ++dirty;
   }
   for (const auto& [dataset, cells] : by_dataset) {
     std::vector<UpstreamHashes> hashes;
@@ -134,27 +115,28 @@ Integrity integrity_of(Store& store, const std::vector<CellRow>& rows) {
 
 std::string render_results_table(Store& store, const std::string& experiment, TableFormat format,
                                  const std::string& baseline) {
-  const std::vector<CellRow> cells = store.cells(experiment);
-  const Integrity integrity = integrity_of(store, cells);
+  const std::vector<CellResult> all = read_results(store);
+  std::vector<const CellResult*> cells;
+  for (const CellResult& c : all)
+    if (experiment.empty() || c.experiment == experiment) cells.push_back(&c);
+  const Integrity integrity = integrity_of(cells);
   std::map<std::tuple<std::string, std::string, double, std::string>, Group> groups;
-  for (const auto& row : cells) {
-    const auto part = integrity.part_of.find(row.cell_id);
-    Group& g = groups[{row.dataset, row.method, row.ratio, part == integrity.part_of.end() ? "" : part->second}];
-    g.method_name = row.method_name;
-    const std::string status = status_name(row.status);
-    g.statuses[status] += 1;
-    if (row.status != CellStatus::Done) continue;
-    const auto m = store.metrics(row.cell_id);
+  for (const CellResult* row : cells) {
+    const auto part = integrity.part_of.find(row->cell_id);
+    Group& g = groups[{row->dataset, row->method, row->ratio, part == integrity.part_of.end() ? "" : part->second}];
+    g.method_name = row->method_name;
+    g.statuses[row->status] += 1;
+    if (!row->done()) continue;
+    const auto& m = row->metrics;
     auto take = [&](const char* key, std::vector<double>& into) {
       if (auto it = m.find(key); it != m.end()) into.push_back(it->second);
     };
-    if (auto it = m.find("top1"); it != m.end()) g.top1[row.seed] = it->second;
+    if (auto it = m.find("top1"); it != m.end()) g.top1[row->seed] = it->second;
     take("top1_best", g.top1_best);
     take("train_steps", g.steps);
     take("sample_ratio", g.sample_ratio);
     take("storage_ratio", g.storage_ratio);
-    for (const auto& st : store.stages(row.cell_id))
-      if (st.name == "select") g.select_s.push_back(st.wall_s);
+    if (const auto wall = row->stage_wall("select")) g.select_s.push_back(*wall);
   }
   // The baseline of each (dataset, ratio, upstream part): the one method whose name or label is
   // `baseline`. Cells of other upstream artefacts are never paired.
@@ -190,7 +172,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   }
   // Above the table: the budget protocol; below it: why the improvement column is empty, if it is.
   std::string head;
-  for (const auto& line : protocol_lines(store, experiment)) head += "budget protocol: " + line + "\n";
+  for (const auto& line : protocol_lines(cells)) head += "budget protocol: " + line + "\n";
   if (!head.empty()) head += "\n";
   std::string foot;
   if (baselines.empty() && !groups.empty())
@@ -201,50 +183,14 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
         "\n{}: top-1 minus {}'s at the same dataset, ratio, upstream artefacts and seed, mean over shared seeds "
         "[95% t-interval], in percentage points\n",
         delta, baseline);
+  ReportTable table{.header = header, .rows = rows, .left_columns = 3, .last_column_left = true};
   std::string out = head;
   if (format == TableFormat::Markdown) {
-    auto line = [](const std::vector<std::string>& cells) {
-      std::string l = "|";
-      for (const auto& c : cells) l += " " + markdown_cell(c) + " |";  // dataset and method come from the database
-      return l + "\n";
-    };
-    out += line(header);
-    std::string sep = "|";
-    for (size_t i = 0; i < header.size(); ++i) sep += (i < 3 ? "---|" : "---:|");
-    out += sep + "\n";
-    for (const auto& r : rows) out += line(r);
-    out += foot;
+    out += render_markdown_table(table) + foot;
     for (const auto& n : integrity.notes) out += "\n" + n + "\n";
     return out;
   }
-  // Terminal: aligned columns; width counts code points so "±" aligns.
-  auto width = [](const std::string& s) {
-    size_t w = 0;
-    for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-    return w;
-  };
-  std::vector<size_t> widths(header.size());
-  for (size_t i = 0; i < header.size(); ++i) {
-    widths[i] = width(header[i]);
-    for (const auto& r : rows) widths[i] = std::max(widths[i], width(r[i]));
-  }
-  for (auto& r : rows)
-    for (auto& c : r) c = terminal_text(c);  // dataset and method come from the database
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string l;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      const std::string pad(widths[i] - width(cells[i]), ' ');
-      l += (i ? "  " : "") + (i < 3 || i == cells.size() - 1 ? cells[i] + pad : pad + cells[i]);
-    }
-    while (!l.empty() && l.back() == ' ') l.pop_back();
-    return l + "\n";
-  };
-  out += line(header);
-  size_t total = 0;
-  for (size_t w : widths) total += w + 2;
-  out += std::string(total - 2, '-') + "\n";
-  for (const auto& r : rows) out += line(r);
-  out += foot;
+  out += render_terminal_table(table) + foot;
   for (const auto& n : integrity.notes) out += n + "\n";
   return out;
 }

@@ -1,4 +1,4 @@
-#include "methods/patch_stage.h"
+#include "patching/patch_stage.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 #include "core/hashing.h"
 #include "core/npy.h"
 #include "core/rng.h"
-#include "methods/spd.h"
+#include "patching/spd.h"
 
 namespace dq {
 
@@ -298,16 +298,17 @@ class PatchStage {
     for (size_t c = 0; c < selections.size(); ++c) {
       auto& s = selections[c];
       if (!s.spd) continue;
+      const SpdRequest request = *s.spd;
       if (!in_.backend) throw Error("SPD needs the cell's extractor network (patch backend)");
       const auto t0 = std::chrono::steady_clock::now();
       SpdResult spd;
       {
         auto scope = in_.timer.scope("spd");
-        spd = semantic_offset_dropping(s.ids, s.spd_threshold, s.spd_budget, p, kSpdThetas, in_.config.batch,
+        spd = semantic_offset_dropping(s.ids, request.threshold, request.budget, p, kSpdThetas, in_.config.batch,
                                        [&](std::span<const int64_t> ids) {
                                          auto off = offsets(ids);
                                          for (size_t i = 0; i < off.size(); ++i)
-                                           seen_offsets.push_back(off[i] / s.spd_threshold);
+                                           seen_offsets.push_back(off[i] / request.threshold);
                                          return off;
                                        });
       }

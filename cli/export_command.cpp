@@ -1,4 +1,4 @@
-#include "harness/export_command.h"
+#include "cli/export_command.h"
 
 #include <fmt/format.h>
 

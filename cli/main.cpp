@@ -7,13 +7,14 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/export_command.h"
+#include "cli/report_commands.h"
 #include "core/error.h"
 #include "datasets/dataset.h"
 #include "harness/cell_filter.h"
 #include "harness/cell_process.h"
 #include "harness/datasets_command.h"
 #include "harness/experiment.h"
-#include "harness/export_command.h"
 #include "harness/run_cell.h"
 #include "harness/merge.h"
 #include "harness/param_docs.h"
@@ -24,11 +25,10 @@
 #include "harness/preflight.h"
 #include "harness/runner.h"
 #include "harness/store.h"
-#include "harness/table.h"
 #include "harness/verify.h"
 #include "methods/method.h"
 #include "models/models_library.h"
-#include "report/commands.h"
+#include "report/results_table.h"
 
 namespace {
 
@@ -179,9 +179,9 @@ int main(int argc, char** argv) {
   dq::add_datasets_command(app);
   // select (harness/select_command.cpp): numpy in, numpy out, no training
   dq::add_select_command(app);
-  // export (harness/export_command.cpp): DONE cells as coreset folders
+  // export (cli/export_command.cpp): DONE cells as coreset folders
   dq::add_export_command(app);
-  // tables, report (report/commands.cpp): the paper's tables and figures from result databases
+  // tables, report (cli/report_commands.cpp): the paper's tables and figures from result databases
   dq::add_report_commands(app);
 
   try {

@@ -1,5 +1,6 @@
 #pragma once
-// Result tables from the database alone: accuracy mean +- std over seeds per (dataset, method,
+// `dqbench table`: the result table of a database alone, its cells read as the report reads them
+// (report/results.h, read_results) and laid out by report/table_model.h: accuracy mean +- std over seeds per (dataset, method,
 // ratio); its improvement over a baseline method (paired by seed, in points, with the 95% t-interval;
 // core/stats.h); the optimiser steps and the storage each row actually used, the realised sample
 // ratio, selection time and the status of cells that did not finish. Above the table, the recipes'
@@ -7,12 +8,11 @@
 // that no cell of the baseline was found.
 #include <string>
 
-#include "harness/store.h"
+#include "core/text_escape.h"
 
 namespace dq {
 
-enum class TableFormat { Terminal, Markdown };
-TableFormat table_format_from(const std::string& name);  // "term" | "md"
+class Store;
 
 // `baseline`: the method (its registered name or its label in the table, ignoring case) whose top-1
 // the others are paired with at the same dataset and ratio.

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "core/content_hash.h"
+#include "core/image_set.h"
 #include "core/params.h"
 #include "core/stage_timer.h"
-#include "datasets/dataset.h"
 #include "methods/method.h"
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 namespace dq {
 

@@ -1,4 +1,4 @@
-#include "methods/patches.h"
+#include "patching/patches.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "datasets/dataset.h"
+#include "core/image_set.h"
 
 namespace dq {
 

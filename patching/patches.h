@@ -3,7 +3,7 @@
 // is cut into a grid of square patches, the lowest-ranked patches are dropped (only the kept ones are
 // stored), and the dropped ones are filled in again before training. This file holds the torch-free
 // parts: the grid, the masks and the mean-fill reconstruction. GradCAM++ scores and the MAE live in
-// models/; the stage that ties them together is methods/patch_stage.h.
+// models/; the stage that ties them together is patching/patch_stage.h.
 #include <cstdint>
 #include <span>
 #include <string>
