@@ -192,9 +192,8 @@ std::optional<std::map<std::string, double>> CellStages::patches(const Dataset& 
   DQ_ASSERT(!any_spd || dataset.has_images(), "SPD methods declare needs_images");
   if (!(any_spd || (any_drop && cell_.train && dataset.has_images()))) return std::nullopt;
   auto scope = timer_.scope("patches");
-  const PatchConfig config = PatchConfig::from(cell_.patches);
   std::unique_ptr<PatchBackend> backend;
-  if (config.needs_backend(selection.classes)) {
+  if (cell_.patches.needs_backend(selection.classes)) {
     if (!cell_.extractor)
       throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
                               ex_.file));
@@ -202,7 +201,7 @@ std::optional<std::map<std::string, double>> CellStages::patches(const Dataset& 
                                                   embeddings.network.sha256, say_);
   }
   PatchStageResult r = run_patch_stage(selection.classes,
-                                       {dataset.train, config, backend.get(), timer_,
+                                       {dataset.train, cell_.patches, backend.get(), timer_,
                                         derive_seed(cell_.selection_seed(), "patches"), ex_.cache_dir});
   scope.stop();
   stages_run.patch_stage = true;

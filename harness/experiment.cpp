@@ -54,7 +54,7 @@ std::string CellConfig::canonical_json() const {
   j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
   j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
   j["memory_budget"] = memory_budget;
-  if (drops_patches()) j["patches"] = params_json(patches);
+  if (drops_patches()) j["patches"] = params_json(patch_params(patches));
   return j.dump();
 }
 
@@ -148,20 +148,21 @@ class ExperimentParser {
         throw Error(fmt::format("{} (key 'train'): expected a recipe mapping or 'none'", where(t)));
       }
     }
-    Params patches = default_patch_params();
+    PatchOptions patches;
     if (root["patches"]) {
-      if (!root["patches"].IsMap())
+      const YAML::Node section = root["patches"];
+      if (!section.IsMap())
         throw Error(fmt::format("{} (key 'patches'): expected a mapping, e.g. patches: {{drop: gradcampp, reconstruct: mean}}",
-                                where(root["patches"])));
-      apply_yaml_params(root["patches"], patches, file_);
-      if (patches.get_string("cam_network") == "torchscript" && patches.get_string("cam_path").empty())
-        throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(root["patches"])));
-      for (const char* key : {"cam_path", "mae_path"}) {
-        const std::string path = patches.get_string(key);
+                                where(section)));
+      Params p("patches", patch_specs());
+      apply_yaml_params(section, p, file_);
+      patches = parse_patch_options(p);
+      if (patches.cam_network == CamNetwork::TorchScript && patches.cam_path.empty())
+        throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(section)));
+      for (const auto& [key, path] : {std::pair{"cam_path", patches.cam_path}, std::pair{"mae_path", patches.mae.path}})
         if (!path.empty() && !std::filesystem::is_regular_file(path))
-          throw Error(fmt::format("{} (key 'patches.{}'): TorchScript file '{}' does not exist", where(root["patches"][key]),
-                                  key, path));
-      }
+          throw Error(fmt::format("{} (key 'patches.{}'): TorchScript file '{}' does not exist", where(section[key]), key,
+                                  path));
     }
     if (ex.threads > 0) {
       if (extractor && extractor->has("threads") && extractor->get_int("threads") == 0)

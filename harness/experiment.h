@@ -25,7 +25,7 @@ struct CellConfig {
   std::optional<Params> train;      // absent: selection only (train: none)
   uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
   // The `patches:` section (methods/patch_stage.h); default values when the file has none.
-  Params patches = default_patch_params();
+  PatchOptions patches{};
 
   // Whether the method may store partial images, as it declares (MethodInfo::drops_patches): only
   // then do the patch options enter the cell's identity, so cells of other methods keep their ids.

@@ -234,10 +234,11 @@ Embeddings carried_features(const Dataset& dataset);
 // file, patches.mae_path, or the in-project MAE, trained once and cached under cache_dir/mae/).
 // Networks load lazily, on first use.
 class PatchBackend;
+struct PatchOptions;
 // `network_sha256` is Embeddings::network.sha256: the network GradCAM++ and SPD run is the one the
 // embeddings came from, or the stage fails.
 std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
-                                                 const Params& patches, const std::string& cache_dir,
+                                                 const PatchOptions& patches, const std::string& cache_dir,
                                                  const std::string& network_sha256, const ProgressFn& progress);
 // A network's identity card for `dqbench models`: parameter count for a given input.
 struct NetworkInfo {
