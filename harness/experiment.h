@@ -12,6 +12,7 @@
 #include "harness/dataset_definitions.h"
 #include "methods/method.h"
 #include "methods/patch_stage.h"
+#include "models/models.h"  // LibTorch-free: the recipe and extractor options
 
 namespace dq {
 
@@ -21,8 +22,8 @@ struct CellConfig {
   MethodSpec method;
   double ratio = 0;
   int64_t seed = 0;
-  std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
-  std::optional<Params> train;      // absent: selection only (train: none)
+  std::optional<ExtractorOptions> extractor;  // absent: no embeddings (methods that need them refuse)
+  std::optional<TrainRecipe> train;           // absent: selection only (train: none)
   uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
   // The `patches:` section (methods/patch_stage.h); default values when the file has none.
   PatchOptions patches{};

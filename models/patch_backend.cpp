@@ -23,7 +23,7 @@ namespace {
 
 class TorchPatchBackend final : public PatchBackend {
  public:
-  TorchPatchBackend(const Dataset& dataset, const Params& extractor, const PatchOptions& patches, std::string cache_dir,
+  TorchPatchBackend(const Dataset& dataset, const ExtractorOptions& extractor, const PatchOptions& patches, std::string cache_dir,
                     std::string network_sha256, ProgressFn progress)
       : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
         progress_(std::move(progress)), network_sha256_(std::move(network_sha256)) {
@@ -64,7 +64,7 @@ class TorchPatchBackend final : public PatchBackend {
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
     converting_torch_errors("patches/reconstruction", [&] {
       if (!mae_)  // on the extractor's device, as the rest of the patch stage
-        mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_, to_torch_device(train_recipe_from(extractor_).device));
+        mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_, to_torch_device(extractor_.recipe.device));
       mae_->reconstruct(images, n, masks);
     });
   }
@@ -139,7 +139,7 @@ class TorchPatchBackend final : public PatchBackend {
   }
 
   const Dataset& dataset_;
-  Params extractor_;
+  ExtractorOptions extractor_;
   PatchOptions patches_;
   std::string cache_dir_;
   ProgressFn progress_;
@@ -152,7 +152,7 @@ class TorchPatchBackend final : public PatchBackend {
 
 }  // namespace
 
-std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor, const PatchOptions& patches,
+std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const ExtractorOptions& extractor, const PatchOptions& patches,
                                                  const std::string& cache_dir, const std::string& network_sha256,
                                                  const ProgressFn& progress) {
   return std::make_unique<TorchPatchBackend>(dataset, extractor, patches, cache_dir, network_sha256, progress);

@@ -291,12 +291,12 @@ grid:
 namespace {
 
 // A small_cnn proxy extractor trained for one epoch on `d` (cached in the test's cache folder).
-Params tiny_proxy_extractor(const std::string& precision) {
+ExtractorOptions tiny_proxy_extractor(const std::string& precision) {
   Params e("extractor", extractor_specs());
   for (auto [k, v] : {std::pair{"arch", "small_cnn"}, {"epochs", "1"}, {"batch_size", "16"}, {"device", "cpu"},
                       {"evaluations", "1"}, {"precision", precision.c_str()}})
     e.set_from_text(k, v, "test");
-  return e;
+  return parse_extractor_options(e);
 }
 
 double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
@@ -320,7 +320,7 @@ TEST_CASE("bf16 autocast: embeddings, GradCAM++ maps and MAE reconstructions are
   const int64_t n = 8;
   const uint8_t* images = d.train.image(0);
   const std::span<const int64_t> labels(d.train.labels.data(), static_cast<size_t>(n));
-  const Params extractor = tiny_proxy_extractor("fp32");
+  const ExtractorOptions extractor = tiny_proxy_extractor("fp32");
   Params p32 = tiny_mae_params(), p16 = tiny_mae_params();
   for (Params* p : {&p32, &p16}) {
     p->set_from_text("cam_target", "label", "test");  // the same class in both precisions: maps comparable
@@ -385,7 +385,7 @@ TEST_CASE("bf16 autocast: embeddings, GradCAM++ maps and MAE reconstructions are
 
   // The embed stage takes the extractor recipe's precision (a bf16-trained proxy, so other weights): float32
   // embeddings, finite; the fp32 recipe's embeddings are the plain forward pass's.
-  const Params extractor16 = tiny_proxy_extractor("bf16");
+  const ExtractorOptions extractor16 = tiny_proxy_extractor("bf16");
   CHECK(load_extractor_network(d, extractor16, dir.string(), nullptr).compute.precision == Precision::Bf16);
   const Embeddings emb16 = compute_embeddings(d, extractor16, dir.string(), nullptr);
   const Embeddings emb32 = compute_embeddings(d, extractor, dir.string(), nullptr);
