@@ -9,7 +9,7 @@ repo="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$repo"
 pattern='\.get_(string|int|double|bool)\('
 # Still read by name, to be moved to typed options (issue 21 item 4: the dataset loaders).
-allowed_files='datasets/fakeddit.cpp datasets/imagenet.cpp'
+allowed_files='datasets/imagenet.cpp'
 # The experiment file's own scalars (not a section): `threads`, and one axis value of `ratio` or `seed`.
 allowed_lines='t.get_int("threads")
 p.get_double("ratio")
