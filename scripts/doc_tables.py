@@ -2,7 +2,7 @@
 """The parameter tables in the docs, generated from what the binary's registries declare.
 
 Each registered method, dataset kind and recipe section declares its parameters once (a method
-through its ParamTable, core/param_table.h; a dataset kind as its loader's ParamSpec rows; the
+through its ParamTable, core/param_table.h; a dataset kind as its loader's ParamTable; the
 `train:` and `extractor:` keys and presets in models/recipe_specs.cpp, the `patches:` keys in
 methods/patch_stage.cpp). `dqbench methods --format md`,
 `dqbench datasets list --format md` and `dqbench models --format md` print them as Markdown, one
