@@ -33,7 +33,8 @@ if [ -z "$(cd "$scratch" && offenders models)" ]; then
   exit 1
 fi
 
-found=$(offenders core datasets harness methods models report bench paper_tables examples)
+found=$(offenders core datasets harness methods models report bench paper_tables examples tests/example_dataset.cpp \
+  tests/example_method.cpp)
 if [ -n "$found" ]; then
   echo "FAIL: parameters read by name outside their section's options (bind them in a ParamTable):"
   echo "$found"
