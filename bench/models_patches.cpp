@@ -90,11 +90,11 @@ BENCHMARK(BM_MeanFill)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_MaeReconstruct(benchmark::State& state) {
   const dq::Dataset d = bench_images(kBatch);
   const auto grid = dq::PatchGrid::for_image(32, 32, 0, "bench");
-  dq::Params p = dq::default_patch_params();
+  dq::Params p("patches", dq::patch_specs());
   for (auto [k, v] : {std::pair{"mae_dim", "32"}, {"mae_depth", "2"}, {"mae_decoder_dim", "32"}, {"mae_decoder_depth", "1"},
                       {"mae_heads", "4"}, {"mae_epochs", "1"}})
     p.set_from_text(k, v, "bench");
-  auto mae = dq::make_mae(d, p, grid, "", nullptr);
+  auto mae = dq::make_mae(d, dq::parse_patch_options(p), grid, "", nullptr);
   const auto masks = cam_like_masks(kBatch, grid.count(), dq::kept_patch_count(grid.count(), 0.25));
   std::vector<uint8_t> pixels = d.train.pixels;
   for (auto _ : state) mae->reconstruct(pixels.data(), kBatch, masks);

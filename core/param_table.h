@@ -12,6 +12,7 @@
 //       field({.name = "mode", .help = "..."}, named_values({Mode::Exact, Mode::Fast}, mode_name), &Options::mode),
 //   }};
 //   Options o = table.parse(params);   // MethodInfo::params = table.specs()
+//   Params p = table.params_of(o, "owner");  // back to named values (identity text, listings)
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -164,6 +165,14 @@ class ParamTable {
       DQ_ASSERT(it != params.values().end(), params.owner() + ": no value for parameter " + f.spec.name);
       f.set(out, it->second);
     }
+    return out;
+  }
+
+  // The parameters of `options` (owner `owner`, every row's value read from its member): parse()'s
+  // inverse, for what is keyed by the parameters' text (cell ids, cache keys, exported settings).
+  Params params_of(const Options& options, std::string owner) const {
+    Params out(std::move(owner), specs_);
+    for (const auto& f : fields_) out.set_value(f.spec.name, f.get(options));
     return out;
   }
 

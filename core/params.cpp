@@ -110,6 +110,12 @@ void Params::set_from_text(const std::string& key, const std::string& raw, const
   values_[key] = std::move(value);
 }
 
+void Params::set_value(const std::string& key, ParamValue value) {
+  const auto it = values_.find(key);
+  DQ_ASSERT(it != values_.end() && it->second.index() == value.index(), owner_ + ": no parameter " + key + " of this type");
+  it->second = std::move(value);
+}
+
 int64_t Params::get_int(const std::string& name) const {
   auto it = values_.find(name);
   DQ_ASSERT(it != values_.end() && std::holds_alternative<int64_t>(it->second), owner_ + ": no int param " + name);

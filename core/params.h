@@ -39,6 +39,9 @@ class Params {
   // Sets from text (spec strings "k=20", YAML scalars). `where` locates the value for errors
   // ("experiments/x.yaml:12:5"). Unknown keys, bad types and out-of-range values throw dq::Error.
   void set_from_text(const std::string& key, const std::string& text, const std::string& where);
+  // Sets an already typed value (a ParamTable writing options back as parameters): the key must be
+  // declared and the value of its type (DQ_ASSERT; values from a user go through set_from_text).
+  void set_value(const std::string& key, ParamValue value);
 
   int64_t get_int(const std::string& name) const;
   double get_double(const std::string& name) const;  // Int values widen

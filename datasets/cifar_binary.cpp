@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
 
@@ -93,38 +94,69 @@ std::string files_identity(const std::string& kind, const Params& p, const Cifar
 }
 
 // ---- CIFAR-10 ----
+struct Cifar10Options {
+  std::string path = "data/cifar-10-batches-bin";
+};
+
+const ParamTable<Cifar10Options>& cifar10_table() {
+  static const ParamTable<Cifar10Options> table{{
+      field({.name = "path", .help = "folder holding data_batch_1..5.bin, test_batch.bin and batches.meta.txt"},
+            &Cifar10Options::path),
+  }};
+  return table;
+}
+
 CifarFiles cifar10_files(const Params& p) {
-  const std::string dir = p.get_string("path");
+  const std::string dir = cifar10_table().parse(p).path;
   CifarFiles files{{}, dir + "/test_batch.bin", dir + "/batches.meta.txt"};
   for (int b = 1; b <= 5; ++b) files.train.push_back(fmt::format("{}/data_batch_{}.bin", dir, b));
   return files;
 }
 
 Dataset load_cifar10(const Params& p) {
-  return load_cifar("cifar10", p.get_string("path"), cifar10_files(p), 10, {1, 0, {10}, {"class"}});
+  return load_cifar("cifar10", cifar10_table().parse(p).path, cifar10_files(p), 10, {1, 0, {10}, {"class"}});
 }
 
 DatasetLoaderInfo make_cifar10_info() {
   DatasetLoaderInfo info;
   info.kind = "cifar10";
   info.description = "CIFAR-10 binary version (cifar-10-batches-bin: data_batch_1..5.bin, test_batch.bin)";
-  info.params = {{"path", ParamType::String, std::string("data/cifar-10-batches-bin"),
-                  "folder holding data_batch_1..5.bin, test_batch.bin and batches.meta.txt", {}, {}, {}}};
+  info.params = cifar10_table().specs();
   info.load = load_cifar10;
   info.fingerprint = [](const Params& p) { return files_identity("cifar10", p, cifar10_files(p)); };
   return info;
 }
 
 // ---- CIFAR-100 ----
+enum class Cifar100Label { Fine, Coarse };
+const char* cifar100_label_name(Cifar100Label label) { return label == Cifar100Label::Fine ? "fine" : "coarse"; }
+
+struct Cifar100Options {
+  std::string path = "data/cifar-100-binary";
+  Cifar100Label label = Cifar100Label::Fine;
+};
+
+const ParamTable<Cifar100Options>& cifar100_table() {
+  static const ParamTable<Cifar100Options> table{{
+      field({.name = "path", .help = "folder holding train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt"},
+            &Cifar100Options::path),
+      field({.name = "label", .help = "fine (100 classes) or coarse (20 superclasses)"},
+            named_values({Cifar100Label::Fine, Cifar100Label::Coarse}, cifar100_label_name), &Cifar100Options::label),
+  }};
+  return table;
+}
+
 CifarFiles cifar100_files(const Params& p) {
-  const std::string dir = p.get_string("path");
-  const std::string names = p.get_string("label") == "fine" ? "fine_label_names.txt" : "coarse_label_names.txt";
+  const Cifar100Options o = cifar100_table().parse(p);
+  const std::string& dir = o.path;
+  const std::string names = o.label == Cifar100Label::Fine ? "fine_label_names.txt" : "coarse_label_names.txt";
   return {{dir + "/train.bin"}, dir + "/test.bin", dir + "/" + names};
 }
 
 Dataset load_cifar100(const Params& p) {
-  const bool fine = p.get_string("label") == "fine";
-  return load_cifar("cifar100", p.get_string("path"), cifar100_files(p), fine ? 100 : 20,
+  const Cifar100Options o = cifar100_table().parse(p);
+  const bool fine = o.label == Cifar100Label::Fine;
+  return load_cifar("cifar100", o.path, cifar100_files(p), fine ? 100 : 20,
                     {2, fine ? 1 : 0, {20, 100}, {"coarse", "fine"}});
 }
 
@@ -132,12 +164,7 @@ DatasetLoaderInfo make_cifar100_info() {
   DatasetLoaderInfo info;
   info.kind = "cifar100";
   info.description = "CIFAR-100 binary version (cifar-100-binary: train.bin, test.bin; fine or coarse labels)";
-  info.params = {
-      {"path", ParamType::String, std::string("data/cifar-100-binary"),
-       "folder holding train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt", {}, {}, {}},
-      {"label", ParamType::String, std::string("fine"), "fine (100 classes) or coarse (20 superclasses)",
-       {"fine", "coarse"}, {}, {}},
-  };
+  info.params = cifar100_table().specs();
   info.load = load_cifar100;
   info.fingerprint = [](const Params& p) { return files_identity("cifar100", p, cifar100_files(p)); };
   return info;

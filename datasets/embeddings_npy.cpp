@@ -10,14 +10,29 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
 
 namespace dq {
 namespace {
 
+struct EmbeddingsNpyOptions {
+  std::string path;    // N x d embeddings
+  std::string labels;  // N integer labels
+};
+
+const ParamTable<EmbeddingsNpyOptions>& embeddings_npy_table() {
+  static const ParamTable<EmbeddingsNpyOptions> table{{
+      field({.name = "path", .help = "N x d embeddings (.npy, float32 or float64)"}, &EmbeddingsNpyOptions::path),
+      field({.name = "labels", .help = "N integer labels (.npy, shape (N,) or (N, 1))"}, &EmbeddingsNpyOptions::labels),
+  }};
+  return table;
+}
+
 Dataset load(const Params& p) {
-  const std::string zpath = p.get_string("path"), ypath = p.get_string("labels");
+  const EmbeddingsNpyOptions o = embeddings_npy_table().parse(p);
+  const std::string &zpath = o.path, &ypath = o.labels;
   require_file(zpath, "embeddings_npy path");
   require_file(ypath, "embeddings_npy labels");
   const NpyArray za = read_npy(zpath);
@@ -52,13 +67,11 @@ DatasetLoaderInfo make_embeddings_npy_info() {
   info.description =
       "Embeddings from .npy files (N x d float32/float64 and N integer labels), given directly as features (no "
       "images, no test split): real embeddings of any extractor";
-  info.params = {
-      {"path", ParamType::String, std::string(""), "N x d embeddings (.npy, float32 or float64)", {}, {}, {}},
-      {"labels", ParamType::String, std::string(""), "N integer labels (.npy, shape (N,) or (N, 1))", {}, {}, {}},
-  };
+  info.params = embeddings_npy_table().specs();
   info.load = load;
   info.fingerprint = [](const Params& p) {
-    return "embeddings_npy|" + file_identity(p.get_string("path")) + "|" + file_identity(p.get_string("labels"));
+    const EmbeddingsNpyOptions o = embeddings_npy_table().parse(p);
+    return "embeddings_npy|" + file_identity(o.path) + "|" + file_identity(o.labels);
   };
   info.provides_images = false;
   return info;

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "datasets/image_files.h"
 #include "datasets/source_files.h"
@@ -25,13 +26,42 @@ std::vector<std::string> class_names_for(const std::string& label) {
   return {"true", "satire_parody", "false_connection", "imposter_content", "manipulated_content", "misleading_content"};
 }
 
-std::string tsv_path(const Params& p, const std::string& split) {
-  return fmt::format("{}/{}_{}.tsv", p.get_string("path"), p.get_string("subset"), split);
+// The kind's own keys (the decoding keys are image_decode_table()'s). subset, test_split and label
+// are names the TSV files and columns are called by, so they stay text (checked against their choices).
+struct FakedditOptions {
+  std::string path = "data/fakeddit";
+  std::string subset = "multimodal";
+  std::string test_split = "test_public";
+  std::string image_dir;  // empty: <path>/public_image_set
+  std::string label = "2_way";
+  int64_t max_per_class = 0, max_test_per_class = 0;  // 0 = all
+};
+
+const ParamTable<FakedditOptions>& fakeddit_table() {
+  using O = FakedditOptions;
+  static const ParamTable<FakedditOptions> table{{
+      field({.name = "path", .help = "folder holding the TSV files"}, &O::path),
+      field({.name = "subset", .help = "TSV file prefix: multimodal (multimodal_only_samples) or all (all_samples)",
+             .choices = {"multimodal", "all"}},
+            &O::subset),
+      field({.name = "test_split", .help = "which TSV is the test split", .choices = {"test_public", "validate"}},
+            &O::test_split),
+      field({.name = "image_dir", .help = "folder of <id>.jpg images (default <path>/public_image_set)"}, &O::image_dir),
+      field({.name = "label", .help = "label column: 2_way, 3_way or 6_way", .choices = {"2_way", "3_way", "6_way"}},
+            &O::label),
+      field({.name = "max_per_class", .help = "keep the first N train rows with an image per class (0 = all)", .min = 0},
+            &O::max_per_class),
+      field({.name = "max_test_per_class", .help = "same for the test split", .min = 0}, &O::max_test_per_class),
+  }};
+  return table;
 }
 
-std::string image_dir(const Params& p) {
-  const std::string& dir = p.get_string("image_dir");
-  return dir.empty() ? p.get_string("path") + "/public_image_set" : dir;
+std::string tsv_path(const FakedditOptions& o, const std::string& split) {
+  return fmt::format("{}/{}_{}.tsv", o.path, o.subset, split);
+}
+
+std::string image_dir(const FakedditOptions& o) {
+  return o.image_dir.empty() ? o.path + "/public_image_set" : o.image_dir;
 }
 
 // "1", "1.0" -> 1; anything else -> nullopt (pandas prints integer columns with gaps as floats).
@@ -52,10 +82,10 @@ bool file_exists(const std::string& path) {
 }
 
 // The rows of one TSV that have an image, labelled; counts the others in `report`.
-std::vector<LabelledFile> read_rows(const Params& p, const std::string& path, const std::string& split,
+std::vector<LabelledFile> read_rows(const FakedditOptions& p, const std::string& path, const std::string& split,
                                     int64_t num_classes, int64_t max_per_class, std::map<std::string, double>& report) {
   TsvReader tsv(path);
-  const std::string label_column = p.get_string("label") + "_label";
+  const std::string label_column = p.label + "_label";
   const size_t id_col = tsv.column("id"), label_col = tsv.column(label_column);
   const auto has_image_col = tsv.find_column("hasImage"), url_col = tsv.find_column("image_url");
   const std::string dir = image_dir(p);
@@ -99,18 +129,18 @@ std::vector<LabelledFile> read_rows(const Params& p, const std::string& path, co
   return out;
 }
 
-Dataset load_fakeddit(const Params& p) {
+Dataset load_fakeddit(const Params& params) {
+  const FakedditOptions p = fakeddit_table().parse(params);
   require_directory(image_dir(p), "Fakeddit image folder");
   Dataset d;
   d.kind = "fakeddit";
-  d.class_names = class_names_for(p.get_string("label"));
-  const ImageDecodeOptions options = image_decode_options(p);
-  const auto train = read_rows(p, tsv_path(p, "train"), "train", d.num_classes(), p.get_int("max_per_class"), d.load_report);
-  const auto test = read_rows(p, tsv_path(p, p.get_string("test_split")), "test", d.num_classes(),
-                              p.get_int("max_test_per_class"), d.load_report);
+  d.class_names = class_names_for(p.label);
+  const ImageDecodeOptions options = image_decode_options(params);
+  const auto train = read_rows(p, tsv_path(p, "train"), "train", d.num_classes(), p.max_per_class, d.load_report);
+  const auto test = read_rows(p, tsv_path(p, p.test_split), "test", d.num_classes(), p.max_test_per_class, d.load_report);
   d.train = decode_image_files(train, d.class_names, options, "train", d.load_report);
   d.test = decode_image_files(test, d.class_names, options, "test", d.load_report);
-  validate_dataset(d, p.get_string("path"));
+  validate_dataset(d, p.path);
   return d;
 }
 
@@ -118,27 +148,15 @@ DatasetLoaderInfo make_fakeddit_info() {
   DatasetLoaderInfo info;
   info.kind = "fakeddit";
   info.description = "Fakeddit v2.0 TSVs (<subset>_train.tsv, ...) with images at <image_dir>/<id>.jpg";
-  info.params = {
-      {"path", ParamType::String, std::string("data/fakeddit"), "folder holding the TSV files", {}, {}, {}},
-      {"subset", ParamType::String, std::string("multimodal"),
-       "TSV file prefix: multimodal (multimodal_only_samples) or all (all_samples)", {"multimodal", "all"}, {}, {}},
-      {"test_split", ParamType::String, std::string("test_public"), "which TSV is the test split",
-       {"test_public", "validate"}, {}, {}},
-      {"image_dir", ParamType::String, std::string(""), "folder of <id>.jpg images (default <path>/public_image_set)",
-       {}, {}, {}},
-      {"label", ParamType::String, std::string("2_way"), "label column: 2_way, 3_way or 6_way",
-       {"2_way", "3_way", "6_way"}, {}, {}},
-      {"max_per_class", ParamType::Int, int64_t{0}, "keep the first N train rows with an image per class (0 = all)",
-       {}, 0.0, {}},
-      {"max_test_per_class", ParamType::Int, int64_t{0}, "same for the test split", {}, 0.0, {}},
-  };
+  info.params = fakeddit_table().specs();
   append_image_decode_params(info.params, true);  // Reddit photos are large
   info.load = load_fakeddit;
   // The image folder's own mtime changes when images are added or removed; an image rewritten in
   // place is not noticed (stat-ing 600,000 files per fingerprint would cost more than it saves).
-  info.fingerprint = [](const Params& p) {
-    return fmt::format("fakeddit|{}|{}|{}|{}", params_identity(p), file_identity(tsv_path(p, "train")),
-                       file_identity(tsv_path(p, p.get_string("test_split"))), file_identity(image_dir(p)));
+  info.fingerprint = [](const Params& params) {
+    const FakedditOptions p = fakeddit_table().parse(params);
+    return fmt::format("fakeddit|{}|{}|{}|{}", params_identity(params), file_identity(tsv_path(p, "train")),
+                       file_identity(tsv_path(p, p.test_split)), file_identity(image_dir(p)));
   };
   return info;
 }

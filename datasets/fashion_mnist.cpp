@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
 #include "datasets/source_files.h"
@@ -44,35 +45,54 @@ ImageSet first_per_class(ImageSet s, int64_t max_per_class) {
   return s.subset(ids);
 }
 
+enum class ClassNames { Fashion, Digits };
+const char* class_names_name(ClassNames names) { return names == ClassNames::Fashion ? "fashion" : "digits"; }
+
+struct FashionMnistOptions {
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  ClassNames names = ClassNames::Fashion;
+  int64_t max_per_class = 0;       // 0 = all
+  int64_t max_test_per_class = 0;  // 0 = all
+};
+
+const ParamTable<FashionMnistOptions>& fashion_mnist_table() {
+  using O = FashionMnistOptions;
+  static const ParamTable<FashionMnistOptions> table{{
+      field({.name = "path", .help = "folder holding train-/t10k-{images-idx3,labels-idx1}-ubyte.gz"}, &O::path),
+      field({.name = "names", .help = "class names to use"},
+            named_values({ClassNames::Fashion, ClassNames::Digits}, class_names_name), &O::names),
+      // Added after results existed: left out of cell ids and cache keys at 0 (ParamSpec::omit_at_default).
+      field({.name = "max_per_class", .help = "keep the first N train images of each class (0 = all)", .min = 0,
+             .omit_at_default = true},
+            &O::max_per_class),
+      field({.name = "max_test_per_class", .help = "same for the test split", .min = 0, .omit_at_default = true},
+            &O::max_test_per_class),
+  }};
+  return table;
+}
+
 DatasetLoaderInfo make_fashion_mnist_info() {
   DatasetLoaderInfo info;
   info.kind = "fashion_mnist";
   info.description = "Fashion-MNIST (or MNIST with names: digits) from gzipped IDX files";
-  info.params = {
-      {"path", ParamType::String, std::string("/usr/share/datasets/fashion-mnist"),
-       "folder holding train-/t10k-{images-idx3,labels-idx1}-ubyte.gz", {}, {}, {}},
-      {"names", ParamType::String, std::string("fashion"), "class names to use", {"fashion", "digits"}, {}, {}},
-      // Added after results existed: left out of cell ids and cache keys at 0 (ParamSpec::omit_at_default).
-      {"max_per_class", ParamType::Int, int64_t{0}, "keep the first N train images of each class (0 = all)", {}, 0.0,
-       {}, true},
-      {"max_test_per_class", ParamType::Int, int64_t{0}, "same for the test split", {}, 0.0, {}, true},
-  };
+  info.params = fashion_mnist_table().specs();
   info.load = [](const Params& p) {
-    const std::string dir = p.get_string("path");
+    const FashionMnistOptions o = fashion_mnist_table().parse(p);
+    const std::string& dir = o.path;
     Dataset d;
     d.kind = "fashion_mnist";
-    if (p.get_string("names") == "fashion")
+    if (o.names == ClassNames::Fashion)
       d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
     else
       d.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-    d.train = first_per_class(load_split(dir, "train"), p.get_int("max_per_class"));
-    d.test = first_per_class(load_split(dir, "t10k"), p.get_int("max_test_per_class"));
+    d.train = first_per_class(load_split(dir, "train"), o.max_per_class);
+    d.test = first_per_class(load_split(dir, "t10k"), o.max_test_per_class);
     validate_dataset(d, dir);
     return d;
   };
   info.fingerprint = [](const Params& p) {
-    const std::string dir = p.get_string("path");
+    const std::string dir = fashion_mnist_table().parse(p).path;
     std::string id = "fashion_mnist|" + p.canonical();
     for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                           "t10k-labels-idx1-ubyte.gz"})

@@ -17,40 +17,63 @@
 
 namespace dq {
 
-void append_image_decode_params(std::vector<ParamSpec>& params, bool jpeg_dct_scaling_default) {
-  std::vector<ParamSpec> specs = {
-      {"image_size", ParamType::Int, int64_t{32}, "output side length in pixels (images become square)", {}, 1.0,
-       4096.0},
-      {"channels", ParamType::String, std::string("3"), "3 = RGB, 1 = grey (ITU-R 601 luma, as PIL)", {"1", "3"}, {},
-       {}},
-      {"interpolation", ParamType::String, std::string("area"),
-       "resampling when the size changes: area (box filter, best for shrinking), bilinear, nearest",
-       {"area", "bilinear", "nearest"}, {}, {}},
-      {"resize", ParamType::String, std::string("crop"),
-       "crop: centred square crop then scale (keeps aspect); stretch: scale each side", {"crop", "stretch"}, {}, {}},
-      {"on_bad_image", ParamType::String, std::string("error"),
-       "unreadable/empty/truncated/unknown image: error aborts; skip drops it and counts it in the load report",
-       {"error", "skip"}, {}, {}},
-      {"jpeg_dct_scaling", ParamType::Bool, jpeg_dct_scaling_default,
-       "decode large JPEGs at a reduced DCT scale (k/8) before resizing: faster, slightly different pixels", {}, {},
-       {}},
-      {"threads", ParamType::Int, int64_t{0}, "decoding threads (0 = 4 per core: file reads wait on the disk); does not change the result", {}, 0.0,
-       1024.0},
+namespace {
+const char* interpolation_name(Interpolation i) {
+  switch (i) {
+    case Interpolation::Nearest: return "nearest";
+    case Interpolation::Bilinear: return "bilinear";
+    case Interpolation::Area: return "area";
+  }
+  return "?";
+}
+const char* resize_mode_name(ResizeMode m) { return m == ResizeMode::Crop ? "crop" : "stretch"; }
+}  // namespace
+
+const ParamTable<ImageDecodeOptions>& image_decode_table(bool jpeg_dct_scaling_default) {
+  using O = ImageDecodeOptions;
+  const auto make = [](bool dct) {
+    O defaults;
+    defaults.jpeg_dct_scaling = dct;
+    return ParamTable<ImageDecodeOptions>(
+        {
+            field({.name = "image_size", .help = "output side length in pixels (images become square)", .min = 1,
+                   .max = 4096},
+                  &O::image_size),
+            field({.name = "channels", .help = "3 = RGB, 1 = grey (ITU-R 601 luma, as PIL)"},
+                  named_values({int64_t{1}, int64_t{3}}, [](int64_t c) { return std::to_string(c); }), &O::channels),
+            field({.name = "interpolation",
+                   .help = "resampling when the size changes: area (box filter, best for shrinking), bilinear, nearest"},
+                  named_values({Interpolation::Area, Interpolation::Bilinear, Interpolation::Nearest}, interpolation_name),
+                  &O::interpolation),
+            field({.name = "resize", .help = "crop: centred square crop then scale (keeps aspect); stretch: scale each side"},
+                  named_values({ResizeMode::Crop, ResizeMode::Stretch}, resize_mode_name), &O::resize),
+            field({.name = "on_bad_image",
+                   .help = "unreadable/empty/truncated/unknown image: error aborts; skip drops it and counts it in the "
+                           "load report"},
+                  named_values({false, true}, [](bool skip) { return skip ? "skip" : "error"; }), &O::skip_bad_images),
+            field({.name = "jpeg_dct_scaling",
+                   .help = "decode large JPEGs at a reduced DCT scale (k/8) before resizing: faster, slightly different "
+                           "pixels"},
+                  &O::jpeg_dct_scaling),
+            field({.name = "threads",
+                   .help = "decoding threads (0 = 4 per core: file reads wait on the disk); does not change the result",
+                   .min = 0, .max = 1024},
+                  ParamCodec<int, int64_t>{[](const int& v) { return static_cast<int64_t>(v); },
+                                           [](const int64_t& v) { return static_cast<int>(v); }},
+                  &O::threads),
+        },
+        {}, defaults);
   };
+  static const ParamTable<ImageDecodeOptions> without_dct = make(false), with_dct = make(true);
+  return jpeg_dct_scaling_default ? with_dct : without_dct;
+}
+
+void append_image_decode_params(std::vector<ParamSpec>& params, bool jpeg_dct_scaling_default) {
+  const auto& specs = image_decode_table(jpeg_dct_scaling_default).specs();
   params.insert(params.end(), specs.begin(), specs.end());
 }
 
-ImageDecodeOptions image_decode_options(const Params& p) {
-  ImageDecodeOptions o;
-  o.image_size = p.get_int("image_size");
-  o.channels = p.get_string("channels") == "1" ? 1 : 3;
-  o.interpolation = parse_interpolation(p.get_string("interpolation"));
-  o.resize = parse_resize_mode(p.get_string("resize"));
-  o.skip_bad_images = p.get_string("on_bad_image") == "skip";
-  o.jpeg_dct_scaling = p.get_bool("jpeg_dct_scaling");
-  o.threads = static_cast<int>(p.get_int("threads"));
-  return o;
-}
+ImageDecodeOptions image_decode_options(const Params& p) { return image_decode_table(false).parse(p); }
 
 int resolve_threads(int requested) {
   if (requested > 0) return requested;

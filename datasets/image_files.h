@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/param_table.h"
 #include "core/params.h"
 #include "datasets/class_folders.h"
 #include "datasets/dataset.h"
@@ -23,10 +24,13 @@ struct ImageDecodeOptions {
   int threads = 0;                // 0 = 4 per core (see resolve_threads)
 };
 
-// Appends the ParamSpecs behind ImageDecodeOptions (image_size, channels, interpolation, resize,
-// on_bad_image, jpeg_dct_scaling, threads) to an image loader's own.
-// `jpeg_dct_scaling_default`: on for sources of large photos that are shrunk a lot (ImageNet, Fakeddit).
+// The rows behind ImageDecodeOptions (image_size, channels, interpolation, resize, on_bad_image,
+// jpeg_dct_scaling, threads), shared by the image loaders. `jpeg_dct_scaling_default`: on for sources
+// of large photos that are shrunk a lot (ImageNet, Fakeddit).
+const ParamTable<ImageDecodeOptions>& image_decode_table(bool jpeg_dct_scaling_default);
+// Appends image_decode_table(jpeg_dct_scaling_default).specs() to an image loader's own.
 void append_image_decode_params(std::vector<ParamSpec>& params, bool jpeg_dct_scaling_default);
+// The decode options of a loader's validated params (its own keys are left to it).
 ImageDecodeOptions image_decode_options(const Params& params);
 
 int resolve_threads(int requested);

@@ -20,9 +20,29 @@ struct FolderPaths {
   std::string train, test;
 };
 
-FolderPaths resolve_paths(const Params& p) {
-  const std::string root = p.get_string("path");
-  FolderPaths out{p.get_string("train_path"), p.get_string("test_path")};
+// The kind's own keys (the decoding keys are image_decode_table()'s).
+struct ImageFolderOptions {
+  std::string path, train_path, test_path;
+  int64_t max_per_class = 0, max_test_per_class = 0;  // 0 = all
+};
+
+const ParamTable<ImageFolderOptions>& image_folder_table() {
+  using O = ImageFolderOptions;
+  static const ParamTable<ImageFolderOptions> table{{
+      field({.name = "path", .help = "folder holding train/ and test/ (or val/) class folders"}, &O::path),
+      field({.name = "train_path", .help = "train class folders (overrides <path>/train)"}, &O::train_path),
+      field({.name = "test_path", .help = "test class folders (overrides <path>/test)"}, &O::test_path),
+      field({.name = "max_per_class", .help = "keep the first N train files of each class (0 = all)", .min = 0},
+            &O::max_per_class),
+      field({.name = "max_test_per_class", .help = "keep the first N test files of each class (0 = all)", .min = 0},
+            &O::max_test_per_class),
+  }};
+  return table;
+}
+
+FolderPaths resolve_paths(const ImageFolderOptions& o) {
+  const std::string& root = o.path;
+  FolderPaths out{o.train_path, o.test_path};
   if (root.empty() && (out.train.empty() || out.test.empty()))
     throw Error("image_folder: give 'path' (a folder with train/ and test/ sub-folders) or both 'train_path' and "
                 "'test_path'");
@@ -37,7 +57,8 @@ FolderPaths resolve_paths(const Params& p) {
 }
 
 Dataset load_image_folder(const Params& p) {
-  const FolderPaths paths = resolve_paths(p);
+  const ImageFolderOptions o = image_folder_table().parse(p);
+  const FolderPaths paths = resolve_paths(o);
   const ClassFolderScan train = scan_class_folders(paths.train, "image_folder train folder");
   const ClassFolderScan test = scan_class_folders(paths.test, "image_folder test folder");
   const ImageDecodeOptions options = image_decode_options(p);
@@ -46,9 +67,9 @@ Dataset load_image_folder(const Params& p) {
   d.class_names = train.class_names;
   std::vector<int64_t> train_labels(train.class_names.size());
   for (size_t c = 0; c < train_labels.size(); ++c) train_labels[c] = static_cast<int64_t>(c);
-  d.train = decode_image_files(labelled_files(train, train_labels, p.get_int("max_per_class")), d.class_names, options, "train",
+  d.train = decode_image_files(labelled_files(train, train_labels, o.max_per_class), d.class_names, options, "train",
                                d.load_report);
-  d.test = decode_image_files(labelled_files(test, labels_by_name(train.class_names, test, "image_folder test folder"), p.get_int("max_test_per_class")),
+  d.test = decode_image_files(labelled_files(test, labels_by_name(train.class_names, test, "image_folder test folder"), o.max_test_per_class),
                               d.class_names, options, "test", d.load_report);
   d.load_report["ignored_files"] = static_cast<double>(train.ignored_files + test.ignored_files);
   validate_dataset(d, paths.train);
@@ -56,7 +77,7 @@ Dataset load_image_folder(const Params& p) {
 }
 
 std::string fingerprint_image_folder(const Params& p) {
-  const FolderPaths paths = resolve_paths(p);
+  const FolderPaths paths = resolve_paths(image_folder_table().parse(p));
   const std::string train = scan_digest(scan_class_folders(paths.train, "image_folder train folder"));
   const std::string test = scan_digest(scan_class_folders(paths.test, "image_folder test folder"));
   return fmt::format("image_folder|{}|train={}|test={}", params_identity(p), train, test);
@@ -66,16 +87,7 @@ DatasetLoaderInfo make_image_folder_info() {
   DatasetLoaderInfo info;
   info.kind = "image_folder";
   info.description = "ImageFolder tree of JPEG/PNG files: <path>/{train,test|val}/<class>/<images>";
-  info.params = {
-      {"path", ParamType::String, std::string(""), "folder holding train/ and test/ (or val/) class folders", {}, {},
-       {}},
-      {"train_path", ParamType::String, std::string(""), "train class folders (overrides <path>/train)", {}, {}, {}},
-      {"test_path", ParamType::String, std::string(""), "test class folders (overrides <path>/test)", {}, {}, {}},
-      {"max_per_class", ParamType::Int, int64_t{0}, "keep the first N train files of each class (0 = all)", {}, 0.0,
-       {}},
-      {"max_test_per_class", ParamType::Int, int64_t{0}, "keep the first N test files of each class (0 = all)", {},
-       0.0, {}},
-  };
+  info.params = image_folder_table().specs();
   append_image_decode_params(info.params, false);
   info.load = load_image_folder;
   info.fingerprint = fingerprint_image_folder;

@@ -6,11 +6,17 @@
 
 #include <utility>
 
+#include "core/param_table.h"
 #include "datasets/clustered_gaussian.h"
 #include "datasets/dataset.h"
 
 namespace dq {
 namespace {
+
+ClusteredGaussianSpec synthetic_embeddings_defaults() {
+  return {.classes = 10, .per_class = 5000, .dim = 512, .clusters_per_class = 64, .cluster_spread = 0.15,
+          .class_spread = 1.0, .spectrum_decay = 1.0, .near_duplicates = 0.05, .duplicate_noise = 0.02, .seed = 0};
+}
 
 Dataset generate(const ClusteredGaussianSpec& spec) {
   ClusteredGaussian generated = generate_clustered_gaussian(spec);
@@ -25,44 +31,61 @@ Dataset generate(const ClusteredGaussianSpec& spec) {
   return d;
 }
 
+// The kind's options are the generator's spec, one row per member (the seed given as a
+// non-negative int).
+const ParamTable<ClusteredGaussianSpec>& synthetic_embeddings_table() {
+  using S = ClusteredGaussianSpec;
+  const ParamCodec<uint64_t, int64_t> seed_codec{[](const uint64_t& v) { return static_cast<int64_t>(v); },
+                                                 [](const int64_t& v) { return static_cast<uint64_t>(v); }};
+  static const ParamTable<ClusteredGaussianSpec> table{{
+      field({.name = "classes", .help = "number of classes", .min = 1, .max = 100000}, &S::classes),
+      field({.name = "per_class", .help = "samples per class", .min = 1, .max = 10000000}, &S::per_class),
+      field({.name = "dim", .help = "feature dimension", .min = 1, .max = 65536}, &S::dim),
+      field({.name = "clusters_per_class", .help = "mixture components per class", .min = 1, .max = 1000000},
+            &S::clusters_per_class),
+      field({.name = "cluster_spread", .help = "within-cluster std relative to the spread of cluster centres", .min = 0},
+            &S::cluster_spread),
+      field({.name = "class_spread", .help = "spread of class centres relative to the spread of cluster centres",
+             .min = 0},
+            &S::class_spread),
+      field({.name = "spectrum_decay", .help = "per-dimension variance falls as (j+1)^-decay (0: isotropic)", .min = 0,
+             .max = 10},
+            &S::spectrum_decay),
+      field({.name = "near_duplicates", .help = "fraction of samples that copy another sample of their class", .min = 0,
+             .max = 1},
+            &S::near_duplicates),
+      field({.name = "duplicate_noise", .help = "noise on a copy relative to cluster_spread (0: exact copies)", .min = 0},
+            &S::duplicate_noise),
+      field({.name = "seed", .help = "generator seed", .min = 0}, seed_codec, &S::seed),
+      // The zoo's keys (added later: left out of identity at their defaults).
+      field({.name = "cluster_size_power", .help = "power-law cluster sizes: weight (k+1)^-power (0: uniform)", .min = 0,
+             .max = 10, .omit_at_default = true},
+            &S::cluster_size_power),
+      field({.name = "anisotropy",
+             .help = "per-cluster spread per dimension times exp(anisotropy * N(0,1)) (0: round)", .min = 0, .max = 10,
+             .omit_at_default = true},
+            &S::anisotropy),
+      field({.name = "student_t_dof",
+             .help = "Student-t within-cluster noise with these degrees of freedom (0: Gaussian)", .min = 0, .max = 1000,
+             .omit_at_default = true},
+            &S::student_t_dof),
+      field({.name = "manifold_dim",
+             .help = "rows on a smooth manifold of this dimension per class instead of clusters (0: clusters)", .min = 0,
+             .max = 64, .omit_at_default = true},
+            &S::manifold_dim),
+  }, {}, synthetic_embeddings_defaults()};
+  return table;
+}
+
 DatasetLoaderInfo make_synthetic_embeddings_info() {
   DatasetLoaderInfo info;
   info.kind = "synthetic_embeddings";
   info.description =
       "Class-conditional Gaussian mixture of tight clusters with near-duplicates, given directly as features "
       "(no images, no test split); deterministic for any thread count";
-  info.params = {
-      {"classes", ParamType::Int, int64_t{10}, "number of classes", {}, 1.0, 100000.0},
-      {"per_class", ParamType::Int, int64_t{5000}, "samples per class", {}, 1.0, 10000000.0},
-      {"dim", ParamType::Int, int64_t{512}, "feature dimension", {}, 1.0, 65536.0},
-      {"clusters_per_class", ParamType::Int, int64_t{64}, "mixture components per class", {}, 1.0, 1000000.0},
-      {"cluster_spread", ParamType::Double, 0.15, "within-cluster std relative to the spread of cluster centres", {}, 0.0, {}},
-      {"class_spread", ParamType::Double, 1.0, "spread of class centres relative to the spread of cluster centres", {}, 0.0, {}},
-      {"spectrum_decay", ParamType::Double, 1.0, "per-dimension variance falls as (j+1)^-decay (0: isotropic)", {}, 0.0, 10.0},
-      {"near_duplicates", ParamType::Double, 0.05, "fraction of samples that copy another sample of their class", {}, 0.0, 1.0},
-      {"duplicate_noise", ParamType::Double, 0.02, "noise on a copy relative to cluster_spread (0: exact copies)", {}, 0.0, {}},
-      {"seed", ParamType::Int, int64_t{0}, "generator seed", {}, 0.0, {}},
-      // The neighbour-search zoo's options (datasets/embedding_zoo.h); at 0 they draw nothing.
-      {"cluster_size_power", ParamType::Double, 0.0, "power-law cluster sizes: weight (k+1)^-power (0: uniform)", {}, 0.0, 10.0, true},
-      {"anisotropy", ParamType::Double, 0.0, "per-cluster spread per dimension times exp(anisotropy * N(0,1)) (0: round)", {}, 0.0, 10.0, true},
-      {"student_t_dof", ParamType::Int, int64_t{0}, "Student-t within-cluster noise with these degrees of freedom (0: Gaussian)", {}, 0.0, 1000.0, true},
-      {"manifold_dim", ParamType::Int, int64_t{0}, "rows on a smooth manifold of this dimension per class instead of clusters (0: clusters)", {}, 0.0, 64.0, true},
-  };
+  info.params = synthetic_embeddings_table().specs();
   info.load = [](const Params& p) {
-    Dataset d = generate({.classes = p.get_int("classes"),
-                          .per_class = p.get_int("per_class"),
-                          .dim = p.get_int("dim"),
-                          .clusters_per_class = p.get_int("clusters_per_class"),
-                          .cluster_spread = p.get_double("cluster_spread"),
-                          .class_spread = p.get_double("class_spread"),
-                          .spectrum_decay = p.get_double("spectrum_decay"),
-                          .near_duplicates = p.get_double("near_duplicates"),
-                          .duplicate_noise = p.get_double("duplicate_noise"),
-                          .seed = static_cast<uint64_t>(p.get_int("seed")),
-                          .cluster_size_power = p.get_double("cluster_size_power"),
-                          .anisotropy = p.get_double("anisotropy"),
-                          .student_t_dof = p.get_int("student_t_dof"),
-                          .manifold_dim = p.get_int("manifold_dim")});
+    Dataset d = generate(synthetic_embeddings_table().parse(p));
     d.fingerprint = "synthetic_embeddings|" + p.canonical();
     validate_dataset(d, "synthetic_embeddings");
     return d;
@@ -70,8 +93,8 @@ DatasetLoaderInfo make_synthetic_embeddings_info() {
   info.fingerprint = [](const Params& p) { return "synthetic_embeddings|" + p.canonical(); };
   info.provides_images = false;
   info.sizes = [](const Params& p) -> std::optional<DatasetSizes> {
-    const int64_t classes = p.get_int("classes"), per_class = p.get_int("per_class");
-    return DatasetSizes{.train = classes * per_class, .largest_class = per_class, .dim = p.get_int("dim")};
+    const ClusteredGaussianSpec o = synthetic_embeddings_table().parse(p);
+    return DatasetSizes{.train = o.classes * o.per_class, .largest_class = o.per_class, .dim = o.dim};
   };
   return info;
 }

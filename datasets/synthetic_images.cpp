@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/param_table.h"
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
@@ -52,11 +53,36 @@ void draw(const ClassLook& look, int64_t size, int64_t channels, double noise, R
   }
 }
 
-ImageSet make_split(const Params& p, const std::string& split, int64_t per_class) {
-  const int64_t classes = p.get_int("classes"), size = p.get_int("image_size");
-  const int64_t channels = p.get_string("channels") == "1" ? 1 : 3;
-  const double noise = p.get_double("noise");
-  const uint64_t split_seed = derive_seed(static_cast<uint64_t>(p.get_int("seed")), split);
+struct SyntheticImagesOptions {
+  int64_t classes = 10;
+  int64_t train_per_class = 100;
+  int64_t test_per_class = 20;
+  int64_t image_size = 32;  // side in px
+  int64_t channels = 3;     // 3 = RGB, 1 = grey (given as the name "3" or "1")
+  double noise = 0.25;      // uniform pixel noise amplitude, as a fraction of 127
+  int64_t seed = 0;
+};
+
+const ParamTable<SyntheticImagesOptions>& synthetic_images_table() {
+  using O = SyntheticImagesOptions;
+  static const ParamTable<SyntheticImagesOptions> table{{
+      field({.name = "classes", .help = "number of classes", .min = 2, .max = 1000}, &O::classes),
+      field({.name = "train_per_class", .help = "train images per class", .min = 1}, &O::train_per_class),
+      field({.name = "test_per_class", .help = "test images per class", .min = 0}, &O::test_per_class),
+      field({.name = "image_size", .help = "side length in pixels", .min = 8, .max = 1024}, &O::image_size),
+      field({.name = "channels", .help = "3 = RGB, 1 = grey"},
+            named_values({int64_t{1}, int64_t{3}}, [](int64_t c) { return std::to_string(c); }), &O::channels),
+      field({.name = "noise", .help = "uniform pixel noise amplitude, as a fraction of 127", .min = 0, .max = 2},
+            &O::noise),
+      field({.name = "seed", .help = "seed of the per-sample variation", .min = 0}, &O::seed),
+  }};
+  return table;
+}
+
+ImageSet make_split(const SyntheticImagesOptions& o, const std::string& split, int64_t per_class) {
+  const int64_t classes = o.classes, size = o.image_size, channels = o.channels;
+  const double noise = o.noise;
+  const uint64_t split_seed = derive_seed(static_cast<uint64_t>(o.seed), split);
   ImageSet s;
   s.n = classes * per_class;
   s.channels = channels;
@@ -74,11 +100,12 @@ ImageSet make_split(const Params& p, const std::string& split, int64_t per_class
 }
 
 Dataset load_synthetic_images(const Params& p) {
+  const SyntheticImagesOptions o = synthetic_images_table().parse(p);
   Dataset d;
   d.kind = "synthetic_images";
-  for (int64_t c = 0; c < p.get_int("classes"); ++c) d.class_names.push_back(fmt::format("class_{:03}", c));
-  d.train = make_split(p, "train", p.get_int("train_per_class"));
-  d.test = make_split(p, "test", p.get_int("test_per_class"));
+  for (int64_t c = 0; c < o.classes; ++c) d.class_names.push_back(fmt::format("class_{:03}", c));
+  d.train = make_split(o, "train", o.train_per_class);
+  d.test = make_split(o, "test", o.test_per_class);
   validate_dataset(d, "synthetic_images");
   return d;
 }
@@ -87,15 +114,7 @@ DatasetLoaderInfo make_synthetic_images_info() {
   DatasetLoaderInfo info;
   info.kind = "synthetic_images";
   info.description = "deterministic class-conditional striped textures with noise, for fast end-to-end tests";
-  info.params = {
-      {"classes", ParamType::Int, int64_t{10}, "number of classes", {}, 2.0, 1000.0},
-      {"train_per_class", ParamType::Int, int64_t{100}, "train images per class", {}, 1.0, {}},
-      {"test_per_class", ParamType::Int, int64_t{20}, "test images per class", {}, 0.0, {}},
-      {"image_size", ParamType::Int, int64_t{32}, "side length in pixels", {}, 8.0, 1024.0},
-      {"channels", ParamType::String, std::string("3"), "3 = RGB, 1 = grey", {"1", "3"}, {}, {}},
-      {"noise", ParamType::Double, 0.25, "uniform pixel noise amplitude, as a fraction of 127", {}, 0.0, 2.0},
-      {"seed", ParamType::Int, int64_t{0}, "seed of the per-sample variation", {}, 0.0, {}},
-  };
+  info.params = synthetic_images_table().specs();
   info.load = load_synthetic_images;
   info.fingerprint = [](const Params& p) { return "synthetic_images|" + params_identity(p); };
   return info;

@@ -25,9 +25,9 @@ namespace {
 // selection-only cell (extractor kind none) never loads LibTorch to resolve `auto` (its KNN stays on the
 // CPU); `device: cuda` there still searches on the GPU (methods/knn/device_search.cpp loads the library).
 std::string knn_device(const CellConfig& cell) {
-  if (!cell.extractor || !cell.extractor->has("device")) return "";
-  const DeviceSpec device = parse_device(cell.extractor->get_string("device"), "extractor.device");
-  if (device.kind == DeviceSpec::Kind::Auto && cell.extractor->get_string("kind") == "none") return "";
+  if (!cell.extractor) return "";
+  const DeviceSpec& device = cell.extractor->recipe.device;
+  if (device.kind == DeviceSpec::Kind::Auto && cell.extractor->kind == ExtractorKind::None) return "";
   return resolved_cuda_device(device);
 }
 
@@ -104,8 +104,8 @@ std::map<std::string, double> CellStages::dataset(Dataset& dataset) {
 }
 
 std::map<std::string, double> CellStages::embed(const Dataset& dataset, Embeddings& embeddings) {
-  const Params& extractor = *cell_.extractor;
-  if (expected.active() && parse_extractor_kind(extractor) == ExtractorKind::Proxy) {
+  const ExtractorOptions& extractor = *cell_.extractor;
+  if (expected.active() && extractor.kind == ExtractorKind::Proxy) {
     // Nothing is trained or embedded under verify: the recorded network and embeddings must be here.
     const std::string net_key = extractor_network_key(dataset, extractor);
     expected.check("extractor_network", net_key, "");
@@ -115,7 +115,7 @@ std::map<std::string, double> CellStages::embed(const Dataset& dataset, Embeddin
   }
   auto scope = timer_.scope("embed");
   // Extractor kind none needs no network: selection-only cells never load LibTorch.
-  embeddings = parse_extractor_kind(extractor) == ExtractorKind::None
+  embeddings = extractor.kind == ExtractorKind::None
                    ? carried_features(dataset)
                    : models_library().compute_embeddings(dataset, extractor, ex_.cache_dir, say_);
   scope.stop();
@@ -192,9 +192,8 @@ std::optional<std::map<std::string, double>> CellStages::patches(const Dataset& 
   DQ_ASSERT(!any_spd || dataset.has_images(), "SPD methods declare needs_images");
   if (!(any_spd || (any_drop && cell_.train && dataset.has_images()))) return std::nullopt;
   auto scope = timer_.scope("patches");
-  const PatchConfig config = PatchConfig::from(cell_.patches);
   std::unique_ptr<PatchBackend> backend;
-  if (config.needs_backend(selection.classes)) {
+  if (cell_.patches.needs_backend(selection.classes)) {
     if (!cell_.extractor)
       throw Error(fmt::format("{}: the patch stage (GradCAM++ ranking, MAE or SPD) needs an 'extractor:' section",
                               ex_.file));
@@ -202,7 +201,7 @@ std::optional<std::map<std::string, double>> CellStages::patches(const Dataset& 
                                                   embeddings.network.sha256, say_);
   }
   PatchStageResult r = run_patch_stage(selection.classes,
-                                       {dataset.train, config, backend.get(), timer_,
+                                       {dataset.train, cell_.patches, backend.get(), timer_,
                                         derive_seed(cell_.selection_seed(), "patches"), ex_.cache_dir});
   scope.stop();
   stages_run.patch_stage = true;
@@ -256,7 +255,7 @@ std::map<std::string, double> CellStages::train(const Dataset& dataset, const Se
     for (size_t i = 0; i < rows.size(); ++i) ids[i] = selected[static_cast<size_t>(rows[i])];
     coreset = dataset.train.subset(ids);
   }
-  TrainRecipe recipe = train_recipe_from(*cell_.train, cell_.ratio);
+  TrainRecipe recipe = cell_.train->at_ratio(cell_.ratio);
   recipe.full_train_samples = dataset.train.n;  // the equal-steps budget counts the full set's steps
   const TrainResult r = models_library().train_and_evaluate(coreset, dataset.test, dataset.num_classes(), recipe,
                                                               cell_.training_seed(),

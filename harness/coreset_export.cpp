@@ -155,7 +155,7 @@ CellPlan plan_cell(Store& store, const Experiment& ex, const CellConfig& cell, c
       throw Error(fmt::format("{}: dataset '{}' has features only; it has no images to export", describe(cell),
                               cell.dataset.name));
   }
-  if (o.images != ImageExport::None && plan.masks && PatchConfig::from(cell.patches).reconstruct == PatchFill::Mae &&
+  if (o.images != ImageExport::None && plan.masks && cell.patches.reconstruct == PatchFill::Mae &&
       std::find(plan.masks->masks.begin(), plan.masks->masks.end(), uint8_t{0}) != plan.masks->masks.end())
     throw Error(
         fmt::format("{} filled its dropped patches with an MAE, which the database does not hold: its images "
@@ -234,7 +234,7 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
   if (dataset.has_images()) {
     grid = plan.masks
                ? plan.masks->grid
-               : PatchGrid::for_image(dataset.train.height, dataset.train.width, cell.patches.get_int("patch_size"),
+               : PatchGrid::for_image(dataset.train.height, dataset.train.width, cell.patches.patch_size,
                                       describe(cell) + " (patches.patch_size)");
     const auto p = static_cast<size_t>(grid.count());
     masks.assign(n * p, 1);
@@ -244,14 +244,13 @@ void write_cell(const CellPlan& plan, const Dataset& dataset, const fs::path& di
                     masks.begin() + static_cast<std::ptrdiff_t>(i * p));
     write_npy_bool((dir / coreset_file::kMasks).string(), masks.data(), {static_cast<int64_t>(n), grid.count()});
     files["masks"] = coreset_file::kMasks;
-    const PatchConfig config = PatchConfig::from(cell.patches);
     patches = {
         {"grid", {{"rows", grid.rows}, {"cols", grid.cols}, {"patch_px", grid.patch}, {"patches", grid.count()}}},
         {"order", "row-major: patch k covers rows (k / cols) * patch_px and columns (k % cols) * patch_px"},
         {"masks", plan.masks ? "as the cell applied them (recorded)" : "every patch kept (no patch was dropped)"},
-        {"drop", cell.patches.get_string("drop")},
-        {"reconstruct", cell.patches.get_string("reconstruct")},
-        {"mean_fill", config.reconstruct == PatchFill::Mean ? nlohmann::json(channel_mean_bytes(dataset.train))
+        {"drop", patch_drop_name(cell.patches.drop)},
+        {"reconstruct", patch_fill_name(cell.patches.reconstruct)},
+        {"mean_fill", cell.patches.reconstruct == PatchFill::Mean ? nlohmann::json(channel_mean_bytes(dataset.train))
                                                             : nlohmann::json(nullptr)}};
   }
 

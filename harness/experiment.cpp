@@ -51,10 +51,10 @@ std::string CellConfig::canonical_json() const {
   j["method"] = {{"name", method.name}, {"params", params_json(method.params)}};
   j["ratio"] = ratio;
   j["seed"] = seed;
-  j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
-  j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
+  j["extractor"] = extractor ? params_json(extractor_params(*extractor)) : nlohmann::json(nullptr);
+  j["train"] = train ? params_json(train_recipe_params(*train)) : nlohmann::json(nullptr);
   j["memory_budget"] = memory_budget;
-  if (drops_patches()) j["patches"] = params_json(patches);
+  if (drops_patches()) j["patches"] = params_json(patch_params(patches));
   return j.dump();
 }
 
@@ -63,7 +63,7 @@ std::string CellConfig::id() const { return sha256_hex(canonical_json()); }
 uint64_t CellConfig::selection_seed() const {
   nlohmann::json j;
   j["dataset"] = {{"kind", dataset.kind}, {"params", params_json(dataset.params)}};
-  j["extractor"] = extractor ? params_json(*extractor) : nlohmann::json(nullptr);
+  j["extractor"] = extractor ? params_json(extractor_params(*extractor)) : nlohmann::json(nullptr);
   j["method"] = method.canonical();
   j["ratio"] = ratio;
   j["seed"] = seed;
@@ -74,7 +74,7 @@ uint64_t CellConfig::selection_seed() const {
 uint64_t CellConfig::training_seed() const {
   nlohmann::json j;
   j["dataset"] = {{"kind", dataset.kind}, {"params", params_json(dataset.params)}};
-  j["train"] = train ? params_json(*train) : nlohmann::json(nullptr);
+  j["train"] = train ? params_json(train_recipe_params(*train)) : nlohmann::json(nullptr);
   j["ratio"] = ratio;
   j["seed"] = seed;
   return derive_seed(std::stoull(sha256_hex(j.dump()).substr(0, 16), nullptr, 16), "train");
@@ -120,21 +120,21 @@ class ExperimentParser {
 
     datasets_ = parse_datasets_section(root, file_);
 
-    std::optional<Params> extractor;
+    std::optional<ExtractorOptions> extractor;
     if (root["extractor"]) {
       Params p("extractor", extractor_specs());
       apply_recipe_preset(root["extractor"], p);
       apply_yaml_params(root["extractor"], p, file_, {"preset"});
-      if (parse_extractor_kind(p) == ExtractorKind::TorchScript) {  // checked now, not in every cell after its dataset loads
+      extractor = extractor_table().parse(p);  // finished below, once `threads` and `device` are filled in
+      if (extractor->kind == ExtractorKind::TorchScript) {  // checked now, not in every cell after its dataset loads
         const YAML::Node path = root["extractor"]["path"];
         std::error_code ec;
-        if (!path || !std::filesystem::is_regular_file(p.get_string("path"), ec))
+        if (!path || !std::filesystem::is_regular_file(extractor->path, ec))
           throw Error(fmt::format("{} (key 'path'): the TorchScript model '{}' is not a file", where(path ? path : root["extractor"]),
-                                  p.get_string("path")));
+                                  extractor->path));
       }
-      extractor = std::move(p);
     }
-    std::optional<Params> train;
+    std::optional<TrainRecipe> train;
     if (root["train"]) {
       const YAML::Node t = root["train"];
       if (t.IsScalar() && (t.Scalar() == "none" || t.Scalar() == "off" || t.Scalar() == "false")) {
@@ -143,42 +143,44 @@ class ExperimentParser {
         Params p("train", train_recipe_specs());
         apply_recipe_preset(t, p);
         apply_yaml_params(t, p, file_, {"preset"});
-        train = std::move(p);
+        train = train_recipe_table().parse(p);  // finished below, as the extractor's recipe
       } else {
         throw Error(fmt::format("{} (key 'train'): expected a recipe mapping or 'none'", where(t)));
       }
     }
-    Params patches = default_patch_params();
+    PatchOptions patches;
     if (root["patches"]) {
-      if (!root["patches"].IsMap())
+      const YAML::Node section = root["patches"];
+      if (!section.IsMap())
         throw Error(fmt::format("{} (key 'patches'): expected a mapping, e.g. patches: {{drop: gradcampp, reconstruct: mean}}",
-                                where(root["patches"])));
-      apply_yaml_params(root["patches"], patches, file_);
-      if (patches.get_string("cam_network") == "torchscript" && patches.get_string("cam_path").empty())
-        throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(root["patches"])));
-      for (const char* key : {"cam_path", "mae_path"}) {
-        const std::string path = patches.get_string(key);
+                                where(section)));
+      Params p("patches", patch_specs());
+      apply_yaml_params(section, p, file_);
+      patches = parse_patch_options(p);
+      if (patches.cam_network == CamNetwork::TorchScript && patches.cam_path.empty())
+        throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(section)));
+      for (const auto& [key, path] : {std::pair{"cam_path", patches.cam_path}, std::pair{"mae_path", patches.mae.path}})
         if (!path.empty() && !std::filesystem::is_regular_file(path))
-          throw Error(fmt::format("{} (key 'patches.{}'): TorchScript file '{}' does not exist", where(root["patches"][key]),
-                                  key, path));
-      }
+          throw Error(fmt::format("{} (key 'patches.{}'): TorchScript file '{}' does not exist", where(section[key]), key,
+                                  path));
     }
-    if (ex.threads > 0) {
-      if (extractor && extractor->has("threads") && extractor->get_int("threads") == 0)
-        extractor->set_from_text("threads", std::to_string(ex.threads), file_);
-      if (train && train->get_int("threads") == 0) train->set_from_text("threads", std::to_string(ex.threads), file_);
-    }
+    // The recipes in the file: the extractor's own, and the training section's.
+    TrainRecipe* const extractor_recipe = extractor ? &extractor->recipe : nullptr;
+    TrainRecipe* const train_recipe = train ? &*train : nullptr;
+    if (ex.threads > 0)
+      for (TrainRecipe* r : {extractor_recipe, train_recipe})
+        if (r && r->threads == 0) r->threads = ex.threads;
     // `device` (top level) fills the sections left at auto; a CUDA device the linked LibTorch lacks is
     // an error here, before any cell runs.
     if (root["device"]) {
       const std::string device = scalar(root["device"], "device");
       const std::string at = where(root["device"]) + " (key 'device')";
       check_device_available(parse_device(device, at), at);
-      for (auto* section : {&extractor, &train})
-        if (*section && (*section)->get_string("device") == "auto") (*section)->set_from_text("device", device, at);
+      for (TrainRecipe* r : {extractor_recipe, train_recipe})
+        if (r && r->device_text == "auto") r->device_text = device;
     }
-    check_device_key(root["extractor"], extractor, "extractor");
-    check_device_key(root["train"], train, "train");
+    check_device_key(root["extractor"], extractor_recipe, "extractor");
+    check_device_key(root["train"], train_recipe, "train");
 
     expand(root, ex, extractor, train);
     for (auto& cell : ex.cells) cell.patches = patches;
@@ -196,12 +198,15 @@ class ExperimentParser {
     for (const auto& [key, value] : preset.values) p.set_from_text(key, value, at + " value '" + key + "'");
   }
 
-  void check_device_key(const YAML::Node& section, const std::optional<Params>& p, const std::string& name) const {
-    if (!p) return;
+  // A recipe's device, checked against the linked LibTorch, and the recipe finished (its device parsed,
+  // its optimiser combinations checked: finish_train_recipe).
+  void check_device_key(const YAML::Node& section, TrainRecipe* recipe, const std::string& name) const {
+    if (!recipe) return;
     const bool own = section.IsMap() && section["device"];
     const std::string at = own ? fmt::format("{} (key '{}.device')", where(section["device"]), name)
                                : fmt::format("{} (key '{}.device')", file_, name);
-    check_device_available(parse_device(p->get_string("device"), at), at);
+    check_device_available(parse_device(recipe->device_text, at), at);
+    finish_train_recipe(*recipe, name);
   }
 
   std::string scalar(const YAML::Node& n, const std::string& key) const {
@@ -265,8 +270,8 @@ class ExperimentParser {
   }
 
   // Collects each axis's list from grid (crossed) and zip (varying together).
-  void expand(const YAML::Node& root, Experiment& ex, const std::optional<Params>& extractor,
-              const std::optional<Params>& train) {
+  void expand(const YAML::Node& root, Experiment& ex, const std::optional<ExtractorOptions>& extractor,
+              const std::optional<TrainRecipe>& train) {
     std::map<std::string, std::vector<YAML::Node>> grid, zip;
     auto read_axes = [&](const char* section, std::map<std::string, std::vector<YAML::Node>>& into) {
       const YAML::Node s = root[section];

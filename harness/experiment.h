@@ -11,6 +11,7 @@
 #include "core/params.h"
 #include "harness/dataset_definitions.h"
 #include "methods/method.h"
+#include "models/models.h"  // LibTorch-free: the recipe and extractor options
 #include "patching/patch_stage.h"
 
 namespace dq {
@@ -21,11 +22,11 @@ struct CellConfig {
   MethodSpec method;
   double ratio = 0;
   int64_t seed = 0;
-  std::optional<Params> extractor;  // absent: no embeddings (methods that need them refuse)
-  std::optional<Params> train;      // absent: selection only (train: none)
+  std::optional<ExtractorOptions> extractor;  // absent: no embeddings (methods that need them refuse)
+  std::optional<TrainRecipe> train;           // absent: selection only (train: none)
   uint64_t memory_budget = 0;  // bytes, the experiment's memory_budget
   // The `patches:` section (patching/patch_stage.h); default values when the file has none.
-  Params patches = default_patch_params();
+  PatchOptions patches{};
 
   // Whether the method may store partial images, as it declares (MethodInfo::drops_patches): only
   // then do the patch options enter the cell's identity, so cells of other methods keep their ids.

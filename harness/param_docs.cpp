@@ -6,6 +6,7 @@
 
 #include "datasets/dataset.h"
 #include "methods/method.h"
+#include "patching/patch_stage.h"
 #include "models/models.h"
 
 namespace dq {
@@ -92,9 +93,11 @@ std::string describe_recipes() {
   for (const auto& s : extractor_specs())
     if (std::none_of(train.begin(), train.end(), [&](const ParamSpec& t) { return t.name == s.name; }))
       extractor_own.push_back(s);
+  const std::vector<ParamSpec> patches = patch_specs();
   std::string out = describe_plugins(
       {{"train", "the target network's training recipe (`train:`)", &train},
-       {"extractor", "the extractor's own keys; kind `proxy` also takes every `train:` key and `preset`", &extractor_own}},
+       {"extractor", "the extractor's own keys; kind `proxy` also takes every `train:` key and `preset`", &extractor_own},
+       {"patches", "the patch stage (`patches:`) of the methods that declare patch dropping", &patches}},
       TableFormat::Markdown);
   for (const auto& preset : recipe_presets()) {
     out += fmt::format("### `{}`\n\n{}\n\n| key | value |\n|---|---|\n", preset.name, preset.description);

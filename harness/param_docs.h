@@ -27,8 +27,9 @@ std::string describe_plugins(const std::vector<PluginDoc>& plugins, TableFormat 
 // Every registered method / dataset kind.
 std::string describe_methods(TableFormat format);
 std::string describe_dataset_kinds(TableFormat format);
-// `dqbench models --format md`: the `train:` keys, the extractor's own keys, and each recipe preset
-// (heading, description, a | key | value | table), for models/README.md's generated blocks.
+// `dqbench models --format md`: the `train:` keys, the extractor's own keys, the `patches:` keys, and
+// each recipe preset (heading, description, a | key | value | table), for the generated blocks of
+// models/README.md and experiments/README.md.
 std::string describe_recipes();
 
 }  // namespace dq

@@ -97,7 +97,7 @@ CellStatus run_cell(const Experiment& ex, const CellConfig& cell, Store& store, 
   if (options.hard_memory_limit) apply_address_space_limit(cell.memory_budget);
 
   int64_t threads = ex.threads;
-  if (cell.train) threads = cell.train->get_int("threads");
+  if (cell.train) threads = cell.train->threads;
   set_compute_threads(threads);
 
   MemoryBudget memory(cell.memory_budget);

@@ -127,12 +127,12 @@ torch::Tensor ExtractorNetwork::embed(const torch::Tensor& x) {
 namespace {
 
 // The proxy network: loaded from the cache or trained (and cached), with its identity as an artefact.
-void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Params& extractor, const TrainRecipe& recipe,
+void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const ExtractorOptions& extractor, const TrainRecipe& recipe,
                          const std::string& cache_dir, const ProgressFn& progress) {
   // The DQ paper's setting: a network trained on the full training set (no pretrained weights can be
   // obtained here). Trained with the recipe's options, evaluated on the test split for the record.
   const ImageSet& train = dataset.train;
-  const uint64_t seed = static_cast<uint64_t>(extractor.get_int("seed"));
+  const uint64_t seed = static_cast<uint64_t>(extractor.seed);
   const auto fresh = [&] {
     torch::manual_seed(seed);
     return make_classifier(recipe.arch, train.channels, dataset.num_classes(), train.height, train.width);
@@ -178,13 +178,13 @@ void load_or_train_proxy(ExtractorNetwork& net, const Dataset& dataset, const Pa
 
 }  // namespace
 
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& cache_dir,
                                         const ProgressFn& progress, const std::string& expected_sha256) {
-  const ExtractorKind kind = parse_extractor_kind(extractor);
+  const ExtractorKind kind = extractor.kind;
   if (kind == ExtractorKind::None)
     throw Error("extractor kind 'none' has no network (GradCAM++ and SPD in the patch stage need kind proxy or "
                 "torchscript)");
-  const TrainRecipe recipe = train_recipe_from(extractor);
+  const TrainRecipe recipe = extractor.recipe.at_ratio(1.0);  // the proxy trains on all data
   set_compute_threads(recipe.threads);
   ExtractorNetwork net;
   net.device = to_torch_device(recipe.device);
@@ -193,7 +193,7 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
   if (kind == ExtractorKind::Proxy) {
     load_or_train_proxy(net, dataset, extractor, recipe, cache_dir, progress);
   } else {
-    const std::string path = extractor.get_string("path");
+    const std::string& path = extractor.path;
     if (!std::filesystem::is_regular_file(path))
       throw Error(fmt::format("extractor.path: TorchScript file '{}' does not exist", path));
     try {
@@ -203,7 +203,7 @@ ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& ex
     }
     net.script->eval();
     net.path = path;
-    net.layer = extractor.get_string("layer");
+    net.layer = extractor.layer;
     std::vector<std::string> children;
     for (auto c : net.script->named_children()) children.push_back(c.name);
     if (!net.layer.empty() && !net.script->find_method(net.layer) &&
@@ -251,9 +251,9 @@ std::optional<Embeddings> cached_embeddings(const Dataset& dataset, const std::s
 
 }  // namespace
 
-Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+Embeddings compute_embeddings(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& cache_dir,
                               const ProgressFn& progress) {
-  const ExtractorKind kind = parse_extractor_kind(extractor);
+  const ExtractorKind kind = extractor.kind;
   if (kind == ExtractorKind::None) return carried_features(dataset);
   if (!dataset.has_images())
     throw Error(fmt::format("extractor kind '{}' needs images, but dataset '{}' has features only (use kind: none)",
@@ -276,8 +276,8 @@ Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, c
     }
   }
 
-  const std::string origin = kind == ExtractorKind::Proxy ? fmt::format("proxy extractor ({})", extractor.get_string("arch"))
-                                                          : "TorchScript extractor " + extractor.get_string("path");
+  const std::string origin = kind == ExtractorKind::Proxy ? fmt::format("proxy extractor ({})", arch_name(extractor.recipe.arch))
+                                                          : "TorchScript extractor " + extractor.path;
   Embeddings out = converting_torch_errors("extractor", [&] {
     ExtractorNetwork net = load_extractor_network(dataset, extractor, cache_dir, progress);
     const std::string key = embeddings_key(dataset, extractor, net.artefact.sha256);

@@ -9,8 +9,8 @@
 
 namespace dq {
 
-std::string extractor_network_key(const Dataset& dataset, const Params& extractor) {
-  return sha256_hex("extractor-network|dataset:" + dataset_identity(dataset) + "|extractor:" + extractor.canonical() +
+std::string extractor_network_key(const Dataset& dataset, const ExtractorOptions& extractor) {
+  return sha256_hex("extractor-network|dataset:" + dataset_identity(dataset) + "|extractor:" + extractor_params(extractor).canonical() +
                     "|code:" + code_identity(Producer::ExtractorNetwork));
 }
 
@@ -19,9 +19,9 @@ std::string extractor_model_path(const std::string& cache_dir, const std::string
   return (std::filesystem::path(cache_dir) / "embeddings" / (key + ".pt")).string();
 }
 
-std::string embeddings_key(const Dataset& dataset, const Params& extractor, const std::string& network_sha256) {
+std::string embeddings_key(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& network_sha256) {
   return sha256_hex("embeddings|dataset:" + dataset_identity(dataset) + "|network:" + network_sha256 +
-                    "|extractor:" + extractor.canonical() + "|code:" + code_identity(Producer::Embeddings));
+                    "|extractor:" + extractor_params(extractor).canonical() + "|code:" + code_identity(Producer::Embeddings));
 }
 
 std::string embeddings_path(const std::string& cache_dir, const std::string& key) {

@@ -47,7 +47,7 @@ struct ExtractorNetwork {
 // retrained and overwritten). With `expected_sha256`, a network whose bytes have another hash (the
 // file was replaced after the embeddings were made from it, or retraining without a cache gave other
 // weights) is a dq::Error: the patch stage must use the network its embeddings came from.
-ExtractorNetwork load_extractor_network(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+ExtractorNetwork load_extractor_network(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& cache_dir,
                                         const ProgressFn& progress, const std::string& expected_sha256 = "");
 
 // The proxy network's test accuracy, kept beside its model file (extractor_model_path): `<model>.top1.json`.

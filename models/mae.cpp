@@ -123,15 +123,15 @@ struct MaeNetImpl : nn::Module {
 TORCH_MODULE(MaeNet);
 
 // patches.precision: the MAE's forward passes in fp32 or under bf16 autocast.
-ComputeOptions mae_compute(const Params& p) {
+ComputeOptions mae_compute(const PatchOptions& p) {
   ComputeOptions c;
-  c.precision = p.get_string("precision") == "bf16" ? Precision::Bf16 : Precision::Fp32;
+  c.precision = p.precision == PatchPrecision::Bf16 ? Precision::Bf16 : Precision::Fp32;
   return c;
 }
 
-MaeConfig config_from(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
-  MaeConfig c{dataset.train.channels, grid.patch, grid.rows, grid.cols, p.get_int("mae_dim"), p.get_int("mae_depth"),
-              p.get_int("mae_decoder_dim"), p.get_int("mae_decoder_depth"), p.get_int("mae_heads")};
+MaeConfig config_from(const Dataset& dataset, const MaeOptions& m, const PatchGrid& grid) {
+  MaeConfig c{dataset.train.channels, grid.patch, grid.rows, grid.cols, m.dim, m.depth, m.decoder_dim, m.decoder_depth,
+              m.heads};
   for (auto [name, width] : {std::pair{"mae_dim", c.dim}, std::pair{"mae_decoder_dim", c.decoder_dim}})
     if (width % c.heads != 0 || width % 4 != 0)
       throw Error(fmt::format("patches.{} = {} must be a multiple of 4 and of mae_heads ({})", name, width, c.heads));
@@ -149,9 +149,9 @@ torch::Tensor random_kept(int64_t n, int64_t l, int64_t keep, torch::Generator& 
 
 class InProjectMae final : public MaeReconstructor {
  public:
-  InProjectMae(const Dataset& dataset, const Params& p, const PatchGrid& grid, const std::string& cache_dir,
+  InProjectMae(const Dataset& dataset, const PatchOptions& p, const PatchGrid& grid, const std::string& cache_dir,
                const ProgressFn& progress, torch::Device device)
-      : c_(config_from(dataset, p, grid)), net_(c_), device_(device), compute_(mae_compute(p)) {
+      : c_(config_from(dataset, p.mae, grid)), net_(c_), device_(device), compute_(mae_compute(p)) {
     channel_statistics(dataset.train.pixels.data(), dataset.train.n, dataset.train.channels,
                        dataset.train.height * dataset.train.width, mean_, stddev_);
     std::string path;
@@ -162,7 +162,7 @@ class InProjectMae final : public MaeReconstructor {
       std::filesystem::create_directories(dir);
       path = (dir / (artefact_.key + ".pt")).string();
     }
-    torch::manual_seed(static_cast<uint64_t>(p.get_int("mae_seed")));
+    torch::manual_seed(static_cast<uint64_t>(p.mae.seed));
     net_ = MaeNet(c_);
     if (!path.empty() && std::filesystem::exists(path)) {
       try {
@@ -181,13 +181,13 @@ class InProjectMae final : public MaeReconstructor {
       } catch (const c10::Error&) {
         if (progress) progress(fmt::format("MAE cache {} is damaged: retraining", path));
         metrics_.clear();
-        torch::manual_seed(static_cast<uint64_t>(p.get_int("mae_seed")));
+        torch::manual_seed(static_cast<uint64_t>(p.mae.seed));
         net_ = MaeNet(c_);
       }
     }
     net_->to(device_);
     if (metrics_.empty()) {
-      train(dataset, p, progress);
+      train(dataset, p.mae, progress);
       torch::serialize::OutputArchive archive;
       net_->to(torch::kCPU);  // the cache file holds CPU tensors, loadable on any machine
       net_->save(archive);
@@ -235,15 +235,15 @@ class InProjectMae final : public MaeReconstructor {
                            masks.subspan(static_cast<size_t>(i * c_.tokens()), static_cast<size_t>(c_.tokens())));
   }
 
-  void train(const Dataset& dataset, const Params& p, const ProgressFn& progress) {
+  void train(const Dataset& dataset, const MaeOptions& m, const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     const ImageSet& train = dataset.train;
-    const int64_t n = p.get_int("mae_train_samples") > 0 ? std::min(train.n, p.get_int("mae_train_samples")) : train.n;
-    const int64_t batch = p.get_int("mae_batch"), epochs = p.get_int("mae_epochs");
-    const int64_t keep = std::max<int64_t>(1, c_.tokens() - std::llround(p.get_double("mae_mask_ratio") * c_.tokens()));
-    torch::optim::AdamW opt(net_->parameters(), torch::optim::AdamWOptions(p.get_double("mae_lr")).weight_decay(0.05));
-    auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(p.get_int("mae_seed")));
-    Rng order_rng(derive_seed(static_cast<uint64_t>(p.get_int("mae_seed")), "mae-order"));
+    const int64_t n = m.train_samples > 0 ? std::min(train.n, m.train_samples) : train.n;
+    const int64_t batch = m.batch, epochs = m.epochs;
+    const int64_t keep = std::max<int64_t>(1, c_.tokens() - std::llround(m.mask_ratio * c_.tokens()));
+    torch::optim::AdamW opt(net_->parameters(), torch::optim::AdamWOptions(m.lr).weight_decay(0.05));
+    auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(m.seed));
+    Rng order_rng(derive_seed(static_cast<uint64_t>(m.seed), "mae-order"));
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     const int64_t steps_per_epoch = (n + batch - 1) / batch, total = steps_per_epoch * epochs;
@@ -262,7 +262,7 @@ class InProjectMae final : public MaeReconstructor {
         const auto x = images_to_device(pixels.data(), count, c_.channels, train.height, train.width,
                                         Normalization{mean_, stddev_}, device_);
         const auto kept = staged_to_device(random_kept(count, c_.tokens(), keep, gen), device_);
-        const double lr = p.get_double("mae_lr") * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
+        const double lr = m.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
         torch::Tensor pred;
         {
@@ -280,7 +280,7 @@ class InProjectMae final : public MaeReconstructor {
     }
     metrics_["mae_train_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     metrics_["mae_train_loss"] = last;
-    evaluate(dataset, keep, p);
+    evaluate(dataset, keep, m);
   }
 
   static torch::Tensor masked_mse(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& kept) {
@@ -290,12 +290,12 @@ class InProjectMae final : public MaeReconstructor {
 
   // Reconstruction error on up to 512 test images (train images when there is no test split), in
   // [0,1] pixel units over the dropped pixels, beside the error of the mean fill on the same masks.
-  void evaluate(const Dataset& dataset, int64_t keep, const Params& p) {
+  void evaluate(const Dataset& dataset, int64_t keep, const MaeOptions& m) {
     net_->eval();
     torch::NoGradGuard no_grad;
     const ImageSet& set = dataset.test.n > 0 ? dataset.test : dataset.train;
     const int64_t n = std::min<int64_t>(512, set.n);
-    auto gen = at::detail::createCPUGenerator(derive_seed(static_cast<uint64_t>(p.get_int("mae_seed")), "mae-eval"));
+    auto gen = at::detail::createCPUGenerator(derive_seed(static_cast<uint64_t>(m.seed), "mae-eval"));
     const auto kept = random_kept(n, c_.tokens(), keep, gen);
     std::vector<uint8_t> pixels(set.image(0), set.image(0) + n * set.image_bytes());
     const std::vector<uint8_t> original = pixels;
@@ -406,19 +406,20 @@ class ScriptMae final : public MaeReconstructor {
 
 }  // namespace
 
-std::string mae_cache_key(const Dataset& dataset, const Params& p, const PatchGrid& grid) {
+std::string mae_cache_key(const Dataset& dataset, const PatchOptions& p, const PatchGrid& grid) {
   std::string id = "mae|dataset:" + dataset_identity(dataset) + "|code:" + code_identity(Producer::Mae) +
                    fmt::format("|grid:{}x{}x{}", grid.rows, grid.cols, grid.patch);
-  for (const auto& [k, v] : p.values())
+  const Params named = patch_params(p);  // the mae_* keys and values, as the section gives them
+  for (const auto& [k, v] : named.values())
     if (k.rfind("mae_", 0) == 0) id += "|" + k + "=" + param_value_to_string(v);
   if (mae_compute(p).precision == Precision::Bf16) id += "|precision:bf16";  // fp32 keys as before the key existed
   return sha256_hex(id);
 }
 
-std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
+std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const PatchOptions& patches, const PatchGrid& grid,
                                            const std::string& cache_dir, const ProgressFn& progress,
                                            torch::Device device) {
-  const std::string path = patches.get_string("mae_path");
+  const std::string& path = patches.mae.path;
   if (!path.empty()) {
     if (!std::filesystem::is_regular_file(path))
       throw Error(fmt::format("patches.mae_path: TorchScript MAE file '{}' does not exist", path));

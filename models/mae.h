@@ -13,6 +13,7 @@
 
 #include "core/params.h"
 #include "models/models.h"
+#include "patching/patch_stage.h"
 #include "patching/patches.h"
 
 namespace dq {
@@ -28,18 +29,18 @@ class MaeReconstructor {
   virtual ArtefactUse artefact() const = 0;
 };
 
-// patches.mae_path set: loads that TorchScript file onto `device` (forward(images N x C x H x W float
+// patches.mae.path (mae_path) set: loads that TorchScript file onto `device` (forward(images N x C x H x W float
 // in [0,1], mask N x P float, 1 = kept) -> N x C x H x W in [0,1], the kept pixels unchanged;
 // scripts/export_mae.py writes the paper's ViT-L MAE so); a missing or unloadable file, a wrong output
 // shape or changed kept pixels (with their count) are a dq::Error naming the key and the file.
 // Otherwise: the in-project MAE, loaded from cache_dir/mae/<key>.pt or trained (a damaged cache file
 // is retrained and overwritten).
-std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const Params& patches, const PatchGrid& grid,
+std::unique_ptr<MaeReconstructor> make_mae(const Dataset& dataset, const PatchOptions& patches, const PatchGrid& grid,
                                            const std::string& cache_dir, const ProgressFn& progress,
                                            torch::Device device = torch::kCPU);
 
-// Cache key of the in-project MAE: the dataset's content, the MAE options, the grid and the MAE code's
+// Cache key of the in-project MAE: the dataset's content, the MAE options (patches.mae, as the mae_* keys), the grid and the MAE code's
 // identity (core/code_identity.h).
-std::string mae_cache_key(const Dataset& dataset, const Params& patches, const PatchGrid& grid);
+std::string mae_cache_key(const Dataset& dataset, const PatchOptions& patches, const PatchGrid& grid);
 
 }  // namespace dq

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/content_hash.h"
+#include "core/param_table.h"
 #include "core/params.h"
 
 namespace dq {
@@ -90,23 +91,27 @@ void set_torch_build_hook(TorchBuildFn fn);
 // when the linked LibTorch sees a CUDA device (through the hook above; no LibTorch: the CPU).
 std::string resolved_cuda_device(const DeviceSpec& device);
 
-// The training recipe of a target network (YAML `train:`). Declared once in train_recipe_specs();
-// the keys after `device` came with the airbench94 recipe (../models/README.md, "Recipes"), and their
-// defaults keep the earlier recipes exactly as they were.
+// The training recipe of a target network (YAML `train:`), its defaults those of the section. Parsed
+// once by train_recipe_table(), one row per key bound to a member here; the keys after `device` came
+// with the airbench94 recipe (../models/README.md, "Recipes"), and their defaults keep the earlier
+// recipes exactly as they were.
 struct TrainRecipe {
   Arch arch = Arch::SmallCnn;
-  int64_t epochs = 0;
+  int64_t epochs = 3;
   int64_t min_steps = 0;     // at least this many SGD steps: small coresets get more epochs
-  int64_t batch_size = 0;    // already the effective one for the cell's ratio (small_batch_size)
-  double lr = 0;
-  double momentum = 0;
-  double weight_decay = 0;
+  int64_t batch_size = 128;  // the section's; at_ratio() gives the effective one for a cell's ratio
+  int64_t small_batch_size = 0;    // the batch at ratios <= small_batch_ratio (0 = batch_size always)
+  double small_batch_ratio = 0.1;
+  double lr = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
   Schedule schedule = Schedule::Cosine;
   Augment augment = Augment::FlipCrop;
-  int64_t crop_padding = 0;
+  int64_t crop_padding = 2;
   Normalize normalize = Normalize::Dataset;
   int64_t threads = 0;       // 0 = all cores
-  DeviceSpec device;
+  std::string device_text = "auto";  // the `device` key as written (it is part of cell ids and cache keys)
+  DeviceSpec device;                 // device_text parsed (finish_train_recipe)
 
   double partial_epoch = 0;  // a last partial epoch: `epochs` + this fraction in all (airbench94: 9 + 0.9)
   Budget budget = Budget::Epochs;
@@ -138,11 +143,25 @@ struct TrainRecipe {
   int64_t whiten_images = 5000;
   int64_t whiten_bias_epochs = 3;
   ComputeOptions compute;
+
+  // The recipe a cell of keep ratio `ratio` trains with: at or below small_batch_ratio the batch is
+  // small_batch_size (DQ's README: batch 16 when the keep ratio is <= 10%). The proxy extractor trains
+  // on all data (1.0).
+  TrainRecipe at_ratio(double ratio) const;
 };
-std::vector<ParamSpec> train_recipe_specs();
-// `ratio` is the cell's keep ratio: at or below `small_batch_ratio` the batch is `small_batch_size`
-// (DQ's README: batch 16 when the keep ratio is <= 10%). The proxy extractor trains on all data (1.0).
+// The `train:` section's table: one row per key (type, default, bounds, help), in listing order.
+const ParamTable<TrainRecipe>& train_recipe_table();
+std::vector<ParamSpec> train_recipe_specs();  // train_recipe_table().specs()
+// What the rows cannot say: parses device_text into device and refuses optimiser combinations the
+// trainer cannot take (Nesterov without momentum, the decoupled form at momentum 1), a dq::Error naming
+// `where` and the key.
+void finish_train_recipe(TrainRecipe& recipe, const std::string& where);
+// train_recipe_table().parse(validated), finished (errors name the params' owner).
+TrainRecipe parse_train_recipe(const Params& validated);
+// parse_train_recipe(params).at_ratio(ratio).
 TrainRecipe train_recipe_from(const Params& params, double ratio = 1.0);
+// The recipe as the section's named values (owner "train"): the text cell ids and seeds are made of.
+Params train_recipe_params(const TrainRecipe& recipe);
 
 // The recipe's budget protocol in words, for table captions, from its parameters as text (a cell's
 // stored `train` config; empty: no training): equal epochs (a smaller coreset takes fewer steps), equal
@@ -184,13 +203,23 @@ TrainResult train_and_evaluate(const ImageSet& train, const ImageSet& test, int6
 // Feature extractor (YAML `extractor:`): kind proxy (a network trained on the full training set,
 // then its penultimate layer), torchscript (a user's file mapping N x C x H x W float to N x d), or
 // none (the dataset already carries features).
-std::vector<ParamSpec> extractor_specs();
 enum class ExtractorKind { Proxy, TorchScript, None };
 const std::vector<std::string>& extractor_kind_names();  // YAML spellings, in enum order
 const char* extractor_kind_name(ExtractorKind kind);
-// The `kind` of extractor params made from extractor_specs(); throws dq::Error naming the params'
-// owner for a kind not in extractor_kind_names().
-ExtractorKind parse_extractor_kind(const Params& extractor);
+struct ExtractorOptions {
+  ExtractorKind kind = ExtractorKind::Proxy;
+  std::string path;     // torchscript: the .pt file
+  std::string layer;    // torchscript: a method or top-level child to stop after; empty = forward
+  int64_t seed = 0;     // proxy training seed (shared by all cells)
+  TrainRecipe recipe;   // the proxy's training recipe; its device, threads, normalize and precision serve every kind
+};
+// The `extractor:` section's table: kind, path, layer, seed, then the recipe's rows.
+const ParamTable<ExtractorOptions>& extractor_table();
+std::vector<ParamSpec> extractor_specs();  // extractor_table().specs()
+// extractor_table().parse(validated), its recipe finished (errors name the params' owner).
+ExtractorOptions parse_extractor_options(const Params& validated);
+// The options as the section's named values (owner "extractor"): the text of cell ids and cache keys.
+Params extractor_params(const ExtractorOptions& options);
 
 struct Embeddings {
   int64_t n = 0, d = 0;
@@ -211,19 +240,19 @@ struct Embeddings {
 // the cell runner can check the cache under `dqbench verify` without loading the models library.
 // Cache key of the proxy extractor's weights: what they are trained from (the dataset's content, the
 // extractor's parameters) and the training code's identity (core/code_identity.h).
-std::string extractor_network_key(const Dataset& dataset, const Params& extractor);
+std::string extractor_network_key(const Dataset& dataset, const ExtractorOptions& extractor);
 // `cache_dir/embeddings/<key>.pt` for the proxy network of that key ("" without a cache).
 std::string extractor_model_path(const std::string& cache_dir, const std::string& key);
 // Cache key of the embeddings: the dataset's content, the network's content hash, the extractor's
 // parameters and the embedding code's identity. A retrained network (other bytes) gives other keys.
-std::string embeddings_key(const Dataset& dataset, const Params& extractor, const std::string& network_sha256);
+std::string embeddings_key(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& network_sha256);
 // `cache_dir/embeddings/<key>.npy` ("" without a cache).
 std::string embeddings_path(const std::string& cache_dir, const std::string& key);
 
 // Computes (or loads from `cache_dir`, when not empty) the embeddings of the training split. A cached
 // proxy network names its embeddings by its content hash (core/content_hash.h) without being loaded.
 // LibTorch (models_library.h) for kinds proxy and torchscript; kind none is carried_features().
-Embeddings compute_embeddings(const Dataset& dataset, const Params& extractor, const std::string& cache_dir,
+Embeddings compute_embeddings(const Dataset& dataset, const ExtractorOptions& extractor, const std::string& cache_dir,
                               const ProgressFn& progress);
 // Extractor kind `none`: the features a dataset carries (synthetic_embeddings), keyed by the dataset's
 // content identity, with the content hash of their .npy bytes. Throws dq::Error for a dataset with images only. LibTorch-free (carried_features.cpp).
@@ -234,10 +263,11 @@ Embeddings carried_features(const Dataset& dataset);
 // file, patches.mae_path, or the in-project MAE, trained once and cached under cache_dir/mae/).
 // Networks load lazily, on first use.
 class PatchBackend;
+struct PatchOptions;
 // `network_sha256` is Embeddings::network.sha256: the network GradCAM++ and SPD run is the one the
 // embeddings came from, or the stage fails.
-std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor,
-                                                 const Params& patches, const std::string& cache_dir,
+std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const ExtractorOptions& extractor,
+                                                 const PatchOptions& patches, const std::string& cache_dir,
                                                  const std::string& network_sha256, const ProgressFn& progress);
 // A network's identity card for `dqbench models`: parameter count for a given input.
 struct NetworkInfo {

@@ -21,22 +21,14 @@
 namespace dq {
 namespace {
 
-// The `patches:` section's GradCAM++ choices, parsed once (their names were checked against the
-// specs' allowed values, patching/patch_stage.cpp, when the section was read).
-enum class CamNetwork { Extractor, TorchScript };
-enum class CamTarget { Predicted, Label };
-
 class TorchPatchBackend final : public PatchBackend {
  public:
-  TorchPatchBackend(const Dataset& dataset, const Params& extractor, const Params& patches, std::string cache_dir,
+  TorchPatchBackend(const Dataset& dataset, const ExtractorOptions& extractor, const PatchOptions& patches, std::string cache_dir,
                     std::string network_sha256, ProgressFn progress)
       : dataset_(dataset), extractor_(extractor), patches_(patches), cache_dir_(std::move(cache_dir)),
-        progress_(std::move(progress)), network_sha256_(std::move(network_sha256)),
-        cam_network_(patches.get_string("cam_network") == "torchscript" ? CamNetwork::TorchScript : CamNetwork::Extractor),
-        cam_target_(patches.get_string("cam_target") == "label" ? CamTarget::Label : CamTarget::Predicted),
-        bf16_(patches.get_string("precision") == "bf16") {
-    if (cam_network_ == CamNetwork::TorchScript) {
-      const std::string path = patches_.get_string("cam_path");
+        progress_(std::move(progress)), network_sha256_(std::move(network_sha256)) {
+    if (patches_.cam_network == CamNetwork::TorchScript) {
+      const std::string& path = patches_.cam_path;
       if (!std::filesystem::is_regular_file(path))
         throw Error(fmt::format("patches.cam_path: TorchScript file '{}' does not exist", path));
       cam_sha256_ = sha256_file_hex(path);
@@ -45,18 +37,18 @@ class TorchPatchBackend final : public PatchBackend {
 
   // The network GradCAM++ explains (by the content of its bytes), its options and the ranking code.
   std::string ranking_key() const override {
-    std::string id = fmt::format("gradcampp|target:{}|network:{}", patches_.get_string("cam_target"),
-                                 patches_.get_string("cam_network"));
-    id += "|network-sha256:" + (cam_network_ == CamNetwork::TorchScript ? cam_sha256_ : network_sha256_);
-    if (bf16_) id += "|precision:bf16";  // fp32 keys stay as they were before the key existed
+    std::string id = fmt::format("gradcampp|target:{}|network:{}", cam_target_name(patches_.cam_target),
+                                 cam_network_name(patches_.cam_network));
+    id += "|network-sha256:" + (patches_.cam_network == CamNetwork::TorchScript ? cam_sha256_ : network_sha256_);
+    if (patches_.precision == PatchPrecision::Bf16) id += "|precision:bf16";  // fp32 keys stay as they were before the key existed
     ranking_asked_ = true;
     return sha256_hex(id + "|code:" + code_identity(Producer::PatchScores));
   }
 
   std::vector<ArtefactUse> artefacts() const override {
     std::vector<ArtefactUse> out;
-    if (cam_network_ == CamNetwork::TorchScript && (cam_ || ranking_asked_)) {
-      const std::string path = patches_.get_string("cam_path");
+    if (patches_.cam_network == CamNetwork::TorchScript && (cam_ || ranking_asked_)) {
+      const std::string& path = patches_.cam_path;
       out.push_back({.kind = "cam_network", .key = sha256_hex("torchscript|" + cam_sha256_), .sha256 = cam_sha256_,
                      .bytes = static_cast<int64_t>(std::filesystem::file_size(path)), .from_cache = false});
     }
@@ -72,7 +64,7 @@ class TorchPatchBackend final : public PatchBackend {
   void reconstruct(uint8_t* images, int64_t n, std::span<const uint8_t> masks, const PatchGrid& grid) override {
     converting_torch_errors("patches/reconstruction", [&] {
       if (!mae_)  // on the extractor's device, as the rest of the patch stage
-        mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_, to_torch_device(train_recipe_from(extractor_).device));
+        mae_ = make_mae(dataset_, patches_, grid, cache_dir_, progress_, to_torch_device(extractor_.recipe.device));
       mae_->reconstruct(images, n, masks);
     });
   }
@@ -100,11 +92,11 @@ class TorchPatchBackend final : public PatchBackend {
     torch::Tensor a, scores;
     {
       AutocastGuard autocast(net.compute, net.device);  // the forward pass only; gradcampp works in float32
-      if (cam_network_ == CamNetwork::TorchScript) {
+      if (patches_.cam_network == CamNetwork::TorchScript) {
         auto out = cam_script().forward({x});
         if (!out.isTuple() || out.toTuple()->elements().size() != 2)
           throw Error(fmt::format("patches.cam_path '{}': forward must return (activation N x K x h x w, scores N x classes)",
-                                  patches_.get_string("cam_path")));
+                                  patches_.cam_path));
         a = out.toTuple()->elements()[0].toTensor();
         scores = out.toTuple()->elements()[1].toTensor();
       } else {
@@ -116,7 +108,7 @@ class TorchPatchBackend final : public PatchBackend {
       }
     }
     torch::Tensor target;
-    if (cam_target_ == CamTarget::Label)
+    if (patches_.cam_target == CamTarget::Label)
       target = labels_to_device(labels.data(), n, net.device);  // page-locked: no wait for the forward pass
     else
       target = scores.detach().argmax(1);
@@ -127,13 +119,13 @@ class TorchPatchBackend final : public PatchBackend {
   ExtractorNetwork& network() {
     if (!net_) {
       net_ = load_extractor_network(dataset_, extractor_, cache_dir_, progress_, network_sha256_);
-      net_->compute.precision = bf16_ ? Precision::Bf16 : Precision::Fp32;  // the patch stage's own choice
+      net_->compute.precision = patches_.precision == PatchPrecision::Bf16 ? Precision::Bf16 : Precision::Fp32;  // the patch stage's own choice
     }
     return *net_;
   }
   torch::jit::script::Module& cam_script() {
     if (!cam_) {
-      const std::string path = patches_.get_string("cam_path");
+      const std::string& path = patches_.cam_path;
       if (!std::filesystem::is_regular_file(path))
         throw Error(fmt::format("patches.cam_path: TorchScript file '{}' does not exist", path));
       try {
@@ -147,14 +139,12 @@ class TorchPatchBackend final : public PatchBackend {
   }
 
   const Dataset& dataset_;
-  Params extractor_, patches_;
+  ExtractorOptions extractor_;
+  PatchOptions patches_;
   std::string cache_dir_;
   ProgressFn progress_;
   std::string network_sha256_, cam_sha256_;
   mutable bool ranking_asked_ = false;
-  CamNetwork cam_network_;
-  CamTarget cam_target_;
-  bool bf16_;  // patches.precision: GradCAM++ and SPD forward passes under bf16 autocast (the MAE reads it itself)
   std::optional<ExtractorNetwork> net_;
   std::optional<torch::jit::script::Module> cam_;
   std::unique_ptr<MaeReconstructor> mae_;
@@ -162,7 +152,7 @@ class TorchPatchBackend final : public PatchBackend {
 
 }  // namespace
 
-std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const Params& extractor, const Params& patches,
+std::unique_ptr<PatchBackend> make_patch_backend(const Dataset& dataset, const ExtractorOptions& extractor, const PatchOptions& patches,
                                                  const std::string& cache_dir, const std::string& network_sha256,
                                                  const ProgressFn& progress) {
   return std::make_unique<TorchPatchBackend>(dataset, extractor, patches, cache_dir, network_sha256, progress);

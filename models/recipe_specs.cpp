@@ -31,12 +31,138 @@ const std::vector<std::string> kLossReductions = {"mean", "sum"};
 const std::vector<std::string> kPrecisions = {"fp32", "bf16"};
 const std::vector<std::string> kMemoryFormats = {"contiguous", "channels_last"};
 
-// A key added with the airbench94 recipe: its default keeps the earlier recipes as they were, and it
-// is left out of cell ids and cache keys while at its default (ParamSpec::omit_at_default).
-ParamSpec later_key(std::string name, ParamType type, ParamValue value, std::string help,
-                    std::vector<std::string> choices = {}, std::optional<double> min = {},
-                    std::optional<double> max = {}) {
-  return {std::move(name), type, std::move(value), std::move(help), std::move(choices), min, max, true};
+// An enum given by its YAML spellings (`names`, in enum order): the parameter's choices.
+template <class E>
+ParamCodec<E, std::string> spelled(const std::vector<std::string>& names) {
+  return {[names](const E& v) { return names.at(static_cast<size_t>(v)); },
+          [names](const std::string& text) { return enum_from<E>(names, text, "value", "a validated parameter"); },
+          names};
+}
+
+// The recipe's rows, bound to the TrainRecipe reached through `prefix` (none for `train:`, the
+// extractor's recipe for `extractor:`). Rows marked omit_at_default came with the airbench94 recipe:
+// their defaults keep the earlier recipes as they were, and they are left out of cell ids and cache
+// keys while at them. `normalize_omitted`: the extractor had `normalize` before the recipe did.
+template <class Options, class... Prefix>
+std::vector<ParamField<Options>> recipe_fields(bool normalize_omitted, Prefix... prefix) {
+  using R = TrainRecipe;
+  using C = ComputeOptions;
+  return {
+      field({.name = "arch", .help = "target network (dqbench models lists them)"}, spelled<Arch>(arch_names()),
+            prefix..., &R::arch),
+      field({.name = "epochs", .help = "training epochs", .min = 1}, prefix..., &R::epochs),
+      field({.name = "min_steps", .help = "train at least this many SGD steps (more epochs for small coresets; 0 = epochs only)",
+             .min = 0},
+            prefix..., &R::min_steps),
+      field({.name = "batch_size", .help = "mini-batch size", .min = 1}, prefix..., &R::batch_size),
+      field({.name = "small_batch_size",
+             .help = "mini-batch size when the cell's ratio is <= small_batch_ratio (0 = batch_size always)", .min = 0,
+             .omit_at_default = true},
+            prefix..., &R::small_batch_size),
+      field({.name = "small_batch_ratio", .help = "the ratio at or below which small_batch_size applies", .min = 0,
+             .max = 1, .omit_at_default = true},
+            prefix..., &R::small_batch_ratio),
+      field({.name = "lr", .help = "initial SGD learning rate", .min = 0}, prefix..., &R::lr),
+      field({.name = "momentum", .help = "SGD momentum", .min = 0, .max = 1}, prefix..., &R::momentum),
+      field({.name = "weight_decay", .help = "L2 weight decay", .min = 0}, prefix..., &R::weight_decay),
+      field({.name = "schedule",
+             .help = "learning-rate schedule: cosine or constant per epoch, or piecewise_linear per step (lr_start, "
+                     "lr_peak_at, lr_end)"},
+            spelled<Schedule>(kSchedules), prefix..., &R::schedule),
+      field({.name = "augment", .help = "training augmentation"}, spelled<Augment>(kAugments), prefix..., &R::augment),
+      field({.name = "crop_padding", .help = "padding before the random crop (pixels): the largest translation", .min = 0},
+            prefix..., &R::crop_padding),
+      field({.name = "normalize",
+             .help = "input normalisation: the training set's mean/std, CIFAR's (DQ's) or ImageNet's constants, [0,1] "
+                     "only, or cifar10: the CIFAR-10 training set's mean/std (.4914,.4822,.4465)/(.2470,.2435,.2616)",
+             .omit_at_default = normalize_omitted},
+            spelled<Normalize>(kNormalizations), prefix..., &R::normalize),
+      field({.name = "threads", .help = "compute threads (0 = all cores)", .min = 0}, prefix..., &R::threads),
+      field({.name = "device", .help = "auto | cpu | cuda | cuda:N"}, prefix..., &R::device_text),
+      field({.name = "partial_epoch",
+             .help = "a last partial epoch of this fraction after `epochs` whole ones (airbench94: 9 + 0.9)", .min = 0,
+             .max = 0.999, .omit_at_default = true},
+            prefix..., &R::partial_epoch),
+      field({.name = "budget",
+             .help = "subset protocol: epochs = the recipe's epochs over the coreset (equal epochs, the papers'); steps = "
+                     "the optimiser steps the recipe takes on the full training set (equal steps)",
+             .omit_at_default = true},
+            spelled<Budget>(kBudgets), prefix..., &R::budget),
+      field({.name = "drop_last", .help = "drop each epoch's last partial batch (kept when it is the only one)",
+             .omit_at_default = true},
+            prefix..., &R::drop_last),
+      field({.name = "nesterov", .help = "Nesterov momentum", .omit_at_default = true}, prefix..., &R::nesterov),
+      field({.name = "decoupled",
+             .help = "lr and weight_decay per 1,024 examples (airbench): SGD lr = lr / (1024 (1 + 1/(1 - momentum))), SGD "
+                     "weight decay = weight_decay x batch_size / that scale / the group's lr",
+             .omit_at_default = true},
+            prefix..., &R::decoupled),
+      field({.name = "bn_bias_lr_scale",
+             .help = "learning-rate multiplier of BatchNorm biases (their weight decay unchanged when decoupled)", .min = 0,
+             .omit_at_default = true},
+            prefix..., &R::bn_bias_lr_scale),
+      field({.name = "label_smoothing", .help = "label smoothing of the cross-entropy", .min = 0, .max = 1,
+             .omit_at_default = true},
+            prefix..., &R::label_smoothing),
+      field({.name = "loss_reduction", .help = "the batch's cross-entropy: mean or sum over its examples",
+             .omit_at_default = true},
+            spelled<LossReduction>(kLossReductions), prefix..., &R::loss_reduction),
+      field({.name = "lr_start", .help = "piecewise_linear: lr multiplier at step 0", .min = 0, .omit_at_default = true},
+            prefix..., &R::lr_start),
+      field({.name = "lr_peak_at", .help = "piecewise_linear: the fraction of the steps where the multiplier reaches 1",
+             .min = 0, .max = 1, .omit_at_default = true},
+            prefix..., &R::lr_peak_at),
+      field({.name = "lr_end", .help = "piecewise_linear: lr multiplier after the last step", .min = 0,
+             .omit_at_default = true},
+            prefix..., &R::lr_end),
+      field({.name = "lookahead_every",
+             .help = "lookahead EMA: average the weights every this many steps and copy the average back (0 = off)",
+             .min = 0, .omit_at_default = true},
+            prefix..., &R::lookahead_every),
+      field({.name = "lookahead_decay",
+             .help = "lookahead EMA decay per step: d = lookahead_decay^every x (step / total)^lookahead_power", .min = 0,
+             .max = 1, .omit_at_default = true},
+            prefix..., &R::lookahead_decay),
+      field({.name = "lookahead_power", .help = "lookahead EMA: the power of the step fraction", .min = 0,
+             .omit_at_default = true},
+            prefix..., &R::lookahead_power),
+      field({.name = "lookahead_start_epoch", .help = "lookahead EMA: the epoch it starts in", .min = 0,
+             .omit_at_default = true},
+            prefix..., &R::lookahead_start_epoch),
+      field({.name = "flip_mode",
+             .help = "flips: a coin per image and epoch, or alternating (a coin per image once; odd epochs flip all)",
+             .omit_at_default = true},
+            spelled<FlipMode>(kFlipModes), prefix..., &R::flip_mode),
+      field({.name = "padding_mode", .help = "the crop's padding: black pixels (constant) or mirrored (reflect)",
+             .omit_at_default = true},
+            spelled<PaddingMode>(kPaddingModes), prefix..., &R::padding_mode),
+      field({.name = "tta_level",
+             .help = "test-time augmentation of the final evaluation, recorded as top1_tta beside top1: 0 none, 1 mirror, "
+                     "2 mirror + one-pixel translations",
+             .min = 0, .max = 2, .omit_at_default = true},
+            prefix..., &R::tta_level),
+      field({.name = "evaluations", .help = "test evaluations, evenly spaced over the epochs (always after the last)",
+             .min = 1, .omit_at_default = true},
+            prefix..., &R::evaluations),
+      field({.name = "whiten_eps", .help = "whitening layer (airbench94): added to the patch covariance's eigenvalues",
+             .min = 0, .omit_at_default = true},
+            prefix..., &R::whiten_eps),
+      field({.name = "whiten_images",
+             .help = "whitening layer: the patch covariance is taken over the first this many training images", .min = 1,
+             .omit_at_default = true},
+            prefix..., &R::whiten_images),
+      field({.name = "whiten_bias_epochs", .help = "whitening layer: its bias trains for this many epochs, then is frozen",
+             .min = 0, .omit_at_default = true},
+            prefix..., &R::whiten_bias_epochs),
+      field({.name = "precision",
+             .help = "fp32, or bf16 autocast (convolutions and matrix products in bfloat16; weights stay float32)",
+             .omit_at_default = true},
+            spelled<Precision>(kPrecisions), prefix..., &R::compute, &C::precision),
+      field({.name = "memory_format",
+             .help = "activation and convolution-weight layout: contiguous (NCHW) or channels_last (NHWC)",
+             .omit_at_default = true},
+            spelled<MemoryFormat>(kMemoryFormats), prefix..., &R::compute, &C::memory_format),
+  };
 }
 
 }  // namespace
@@ -53,137 +179,37 @@ Arch parse_arch(const std::string& name, const std::string& where) {
 
 const char* arch_name(Arch arch) { return arch_names().at(static_cast<size_t>(arch)).c_str(); }
 
-std::vector<ParamSpec> train_recipe_specs() {
-  return {
-      {"arch", ParamType::String, std::string("small_cnn"), "target network (dqbench models lists them)",
-       arch_names(), {}, {}},
-      {"epochs", ParamType::Int, int64_t{3}, "training epochs", {}, 1.0, {}},
-      {"min_steps", ParamType::Int, int64_t{0},
-       "train at least this many SGD steps (more epochs for small coresets; 0 = epochs only)", {}, 0.0, {}},
-      {"batch_size", ParamType::Int, int64_t{128}, "mini-batch size", {}, 1.0, {}},
-      {"small_batch_size", ParamType::Int, int64_t{0},
-       "mini-batch size when the cell's ratio is <= small_batch_ratio (0 = batch_size always)", {}, 0.0, {}, true},
-      {"small_batch_ratio", ParamType::Double, 0.1, "the ratio at or below which small_batch_size applies", {},
-       0.0, 1.0, true},
-      {"lr", ParamType::Double, 0.05, "initial SGD learning rate", {}, 0.0, {}},
-      {"momentum", ParamType::Double, 0.9, "SGD momentum", {}, 0.0, 1.0},
-      {"weight_decay", ParamType::Double, 5e-4, "L2 weight decay", {}, 0.0, {}},
-      {"schedule", ParamType::String, std::string("cosine"),
-       "learning-rate schedule: cosine or constant per epoch, or piecewise_linear per step (lr_start, lr_peak_at, "
-       "lr_end)",
-       kSchedules, {}, {}},
-      {"augment", ParamType::String, std::string("flip_crop"), "training augmentation", kAugments, {}, {}},
-      {"crop_padding", ParamType::Int, int64_t{2}, "padding before the random crop (pixels): the largest translation",
-       {}, 0.0, {}},
-      {"normalize", ParamType::String, std::string("dataset"),
-       "input normalisation: the training set's mean/std, CIFAR's (DQ's) or ImageNet's constants, [0,1] only, or "
-       "cifar10: the CIFAR-10 training set's mean/std (.4914,.4822,.4465)/(.2470,.2435,.2616)",
-       kNormalizations, {}, {}, true},
-      {"threads", ParamType::Int, int64_t{0}, "compute threads (0 = all cores)", {}, 0.0, {}},
-      {"device", ParamType::String, std::string("auto"), "auto | cpu | cuda | cuda:N", {}, {}, {}},
-      later_key("partial_epoch", ParamType::Double, 0.0,
-                "a last partial epoch of this fraction after `epochs` whole ones (airbench94: 9 + 0.9)", {}, 0.0, 0.999),
-      later_key("budget", ParamType::String, std::string("epochs"),
-                "subset protocol: epochs = the recipe's epochs over the coreset (equal epochs, the papers'); steps = "
-                "the optimiser steps the recipe takes on the full training set (equal steps)",
-                kBudgets),
-      later_key("drop_last", ParamType::Bool, false,
-                "drop each epoch's last partial batch (kept when it is the only one)"),
-      later_key("nesterov", ParamType::Bool, false, "Nesterov momentum"),
-      later_key("decoupled", ParamType::Bool, false,
-                "lr and weight_decay per 1,024 examples (airbench): SGD lr = lr / (1024 (1 + 1/(1 - momentum))), SGD "
-                "weight decay = weight_decay x batch_size / that scale / the group's lr"),
-      later_key("bn_bias_lr_scale", ParamType::Double, 1.0,
-                "learning-rate multiplier of BatchNorm biases (their weight decay unchanged when decoupled)", {}, 0.0),
-      later_key("label_smoothing", ParamType::Double, 0.0, "label smoothing of the cross-entropy", {}, 0.0, 1.0),
-      later_key("loss_reduction", ParamType::String, std::string("mean"),
-                "the batch's cross-entropy: mean or sum over its examples", kLossReductions),
-      later_key("lr_start", ParamType::Double, 0.2, "piecewise_linear: lr multiplier at step 0", {}, 0.0),
-      later_key("lr_peak_at", ParamType::Double, 0.23,
-                "piecewise_linear: the fraction of the steps where the multiplier reaches 1", {}, 0.0, 1.0),
-      later_key("lr_end", ParamType::Double, 0.07, "piecewise_linear: lr multiplier after the last step", {}, 0.0),
-      later_key("lookahead_every", ParamType::Int, int64_t{0},
-                "lookahead EMA: average the weights every this many steps and copy the average back (0 = off)", {},
-                0.0),
-      later_key("lookahead_decay", ParamType::Double, 0.95,
-                "lookahead EMA decay per step: d = lookahead_decay^every x (step / total)^lookahead_power", {}, 0.0,
-                1.0),
-      later_key("lookahead_power", ParamType::Double, 3.0, "lookahead EMA: the power of the step fraction", {}, 0.0),
-      later_key("lookahead_start_epoch", ParamType::Int, int64_t{3}, "lookahead EMA: the epoch it starts in", {}, 0.0),
-      later_key("flip_mode", ParamType::String, std::string("random"),
-                "flips: a coin per image and epoch, or alternating (a coin per image once; odd epochs flip all)",
-                kFlipModes),
-      later_key("padding_mode", ParamType::String, std::string("constant"),
-                "the crop's padding: black pixels (constant) or mirrored (reflect)", kPaddingModes),
-      later_key("tta_level", ParamType::Int, int64_t{0},
-                "test-time augmentation of the final evaluation, recorded as top1_tta beside top1: 0 none, 1 mirror, "
-                "2 mirror + one-pixel translations",
-                {}, 0.0, 2.0),
-      later_key("evaluations", ParamType::Int, int64_t{5},
-                "test evaluations, evenly spaced over the epochs (always after the last)", {}, 1.0),
-      later_key("whiten_eps", ParamType::Double, 5e-4,
-                "whitening layer (airbench94): added to the patch covariance's eigenvalues", {}, 0.0),
-      later_key("whiten_images", ParamType::Int, int64_t{5000},
-                "whitening layer: the patch covariance is taken over the first this many training images", {}, 1.0),
-      later_key("whiten_bias_epochs", ParamType::Int, int64_t{3},
-                "whitening layer: its bias trains for this many epochs, then is frozen", {}, 0.0),
-      later_key("precision", ParamType::String, std::string("fp32"),
-                "fp32, or bf16 autocast (convolutions and matrix products in bfloat16; weights stay float32)",
-                kPrecisions),
-      later_key("memory_format", ParamType::String, std::string("contiguous"),
-                "activation and convolution-weight layout: contiguous (NCHW) or channels_last (NHWC)", kMemoryFormats),
-  };
+const ParamTable<TrainRecipe>& train_recipe_table() {
+  static const ParamTable<TrainRecipe> table{recipe_fields<TrainRecipe>(/*normalize_omitted=*/true)};
+  return table;
 }
 
-TrainRecipe train_recipe_from(const Params& p, double ratio) {
-  const std::string where = p.owner();
-  TrainRecipe r;
-  r.arch = parse_arch(p.get_string("arch"), where);
-  r.epochs = p.get_int("epochs");
-  r.min_steps = p.get_int("min_steps");
-  r.batch_size = p.get_int("batch_size");
-  if (p.get_int("small_batch_size") > 0 && ratio <= p.get_double("small_batch_ratio"))
-    r.batch_size = p.get_int("small_batch_size");
-  r.lr = p.get_double("lr");
-  r.momentum = p.get_double("momentum");
-  r.weight_decay = p.get_double("weight_decay");
-  r.schedule = enum_from<Schedule>(kSchedules, p.get_string("schedule"), "schedule", where);
-  r.augment = enum_from<Augment>(kAugments, p.get_string("augment"), "augment", where);
-  r.crop_padding = p.get_int("crop_padding");
-  r.normalize = enum_from<Normalize>(kNormalizations, p.get_string("normalize"), "normalize", where);
-  r.threads = p.get_int("threads");
-  r.device = parse_device(p.get_string("device"), where + " (key 'device')");
-  r.partial_epoch = p.get_double("partial_epoch");
-  r.budget = enum_from<Budget>(kBudgets, p.get_string("budget"), "budget", where);
-  r.drop_last = p.get_bool("drop_last");
-  r.nesterov = p.get_bool("nesterov");
-  r.decoupled = p.get_bool("decoupled");
-  r.bn_bias_lr_scale = p.get_double("bn_bias_lr_scale");
-  r.label_smoothing = p.get_double("label_smoothing");
-  r.loss_reduction = enum_from<LossReduction>(kLossReductions, p.get_string("loss_reduction"), "loss_reduction", where);
-  r.lr_start = p.get_double("lr_start");
-  r.lr_peak_at = p.get_double("lr_peak_at");
-  r.lr_end = p.get_double("lr_end");
-  r.lookahead_every = p.get_int("lookahead_every");
-  r.lookahead_decay = p.get_double("lookahead_decay");
-  r.lookahead_power = p.get_double("lookahead_power");
-  r.lookahead_start_epoch = p.get_int("lookahead_start_epoch");
-  r.flip_mode = enum_from<FlipMode>(kFlipModes, p.get_string("flip_mode"), "flip_mode", where);
-  r.padding_mode = enum_from<PaddingMode>(kPaddingModes, p.get_string("padding_mode"), "padding_mode", where);
-  r.tta_level = p.get_int("tta_level");
-  r.evaluations = p.get_int("evaluations");
-  r.whiten_eps = p.get_double("whiten_eps");
-  r.whiten_images = p.get_int("whiten_images");
-  r.whiten_bias_epochs = p.get_int("whiten_bias_epochs");
-  r.compute.precision = enum_from<Precision>(kPrecisions, p.get_string("precision"), "precision", where);
-  r.compute.memory_format = enum_from<MemoryFormat>(kMemoryFormats, p.get_string("memory_format"), "memory_format", where);
-  // Combinations the optimiser cannot take, refused when the file is read (the parser builds the recipe).
+std::vector<ParamSpec> train_recipe_specs() { return train_recipe_table().specs(); }
+
+TrainRecipe TrainRecipe::at_ratio(double ratio) const {
+  TrainRecipe r = *this;
+  if (small_batch_size > 0 && ratio <= small_batch_ratio) r.batch_size = small_batch_size;
+  return r;
+}
+
+void finish_train_recipe(TrainRecipe& r, const std::string& where) {
+  r.device = parse_device(r.device_text, where + " (key 'device')");
+  // Combinations the optimiser cannot take, refused when the file is read.
   if (r.nesterov && r.momentum <= 0)
     throw Error(fmt::format("{} (key 'nesterov'): Nesterov momentum needs momentum > 0", where));
   if (r.decoupled && r.momentum >= 1)
     throw Error(fmt::format("{} (key 'decoupled'): the decoupled form needs momentum < 1", where));
+}
+
+TrainRecipe parse_train_recipe(const Params& p) {
+  TrainRecipe r = train_recipe_table().parse(p);
+  finish_train_recipe(r, p.owner());
   return r;
 }
+
+TrainRecipe train_recipe_from(const Params& p, double ratio) { return parse_train_recipe(p).at_ratio(ratio); }
+
+Params train_recipe_params(const TrainRecipe& recipe) { return train_recipe_table().params_of(recipe, "train"); }
 
 std::string budget_protocol_text(const std::map<std::string, std::string>& train) {
   if (train.empty()) return "no training (selection only)";
@@ -314,29 +340,35 @@ const std::vector<std::string>& extractor_kind_names() {
 
 const char* extractor_kind_name(ExtractorKind kind) { return extractor_kind_names().at(static_cast<size_t>(kind)).c_str(); }
 
-ExtractorKind parse_extractor_kind(const Params& extractor) {
-  return enum_from<ExtractorKind>(extractor_kind_names(), extractor.get_string("kind"), "extractor kind",
-                                  extractor.owner() + " (key 'kind')");
+const ParamTable<ExtractorOptions>& extractor_table() {
+  using E = ExtractorOptions;
+  static const ParamTable<ExtractorOptions> table{
+      {
+          field({.name = "kind",
+                 .help = "proxy: train `arch` on the full training set and take its penultimate layer; torchscript: a "
+                         "user's model file; none: the dataset carries features"},
+                spelled<ExtractorKind>(extractor_kind_names()), &E::kind),
+          field({.name = "path", .help = "torchscript: the .pt file (input N x C x H x W float)"}, &E::path),
+          field({.name = "layer",
+                 .help = "torchscript: a method of the module to call (e.g. features), or a top-level child to stop after "
+                         "(e.g. avgpool of a torchvision ResNet); empty = forward",
+                 .omit_at_default = true},
+                &E::layer),
+          field({.name = "seed", .help = "proxy training seed (shared by all cells)", .min = 0}, &E::seed),
+      },
+      // The proxy's own training recipe; `normalize` stays in identity (the extractor had it first).
+      recipe_fields<ExtractorOptions>(/*normalize_omitted=*/false, &E::recipe)};
+  return table;
 }
 
-std::vector<ParamSpec> extractor_specs() {
-  std::vector<ParamSpec> specs = {
-      {"kind", ParamType::String, std::string("proxy"),
-       "proxy: train `arch` on the full training set and take its penultimate layer; torchscript: a user's "
-       "model file; none: the dataset carries features",
-       extractor_kind_names(), {}, {}},
-      {"path", ParamType::String, std::string(""), "torchscript: the .pt file (input N x C x H x W float)", {}, {}, {}},
-      {"layer", ParamType::String, std::string(""),
-       "torchscript: a method of the module to call (e.g. features), or a top-level child to stop after "
-       "(e.g. avgpool of a torchvision ResNet); empty = forward",
-       {}, {}, {}, true},
-      {"seed", ParamType::Int, int64_t{0}, "proxy training seed (shared by all cells)", {}, 0.0, {}},
-  };
-  for (auto& s : train_recipe_specs()) {  // the proxy's own training recipe
-    if (s.name == "normalize") s.omit_at_default = false;  // the extractor had it before the recipe did
-    specs.push_back(s);
-  }
-  return specs;
+std::vector<ParamSpec> extractor_specs() { return extractor_table().specs(); }
+
+ExtractorOptions parse_extractor_options(const Params& p) {
+  ExtractorOptions o = extractor_table().parse(p);
+  finish_train_recipe(o.recipe, p.owner());
+  return o;
 }
+
+Params extractor_params(const ExtractorOptions& options) { return extractor_table().params_of(options, "extractor"); }
 
 }  // namespace dq

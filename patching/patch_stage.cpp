@@ -17,64 +17,76 @@
 
 namespace dq {
 
-std::vector<ParamSpec> patch_specs() {
-  return {
-      {"patch_size", ParamType::Int, int64_t{0},
-       "patch side in px; 0 = 4 px below 112 px (32 px: 8 x 8 patches), 16 px above (224 px: 14 x 14)", {}, 0.0, 1024.0},
-      {"drop", ParamType::String, std::string("gradcampp"),
-       "which patches go: the lowest GradCAM++ scores, or uniformly random ones (the DQ paper's ablation)",
-       {"gradcampp", "random"}, {}, {}},
-      {"reconstruct", ParamType::String, std::string("mean"),
-       "fill for dropped patches: the per-channel dataset mean, or a masked autoencoder", {"mean", "mae"}, {}, {}},
-      {"batch", ParamType::Int, int64_t{64}, "images per network call (ranking, reconstruction, SPD)", {}, 1.0, 4096.0},
-      {"cam_network", ParamType::String, std::string("extractor"),
-       "GradCAM++ network: the cell's extractor (proxy kind), or a TorchScript file (cam_path) whose forward "
-       "returns (last spatial activation N x K x h x w, class scores N x classes)",
-       {"extractor", "torchscript"}, {}, {}},
-      {"cam_path", ParamType::String, std::string(""), "TorchScript file for cam_network: torchscript", {}, {}, {}},
-      {"cam_target", ParamType::String, std::string("predicted"),
-       "class whose score GradCAM++ explains: the network's own prediction (DQ's code) or the dataset label",
-       {"predicted", "label"}, {}, {}},
-      {"mae_path", ParamType::String, std::string(""),
-       "TorchScript MAE: forward(images N x C x H x W in [0,1], mask N x P float, 1 = kept) -> images in [0,1]; "
-       "empty: train the small in-project MAE", {}, {}, {}},
-      {"mae_epochs", ParamType::Int, int64_t{10}, "in-project MAE: training epochs over the training split", {}, 1.0, 10000.0},
-      {"mae_dim", ParamType::Int, int64_t{128}, "in-project MAE: encoder width", {}, 8.0, 4096.0},
-      {"mae_depth", ParamType::Int, int64_t{4}, "in-project MAE: encoder blocks", {}, 1.0, 64.0},
-      {"mae_decoder_dim", ParamType::Int, int64_t{96}, "in-project MAE: decoder width", {}, 8.0, 4096.0},
-      {"mae_decoder_depth", ParamType::Int, int64_t{2}, "in-project MAE: decoder blocks", {}, 1.0, 64.0},
-      {"mae_heads", ParamType::Int, int64_t{4}, "in-project MAE: attention heads (divides both widths)", {}, 1.0, 64.0},
-      {"mae_mask_ratio", ParamType::Double, 0.5, "in-project MAE: share of patches masked per training image", {}, 0.05, 0.95},
-      {"mae_lr", ParamType::Double, 1.5e-3, "in-project MAE: AdamW learning rate", {}, 0.0, 1.0},
-      {"mae_batch", ParamType::Int, int64_t{128}, "in-project MAE: training batch", {}, 1.0, 4096.0},
-      {"mae_train_samples", ParamType::Int, int64_t{0}, "in-project MAE: train on the first N training images (0 = all)",
-       {}, 0.0, {}},
-      {"mae_seed", ParamType::Int, int64_t{0}, "in-project MAE: initialisation and masking seed", {}, 0.0, {}},
+const char* patch_drop_name(PatchDrop drop) { return drop == PatchDrop::GradCamPP ? "gradcampp" : "random"; }
+const char* patch_fill_name(PatchFill fill) { return fill == PatchFill::Mean ? "mean" : "mae"; }
+const char* cam_network_name(CamNetwork network) { return network == CamNetwork::Extractor ? "extractor" : "torchscript"; }
+const char* cam_target_name(CamTarget target) { return target == CamTarget::Predicted ? "predicted" : "label"; }
+const char* patch_precision_name(PatchPrecision precision) { return precision == PatchPrecision::Fp32 ? "fp32" : "bf16"; }
+
+const ParamTable<PatchOptions>& patch_table() {
+  using O = PatchOptions;
+  using M = MaeOptions;
+  static const ParamTable<PatchOptions> table{{
+      field({.name = "patch_size",
+             .help = "patch side in px; 0 = 4 px below 112 px (32 px: 8 x 8 patches), 16 px above (224 px: 14 x 14)",
+             .min = 0, .max = 1024},
+            &O::patch_size),
+      field({.name = "drop",
+             .help = "which patches go: the lowest GradCAM++ scores, or uniformly random ones (the DQ paper's ablation)"},
+            named_values({PatchDrop::GradCamPP, PatchDrop::Random}, patch_drop_name), &O::drop),
+      field({.name = "reconstruct", .help = "fill for dropped patches: the per-channel dataset mean, or a masked autoencoder"},
+            named_values({PatchFill::Mean, PatchFill::Mae}, patch_fill_name), &O::reconstruct),
+      field({.name = "batch", .help = "images per network call (ranking, reconstruction, SPD)", .min = 1, .max = 4096},
+            &O::batch),
+      field({.name = "cam_network",
+             .help = "GradCAM++ network: the cell's extractor (proxy kind), or a TorchScript file (cam_path) whose forward "
+                     "returns (last spatial activation N x K x h x w, class scores N x classes)"},
+            named_values({CamNetwork::Extractor, CamNetwork::TorchScript}, cam_network_name), &O::cam_network),
+      field({.name = "cam_path", .help = "TorchScript file for cam_network: torchscript"}, &O::cam_path),
+      field({.name = "cam_target",
+             .help = "class whose score GradCAM++ explains: the network's own prediction (DQ's code) or the dataset label"},
+            named_values({CamTarget::Predicted, CamTarget::Label}, cam_target_name), &O::cam_target),
+      field({.name = "mae_path",
+             .help = "TorchScript MAE: forward(images N x C x H x W in [0,1], mask N x P float, 1 = kept) -> images in [0,1]; "
+                     "empty: train the small in-project MAE"},
+            &O::mae, &M::path),
+      field({.name = "mae_epochs", .help = "in-project MAE: training epochs over the training split", .min = 1, .max = 10000},
+            &O::mae, &M::epochs),
+      field({.name = "mae_dim", .help = "in-project MAE: encoder width", .min = 8, .max = 4096}, &O::mae, &M::dim),
+      field({.name = "mae_depth", .help = "in-project MAE: encoder blocks", .min = 1, .max = 64}, &O::mae, &M::depth),
+      field({.name = "mae_decoder_dim", .help = "in-project MAE: decoder width", .min = 8, .max = 4096}, &O::mae,
+            &M::decoder_dim),
+      field({.name = "mae_decoder_depth", .help = "in-project MAE: decoder blocks", .min = 1, .max = 64}, &O::mae,
+            &M::decoder_depth),
+      field({.name = "mae_heads", .help = "in-project MAE: attention heads (divides both widths)", .min = 1, .max = 64},
+            &O::mae, &M::heads),
+      field({.name = "mae_mask_ratio", .help = "in-project MAE: share of patches masked per training image", .min = 0.05,
+             .max = 0.95},
+            &O::mae, &M::mask_ratio),
+      field({.name = "mae_lr", .help = "in-project MAE: AdamW learning rate", .min = 0, .max = 1}, &O::mae, &M::lr),
+      field({.name = "mae_batch", .help = "in-project MAE: training batch", .min = 1, .max = 4096}, &O::mae, &M::batch),
+      field({.name = "mae_train_samples", .help = "in-project MAE: train on the first N training images (0 = all)",
+             .min = 0},
+            &O::mae, &M::train_samples),
+      field({.name = "mae_seed", .help = "in-project MAE: initialisation and masking seed", .min = 0}, &O::mae, &M::seed),
       // Added after results were recorded: left out of cell ids and cache keys at its default.
-      {"precision", ParamType::String, std::string("fp32"),
-       "the patch stage's forward passes (GradCAM++, SPD's embeddings, the MAE's training and reconstruction): "
-       "fp32, or bf16 autocast (weights stay float32; maps, embeddings and pixels handed on in float32)",
-       {"fp32", "bf16"}, {}, {}, true},
-  };
+      field({.name = "precision",
+             .help = "the patch stage's forward passes (GradCAM++, SPD's embeddings, the MAE's training and "
+                     "reconstruction): fp32, or bf16 autocast (weights stay float32; maps, embeddings and pixels handed "
+                     "on in float32)",
+             .omit_at_default = true},
+            named_values({PatchPrecision::Fp32, PatchPrecision::Bf16}, patch_precision_name), &O::precision),
+  }};
+  return table;
 }
 
-Params default_patch_params() { return Params("patches", patch_specs()); }
+std::vector<ParamSpec> patch_specs() { return patch_table().specs(); }
 
-PatchConfig PatchConfig::from(const Params& p) {
-  PatchConfig c;
-  c.patch_size = p.get_int("patch_size");
-  // The names were checked against the specs' allowed values when the section was read.
-  const std::string& drop = p.get_string("drop");
-  DQ_ASSERT(drop == "gradcampp" || drop == "random", "patches.drop was validated by its spec");
-  c.drop = drop == "gradcampp" ? PatchDrop::GradCamPP : PatchDrop::Random;
-  const std::string& fill = p.get_string("reconstruct");
-  DQ_ASSERT(fill == "mean" || fill == "mae", "patches.reconstruct was validated by its spec");
-  c.reconstruct = fill == "mean" ? PatchFill::Mean : PatchFill::Mae;
-  c.batch = p.get_int("batch");
-  return c;
-}
+PatchOptions parse_patch_options(const Params& validated) { return patch_table().parse(validated); }
 
-bool PatchConfig::needs_backend(std::span<const ClassSelection> selections) const {
+Params patch_params(const PatchOptions& options) { return patch_table().params_of(options, "patches"); }
+
+bool PatchOptions::needs_backend(std::span<const ClassSelection> selections) const {
   if (reconstruct == PatchFill::Mae) return true;
   for (const auto& s : selections) {
     if (s.spd) return true;
@@ -96,7 +108,7 @@ class RankingCache {
     const int64_t p = grid.count();
     scores_.assign(static_cast<size_t>(in.train.n * p), std::numeric_limits<float>::quiet_NaN());
     used_.assign(static_cast<size_t>(in.train.n), 0);
-    if (!in.backend || in.config.drop != PatchDrop::GradCamPP) return;
+    if (!in.backend || in.options.drop != PatchDrop::GradCamPP) return;
     key_ = sha256_hex(fmt::format("{}|grid:{}x{}x{}|n:{}", in.backend->ranking_key(), grid.rows, grid.cols, grid.patch,
                                   in.train.n));
     if (in.cache_dir.empty()) return;
@@ -124,8 +136,8 @@ class RankingCache {
       DQ_ASSERT(in_.backend, "GradCAM++ ranking needs a patch backend");
       auto scope = in_.timer.scope("ranking");
       const ImageSet& train = in_.train;
-      for (size_t start = 0; start < missing.size(); start += static_cast<size_t>(in_.config.batch)) {
-        const size_t count = std::min(missing.size() - start, static_cast<size_t>(in_.config.batch));
+      for (size_t start = 0; start < missing.size(); start += static_cast<size_t>(in_.options.batch)) {
+        const size_t count = std::min(missing.size() - start, static_cast<size_t>(in_.options.batch));
         std::vector<uint8_t> batch(count * static_cast<size_t>(train.image_bytes()));
         std::vector<int64_t> labels(count);
         for (size_t i = 0; i < count; ++i) {
@@ -187,7 +199,7 @@ class PatchStage {
  public:
   PatchStage(const PatchStageInput& in)
       : in_(in),
-        grid_(PatchGrid::for_image(in.train.height, in.train.width, in.config.patch_size, "patches (key 'patch_size')")),
+        grid_(PatchGrid::for_image(in.train.height, in.train.width, in.options.patch_size, "patches (key 'patch_size')")),
         ranking_(in, grid_),
         fill_(channel_mean_bytes(in.train)) {}
 
@@ -198,14 +210,14 @@ class PatchStage {
     const int64_t p = grid_.count();
     std::vector<int64_t> to_rank;
     for (size_t i = 0; i < ids.size(); ++i)
-      if (keep[i] < p && in_.config.drop == PatchDrop::GradCamPP) to_rank.push_back(ids[i]);
+      if (keep[i] < p && in_.options.drop == PatchDrop::GradCamPP) to_rank.push_back(ids[i]);
     const std::vector<float> scores = to_rank.empty() ? std::vector<float>{} : ranking_.get(to_rank);
     auto scope = in_.timer.scope("dropping");
     size_t ranked = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (keep[i] >= p) {
         out[i].assign(static_cast<size_t>(p), 1);
-      } else if (in_.config.drop == PatchDrop::GradCamPP) {
+      } else if (in_.options.drop == PatchDrop::GradCamPP) {
         out[i] = top_patch_mask(std::span(scores).subspan(ranked++ * static_cast<size_t>(p), static_cast<size_t>(p)), keep[i]);
       } else {
         Rng rng(derive_seed(derive_seed(in_.seed, static_cast<uint64_t>(ids[i])), static_cast<uint64_t>(keep[i])));
@@ -221,7 +233,7 @@ class PatchStage {
     const int64_t bytes = t.image_bytes(), p = grid_.count();
     for (size_t i = 0; i < ids.size(); ++i) std::copy_n(t.image(ids[i]), bytes, pixels + i * bytes);
     auto scope = in_.timer.scope("reconstruction");
-    if (in_.config.reconstruct == PatchFill::Mean) {
+    if (in_.options.reconstruct == PatchFill::Mean) {
       for (size_t i = 0; i < ids.size(); ++i)
         fill_dropped_patches(pixels + i * bytes, t.channels, t.height, t.width, grid_, masks[i], fill_);
       return;
@@ -230,8 +242,8 @@ class PatchStage {
     std::vector<size_t> todo;
     for (size_t i = 0; i < ids.size(); ++i)
       if (std::count(masks[i].begin(), masks[i].end(), uint8_t{1}) < p) todo.push_back(i);
-    for (size_t start = 0; start < todo.size(); start += static_cast<size_t>(in_.config.batch)) {
-      const size_t count = std::min(todo.size() - start, static_cast<size_t>(in_.config.batch));
+    for (size_t start = 0; start < todo.size(); start += static_cast<size_t>(in_.options.batch)) {
+      const size_t count = std::min(todo.size() - start, static_cast<size_t>(in_.options.batch));
       std::vector<uint8_t> batch(count * static_cast<size_t>(bytes)), m(count * static_cast<size_t>(p));
       for (size_t i = 0; i < count; ++i) {
         std::copy_n(pixels + todo[start + i] * bytes, bytes, batch.data() + i * bytes);
@@ -304,7 +316,7 @@ class PatchStage {
       SpdResult spd;
       {
         auto scope = in_.timer.scope("spd");
-        spd = semantic_offset_dropping(s.ids, request.threshold, request.budget, p, kSpdThetas, in_.config.batch,
+        spd = semantic_offset_dropping(s.ids, request.threshold, request.budget, p, kSpdThetas, in_.options.batch,
                                        [&](std::span<const int64_t> ids) {
                                          auto off = offsets(ids);
                                          for (size_t i = 0; i < off.size(); ++i)
@@ -430,7 +442,7 @@ class PatchStage {
 }  // namespace
 
 PatchStageResult run_patch_stage(std::vector<ClassSelection>& selections, const PatchStageInput& input) {
-  if (input.config.needs_backend(selections) && !input.backend)
+  if (input.options.needs_backend(selections) && !input.backend)
     throw Error("the patch stage needs a network (GradCAM++ ranking, MAE or SPD) but none was given");
   return PatchStage(input).run(selections);
 }

@@ -13,6 +13,7 @@
 
 #include "core/content_hash.h"
 #include "core/image_set.h"
+#include "core/param_table.h"
 #include "core/params.h"
 #include "core/stage_timer.h"
 #include "methods/method.h"
@@ -20,25 +21,63 @@
 
 namespace dq {
 
-// The YAML `patches:` section (experiments/README.md). The cam_* and mae_* keys are read by
-// models/ (make_patch_backend); the rest here.
-std::vector<ParamSpec> patch_specs();
-Params default_patch_params();  // patch_specs() at their defaults, owner "patches"
-
 // How the patches to drop are chosen: the lowest GradCAM++ scores, or uniformly at random.
 enum class PatchDrop { GradCamPP, Random };
 // What fills a dropped patch: the per-channel dataset mean, or a masked autoencoder.
 enum class PatchFill { Mean, Mae };
+// The network GradCAM++ explains: the cell's extractor (proxy kind), or a TorchScript file (cam_path).
+enum class CamNetwork { Extractor, TorchScript };
+// The class whose score GradCAM++ explains: the network's own prediction (DQ's code) or the label.
+enum class CamTarget { Predicted, Label };
+// The patch stage's forward passes: fp32, or bf16 autocast (models/compute_mode.h).
+enum class PatchPrecision { Fp32, Bf16 };
+// Their names in the `patches:` section (the table's choices; exported and keyed as such).
+const char* patch_drop_name(PatchDrop drop);
+const char* patch_fill_name(PatchFill fill);
+const char* cam_network_name(CamNetwork network);
+const char* cam_target_name(CamTarget target);
+const char* patch_precision_name(PatchPrecision precision);
 
-struct PatchConfig {
-  int64_t patch_size = 0;                // px; 0 = PatchGrid's default for the resolution
-  PatchDrop drop = PatchDrop::GradCamPP;  // YAML `drop`: gradcampp | random
-  PatchFill reconstruct = PatchFill::Mean;  // YAML `reconstruct`: mean | mae
-  int64_t batch = 64;               // images per network call
-  static PatchConfig from(const Params& params);
+// The in-project MAE of reconstruct: mae (the `patches:` keys mae_*; models/mae.h reads them).
+struct MaeOptions {
+  std::string path;              // mae_path: a TorchScript MAE; empty: train the in-project one
+  int64_t epochs = 10;           // training epochs over the training split
+  int64_t dim = 128;             // encoder width
+  int64_t depth = 4;             // encoder blocks
+  int64_t decoder_dim = 96;      // decoder width
+  int64_t decoder_depth = 2;     // decoder blocks
+  int64_t heads = 4;             // attention heads (divides both widths)
+  double mask_ratio = 0.5;       // share of patches masked per training image
+  double lr = 1.5e-3;            // AdamW learning rate
+  int64_t batch = 128;           // training batch
+  int64_t train_samples = 0;     // train on the first N training images (0 = all)
+  int64_t seed = 0;              // initialisation and masking seed
+};
+
+// The YAML `patches:` section (experiments/README.md), parsed once by patch_table(): every key is a
+// row there, bound to a member here. The cam_*, mae_* and precision members are read by models/
+// (make_patch_backend, make_mae); the rest by the stage.
+struct PatchOptions {
+  int64_t patch_size = 0;                   // px; 0 = PatchGrid's default for the resolution
+  PatchDrop drop = PatchDrop::GradCamPP;
+  PatchFill reconstruct = PatchFill::Mean;
+  int64_t batch = 64;                       // images per network call
+  CamNetwork cam_network = CamNetwork::Extractor;
+  std::string cam_path;                     // TorchScript file for cam_network: torchscript
+  CamTarget cam_target = CamTarget::Predicted;
+  MaeOptions mae;
+  PatchPrecision precision = PatchPrecision::Fp32;
   // Whether a network is needed for these selections (ranking, MAE or SPD).
   bool needs_backend(std::span<const ClassSelection> selections) const;
 };
+
+// The section's table: one row per key (type, default, bounds, help), in listing order.
+const ParamTable<PatchOptions>& patch_table();
+std::vector<ParamSpec> patch_specs();             // patch_table().specs()
+PatchOptions parse_patch_options(const Params& validated);  // patch_table().parse, owner "patches"
+// The options as the section's named values (owner "patches"): the text cell ids and cache keys are
+// made of, the same as the values they were parsed from.
+Params patch_params(const PatchOptions& options);
 
 // The networks the stage calls. Every image is uint8 C x H x W, images contiguous.
 class PatchBackend {
@@ -65,8 +104,8 @@ class PatchBackend {
 
 struct PatchStageInput {
   const ImageSet& train;
-  PatchConfig config;
-  PatchBackend* backend = nullptr;  // may be null when config.needs_backend() is false
+  PatchOptions options;
+  PatchBackend* backend = nullptr;  // may be null when options.needs_backend() is false
   StageTimer& timer;
   uint64_t seed = 0;                // random-drop masks
   std::string cache_dir;            // ranking cache folder root ("" = no cache)

@@ -60,8 +60,7 @@ Figure selection_time(const ResultSet& rs) {
   std::vector<const CellResult*> cells;
   for (const auto& c : rs.cells)
     if (((c.done() && c.stage_wall("select") && !reused_cached_work(c)) || c.status == "OOM") &&
-        (c.method_name != "bgfdq" || (std::atof(c.method_param("k", "20").c_str()) == 20 &&
-                                      std::atof(c.method_param("alpha", "1").c_str()) == 1)))
+        (c.method_name != "bgfdq" || (c.method_param_is_default("k") && c.method_param_is_default("alpha"))))
       cells.push_back(&c);
   const auto labels = spec_labels(cells);
   // label -> per-class size -> times (all ratios pooled); OOM positions

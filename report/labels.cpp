@@ -72,11 +72,11 @@ int64_t class_count(const CellResult& c) {
 }
 
 bool spd_on(const CellResult& c) {
-  const std::string v = lower(c.method_param("spd", "off"));
+  const std::string v = lower(c.method_param("spd"));
   return v == "on" || v == "true" || v == "1" || v == "yes";
 }
 
-double theta_of(const CellResult& c) { return std::atof(c.method_param("theta", "0").c_str()); }
+double theta_of(const CellResult& c) { return std::atof(c.method_param("theta").c_str()); }
 
 std::string main_row_label(const CellResult& c) {
   const std::string& m = c.method_name;

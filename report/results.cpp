@@ -28,9 +28,28 @@ std::optional<double> CellResult::stage_wall(const std::string& stage) const {
   return std::nullopt;
 }
 
-std::string CellResult::method_param(const std::string& key, const std::string& fallback) const {
+std::string CellResult::method_param(const std::string& key) const {
   if (auto it = method_params.find(key); it != method_params.end()) return it->second;
-  return fallback;
+  return "";
+}
+
+bool CellResult::method_param_is_default(const std::string& key) const {
+  const auto stored = method_params.find(key);
+  if (stored == method_params.end()) return false;
+  for (const MethodInfo* m : MethodRegistry::instance().list()) {
+    if (m->name != method_name) continue;
+    for (const ParamSpec& spec : m->params) {
+      if (spec.name != key) continue;
+      Params typed(m->name, m->params);  // the stored text parsed as the method declares it ("1.0" == 1)
+      try {
+        typed.set_from_text(key, stored->second, "stored cell " + cell_id);
+      } catch (const Error&) {
+        return false;
+      }
+      return typed.values().at(key) == spec.default_value;
+    }
+  }
+  return false;
 }
 
 std::vector<std::string> ResultSet::experiments() const {

@@ -49,8 +49,14 @@ struct CellResult {
   bool unrecorded() const;
   std::optional<double> metric(const std::string& name) const;
   std::optional<double> stage_wall(const std::string& stage) const;
-  // The parameter's text, or `fallback` when the method has no such parameter.
-  std::string method_param(const std::string& key, const std::string& fallback = "") const;
+  // The method parameter's text. Every parameter the cell's method declares is present: a stored spec
+  // is read back through its MethodSpec when the database is read, which fills in the declared
+  // defaults, so no reader keeps defaults of its own. Empty when the method has no such parameter, or
+  // is not registered here (a plugin that is not loaded).
+  std::string method_param(const std::string& key) const;
+  // Whether that parameter holds the default its registered method declares (false for a parameter or
+  // method unknown here).
+  bool method_param_is_default(const std::string& key) const;
 };
 
 struct ResultSet {

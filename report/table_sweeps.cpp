@@ -23,14 +23,14 @@ void add_spd_threshold_tables(const ResultSet& rs, TableFile& f) {
   for (const auto& c : rs.cells) {
     if (!c.done() || c.method_param("spd") != "on") continue;
     const std::string key = fmt::format("{}\x1f{}\x1f{:.9g}\x1f{}", c.experiment, c.dataset, c.ratio,
-                                        c.method_param("lambda_scale", "1"));
+                                        c.method_param("lambda_scale"));
     for (const auto& [name, value] : c.metrics)
       if (name.starts_with(prefix)) multiples[key].insert(std::atof(name.substr(prefix.size()).c_str()));
     if (multiples.count(key)) groups[key].cells.push_back(&c);
   }
   for (const auto& [key, g] : groups) {
     const CellResult& c = *g.cells.front();
-    const double used = std::atof(c.method_param("lambda_scale", "1").c_str());
+    const double used = std::atof(c.method_param("lambda_scale").c_str());
     ReportTable t;
     t.title = fmt::format("lambda_scale over bgfdq w/ SPD, read off the recorded offsets: {} {} (experiment {})",
                           dataset_display(paper_dataset(c)), ratio_text(c.ratio), c.experiment);

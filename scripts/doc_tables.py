@@ -2,13 +2,14 @@
 """The parameter tables in the docs, generated from what the binary's registries declare.
 
 Each registered method, dataset kind and recipe section declares its parameters once (a method
-through its ParamTable, core/param_table.h; a dataset kind as its loader's ParamSpec rows; the
-`train:` and `extractor:` keys and presets in models/recipe_specs.cpp). `dqbench methods --format md`,
+through its ParamTable, core/param_table.h; a dataset kind as its loader's ParamTable; the
+`train:` and `extractor:` keys and presets in models/recipe_specs.cpp, the `patches:` keys in
+patching/patch_stage.cpp). `dqbench methods --format md`,
 `dqbench datasets list --format md` and `dqbench models --format md` print them as Markdown, one
 '### `name`' section each. A doc holds a generated block between markers:
 
     <!-- params-table: methods bgfdq -->      the table of one section (or: datasets <kind>,
-    ...                                       models train, models extractor, models <preset>)
+    ...                                       models train, models extractor, models patches, models <preset>)
     <!-- end params -->
 
     <!-- params-all: datasets -->             the whole output of one command (methods, datasets

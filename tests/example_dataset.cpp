@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "core/param_table.h"
 #include "datasets/dataset.h"
 #include "datasets/source_files.h"
 
@@ -38,16 +39,31 @@ ImageSet read_split(const std::string& folder, const std::string& split) {
   return set;
 }
 
+// The kind's options, and its table: each parameter declared once, bound to its member (which gives
+// its type and default). YAML and spec strings are validated against the table's specs; the loader
+// parses validated params once and reads fields, never names (ctest params_read_by_name).
+struct NpyImagesOptions {
+  std::string path;  // the folder holding the four .npy files
+};
+
+const ParamTable<NpyImagesOptions>& npy_images_table() {
+  static const ParamTable<NpyImagesOptions> table{{
+      field({.name = "path", .help = "the folder holding the four .npy files"}, &NpyImagesOptions::path),
+  }};
+  return table;
+}
+
 // Cheap identity of the source (no decoding), recorded by the load below and asked by the decode cache before loading.
 std::string fingerprint_of(const Params& p) {
+  const NpyImagesOptions o = npy_images_table().parse(p);
   std::string text = "example_npy_images|" + params_identity(p);
   for (const char* name : {"train_images", "train_labels", "test_images", "test_labels"})
-    text += "|" + file_identity(p.get_string("path") + "/" + name + ".npy");
+    text += "|" + file_identity(o.path + "/" + name + ".npy");
   return text;
 }
 
 Dataset load_npy_images(const Params& p) {
-  const std::string folder = p.get_string("path");
+  const std::string folder = npy_images_table().parse(p).path;
   require_directory(folder, "example_npy_images path");
   Dataset d;
   d.kind = "example_npy_images";
@@ -66,8 +82,7 @@ DatasetLoaderInfo make_npy_images_info() {
   DatasetLoaderInfo info;
   info.kind = "example_npy_images";
   info.description = "Worked example: images and labels as .npy arrays in one folder (train_/test_ images and labels)";
-  // Each parameter once: name, type, default, help (YAML and spec strings are validated against it).
-  info.params = {{"path", ParamType::String, std::string(""), "the folder holding the four .npy files", {}, {}, {}}};
+  info.params = npy_images_table().specs();
   info.load = load_npy_images;
   info.fingerprint = fingerprint_of;
   info.provides_images = true;  // images: ADQ, the patch stage and training can use them

@@ -71,7 +71,7 @@ def forward(self, x):
     p.set_from_text("path", path, "test");
     p.set_from_text("normalize", "imagenet", "test");
     p.set_from_text("device", device, "test");
-    return compute_embeddings(d, p, "", nullptr);
+    return compute_embeddings(d, parse_extractor_options(p), "", nullptr);
   };
   const Embeddings cpu = embed("cpu"), gpu = embed("cuda");
   REQUIRE(gpu.n == cpu.n);

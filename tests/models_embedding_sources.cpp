@@ -26,12 +26,12 @@ std::string save_module(const fs::path& dir, const std::string& name, const std:
   return path;
 }
 
-Params torchscript(const std::string& path) {
+ExtractorOptions torchscript(const std::string& path) {
   Params p("extractor", extractor_specs());
   p.set_from_text("kind", "torchscript", "test");
   p.set_from_text("path", path, "test");
   p.set_from_text("normalize", "none", "test");
-  return p;
+  return parse_extractor_options(p);
 }
 
 size_t files_in(const fs::path& dir) {

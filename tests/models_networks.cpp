@@ -146,8 +146,9 @@ TEST_CASE("cuda without CUDA compiled in, or without a GPU, is an error naming t
                     Catch::Contains("top.yaml:3:9 (key 'device'): device 'cuda:1' requested") && Catch::Contains(why));
   test::write_text(dir / "ok.yaml", head + "device: cpu\nextractor: {kind: proxy}\ntrain: {epochs: 1}\n");
   const Experiment ok = load_experiment((dir / "ok.yaml").string());
-  CHECK(ok.cells[0].train->get_string("device") == "cpu");
-  CHECK(ok.cells[0].extractor->get_string("device") == "cpu");
+  CHECK(ok.cells[0].train->device_text == "cpu");
+  CHECK(ok.cells[0].extractor->recipe.device_text == "cpu");
+  CHECK(ok.cells[0].train->device.kind == DeviceSpec::Kind::Cpu);
   CHECK(to_torch_device(parse_device("auto", "x")) == torch::Device(torch::kCPU));
   CHECK_THROWS_WITH(resolve_device("cuda:0"), Catch::Contains(why));
 }
@@ -179,7 +180,7 @@ TEST_CASE("the TorchScript extractor calls a named method or stops after a named
     p.set_from_text("path", path, "t");
     p.set_from_text("normalize", "none", "t");
     if (!layer.empty()) p.set_from_text("layer", layer, "t");
-    return p;
+    return parse_extractor_options(p);
   };
   const Embeddings full = compute_embeddings(ds, params(""), "", nullptr);
   const Embeddings cut = compute_embeddings(ds, params("body"), "", nullptr);
@@ -213,7 +214,7 @@ TEST_CASE("the proxy extractor's network and embeddings are keyed by content; th
     p.set_from_text("batch_size", "8", "t");
     p.set_from_text("threads", "1", "t");
     p.set_from_text("seed", seed, "t");
-    return p;
+    return parse_extractor_options(p);
   };
   const Embeddings first = compute_embeddings(ds, params("0"), dir.string(), nullptr);
   REQUIRE_FALSE(first.from_cache);

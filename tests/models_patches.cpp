@@ -147,7 +147,7 @@ TEST_CASE("in-project MAE keeps kept pixels bit-identical, caches, and rebuilds 
   const Dataset d = tiny_images(32, 16);
   const PatchGrid g = PatchGrid::for_image(16, 16, 4, "test");
   const Params p = tiny_mae_params();
-  auto mae = make_mae(d, p, g, dir.string(), nullptr);
+  auto mae = make_mae(d, parse_patch_options(p), g, dir.string(), nullptr);
   auto m = mae->metrics();
   CHECK(m.at("mae_from_cache") == 0);
   CHECK(m.at("mae_train_seconds") > 0);
@@ -159,9 +159,9 @@ TEST_CASE("in-project MAE keeps kept pixels bit-identical, caches, and rebuilds 
   mae->reconstruct(pixels.data(), 4, masks);
   check_kept_identical(before, pixels, masks, g, 16, true);
 
-  const auto file = dir / "mae" / (mae_cache_key(d, p, g) + ".pt");
+  const auto file = dir / "mae" / (mae_cache_key(d, parse_patch_options(p), g) + ".pt");
   REQUIRE(std::filesystem::exists(file));
-  auto again = make_mae(d, p, g, dir.string(), nullptr);
+  auto again = make_mae(d, parse_patch_options(p), g, dir.string(), nullptr);
   CHECK(again->metrics().at("mae_from_cache") == 1);
   CHECK(again->metrics().at("mae_recon_mse") == Approx(m.at("mae_recon_mse")));
   std::vector<uint8_t> pixels2 = before;
@@ -169,9 +169,9 @@ TEST_CASE("in-project MAE keeps kept pixels bit-identical, caches, and rebuilds 
   CHECK(pixels2 == pixels);  // the cached network reconstructs the same bytes
 
   test::write_text(file, "not a torch archive");
-  auto rebuilt = make_mae(d, p, g, dir.string(), nullptr);
+  auto rebuilt = make_mae(d, parse_patch_options(p), g, dir.string(), nullptr);
   CHECK(rebuilt->metrics().at("mae_from_cache") == 0);
-  CHECK(make_mae(d, p, g, dir.string(), nullptr)->metrics().at("mae_from_cache") == 1);
+  CHECK(make_mae(d, parse_patch_options(p), g, dir.string(), nullptr)->metrics().at("mae_from_cache") == 1);
 }
 
 TEST_CASE("a TorchScript MAE saved here loads and round-trips; a missing file names the key", "[mae]") {
@@ -184,7 +184,7 @@ def forward(self, x, mask):
 )");
   const Dataset d = tiny_images(4, 8);
   const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
-  auto mae = make_mae(d, p, g, "", nullptr);
+  auto mae = make_mae(d, parse_patch_options(p), g, "", nullptr);
   std::vector<uint8_t> pixels = d.train.pixels;
   const auto masks = alternating_masks(4, g.count());
   mae->reconstruct(pixels.data(), 4, masks);
@@ -193,10 +193,10 @@ def forward(self, x, mask):
     if (pixels[k] != d.train.pixels[k]) CHECK(pixels[k] == 128);  // 0.5 * 255 rounded
 
   p.set_from_text("mae_path", (dir / "missing.pt").string(), "test");
-  CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr), Catch::Contains("patches.mae_path") && Catch::Contains("missing.pt"));
+  CHECK_THROWS_WITH(make_mae(d, parse_patch_options(p), g, "", nullptr), Catch::Contains("patches.mae_path") && Catch::Contains("missing.pt"));
   test::write_text(dir / "not_torchscript.pt", "not a TorchScript archive");
   p.set_from_text("mae_path", (dir / "not_torchscript.pt").string(), "test");
-  CHECK_THROWS_WITH(make_mae(d, p, g, "", nullptr),
+  CHECK_THROWS_WITH(make_mae(d, parse_patch_options(p), g, "", nullptr),
                     Catch::Contains("patches.mae_path: cannot load TorchScript MAE") && Catch::Contains("not_torchscript.pt"));
 }
 
@@ -206,7 +206,7 @@ TEST_CASE("a TorchScript MAE that changes kept pixels is refused with their numb
   const Params p = script_mae_params(path, "def forward(self, x, mask):\n    return x * 0.0 + 0.5\n");
   const Dataset d = tiny_images(4, 8);
   const PatchGrid g = PatchGrid::for_image(8, 8, 4, "test");
-  auto mae = make_mae(d, p, g, "", nullptr);
+  auto mae = make_mae(d, parse_patch_options(p), g, "", nullptr);
   const auto masks = alternating_masks(4, g.count());
   // Brute force: the kept pixels whose value is not the grey (128) the module returns.
   int64_t kept = 0, changed = 0;
@@ -291,12 +291,12 @@ grid:
 namespace {
 
 // A small_cnn proxy extractor trained for one epoch on `d` (cached in the test's cache folder).
-Params tiny_proxy_extractor(const std::string& precision) {
+ExtractorOptions tiny_proxy_extractor(const std::string& precision) {
   Params e("extractor", extractor_specs());
   for (auto [k, v] : {std::pair{"arch", "small_cnn"}, {"epochs", "1"}, {"batch_size", "16"}, {"device", "cpu"},
                       {"evaluations", "1"}, {"precision", precision.c_str()}})
     e.set_from_text(k, v, "test");
-  return e;
+  return parse_extractor_options(e);
 }
 
 double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
@@ -320,17 +320,17 @@ TEST_CASE("bf16 autocast: embeddings, GradCAM++ maps and MAE reconstructions are
   const int64_t n = 8;
   const uint8_t* images = d.train.image(0);
   const std::span<const int64_t> labels(d.train.labels.data(), static_cast<size_t>(n));
-  const Params extractor = tiny_proxy_extractor("fp32");
+  const ExtractorOptions extractor = tiny_proxy_extractor("fp32");
   Params p32 = tiny_mae_params(), p16 = tiny_mae_params();
   for (Params* p : {&p32, &p16}) {
     p->set_from_text("cam_target", "label", "test");  // the same class in both precisions: maps comparable
     p->set_from_text("reconstruct", "mae", "test");
   }
   p16.set_from_text("precision", "bf16", "test");
-  const auto b32 = make_patch_backend(d, extractor, p32, dir.string(), "", nullptr);
-  const auto b16 = make_patch_backend(d, extractor, p16, dir.string(), "", nullptr);  // the cached network
+  const auto b32 = make_patch_backend(d, extractor, parse_patch_options(p32), dir.string(), "", nullptr);
+  const auto b16 = make_patch_backend(d, extractor, parse_patch_options(p16), dir.string(), "", nullptr);  // the cached network
   CHECK(b32->ranking_key() != b16->ranking_key());
-  CHECK(mae_cache_key(d, p32, g) != mae_cache_key(d, p16, g));
+  CHECK(mae_cache_key(d, parse_patch_options(p32), g) != mae_cache_key(d, parse_patch_options(p16), g));
 
   // fp32: the same numbers as the plain forward passes (no autocast anywhere).
   ExtractorNetwork net = load_extractor_network(d, extractor, dir.string(), nullptr);
@@ -385,7 +385,7 @@ TEST_CASE("bf16 autocast: embeddings, GradCAM++ maps and MAE reconstructions are
 
   // The embed stage takes the extractor recipe's precision (a bf16-trained proxy, so other weights): float32
   // embeddings, finite; the fp32 recipe's embeddings are the plain forward pass's.
-  const Params extractor16 = tiny_proxy_extractor("bf16");
+  const ExtractorOptions extractor16 = tiny_proxy_extractor("bf16");
   CHECK(load_extractor_network(d, extractor16, dir.string(), nullptr).compute.precision == Precision::Bf16);
   const Embeddings emb16 = compute_embeddings(d, extractor16, dir.string(), nullptr);
   const Embeddings emb32 = compute_embeddings(d, extractor, dir.string(), nullptr);

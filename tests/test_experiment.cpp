@@ -158,7 +158,8 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
       write_experiment("patches_mae", std::string(kBase) + "patches: {reconstruct: mae, mae_epochs: 3}\n" + grid));
   REQUIRE(plain.cells.size() == 2);
   REQUIRE(mae.cells.size() == 2);
-  CHECK(mae.cells[0].patches.get_string("reconstruct") == "mae");
+  CHECK(mae.cells[0].patches.reconstruct == PatchFill::Mae);
+  CHECK(mae.cells[0].patches.mae.epochs == 3);
   CHECK(plain.cells[0].id() == mae.cells[0].id());  // random: whole images, the same cell
   CHECK(plain.cells[1].id() != mae.cells[1].id());  // bgfdq: the reconstruction is part of the cell
   CHECK(mae.cells[1].canonical_json().find("\"reconstruct\":\"mae\"") != std::string::npos);

@@ -28,6 +28,39 @@ TEST_CASE("patch grid defaults per resolution and rejects sizes that do not tile
                     Catch::Contains("exp.yaml (key 'patch_size')") && Catch::Contains("does not tile"));
 }
 
+TEST_CASE("patches section: parsed once into PatchOptions, and written back to the same identity text", "[patches]") {
+  const PatchOptions defaults;
+  CHECK(patch_params(defaults).canonical() == Params("patches", patch_specs()).canonical());
+  Params p("patches", patch_specs());
+  for (auto [k, v] : {std::pair{"patch_size", "8"}, {"drop", "random"}, {"reconstruct", "mae"}, {"batch", "3"},
+                      {"cam_network", "torchscript"}, {"cam_path", "cam.pt"}, {"cam_target", "label"},
+                      {"mae_path", "m.pt"}, {"mae_epochs", "7"}, {"mae_dim", "40"}, {"mae_depth", "3"},
+                      {"mae_decoder_dim", "24"}, {"mae_decoder_depth", "5"}, {"mae_heads", "2"}, {"mae_mask_ratio", "0.3"},
+                      {"mae_lr", "0.01"}, {"mae_batch", "9"}, {"mae_train_samples", "11"}, {"mae_seed", "13"},
+                      {"precision", "bf16"}})
+    p.set_from_text(k, v, "t");
+  const PatchOptions o = parse_patch_options(p);
+  CHECK(o.patch_size == 8);
+  CHECK(o.drop == PatchDrop::Random);
+  CHECK(o.reconstruct == PatchFill::Mae);
+  CHECK(o.batch == 3);
+  CHECK(o.cam_network == CamNetwork::TorchScript);
+  CHECK(o.cam_path == "cam.pt");
+  CHECK(o.cam_target == CamTarget::Label);
+  CHECK(o.mae.path == "m.pt");
+  CHECK((o.mae.epochs == 7 && o.mae.dim == 40 && o.mae.depth == 3 && o.mae.decoder_dim == 24 && o.mae.decoder_depth == 5 &&
+         o.mae.heads == 2 && o.mae.batch == 9 && o.mae.train_samples == 11 && o.mae.seed == 13));
+  CHECK(o.mae.mask_ratio == 0.3);
+  CHECK(o.mae.lr == 0.01);
+  CHECK(o.precision == PatchPrecision::Bf16);
+  // Every key round-trips (cell ids and cache keys are made of this text).
+  CHECK(patch_params(o).canonical() == p.canonical());
+  CHECK(patch_params(o).canonical() != patch_params(defaults).canonical());
+  // precision is left out of identity at its default only.
+  CHECK(patch_params(defaults).canonical().find("precision") == std::string::npos);
+  CHECK(patch_params(o).canonical().find("precision=bf16") != std::string::npos);
+}
+
 TEST_CASE("kept patch counts are floor(P(1-theta)) as in the spec", "[patches]") {
   // methods-spec 2.3/5.4: 196 patches drop 20, 40, 59, 79, 98, 118, 138, 157, 177 at theta 0.1..0.9.
   const int64_t dropped[] = {20, 40, 59, 79, 98, 118, 138, 157, 177};
@@ -195,7 +228,7 @@ TEST_CASE("patch stage: training images are the reconstructions of exactly the s
   for (const std::string recon : {"mean", "mae"}) {
     params.set_from_text("reconstruct", recon, "t");
     std::vector<ClassSelection> s = sel;
-    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+    const PatchStageResult r = run_patch_stage(s, {train, parse_patch_options(params), &backend, timer, 1, ""});
     REQUIRE(r.ids == std::vector<int64_t>{5, 17, 2, 33, 8});
     CHECK(r.keep == std::vector<float>{0.75f, 0.5f, 1.0f, 0.25f, 0.75f});
     const uint8_t fill = recon == "mean" ? channel_mean_bytes(train)[0] : 7;
@@ -227,7 +260,7 @@ TEST_CASE("patch stage: random drop needs no network; random keeps whole images"
   params.set_from_text("drop", "random", "t");
   params.set_from_text("patch_size", "2", "t");
   StageTimer timer;
-  const PatchConfig config = PatchConfig::from(params);
+  const PatchOptions config = parse_patch_options(params);
   CHECK_FALSE(config.needs_backend(sel));
   PatchStageResult r = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
   CHECK(std::equal(r.images.pixels.begin(), r.images.pixels.begin() + 64, train.image(8)));
@@ -262,7 +295,7 @@ TEST_CASE("patch stage: masks a method gives are applied as given, with no netwo
   Params params("patches", patch_specs());
   params.set_from_text("patch_size", "4", "t");
   StageTimer timer;
-  const PatchConfig config = PatchConfig::from(params);  // drop: gradcampp, which would need a network
+  const PatchOptions config = parse_patch_options(params);  // drop: gradcampp, which would need a network
   CHECK_FALSE(config.needs_backend(sel));
   const PatchStageResult r = run_patch_stage(sel, {train, config, nullptr, timer, 1, ""});
   CHECK(r.masks == sel[0].masks);
@@ -293,7 +326,7 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   {
     auto s = sel;
     s[0].spd = SpdRequest{.threshold = -1, .budget = 3};  // nothing admissible: whole images, 3 of them for a budget of 3
-    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    const PatchStageResult r = run_patch_stage(s, {train, parse_patch_options(params), &backend, timer, 1, dir.string()});
     CHECK(s[0].ids == std::vector<int64_t>{1, 2, 3});
     CHECK(r.ids == std::vector<int64_t>{1, 2, 3});
     CHECK(r.metrics.at("spd_theta_0.0_count") == 3);
@@ -306,7 +339,7 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
     // every theta admissible: theta* = 0.9, 6 of 64 patches at 8 x 8 patches of 1 px
     s[0].spd = SpdRequest{.threshold = 1e9, .budget = 0.25};
     params.set_from_text("patch_size", "1", "t");
-    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    const PatchStageResult r = run_patch_stage(s, {train, parse_patch_options(params), &backend, timer, 1, dir.string()});
     CHECK(r.metrics.at("spd_theta_0.9_count") == static_cast<double>(r.ids.size()));
     CHECK(r.metrics.at("spd_mean_drop") == Approx(0.9));
     for (float w : r.keep) CHECK(w == Approx(6.0 / 64));
@@ -318,7 +351,7 @@ TEST_CASE("patch stage: SPD cuts a candidate order to the budget and ranks throu
   {
     auto s = sel;
     s[0].spd = SpdRequest{.threshold = 1e9, .budget = 0.25};
-    const PatchStageResult r = run_patch_stage(s, {train, PatchConfig::from(params), &backend, timer, 1, dir.string()});
+    const PatchStageResult r = run_patch_stage(s, {train, parse_patch_options(params), &backend, timer, 1, dir.string()});
     CHECK(backend.ranked == ranked_mid);
     CHECK(r.metrics.at("patch_rankings_computed") == 0);
   }
@@ -372,7 +405,7 @@ TEST_CASE("SPD's mask keeps exactly kept_patch_count(P, theta*) patches for ever
       const double threshold = t + 1 < kSpdThetas.size() ? (drop_offset(p, theta) + drop_offset(p, kSpdThetas[t + 1])) / 2
                                                          : drop_offset(p, theta) + 1;
       sel[0].spd = SpdRequest{.threshold = threshold, .budget = 2};
-      const PatchStageResult r = run_patch_stage(sel, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+      const PatchStageResult r = run_patch_stage(sel, {train, parse_patch_options(params), &backend, timer, 1, ""});
       REQUIRE(!r.ids.empty());
       CHECK(r.metrics.at("spd_mean_drop") == Approx(theta));
       const int64_t kept = kept_patch_count(p, theta);
@@ -419,7 +452,7 @@ TEST_CASE("patch stage: an SPD selection's diagnostics become those of its store
   params.set_from_text("patch_size", "4", "t");
   StageTimer timer;
   FakeBackend backend(64);
-  (void)run_patch_stage(sel, {train, PatchConfig::from(params), &backend, timer, 1, ""});
+  (void)run_patch_stage(sel, {train, parse_patch_options(params), &backend, timer, 1, ""});
   REQUIRE(sel[0].ids.size() == 3);
   CHECK(sel[0].diagnostics.at("removals") == 30);
   CHECK(sel[0].diagnostics.at("lambda_c") == 0.5);  // what does not depend on the prefix stays

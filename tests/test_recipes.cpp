@@ -27,18 +27,21 @@ TEST_CASE("the dq_cifar preset expands to DQ's documented CIFAR recipe", "[recip
   const auto ex = load_experiment(write_experiment(
       "preset", std::string(kHead) + "train: {preset: dq_cifar}\ngrid: {method: [random], ratio: [0.2]}\n"));
   REQUIRE(ex.cells.size() == 1);
-  const Params& p = *ex.cells[0].train;
+  const TrainRecipe& section = *ex.cells[0].train;
+  CHECK(section.epochs == 200);
+  CHECK(section.lr == 0.1);
+  CHECK(section.momentum == 0.9);
+  CHECK(section.weight_decay == 5e-4);
+  CHECK(section.crop_padding == 4);
+  CHECK(section.batch_size == 128);
+  CHECK(section.small_batch_size == 16);
+  // The section written back as named values: the text of cell ids.
+  const Params p = train_recipe_params(section);
   CHECK(p.get_string("arch") == "resnet18");
-  CHECK(p.get_int("epochs") == 200);
-  CHECK(p.get_double("lr") == 0.1);
-  CHECK(p.get_double("momentum") == 0.9);
-  CHECK(p.get_double("weight_decay") == 5e-4);
   CHECK(p.get_string("schedule") == "cosine");
   CHECK(p.get_string("augment") == "flip_crop");
-  CHECK(p.get_int("crop_padding") == 4);
   CHECK(p.get_string("normalize") == "cifar");
-  CHECK(p.get_int("batch_size") == 128);
-  const TrainRecipe r = train_recipe_from(p, 0.2);
+  const TrainRecipe r = section.at_ratio(0.2);
   CHECK(r.arch == Arch::ResNet18);
   CHECK(r.schedule == Schedule::Cosine);
   CHECK(r.augment == Augment::FlipCrop);
@@ -62,14 +65,14 @@ TEST_CASE("batch 16 at keep ratio <= 10% under dq_cifar, overrides win over the 
   REQUIRE(ex.cells.size() == 4);
   std::vector<int64_t> batches;
   for (const auto& c : ex.cells) {
-    CHECK(c.train->get_int("epochs") == 20);
-    batches.push_back(train_recipe_from(*c.train, c.ratio).batch_size);
+    CHECK(c.train->epochs == 20);
+    batches.push_back(c.train->at_ratio(c.ratio).batch_size);
   }
   CHECK((batches == std::vector<int64_t>{16, 16, 128, 128}));
   // Without a small batch size the rule is off.
   const auto plain = load_experiment(write_experiment(
       "plain", std::string(kHead) + "train: {batch_size: 64}\ngrid: {method: [random], ratio: [0.05]}\n"));
-  CHECK(train_recipe_from(*plain.cells[0].train, 0.05).batch_size == 64);
+  CHECK(plain.cells[0].train->at_ratio(0.05).batch_size == 64);
 }
 
 TEST_CASE("recipe keys added later leave existing cell ids alone while at their defaults", "[recipes]") {
@@ -97,10 +100,10 @@ TEST_CASE("recipe and device strings are parsed at the edge with clear errors", 
   CHECK_THROWS_WITH(parse_arch("resnet34", "f.yaml:2:1"), Catch::Contains("f.yaml:2:1") && Catch::Contains("resnet50"));
 
   Params extractor("extractor", extractor_specs());
-  CHECK(parse_extractor_kind(extractor) == ExtractorKind::Proxy);  // the default
+  CHECK(parse_extractor_options(extractor).kind == ExtractorKind::Proxy);  // the default
   for (const auto kind : {ExtractorKind::Proxy, ExtractorKind::TorchScript, ExtractorKind::None}) {
     extractor.set_from_text("kind", extractor_kind_name(kind), "x");
-    CHECK(parse_extractor_kind(extractor) == kind);
+    CHECK(parse_extractor_options(extractor).kind == kind);
   }
   CHECK_THROWS_WITH(extractor.set_from_text("kind", "pretrained", "f.yaml:4:9"),
                     Catch::Contains("f.yaml:4:9") && Catch::Contains("proxy|torchscript|none"));
@@ -114,10 +117,48 @@ TEST_CASE("recipe and device strings are parsed at the edge with clear errors", 
   CHECK_THROWS_WITH(load_experiment(bad_device), Catch::Contains("(key 'train.device'): unknown device 'gpu0'"));
 }
 
+TEST_CASE("train and extractor sections: parsed once into typed options, written back to the same identity text",
+          "[recipes]") {
+  CHECK(train_recipe_params(TrainRecipe{}).canonical() == Params("train", train_recipe_specs()).canonical());
+  CHECK(extractor_params(ExtractorOptions{}).canonical() == Params("extractor", extractor_specs()).canonical());
+  Params t("train", train_recipe_specs());
+  for (auto [k, v] : {std::pair{"arch", "airbench94"}, {"epochs", "7"}, {"small_batch_size", "16"}, {"lr", "0.3"},
+                      {"schedule", "piecewise_linear"}, {"normalize", "cifar10"}, {"device", "cuda"}, {"budget", "steps"},
+                      {"nesterov", "true"}, {"lookahead_every", "5"}, {"flip_mode", "alternating"},
+                      {"padding_mode", "reflect"}, {"precision", "bf16"}, {"memory_format", "channels_last"}})
+    t.set_from_text(k, v, "t");
+  const TrainRecipe r = parse_train_recipe(t);
+  CHECK((r.arch == Arch::Airbench94 && r.epochs == 7 && r.small_batch_size == 16 && r.lr == 0.3));
+  CHECK((r.schedule == Schedule::PiecewiseLinear && r.normalize == Normalize::Cifar10 && r.budget == Budget::Steps));
+  CHECK((r.nesterov && r.lookahead_every == 5 && r.flip_mode == FlipMode::Alternating &&
+         r.padding_mode == PaddingMode::Reflect));
+  CHECK((r.compute.precision == Precision::Bf16 && r.compute.memory_format == MemoryFormat::ChannelsLast));
+  CHECK(r.device_text == "cuda");  // as written: "cuda:0" would be another cell id
+  CHECK((r.device.kind == DeviceSpec::Kind::Cuda && r.device.index == 0));
+  CHECK(train_recipe_params(r).canonical() == t.canonical());
+  CHECK(r.at_ratio(0.1).batch_size == 16);
+  CHECK(r.at_ratio(0.2).batch_size == 128);
+
+  Params e("extractor", extractor_specs());
+  for (auto [k, v] : {std::pair{"kind", "torchscript"}, {"path", "net.pt"}, {"layer", "features"}, {"seed", "3"},
+                      {"normalize", "imagenet"}, {"threads", "2"}})
+    e.set_from_text(k, v, "t");
+  const ExtractorOptions o = parse_extractor_options(e);
+  CHECK((o.kind == ExtractorKind::TorchScript && o.path == "net.pt" && o.layer == "features" && o.seed == 3));
+  CHECK((o.recipe.normalize == Normalize::ImageNet && o.recipe.threads == 2));
+  CHECK(extractor_params(o).canonical() == e.canonical());
+
+  // What the rows cannot say is refused when parsed, naming the key.
+  Params bad("train", train_recipe_specs());
+  bad.set_from_text("nesterov", "true", "t");
+  bad.set_from_text("momentum", "0", "t");
+  CHECK_THROWS_WITH(parse_train_recipe(bad), Catch::Contains("(key 'nesterov')"));
+}
+
 TEST_CASE("the airbench94 preset expands to the published recipe and keeps older cell ids", "[recipes][airbench]") {
   const auto ex = load_experiment(write_experiment(
       "airbench", std::string(kHead) + "train: {preset: airbench94}\ngrid: {method: [random], ratio: [0.2]}\n"));
-  const TrainRecipe r = train_recipe_from(*ex.cells[0].train, 0.2);
+  const TrainRecipe r = ex.cells[0].train->at_ratio(0.2);
   CHECK(r.arch == Arch::Airbench94);
   CHECK(r.epochs + r.partial_epoch == Approx(9.9));
   CHECK(r.batch_size == 1024);
@@ -149,7 +190,7 @@ TEST_CASE("the airbench94 preset expands to the published recipe and keeps older
   const auto steps = load_experiment(write_experiment(
       "steps", std::string(kHead) + "train: {preset: airbench94, budget: steps}\ngrid: {method: [random], ratio: [0.2]}\n"));
   CHECK(steps.cells[0].id() != ex.cells[0].id());
-  CHECK(train_recipe_from(*steps.cells[0].train).budget == Budget::Steps);
+  CHECK(steps.cells[0].train->budget == Budget::Steps);
   CHECK_THROWS_WITH(load_experiment(write_experiment("badbudget", std::string(kHead) +
                                                                       "train: {preset: airbench94, budget: images}\n"
                                                                       "grid: {method: [random], ratio: [0.2]}\n")),

@@ -598,3 +598,19 @@ TEST_CASE("the runtime table states the host load its timings were taken under",
   CHECK_THAT(render_markdown(build_runtime_table(load_results({main_table_db(unrecorded)}))),
              Catch::Contains("The host's load while these cells ran was not recorded"));
 }
+
+TEST_CASE("report: method parameters come from the stored spec and the method's declared defaults", "[report]") {
+  CellResult c;
+  c.method_name = "bgfdq";
+  c.method_params = {{"k", "20"}, {"alpha", "1.0"}, {"spd", "off"}};
+  CHECK(c.method_param_is_default("k"));
+  CHECK(c.method_param_is_default("alpha"));  // "1.0" read as bgfdq declares alpha: the default 1
+  CHECK(c.method_param("theta").empty());     // not stored: no default of the report's own
+  CHECK_FALSE(c.method_param_is_default("theta"));
+  c.method_params["k"] = "5";
+  CHECK_FALSE(c.method_param_is_default("k"));
+  c.method_params["k"] = "twenty";  // unreadable as the method's int
+  CHECK_FALSE(c.method_param_is_default("k"));
+  c.method_name = "not_registered";
+  CHECK_FALSE(c.method_param_is_default("alpha"));
+}
