@@ -87,6 +87,9 @@ void merge_one(Store& out, const std::string& shard, MergeSummary& summary, std:
                            t, columns));
     }
     out.exec("INSERT OR IGNORE INTO main.artefacts SELECT * FROM shard.artefacts");
+    if (scalar(out, "SELECT count(*) FROM shard.sqlite_master WHERE type='table' AND name='experiment_cells'") > 0)
+      out.exec("INSERT OR IGNORE INTO main.experiment_cells(experiment, cell_id) "
+               "SELECT experiment, cell_id FROM shard.experiment_cells");
     out.exec("DROP TABLE temp.merge_pick");
     tx.commit();
     summary.cells_added += picked - replaced;

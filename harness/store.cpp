@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS {0}bins(
   cell_id TEXT PRIMARY KEY, classes INTEGER, data BLOB);
 )SQL";
 
+// Which experiments' matrices hold a cell. A cell's row names the experiment that ran it first (its
+// id hashes the configuration only); another experiment that expands to the same cell reuses it and
+// is recorded here, so its tables show the cell too (experiments/cpu/airbench94_table5.yaml's Random
+// cells are Table 1's). Added after patch_masks and bins, so shadowed on its own.
+constexpr const char* kMembershipTable = R"SQL(
+CREATE TABLE IF NOT EXISTS {0}experiment_cells(
+  experiment TEXT NOT NULL, cell_id TEXT NOT NULL, PRIMARY KEY(experiment, cell_id));
+)SQL";
+
 // Columns added after the first release: a database written by an older dqbench gains them on open
 // (in this order, which is also their order in kSchema, so every database has one column order).
 const std::vector<std::pair<std::string, std::string>> kAddedColumns = {
@@ -182,6 +191,7 @@ void Store::connect() {
   Transaction tx(db_, path_);
   exec(kSchema);
   exec(fmt::format(fmt::runtime(kAddedTables), "main."));
+  exec(fmt::format(fmt::runtime(kMembershipTable), "main."));
   migrate();
   tx.commit();
 }
@@ -221,6 +231,7 @@ void Store::migrate() {
 // A table added since (patch_masks, bins, cell_artefacts) is shown as an empty TEMP table of the same name.
 void Store::shadow_missing_columns() {
   if (!has_table("patch_masks")) exec(fmt::format(fmt::runtime(kAddedTables), "temp."));
+  if (!has_table("experiment_cells")) exec(fmt::format(fmt::runtime(kMembershipTable), "temp."));
   for (const std::string& table : kMigratedTables) {
     if (!has_table(table)) continue;  // a database with no provenance yet
     std::string added;
@@ -289,6 +300,10 @@ void insert_cell(sqlite3* db, const std::string& path, const CellConfig& cell) {
       .bind(7, cell.seed)
       .bind(8, cell.canonical_json())
       .run();
+  Statement(db, "INSERT OR IGNORE INTO experiment_cells(experiment, cell_id) VALUES(?,?)", path)
+      .bind(1, cell.experiment)
+      .bind(2, cell.id())
+      .run();
 }
 
 const char* kCellColumns =
@@ -352,6 +367,15 @@ std::vector<CellRow> Store::cells(const std::string& experiment) {
   s.bind(1, experiment).bind(2, experiment);
   std::vector<CellRow> out;
   while (s.step()) out.push_back(read_cell(s));
+  return out;
+}
+
+std::vector<std::string> Store::other_experiments(const std::string& cell_id, const std::string& owner) {
+  Statement s(db_, "SELECT experiment FROM experiment_cells WHERE cell_id=? AND experiment<>? ORDER BY experiment",
+              path_);
+  s.bind(1, cell_id).bind(2, owner);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
   return out;
 }
 

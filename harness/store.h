@@ -136,6 +136,9 @@ class Store {
   void ensure_cells(const std::vector<CellConfig>& cells);
   std::optional<CellRow> find_cell(const std::string& cell_id);
   std::vector<CellRow> cells(const std::string& experiment = "");
+  // The experiments other than `owner` (the cell row's own) whose matrices also hold the cell, as
+  // recorded when they were run (ensure_cell); empty for a database written before they were recorded.
+  std::vector<std::string> other_experiments(const std::string& cell_id, const std::string& owner);
   // The cell's canonical configuration as stored (JSON text, CellConfig::canonical_json); nullopt for
   // an unknown cell.
   std::optional<std::string> config(const std::string& cell_id);

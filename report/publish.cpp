@@ -24,10 +24,14 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   if (!out.flush()) throw Error(fmt::format("{}: write failed", path.string()));
 }
 
-// Each database with its cells counted by status: ("results/x.db", "3 DONE, 4 OOM").
+// Each database with its cells counted by status: ("results/x.db", "3 DONE, 4 OOM"); a cell that two
+// experiments share is counted once.
 std::vector<std::pair<std::string, std::string>> database_counts(const ResultSet& rs) {
+  std::map<std::string, std::map<std::string, std::string>> status_by_id;  // db -> cell id -> status
+  for (const auto& c : rs.cells) status_by_id[c.db][c.cell_id] = c.status;
   std::map<std::string, std::map<std::string, int>> by_db;
-  for (const auto& c : rs.cells) by_db[c.db][c.status] += 1;
+  for (const auto& [db, cells] : status_by_id)
+    for (const auto& [id, status] : cells) by_db[db][status] += 1;
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& db : rs.databases) {
     std::string counts;

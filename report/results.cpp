@@ -139,6 +139,12 @@ std::vector<CellResult> read_results(Store& store) {
         c.load1_end = p->load1_end;
       }
     for (const CellArtefact& a : store.cell_artefacts(row.cell_id)) c.artefacts[a.kind] = a.sha256;
+    // A cell that another experiment's matrix reuses belongs to that experiment's tables too.
+    for (const std::string& other : store.other_experiments(row.cell_id, row.experiment)) {
+      CellResult shared = c;
+      shared.experiment = other;
+      out.push_back(std::move(shared));
+    }
     out.push_back(std::move(c));
   }
   return out;

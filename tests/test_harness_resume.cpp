@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "harness/sql.h"
 #include "harness/status.h"
 #include "harness/store.h"
+#include "report/results.h"
 #include "test_helpers.h"
 
 using namespace dq;
@@ -381,4 +383,37 @@ TEST_CASE("a DONE cell below its recall target says so in the status", "[harness
   for (size_t at = status.find(ex.cells[1].id().substr(0, 12)); at != std::string::npos;
        at = status.find(ex.cells[1].id().substr(0, 12), at + 1))
     CHECK(status.substr(at, status.find('\n', at) - at).find("below") == std::string::npos);
+}
+
+TEST_CASE("a cell that two experiments' matrices share is recorded for both and reported in both",
+          "[harness][report]") {
+  const auto dir = test::scratch_dir("shared_cells");
+  const std::string db = (dir / "shared.db").string();
+  const std::string common = "database: " + db +
+                             "\ndatasets: {syn: {kind: synthetic_embeddings, classes: 2, per_class: 50, dim: 8}}\n"
+                             "extractor: {kind: none}\ntrain: none\n";
+  test::write_text(dir / "first.yaml", "name: first\n" + common + "grid: {method: [random], ratio: [0.2], seed: [0]}\n");
+  test::write_text(dir / "second.yaml",
+                   "name: second\n" + common + "grid: {method: [random, bgfdq], ratio: [0.2], seed: [0]}\n");
+  const Experiment first = load_experiment((dir / "first.yaml").string());
+  const Experiment second = load_experiment((dir / "second.yaml").string());
+  REQUIRE(first.cells.size() == 1);
+  REQUIRE(second.cells.size() == 2);
+  const std::string shared = first.cells[0].id();
+  REQUIRE(second.cells[0].id() == shared);  // the id hashes the configuration, not the experiment
+  {
+    Store store(db);
+    store.ensure_cells(first.cells);
+    store.ensure_cells(second.cells);
+    store.ensure_cells(second.cells);  // a second run records nothing twice
+    CHECK(store.find_cell(shared)->experiment == "first");  // the row keeps the experiment that ran it first
+    CHECK(store.other_experiments(shared, "first") == std::vector<std::string>{"second"});
+    CHECK(store.other_experiments(second.cells[1].id(), "second").empty());
+    CHECK(count(store, "SELECT count(*) FROM experiment_cells") == 3);
+  }
+  const ResultSet rs = load_results({db});
+  std::map<std::string, std::vector<std::string>> by_experiment;
+  for (const CellResult& c : rs.cells) by_experiment[c.experiment].push_back(c.method_name);
+  CHECK(by_experiment["first"] == std::vector<std::string>{"random"});
+  CHECK(by_experiment["second"] == std::vector<std::string>{"bgfdq", "random"});
 }
