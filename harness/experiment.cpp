@@ -100,15 +100,18 @@ class ExperimentParser {
       if (!kTopKeys.count(key))
         throw Error(fmt::format("{}: unknown key '{}' (allowed: {})", where(entry.first), key, join(kTopKeys)));
     }
-    ex.name = root["name"] ? scalar(root["name"], "name")
+    ex.name = root["name"] ? nonempty_scalar(root["name"], "name")
                            : std::filesystem::path(file_).stem().string();
     ex.description = root["description"] ? scalar(root["description"], "description") : "";
-    ex.database = root["database"] ? scalar(root["database"], "database") : "results/" + ex.name + ".db";
+    ex.database = root["database"] ? nonempty_scalar(root["database"], "database") : "results/" + ex.name + ".db";
     ex.cache_dir = root["cache_dir"] ? scalar(root["cache_dir"], "cache_dir") : "cache";
     ex.memory_budget = root["memory_budget"]
                            ? parse_bytes(scalar(root["memory_budget"], "memory_budget"),
                                          where(root["memory_budget"]) + " (key 'memory_budget')")
                            : physical_memory_bytes() / 4 * 3;
+    if (root["memory_budget"] && ex.memory_budget == 0)  // every cell would end as OOM
+      throw Error(fmt::format("{} (key 'memory_budget'): must be more than 0 bytes (e.g. 12GiB)",
+                              where(root["memory_budget"])));
     ex.timeout_s = root["timeout"] ? parse_duration(scalar(root["timeout"], "timeout"),
                                                     where(root["timeout"]) + " (key 'timeout')")
                                    : 24 * 3600.0;
@@ -212,6 +215,13 @@ class ExperimentParser {
   std::string scalar(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) throw Error(fmt::format("{} (key '{}'): expected a single value", where(n), key));
     return n.Scalar();
+  }
+
+  // A scalar that names something (the experiment, its database file): an empty value is refused at its key.
+  std::string nonempty_scalar(const YAML::Node& n, const std::string& key) const {
+    std::string value = scalar(n, key);
+    if (value.empty()) throw Error(fmt::format("{} (key '{}'): must not be empty", where(n), key));
+    return value;
   }
 
   MethodSpec parse_method(const YAML::Node& n) {

@@ -135,6 +135,14 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("axis", std::string(kBase) + "grid:\n  ratios: [0.1]\n", ":6:3: unknown axis 'ratios'");
   fails_with("budget", std::string(kBase) + "memory_budget: 12 gigs\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:16 (key 'memory_budget'): unknown size unit");
+  // Before: an empty database name ran 0 cells and ended "no such database"; an empty experiment name
+  // was stored; a budget of 0 bytes ended every cell as OOM.
+  fails_with("emptydb", std::string(kBase) + "database: ''\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:11 (key 'database'): must not be empty");
+  fails_with("emptyname", "name: ''\ndatasets: {fm: {kind: fashion_mnist}}\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":1:7 (key 'name'): must not be empty");
+  fails_with("budget0", std::string(kBase) + "memory_budget: 0\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:16 (key 'memory_budget'): must be more than 0 bytes");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
   // Before: a misspelt knn mode passed the dry run and failed each cell inside FAISS.
   fails_with("knn", std::string(kBase) + "extractor: {kind: proxy}\ngrid:\n  method: [\"bgfdq(knn=exakt)\"]\n  ratio: [0.1]\n",
