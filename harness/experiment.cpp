@@ -160,6 +160,13 @@ class ExperimentParser {
       Params p("patches", patch_specs());
       apply_yaml_params(section, p, file_);
       patches = parse_patch_options(p);
+      // The MAE's widths against its heads, here rather than in each cell that trains an MAE: at the
+      // width's key when the file sets it, else at mae_heads, else at the section.
+      check_mae_widths(patches.mae, [&](const std::string& key) {
+        const std::string located = section[key] ? key : section["mae_heads"] ? "mae_heads" : "";
+        if (located.empty()) return where(section) + ": ";
+        return where(section[located]) + " (key 'patches." + located + "'): ";
+      });
       if (patches.cam_network == CamNetwork::TorchScript && patches.cam_path.empty())
         throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(section)));
       for (const auto& [key, path] : {std::pair{"cam_path", patches.cam_path}, std::pair{"mae_path", patches.mae.path}})

@@ -178,6 +178,15 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(bad_value), Catch::Contains("sideways"));
   const auto missing = write_experiment("patches_missing", std::string(kBase) + "patches: {mae_path: /no/such/mae.pt}\n" + grid);
   CHECK_THROWS_WITH(load_experiment(missing), Catch::Contains("patches.mae_path") && Catch::Contains("/no/such/mae.pt"));
+  // Before: each cell that trained an MAE failed on these widths (and with train: none none did).
+  const std::string bgfdq = "extractor: {kind: none}\ngrid: {method: [\"bgfdq(theta=0.25)\"], ratio: [0.2]}\n";
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_dim", std::string(kBase) + "patches: {mae_dim: 130}\n" + bgfdq)),
+                    Catch::Contains("patches_dim.yaml:5:20 (key 'patches.mae_dim'): patches.mae_dim = 130 must be a "
+                                    "multiple of 4 and of mae_heads (4)"));
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_heads", std::string(kBase) + "patches: {mae_heads: 3}\n" + bgfdq)),
+                    Catch::Contains("patches_heads.yaml:5:22 (key 'patches.mae_heads'): patches.mae_dim = 128 must be a "
+                                    "multiple of 4 and of mae_heads (3)"));
+  CHECK_NOTHROW(load_experiment(write_experiment("patches_heads_ok", std::string(kBase) + "patches: {mae_heads: 8}\n" + bgfdq)));
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
 }
