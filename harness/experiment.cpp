@@ -125,6 +125,12 @@ class ExperimentParser {
 
     std::optional<ExtractorOptions> extractor;
     if (root["extractor"]) {
+      // `extractor: none` could mean either of two things that differ (unlike `train: none`): say which to write.
+      if (root["extractor"].IsScalar())
+        throw Error(fmt::format("{} (key 'extractor'): expected a mapping such as {{kind: proxy}}, not '{}'; for no "
+                                "embeddings leave the section out, for the features the dataset carries write "
+                                "extractor: {{kind: none}}",
+                                where(root["extractor"]), root["extractor"].Scalar()));
       Params p("extractor", extractor_specs());
       apply_recipe_preset(root["extractor"], p);
       apply_yaml_params(root["extractor"], p, file_, {"preset"});

@@ -143,6 +143,11 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
              ":1:7 (key 'name'): must not be empty");
   fails_with("budget0", std::string(kBase) + "memory_budget: 0\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:16 (key 'memory_budget'): must be more than 0 bytes");
+  // Before: "expected a mapping of parameters", naming no key. Leaving the section out (no embeddings) and
+  // {kind: none} (the dataset's own features) differ, so a bare `none` is not taken for either.
+  fails_with("extractornone", std::string(kBase) + "extractor: none\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:12 (key 'extractor'): expected a mapping such as {kind: proxy}, not 'none'; for no embeddings leave "
+             "the section out, for the features the dataset carries write extractor: {kind: none}");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
   // Before: a misspelt knn mode passed the dry run and failed each cell inside FAISS.
   fails_with("knn", std::string(kBase) + "extractor: {kind: proxy}\ngrid:\n  method: [\"bgfdq(knn=exakt)\"]\n  ratio: [0.1]\n",
