@@ -148,6 +148,9 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("extractornone", std::string(kBase) + "extractor: none\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:12 (key 'extractor'): expected a mapping such as {kind: proxy}, not 'none'; for no embeddings leave "
              "the section out, for the features the dataset carries write extractor: {kind: none}");
+  // Before: "must be a single value, not a list or mapping" for a key with nothing after it.
+  fails_with("emptyvalue", std::string(kBase) + "patches:\n  mae_epochs:\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":6:3 (key 'mae_epochs'): 'mae_epochs' has no value (write one, or leave the key out for its default)");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
   // Before: a misspelt knn mode passed the dry run and failed each cell inside FAISS.
   fails_with("knn", std::string(kBase) + "extractor: {kind: proxy}\ngrid:\n  method: [\"bgfdq(knn=exakt)\"]\n  ratio: [0.1]\n",
