@@ -16,10 +16,12 @@
 #include "core/memory_budget.h"
 #include "core/rng.h"
 #include "core/units.h"
+#include "datasets/dataset.h"
 #include "harness/dataset_definitions.h"
 #include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
 #include "models/models.h"
+#include "patching/patches.h"
 
 namespace dq {
 
@@ -200,6 +202,7 @@ class ExperimentParser {
 
     expand(root, ex, extractor, train);
     for (auto& cell : ex.cells) cell.patches = patches;
+    check_patch_size(root["patches"], ex);
     return ex;
   }
 
@@ -228,6 +231,23 @@ class ExperimentParser {
   std::string scalar(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) throw Error(fmt::format("{} (key '{}'): expected a single value", where(n), key));
     return n.Scalar();
+  }
+
+  // A `patches.patch_size` the file sets must tile the images of every dataset whose sizes are known
+  // before loading (DatasetSizes, synthetic_images) that a patch-dropping cell uses: here, at the key,
+  // rather than in each cell after its dataset loads.
+  void check_patch_size(const YAML::Node& section, const Experiment& ex) const {
+    if (!section || !section.IsMap() || !section["patch_size"]) return;
+    std::set<std::string> checked;
+    for (const CellConfig& cell : ex.cells) {
+      if (!cell.drops_patches() || !checked.insert(cell.dataset.name).second) continue;
+      const DatasetLoaderInfo& loader = DatasetRegistry::instance().find(cell.dataset.kind, "dataset kind");
+      const auto sizes = loader.sizes ? loader.sizes(cell.dataset.params) : std::nullopt;
+      if (!sizes || sizes->image_height <= 0) continue;
+      PatchGrid::for_image(sizes->image_height, sizes->image_width, cell.patches.patch_size,
+                           fmt::format("{} (key 'patches.patch_size'), dataset '{}'", where(section["patch_size"]),
+                                       cell.dataset.name));
+    }
   }
 
   // A scalar that names something (the experiment, its database file): an empty value is refused at its key.

@@ -194,6 +194,15 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_heads", std::string(kBase) + "patches: {mae_heads: 3}\n" + bgfdq)),
                     Catch::Contains("patches_heads.yaml:5:22 (key 'patches.mae_heads'): patches.mae_dim = 128 must be a "
                                     "multiple of 4 and of mae_heads (3)"));
+  // Before: each cell failed once its dataset loaded. synthetic_images declares its image side up front.
+  const std::string syn = "name: t\ndatasets:\n  syn: {kind: synthetic_images, classes: 2, image_size: 16}\ntrain: none\n";
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_tile", syn + "patches: {patch_size: 3}\n" + bgfdq)),
+                    Catch::Contains("patches_tile.yaml:5:23 (key 'patches.patch_size'), dataset 'syn': patch size 3 px "
+                                    "does not tile 16 x 16 px images exactly"));
+  CHECK_NOTHROW(load_experiment(write_experiment("patches_tile_ok", syn + "patches: {patch_size: 8}\n" + bgfdq)));
+  // Cells that keep whole images use no patch grid: nothing to refuse.
+  CHECK_NOTHROW(load_experiment(write_experiment(
+      "patches_tile_whole", syn + "patches: {patch_size: 3}\nextractor: {kind: none}\ngrid: {method: [random], ratio: [0.2]}\n")));
   CHECK_NOTHROW(load_experiment(write_experiment("patches_heads_ok", std::string(kBase) + "patches: {mae_heads: 8}\n" + bgfdq)));
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
