@@ -1,11 +1,13 @@
 // dqbench: the command line. Each subcommand is a thin layer over a library function.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "cli/export_command.h"
 #include "cli/report_commands.h"
@@ -232,6 +234,13 @@ int main(int argc, char** argv) {
       const dq::TableFormat format = dq::table_format_from(table_format);
       const auto [db, experiment] = database_of(table_source, table_experiment);
       dq::Store store(db, dq::OpenMode::ReadOnly);
+      if (!table_experiment.empty()) {  // a misspelt name is an error, not an empty table
+        std::set<std::string> known;
+        for (const dq::CellRow& row : store.cells()) known.insert(row.experiment);
+        if (!known.count(experiment))
+          throw dq::Error(fmt::format("{}: no cells of experiment '{}' (experiments here: {})", db, experiment,
+                                      known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+      }
       std::cout << dq::render_results_table(store, experiment, format, table_baseline);
       return 0;
     }

@@ -50,12 +50,14 @@ std::string dataset_identity(const Dataset& dataset);
 void validate_dataset(const Dataset& dataset, const std::string& source);
 
 // The sizes a dataset will have, known from its parameters before anything is loaded (synthetic
-// data): training samples, rows of the largest class, and the width of its features (the embeddings
-// of extractor kind none).
+// data): training samples, rows of the largest class, the width of its features (the embeddings of
+// extractor kind none; 0 when it carries none: an image dataset's embedding width is the extractor's),
+// and the sides of its images in px (0 without images).
 struct DatasetSizes {
   int64_t train = 0;
   int64_t largest_class = 0;
   int64_t dim = 0;
+  int64_t image_height = 0, image_width = 0;
 };
 
 struct DatasetLoaderInfo {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/npy.h"
@@ -30,8 +31,17 @@ const ParamTable<EmbeddingsNpyOptions>& embeddings_npy_table() {
   return table;
 }
 
-Dataset load(const Params& p) {
+// The options, both files named: an empty path is refused by its key (it read ': file not found').
+EmbeddingsNpyOptions parse_options(const Params& p) {
   const EmbeddingsNpyOptions o = embeddings_npy_table().parse(p);
+  for (const auto& [key, value, what] : {std::tuple{"path", &o.path, "the N x d embeddings"},
+                                         std::tuple{"labels", &o.labels, "the N integer labels"}})
+    if (value->empty()) throw Error(fmt::format("embeddings_npy needs '{}': {} (.npy)", key, what));
+  return o;
+}
+
+Dataset load(const Params& p) {
+  const EmbeddingsNpyOptions o = parse_options(p);
   const std::string &zpath = o.path, &ypath = o.labels;
   require_file(zpath, "embeddings_npy path");
   require_file(ypath, "embeddings_npy labels");
@@ -70,7 +80,7 @@ DatasetLoaderInfo make_embeddings_npy_info() {
   info.params = embeddings_npy_table().specs();
   info.load = load;
   info.fingerprint = [](const Params& p) {
-    const EmbeddingsNpyOptions o = embeddings_npy_table().parse(p);
+    const EmbeddingsNpyOptions o = parse_options(p);
     return "embeddings_npy|" + file_identity(o.path) + "|" + file_identity(o.labels);
   };
   info.provides_images = false;

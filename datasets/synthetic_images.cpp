@@ -117,6 +117,13 @@ DatasetLoaderInfo make_synthetic_images_info() {
   info.params = synthetic_images_table().specs();
   info.load = load_synthetic_images;
   info.fingerprint = [](const Params& p) { return "synthetic_images|" + params_identity(p); };
+  info.sizes = [](const Params& p) -> std::optional<DatasetSizes> {
+    const SyntheticImagesOptions o = synthetic_images_table().parse(p);
+    return DatasetSizes{.train = o.classes * o.train_per_class,
+                        .largest_class = o.train_per_class,
+                        .image_height = o.image_size,
+                        .image_width = o.image_size};
+  };
   return info;
 }
 

@@ -16,10 +16,12 @@
 #include "core/memory_budget.h"
 #include "core/rng.h"
 #include "core/units.h"
+#include "datasets/dataset.h"
 #include "harness/dataset_definitions.h"
 #include "harness/plugin_loader.h"
 #include "harness/yaml_params.h"
 #include "models/models.h"
+#include "patching/patches.h"
 
 namespace dq {
 
@@ -100,15 +102,18 @@ class ExperimentParser {
       if (!kTopKeys.count(key))
         throw Error(fmt::format("{}: unknown key '{}' (allowed: {})", where(entry.first), key, join(kTopKeys)));
     }
-    ex.name = root["name"] ? scalar(root["name"], "name")
+    ex.name = root["name"] ? nonempty_scalar(root["name"], "name")
                            : std::filesystem::path(file_).stem().string();
     ex.description = root["description"] ? scalar(root["description"], "description") : "";
-    ex.database = root["database"] ? scalar(root["database"], "database") : "results/" + ex.name + ".db";
+    ex.database = root["database"] ? nonempty_scalar(root["database"], "database") : "results/" + ex.name + ".db";
     ex.cache_dir = root["cache_dir"] ? scalar(root["cache_dir"], "cache_dir") : "cache";
     ex.memory_budget = root["memory_budget"]
                            ? parse_bytes(scalar(root["memory_budget"], "memory_budget"),
                                          where(root["memory_budget"]) + " (key 'memory_budget')")
                            : physical_memory_bytes() / 4 * 3;
+    if (root["memory_budget"] && ex.memory_budget == 0)  // every cell would end as OOM
+      throw Error(fmt::format("{} (key 'memory_budget'): must be more than 0 bytes (e.g. 12GiB)",
+                              where(root["memory_budget"])));
     ex.timeout_s = root["timeout"] ? parse_duration(scalar(root["timeout"], "timeout"),
                                                     where(root["timeout"]) + " (key 'timeout')")
                                    : 24 * 3600.0;
@@ -122,6 +127,12 @@ class ExperimentParser {
 
     std::optional<ExtractorOptions> extractor;
     if (root["extractor"]) {
+      // `extractor: none` could mean either of two things that differ (unlike `train: none`): say which to write.
+      if (root["extractor"].IsScalar())
+        throw Error(fmt::format("{} (key 'extractor'): expected a mapping such as {{kind: proxy}}, not '{}'; for no "
+                                "embeddings leave the section out, for the features the dataset carries write "
+                                "extractor: {{kind: none}}",
+                                where(root["extractor"]), root["extractor"].Scalar()));
       Params p("extractor", extractor_specs());
       apply_recipe_preset(root["extractor"], p);
       apply_yaml_params(root["extractor"], p, file_, {"preset"});
@@ -157,6 +168,13 @@ class ExperimentParser {
       Params p("patches", patch_specs());
       apply_yaml_params(section, p, file_);
       patches = parse_patch_options(p);
+      // The MAE's widths against its heads, here rather than in each cell that trains an MAE: at the
+      // width's key when the file sets it, else at mae_heads, else at the section.
+      check_mae_widths(patches.mae, [&](const std::string& key) {
+        const std::string located = section[key] ? key : section["mae_heads"] ? "mae_heads" : "";
+        if (located.empty()) return where(section) + ": ";
+        return where(section[located]) + " (key 'patches." + located + "'): ";
+      });
       if (patches.cam_network == CamNetwork::TorchScript && patches.cam_path.empty())
         throw Error(fmt::format("{} (key 'patches'): cam_network: torchscript needs cam_path", where(section)));
       for (const auto& [key, path] : {std::pair{"cam_path", patches.cam_path}, std::pair{"mae_path", patches.mae.path}})
@@ -184,6 +202,7 @@ class ExperimentParser {
 
     expand(root, ex, extractor, train);
     for (auto& cell : ex.cells) cell.patches = patches;
+    check_patch_size(root["patches"], ex);
     return ex;
   }
 
@@ -212,6 +231,30 @@ class ExperimentParser {
   std::string scalar(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) throw Error(fmt::format("{} (key '{}'): expected a single value", where(n), key));
     return n.Scalar();
+  }
+
+  // A `patches.patch_size` the file sets must tile the images of every dataset whose sizes are known
+  // before loading (DatasetSizes, synthetic_images) that a patch-dropping cell uses: here, at the key,
+  // rather than in each cell after its dataset loads.
+  void check_patch_size(const YAML::Node& section, const Experiment& ex) const {
+    if (!section || !section.IsMap() || !section["patch_size"]) return;
+    std::set<std::string> checked;
+    for (const CellConfig& cell : ex.cells) {
+      if (!cell.drops_patches() || !checked.insert(cell.dataset.name).second) continue;
+      const DatasetLoaderInfo& loader = DatasetRegistry::instance().find(cell.dataset.kind, "dataset kind");
+      const auto sizes = loader.sizes ? loader.sizes(cell.dataset.params) : std::nullopt;
+      if (!sizes || sizes->image_height <= 0) continue;
+      PatchGrid::for_image(sizes->image_height, sizes->image_width, cell.patches.patch_size,
+                           fmt::format("{} (key 'patches.patch_size'), dataset '{}'", where(section["patch_size"]),
+                                       cell.dataset.name));
+    }
+  }
+
+  // A scalar that names something (the experiment, its database file): an empty value is refused at its key.
+  std::string nonempty_scalar(const YAML::Node& n, const std::string& key) const {
+    std::string value = scalar(n, key);
+    if (value.empty()) throw Error(fmt::format("{} (key '{}'): must not be empty", where(n), key));
+    return value;
   }
 
   MethodSpec parse_method(const YAML::Node& n) {

@@ -118,6 +118,10 @@ PeakEstimate estimate_peak(const CellConfig& cell, int64_t shared_size) {
     e.detail = "sizes unknown before loading (" + cell.dataset.kind + ")";
     return e;
   }
+  if (sizes->dim == 0) {  // images: the embedding width is the extractor's, known once it runs
+    e.detail = "embedding width unknown before extraction (" + cell.dataset.kind + ")";
+    return e;
+  }
   const int64_t m = sizes->largest_class, d = sizes->dim;
   e.data_bytes = 2 * sizes->train * d * 4;  // the features and the embeddings taken from them
   const PeakBytes peak = cell.method.peak_bytes({.largest_class = m, .dim = d, .shared_size = shared_size});

@@ -112,6 +112,8 @@ void apply_yaml_params(const YAML::Node& map, Params& params, const std::string&
       params.set_from_text(key, yaml_map_to_json(entry.second, file, where), where);
       continue;
     }
+    if (entry.second.IsNull())  // `mae_epochs:` with nothing after it
+      throw Error(fmt::format("{}: '{}' has no value (write one, or leave the key out for its default)", where, key));
     if (!entry.second.IsScalar())
       throw Error(fmt::format("{}: value of '{}' must be a single value, not a list or mapping", where, key));
     params.set_from_text(key, entry.second.Scalar(), where);

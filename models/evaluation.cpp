@@ -37,7 +37,7 @@ EvalResult evaluate(ClassifierImpl& model, const ImageSet& test, const Normaliza
                     int64_t tta_level, const ComputeOptions& compute) {
   torch::NoGradGuard no_grad;
   model.eval();
-  const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
+  const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see cli/main.cpp)
   std::vector<int64_t> ids(static_cast<size_t>(batch));
   const auto counter = torch::TensorOptions().dtype(torch::kInt64).device(device);
   auto correct = torch::zeros({}, counter), correct_tta = torch::zeros({}, counter);

@@ -35,7 +35,7 @@ Embeddings embed_images(const ImageSet& images, const Normalization& norm, torch
   torch::NoGradGuard no_grad;
   Embeddings out;
   out.n = images.n;
-  const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see harness/main.cpp)
+  const int64_t batch = 128;  // keeps activations under glibc's mmap threshold (see cli/main.cpp)
   for (int64_t start = 0; start < images.n; start += batch) {
     const int64_t count = std::min(batch, images.n - start);
     auto x = images_to_device(images.image(start), count, images.channels, images.height, images.width, norm, device);

@@ -132,9 +132,7 @@ ComputeOptions mae_compute(const PatchOptions& p) {
 MaeConfig config_from(const Dataset& dataset, const MaeOptions& m, const PatchGrid& grid) {
   MaeConfig c{dataset.train.channels, grid.patch, grid.rows, grid.cols, m.dim, m.depth, m.decoder_dim, m.decoder_depth,
               m.heads};
-  for (auto [name, width] : {std::pair{"mae_dim", c.dim}, std::pair{"mae_decoder_dim", c.decoder_dim}})
-    if (width % c.heads != 0 || width % 4 != 0)
-      throw Error(fmt::format("patches.{} = {} must be a multiple of 4 and of mae_heads ({})", name, width, c.heads));
+  check_mae_widths(m, [](const std::string&) { return std::string(); });
   return c;
 }
 

@@ -84,6 +84,13 @@ std::vector<ParamSpec> patch_specs() { return patch_table().specs(); }
 
 PatchOptions parse_patch_options(const Params& validated) { return patch_table().parse(validated); }
 
+void check_mae_widths(const MaeOptions& mae, const std::function<std::string(const std::string& key)>& where) {
+  for (const auto& [name, width] : {std::pair{"mae_dim", mae.dim}, std::pair{"mae_decoder_dim", mae.decoder_dim}})
+    if (width % mae.heads != 0 || width % 4 != 0)
+      throw Error(fmt::format("{}patches.{} = {} must be a multiple of 4 and of mae_heads ({})", where(name), name, width,
+                              mae.heads));
+}
+
 Params patch_params(const PatchOptions& options) { return patch_table().params_of(options, "patches"); }
 
 bool PatchOptions::needs_backend(std::span<const ClassSelection> selections) const {

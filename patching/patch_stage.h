@@ -6,6 +6,7 @@
 // stored fraction of every image is counted from the mask actually applied. LibTorch-free: the
 // networks come in through PatchBackend (models/ implements it), so the stage is tested with fakes.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -75,6 +76,11 @@ struct PatchOptions {
 const ParamTable<PatchOptions>& patch_table();
 std::vector<ParamSpec> patch_specs();             // patch_table().specs()
 PatchOptions parse_patch_options(const Params& validated);  // patch_table().parse, owner "patches"
+// The MAE's widths (models/mae.h: its attention splits a width over mae_heads, its 2-D sin-cos position
+// embedding a width in four): mae_dim and mae_decoder_dim must each be a multiple of 4 and of mae_heads.
+// Throws dq::Error "<where(key)>patches.mae_dim = 130 must be a multiple of 4 and of mae_heads (4)", with
+// `where` given the offending width's key ("mae_dim") to locate it ("" for no location).
+void check_mae_widths(const MaeOptions& mae, const std::function<std::string(const std::string& key)>& where);
 // The options as the section's named values (owner "patches"): the text cell ids and cache keys are
 // made of, the same as the values they were parsed from.
 Params patch_params(const PatchOptions& options);

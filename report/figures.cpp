@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -48,7 +47,7 @@ std::map<std::string, std::string> spec_labels(const std::vector<const CellResul
 // Samples per class of the cell's dataset: the dataset's own parameter, or the training set over
 // the classes.
 double per_class(const CellResult& c) {
-  if (auto it = c.dataset_params.find("per_class"); it != c.dataset_params.end()) return std::atof(it->second.c_str());
+  if (const auto n = samples_per_class(c)) return static_cast<double>(*n);
   const int64_t classes = class_count(c);
   if (auto n = c.metric("train_samples"); n && classes > 0) return *n / static_cast<double>(classes);
   return 0;

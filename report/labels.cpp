@@ -1,5 +1,6 @@
 #include "report/labels.h"
 
+#include "core/error.h"
 #include "report/integrity.h"
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -69,6 +71,17 @@ int64_t class_count(const CellResult& c) {
     return label == "2_way" ? 2 : label == "3_way" ? 3 : 6;
   }
   return 0;
+}
+
+std::optional<int64_t> samples_per_class(const CellResult& c) {
+  const std::string text = param(c.dataset_params, "per_class");
+  if (text.empty()) return std::nullopt;
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size())
+    throw Error(fmt::format("{}: cell {}: dataset parameter per_class = '{}' is not a whole number", c.db, c.cell_id,
+                            text));
+  return value;
 }
 
 bool spd_on(const CellResult& c) {

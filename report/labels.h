@@ -18,6 +18,10 @@ std::string dataset_display(const std::string& key);
 int dataset_order(const std::string& key);
 // Classes of a paper dataset, from its parameters or the known datasets; 0 when unknown.
 int64_t class_count(const CellResult& cell);
+// The dataset's own samples per class (its `per_class` parameter, as synthetic_embeddings and the
+// embedding zoo declare it); nullopt when its loader has no such parameter. Throws dq::Error (cell,
+// database) for a stored value that is not a whole number. The one reader of that parameter.
+std::optional<int64_t> samples_per_class(const CellResult& cell);
 
 // The method's row in the main table: "Random", "DQ", "DQAS-approx", "ADQ", "BGFDQ w/o SPD",
 // "BGFDQ w/ SPD", a labelled method's label (an external command's, a coreset's), or the method's own

@@ -52,6 +52,18 @@ bool CellResult::method_param_is_default(const std::string& key) const {
   return false;
 }
 
+std::map<std::string, std::string> CellResult::configuration() const {
+  std::map<std::string, std::string> out = method_params;
+  out["method"] = method_name;
+  out["dataset.kind"] = dataset_kind;
+  out["memory_budget"] = fmt::format("{}", memory_budget_bytes);
+  const std::pair<const char*, const std::map<std::string, std::string>*> sections[] = {
+      {"dataset.", &dataset_params}, {"extractor.", &extractor}, {"train.", &train}, {"patches.", &patches}};
+  for (const auto& [prefix, params] : sections)
+    for (const auto& [key, value] : *params) out[prefix + key] = value;
+  return out;
+}
+
 std::vector<std::string> ResultSet::experiments() const {
   std::set<std::string> names;
   for (const auto& c : cells) names.insert(c.experiment);
@@ -83,6 +95,7 @@ void read_config(CellResult& c, const std::string& config_text, const std::strin
   if (j.contains("method") && j["method"].contains("params")) c.method_params = flat_params(j["method"]["params"]);
   if (j.contains("extractor") && j["extractor"].is_object()) c.extractor = flat_params(j["extractor"]);
   if (j.contains("train") && j["train"].is_object()) c.train = flat_params(j["train"]);
+  if (j.contains("patches") && j["patches"].is_object()) c.patches = flat_params(j["patches"]);
   if (j.contains("memory_budget") && j["memory_budget"].is_number())
     c.memory_budget_bytes = j["memory_budget"].get<double>();
 }

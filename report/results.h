@@ -32,6 +32,7 @@ struct CellResult {
   std::map<std::string, std::string> dataset_params, method_params;
   std::map<std::string, std::string> extractor;  // with "kind"; empty when the cell has none
   std::map<std::string, std::string> train;      // empty when the cell trains nothing (train: none)
+  std::map<std::string, std::string> patches;    // the `patches:` section; empty when it is not in the cell's id
   double memory_budget_bytes = 0;
   std::map<std::string, double> metrics;
   std::map<std::string, StageTiming> stages;     // by stage name ("select", "select/neighbour_id")
@@ -57,6 +58,11 @@ struct CellResult {
   // Whether that parameter holds the default its registered method declares (false for a parameter or
   // method unknown here).
   bool method_param_is_default(const std::string& key) const;
+  // Everything of the cell's configuration that enters its id except its seed (and the experiment's
+  // name), flattened to text: "method" (the registered name), the method parameters by their own
+  // names, and "dataset.kind", "dataset.<param>", "extractor.<key>", "train.<key>", "patches.<key>",
+  // "memory_budget". Cells with equal configurations differ only by seed: a table averages them.
+  std::map<std::string, std::string> configuration() const;
 };
 
 struct ResultSet {

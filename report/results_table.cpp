@@ -111,6 +111,69 @@ Integrity integrity_of(const std::vector<const CellResult*>& rows) {
   return out;
 }
 
+using Configuration = std::map<std::string, std::string>;
+using GroupKey = std::tuple<std::string, std::string, double, std::string, Configuration>;
+
+// The section of a configuration key ("patches" for "patches.drop"); "" for a method parameter.
+std::string section_of(const std::string& key) {
+  const auto dot = key.find('.');
+  return dot == std::string::npos ? "" : key.substr(0, dot);
+}
+
+// For each group, what tells it apart from the groups of the same (dataset, label, ratio, upstream
+// part) with another configuration: " (key=value, ...)" with the keys whose values differ between
+// configurations that have the key's section ('' for a key one of them lacks), and "section=none"
+// for a configuration without a section that another has (train: none, patches that do not enter the
+// cell's id). Distinct configurations get distinct texts; a group alone under its label gets "".
+std::map<const Group*, std::string> variant_texts(const std::map<GroupKey, Group>& groups) {
+  std::map<std::tuple<std::string, std::string, double, std::string>,
+           std::vector<std::pair<const Configuration*, const Group*>>>
+      by_label;
+  for (const auto& [key, g] : groups) {
+    const auto& [dataset, name, ratio, part, configuration] = key;
+    by_label[{dataset, name, ratio, part}].push_back({&configuration, &g});
+  }
+  auto sections_of = [](const Configuration& c) {
+    std::set<std::string> out;
+    for (const auto& [key, value] : c) out.insert(section_of(key));
+    return out;
+  };
+  auto value_of = [](const Configuration& c, const std::string& key) {
+    const auto it = c.find(key);
+    return it == c.end() ? std::string() : it->second;
+  };
+  std::map<const Group*, std::string> out;
+  for (const auto& [label, members] : by_label) {
+    std::set<std::string> keys, differing, partial_sections;
+    for (const auto& [configuration, g] : members)
+      for (const auto& [key, value] : *configuration) keys.insert(key);
+    for (const auto& [a, ga] : members)
+      for (const auto& [b, gb] : members) {
+        const auto sa = sections_of(*a), sb = sections_of(*b);
+        for (const auto& section : sa)
+          if (!sb.count(section)) partial_sections.insert(section);
+        for (const auto& key : keys)
+          if (sa.count(section_of(key)) && sb.count(section_of(key)) && value_of(*a, key) != value_of(*b, key))
+            differing.insert(key);
+      }
+    for (const auto& [configuration, g] : members) {
+      std::vector<std::string> parts;
+      const auto mine = sections_of(*configuration);
+      for (const auto& key : differing)
+        if (mine.count(section_of(key))) {
+          const std::string value = value_of(*configuration, key);
+          parts.push_back(fmt::format("{}={}", key, value.empty() ? "''" : value));
+        }
+      for (const auto& section : partial_sections)
+        if (!mine.count(section)) parts.push_back(section + "=none");
+      std::string text;
+      for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
+      out[g] = text.empty() ? "" : " (" + text + ")";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_results_table(Store& store, const std::string& experiment, TableFormat format,
@@ -120,10 +183,13 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   for (const CellResult& c : all)
     if (experiment.empty() || c.experiment == experiment) cells.push_back(&c);
   const Integrity integrity = integrity_of(cells);
-  std::map<std::tuple<std::string, std::string, double, std::string>, Group> groups;
+  // One group per configuration (report/results.h CellResult::configuration): cells that share a
+  // label but not a configuration are never averaged as if they were seeds.
+  std::map<std::tuple<std::string, std::string, double, std::string, Configuration>, Group> groups;
   for (const CellResult* row : cells) {
     const auto part = integrity.part_of.find(row->cell_id);
-    Group& g = groups[{row->dataset, row->method, row->ratio, part == integrity.part_of.end() ? "" : part->second}];
+    Group& g = groups[{row->dataset, row->method, row->ratio, part == integrity.part_of.end() ? "" : part->second,
+                       row->configuration()}];
     g.method_name = row->method_name;
     g.statuses[row->status] += 1;
     if (!row->done()) continue;
@@ -142,7 +208,7 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
   // `baseline`. Cells of other upstream artefacts are never paired.
   std::map<std::tuple<std::string, double, std::string>, std::vector<const Group*>> baselines;
   for (const auto& [key, g] : groups) {
-    const auto& [dataset, method, ratio, part] = key;
+    const auto& [dataset, method, ratio, part, configuration] = key;
     if (names_baseline(baseline, g.method_name) || names_baseline(baseline, method))
       baselines[{dataset, ratio, part}].push_back(&g);
   }
@@ -151,9 +217,11 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
       "dataset", "method",   "ratio",     "seeds",    "top-1 %", delta, "best-epoch top-1 %",
       "steps",   "sample %", "storage %", "select s", "status"};
   std::vector<std::vector<std::string>> rows;
+  const auto variants = variant_texts(groups);
   for (const auto& [key, g] : groups) {
-    const auto& [dataset, name, ratio, part] = key;
-    const std::string method = part.empty() ? name : name + " [" + part + "]";
+    const auto& [dataset, name, ratio, part, configuration] = key;
+    const std::string labelled = name + variants.at(&g);
+    const std::string method = part.empty() ? labelled : labelled + " [" + part + "]";
     std::string status;
     for (const auto& [s, n] : g.statuses) status += (status.empty() ? "" : " ") + fmt::format("{}:{}", s, n);
     const int done = g.statuses.count("DONE") ? g.statuses.at("DONE") : 0;

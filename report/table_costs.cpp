@@ -217,8 +217,8 @@ TableFile build_scale_table(const ResultSet& rs) {
         for (const CellResult* c : g.at(r, col).cells) in_column.push_back(c);
       const CellResult& any = *in_column.front();
       const int64_t classes = class_count(any);
-      std::string per_class = "?";
-      if (auto it = any.dataset_params.find("per_class"); it != any.dataset_params.end()) per_class = it->second;
+      const auto n = samples_per_class(any);
+      const std::string per_class = n ? std::to_string(*n) : "?";
       ReportTable t;
       t.title = fmt::format("Experiment {}, {}", ex, column_title(gc));
       t.caption = fmt::format(

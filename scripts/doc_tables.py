@@ -32,7 +32,7 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FOLDERS = ["methods", "datasets", "harness", "core", "models", "experiments", "examples"]
+FOLDERS = ["methods", "datasets", "harness", "core", "models", "patching", "cli", "report", "experiments", "examples"]
 OPEN = re.compile(r"^<!-- params-(table|all): (methods|datasets|models)(?: (\S+))? -->$")
 CLOSE = "<!-- end params -->"
 COMMANDS = {"methods": ["methods", "--format", "md"], "datasets": ["datasets", "list", "--format", "md"],

@@ -137,6 +137,15 @@ TEST_CASE("embeddings_npy reads real embeddings as features and refuses bad file
                     Catch::Contains("3 labels for the 4 rows"));
   CHECK_THROWS_WITH(load_kind("embeddings_npy", {{"path", (dir / "none.npy").string()}, {"labels", (dir / "y.npy").string()}}),
                     Catch::Contains("none.npy"));
+  // Before: a missing key read as an empty file name, ": file not found", naming no key.
+  CHECK_THROWS_WITH(load_kind("embeddings_npy", {{"labels", (dir / "y.npy").string()}}),
+                    Catch::Equals("embeddings_npy needs 'path': the N x d embeddings (.npy)"));
+  {
+    const auto& info = DatasetRegistry::instance().find("embeddings_npy", "test");
+    Params p("dataset", info.params);
+    p.set_from_text("path", (dir / "z.npy").string(), "test");
+    CHECK_THROWS_WITH(info.fingerprint(p), Catch::Equals("embeddings_npy needs 'labels': the N integer labels (.npy)"));
+  }
   const std::vector<float> bad = {1, NAN, 3, 4, 5, 6, 7, 8};
   write_npy((dir / "nan.npy").string(), bad.data(), {4, 2});
   CHECK_THROWS(load_kind("embeddings_npy", {{"path", (dir / "nan.npy").string()}, {"labels", (dir / "y.npy").string()}}));

@@ -135,6 +135,22 @@ TEST_CASE("validation errors name the file, line and key", "[experiment]") {
   fails_with("axis", std::string(kBase) + "grid:\n  ratios: [0.1]\n", ":6:3: unknown axis 'ratios'");
   fails_with("budget", std::string(kBase) + "memory_budget: 12 gigs\ngrid: {method: [random], ratio: [0.1]}\n",
              ":5:16 (key 'memory_budget'): unknown size unit");
+  // Before: an empty database name ran 0 cells and ended "no such database"; an empty experiment name
+  // was stored; a budget of 0 bytes ended every cell as OOM.
+  fails_with("emptydb", std::string(kBase) + "database: ''\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:11 (key 'database'): must not be empty");
+  fails_with("emptyname", "name: ''\ndatasets: {fm: {kind: fashion_mnist}}\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":1:7 (key 'name'): must not be empty");
+  fails_with("budget0", std::string(kBase) + "memory_budget: 0\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:16 (key 'memory_budget'): must be more than 0 bytes");
+  // Before: "expected a mapping of parameters", naming no key. Leaving the section out (no embeddings) and
+  // {kind: none} (the dataset's own features) differ, so a bare `none` is not taken for either.
+  fails_with("extractornone", std::string(kBase) + "extractor: none\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":5:12 (key 'extractor'): expected a mapping such as {kind: proxy}, not 'none'; for no embeddings leave "
+             "the section out, for the features the dataset carries write extractor: {kind: none}");
+  // Before: "must be a single value, not a list or mapping" for a key with nothing after it.
+  fails_with("emptyvalue", std::string(kBase) + "patches:\n  mae_epochs:\ngrid: {method: [random], ratio: [0.1]}\n",
+             ":6:3 (key 'mae_epochs'): 'mae_epochs' has no value (write one, or leave the key out for its default)");
   fails_with("syntax", "datasets: {fm: [\n", "YAML syntax error");
   // Before: a misspelt knn mode passed the dry run and failed each cell inside FAISS.
   fails_with("knn", std::string(kBase) + "extractor: {kind: proxy}\ngrid:\n  method: [\"bgfdq(knn=exakt)\"]\n  ratio: [0.1]\n",
@@ -170,6 +186,24 @@ TEST_CASE("the patches section is validated up front and enters only patch-dropp
   CHECK_THROWS_WITH(load_experiment(bad_value), Catch::Contains("sideways"));
   const auto missing = write_experiment("patches_missing", std::string(kBase) + "patches: {mae_path: /no/such/mae.pt}\n" + grid);
   CHECK_THROWS_WITH(load_experiment(missing), Catch::Contains("patches.mae_path") && Catch::Contains("/no/such/mae.pt"));
+  // Before: each cell that trained an MAE failed on these widths (and with train: none none did).
+  const std::string bgfdq = "extractor: {kind: none}\ngrid: {method: [\"bgfdq(theta=0.25)\"], ratio: [0.2]}\n";
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_dim", std::string(kBase) + "patches: {mae_dim: 130}\n" + bgfdq)),
+                    Catch::Contains("patches_dim.yaml:5:20 (key 'patches.mae_dim'): patches.mae_dim = 130 must be a "
+                                    "multiple of 4 and of mae_heads (4)"));
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_heads", std::string(kBase) + "patches: {mae_heads: 3}\n" + bgfdq)),
+                    Catch::Contains("patches_heads.yaml:5:22 (key 'patches.mae_heads'): patches.mae_dim = 128 must be a "
+                                    "multiple of 4 and of mae_heads (3)"));
+  // Before: each cell failed once its dataset loaded. synthetic_images declares its image side up front.
+  const std::string syn = "name: t\ndatasets:\n  syn: {kind: synthetic_images, classes: 2, image_size: 16}\ntrain: none\n";
+  CHECK_THROWS_WITH(load_experiment(write_experiment("patches_tile", syn + "patches: {patch_size: 3}\n" + bgfdq)),
+                    Catch::Contains("patches_tile.yaml:5:23 (key 'patches.patch_size'), dataset 'syn': patch size 3 px "
+                                    "does not tile 16 x 16 px images exactly"));
+  CHECK_NOTHROW(load_experiment(write_experiment("patches_tile_ok", syn + "patches: {patch_size: 8}\n" + bgfdq)));
+  // Cells that keep whole images use no patch grid: nothing to refuse.
+  CHECK_NOTHROW(load_experiment(write_experiment(
+      "patches_tile_whole", syn + "patches: {patch_size: 3}\nextractor: {kind: none}\ngrid: {method: [random], ratio: [0.2]}\n")));
+  CHECK_NOTHROW(load_experiment(write_experiment("patches_heads_ok", std::string(kBase) + "patches: {mae_heads: 8}\n" + bgfdq)));
   CHECK_THROWS_WITH(load_experiment(write_experiment("patches_spd", std::string(kBase) + "extractor: {kind: none}\ngrid: {method: [\"bgfdq(spd=maybe)\"], ratio: [0.2]}\n")),
                     Catch::Contains("maybe"));
 }

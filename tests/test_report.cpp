@@ -18,6 +18,7 @@
 #include "methods/method.h"
 #include "report/cell_groups.h"
 #include "report/figures.h"
+#include "report/labels.h"
 #include "report/paper_numbers.h"
 #include "report/paper_tables.h"
 #include "report/publish.h"
@@ -70,6 +71,18 @@ TEST_CASE("paired differences: hand-worked intervals, only shared seeds", "[repo
   CHECK(one.n == 1);
   CHECK_FALSE(one.has_interval);
   CHECK_FALSE(one.excludes_zero());
+}
+
+TEST_CASE("a dataset's samples per class is read once, typed: a whole number, absent, or an error", "[report]") {
+  CellResult c;
+  c.db = "r.db";
+  c.cell_id = "abc";
+  CHECK_FALSE(samples_per_class(c));  // a loader without the parameter (image folders, CIFAR)
+  c.dataset_params["per_class"] = "1000";
+  REQUIRE(samples_per_class(c));
+  CHECK(*samples_per_class(c) == 1000);
+  c.dataset_params["per_class"] = "12x";  // atof read 12 here
+  CHECK_THROWS_WITH(samples_per_class(c), Catch::Contains("r.db: cell abc: dataset parameter per_class = '12x'"));
 }
 
 TEST_CASE("the paper's numbers are findable by table, dataset, ratio, row and column", "[report]") {

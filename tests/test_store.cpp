@@ -193,6 +193,41 @@ TEST_CASE("table: improvement over the baseline, paired by seed, by hand; the bu
   CHECK(none.find("no 'dq' cells here: the 'vs dq (pp)' column is empty") != std::string::npos);
 }
 
+TEST_CASE("table: cells of different configurations under one label are rows of their own, never seeds",
+          "[store]") {
+  // Two coresets labelled alike (as two `indices` files with one label, or one method under two
+  // `patches:` settings): same dataset, ratio and seed, different cell ids. Each is its own row, told
+  // apart by the parameter in which they differ; neither averages the other in.
+  const auto dir = test::scratch_dir("store_table_variants");
+  const std::vector<int64_t> a = {0, 1}, b = {2, 3};
+  write_npy((dir / "a.npy").string(), a.data(), {2});
+  write_npy((dir / "b.npy").string(), b.data(), {2});
+  test::write_text(dir / "e.yaml", "name: tv\ndatasets: {fm: {kind: fashion_mnist, path: /x}}\ntrain: {epochs: 3}\n"
+                                   "grid: {method: [{name: indices, file: " + (dir / "a.npy").string() +
+                                       ", label: mine}, {name: indices, file: " + (dir / "b.npy").string() +
+                                       ", label: mine}], ratio: [0.1], seed: [0]}\n");
+  const Experiment ex = load_experiment((dir / "e.yaml").string());
+  REQUIRE(ex.cells.size() == 2);
+  REQUIRE(ex.cells[0].id() != ex.cells[1].id());
+  Store store((dir / "t.db").string());
+  store.record_experiment(ex);
+  for (const auto& cell : ex.cells) {
+    store.ensure_cell(cell);
+    store.start_cell(cell.id());
+    const bool first = cell.method.params.get_string("file").find("a.npy") != std::string::npos;
+    store.record_metrics(cell.id(), {{"top1", first ? 0.80 : 0.90}, {"storage_ratio", first ? 0.5 : 0.375}});
+    store.finish_cell(cell.id(), CellStatus::Done, "", {});
+  }
+  const std::string md = render_results_table(store, "tv", TableFormat::Markdown);
+  INFO(md);
+  const std::string file_a = "file=" + (dir / "a.npy").string(), file_b = "file=" + (dir / "b.npy").string();
+  CHECK(md.find("| fm | mine (" + file_a) != std::string::npos);
+  CHECK(md.find("| fm | mine (" + file_b) != std::string::npos);
+  CHECK(md.find("| 0.1 | 1 | 80.00 | - | - | - | - | 50.00 |") != std::string::npos);
+  CHECK(md.find("| 0.1 | 1 | 90.00 | - | - | - | - | 37.50 |") != std::string::npos);
+  CHECK(md.find("| 2 |") == std::string::npos);  // no row counts two seeds
+}
+
 TEST_CASE("the budget protocol names equal epochs, a step floor, or equal steps, with a partial epoch",
           "[store]") {
   CHECK(budget_protocol_text({}) == "no training (selection only)");

@@ -76,6 +76,21 @@ fails 2 "$dir/g.yaml: method 'adq' needs the training images, but dataset 'syn' 
 [ ! -e "$dir/run/g.db" ] || { echo "FAIL: g.db was written"; exit 1; }
 fails nonzero "--cache-dir excludes --no-cache" \
   "$dqbench" datasets inspect --no-cache --cache-dir "$dir/c" "synthetic_images(classes=2)"
+# `dqbench table --experiment` with a name the database lacks: an error listing those it has, not an
+# empty table with exit 0.
+cat > "$dir/t.yaml" <<YAML
+name: tiny
+database: $dir/t.db
+cache_dir: $dir/tc
+datasets:
+  syn: {kind: synthetic_embeddings, classes: 2, per_class: 10, dim: 4}
+train: none
+grid: {method: [random], ratio: [0.5]}
+YAML
+"$dqbench" run "$dir/t.yaml" > "$dir/out" 2>&1 || { cat "$dir/out"; echo "FAIL: the tiny run failed"; exit 1; }
+fails 2 "$dir/t.db: no cells of experiment 'nosuch' (experiments here: tiny)" \
+  "$dqbench" table "$dir/t.db" --experiment nosuch
+"$dqbench" table "$dir/t.db" --experiment tiny > "$dir/out" 2>&1 || { cat "$dir/out"; echo "FAIL: table of tiny"; exit 1; }
 for f in sel.npy bins.npy e.db f.db c; do
   [ ! -e "$dir/$f" ] || { echo "FAIL: $f was written"; exit 1; }
 done
