@@ -251,7 +251,11 @@ std::string render_results_table(Store& store, const std::string& experiment, Ta
         "\n{}: top-1 minus {}'s at the same dataset, ratio, upstream artefacts and seed, mean over shared seeds "
         "[95% t-interval], in percentage points\n",
         delta, baseline);
-  ReportTable table{.header = header, .rows = rows, .left_columns = 3, .last_column_left = true};
+  ReportTable table;
+  table.header = header;
+  table.rows = rows;
+  table.left_columns = 3;
+  table.last_column_left = true;
   std::string out = head;
   if (format == TableFormat::Markdown) {
     out += render_markdown_table(table) + foot;

@@ -95,10 +95,11 @@ TEST_CASE("the paper's numbers are findable by table, dataset, ratio, row and co
 
 TEST_CASE("a table for a terminal and as Markdown: widths in code points, alignment, escaping", "[report]") {
   // Hand-worked: column widths 4 ("name", "a|b"), 7 ("1 ± 2" is 5 code points, "top-1 %" 7) and 6.
-  const ReportTable t{.header = {"name", "top-1 %", "status"},
-                      .rows = {{"a|b", "1 ± 2", "DONE:1"}, {"c\x1b", "10", "OOM:1"}},
-                      .left_columns = 1,
-                      .last_column_left = true};
+  ReportTable t;
+  t.header = {"name", "top-1 %", "status"};
+  t.rows = {{"a|b", "1 ± 2", "DONE:1"}, {"c\x1b", "10", "OOM:1"}};
+  t.left_columns = 1;
+  t.last_column_left = true;
   CHECK(render_terminal_table(t) ==
         "name  top-1 %  status\n"
         "---------------------\n"
