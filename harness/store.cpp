@@ -360,11 +360,12 @@ std::optional<CellRow> Store::find_cell(const std::string& cell_id) {
 
 std::vector<CellRow> Store::cells(const std::string& experiment) {
   Statement s(db_,
-              fmt::format("SELECT {} FROM cells WHERE ?='' OR experiment=? ORDER BY dataset, method_name, method, "
-                          "ratio, seed",
+              fmt::format("SELECT {} FROM cells WHERE ?1='' OR experiment=?1 OR cell_id IN "
+                          "(SELECT cell_id FROM experiment_cells WHERE experiment=?1) ORDER BY dataset, method_name, "
+                          "method, ratio, seed",
                           kCellColumns),
               path_);
-  s.bind(1, experiment).bind(2, experiment);
+  s.bind(1, experiment);
   std::vector<CellRow> out;
   while (s.step()) out.push_back(read_cell(s));
   return out;

@@ -135,6 +135,7 @@ class Store {
   // ensure_cell for many cells in one transaction.
   void ensure_cells(const std::vector<CellConfig>& cells);
   std::optional<CellRow> find_cell(const std::string& cell_id);
+  // Every cell, or those of `experiment`: the cells it owns and those it shares (experiment_cells).
   std::vector<CellRow> cells(const std::string& experiment = "");
   // The experiments other than `owner` (the cell row's own) whose matrices also hold the cell, as
   // recorded when they were run (ensure_cell); empty for a database written before they were recorded.

@@ -410,6 +410,9 @@ TEST_CASE("a cell that two experiments' matrices share is recorded for both and 
     CHECK(store.other_experiments(shared, "first") == std::vector<std::string>{"second"});
     CHECK(store.other_experiments(second.cells[1].id(), "second").empty());
     CHECK(count(store, "SELECT count(*) FROM experiment_cells") == 3);
+    CHECK(store.cells("first").size() == 1);
+    CHECK(store.cells("second").size() == 2);  // status and verify see the shared cell too
+    CHECK(store.cells().size() == 2);
   }
   const ResultSet rs = load_results({db});
   std::map<std::string, std::vector<std::string>> by_experiment;
