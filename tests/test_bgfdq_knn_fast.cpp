@@ -5,6 +5,7 @@
 // (White-box where a bound is checked: this file includes methods/knn/internal/ headers.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -13,6 +14,7 @@
 #include "datasets/embedding_zoo.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/tiled_search.h"
 #include "methods/knn/knn.h"
 #include "methods/method.h"
 #include "tests/test_bgfdq_data.h"
@@ -252,4 +254,62 @@ TEST_CASE("the seeded, cell-ordered symmetric search equals the one-sided search
       require_brute_force(one_sided.lists, p, 20);
     }
   }
+}
+
+TEST_CASE("a search under per-row limits keeps every neighbour within its limit, in order", "[bgfdq][nomination]") {
+  // The clustered search merges a cell's search into lists it already holds: each query row carries
+  // its k-th distance so far as a limit, and the candidate filter skips most of its work with it.
+  // Whatever the limit, the output must start with every true neighbour whose distance is within it,
+  // in the exact (distance, index) order. Limits: none, the true k-th, the true 5th, a value between
+  // two neighbours, below the nearest; queries with duplicates and ties; fp32 and bf16; tiny tiles.
+  Points base = dq::test::clustered_points(700, 40, 6, 0.0, 17);
+  for (int64_t i = 1; i <= 25; ++i) dq::test::copy_row(base, 3, 3 + 20 * i);  // a duplicate group larger than k
+  const Points queries = dq::test::clustered_points(90, 40, 6, 0.0, 18);
+  const int64_t k = 20;
+  // Brute force, per query: (exact distance, base row) ascending.
+  std::vector<std::vector<std::pair<double, int32_t>>> truth(static_cast<size_t>(queries.n));
+  for (int64_t q = 0; q < queries.n; ++q) {
+    auto& t = truth[static_cast<size_t>(q)];
+    for (int64_t j = 0; j < base.n; ++j)
+      t.emplace_back(exact_sqdist(queries.row(q), base.row(j), base.d), static_cast<int32_t>(j));
+    std::sort(t.begin(), t.end());
+  }
+  std::vector<double> limits(static_cast<size_t>(queries.n));
+  for (int64_t q = 0; q < queries.n; ++q) {
+    const auto& t = truth[static_cast<size_t>(q)];
+    switch (q % 5) {
+      case 0: limits[static_cast<size_t>(q)] = INFINITY; break;
+      case 1: limits[static_cast<size_t>(q)] = t[k - 1].first; break;
+      case 2: limits[static_cast<size_t>(q)] = t[4].first; break;
+      case 3: limits[static_cast<size_t>(q)] = 0.5 * (t[9].first + t[10].first); break;
+      default: limits[static_cast<size_t>(q)] = 0.5 * t[0].first; break;
+    }
+  }
+  for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16})
+    for (const uint64_t tile_bytes : {uint64_t{4096}, uint64_t{1} << 22}) {
+      INFO("bf16 " << (nomination == Nomination::Bf16) << ", tile " << tile_bytes);
+      const std::vector<float> mean = detail::column_mean(base.matrix());
+      const detail::PreparedRows pb = detail::prepare_rows(base.matrix(), mean.data(), big_budget(), "test base", nomination);
+      const detail::PreparedRows pq =
+          detail::prepare_rows(queries.matrix(), mean.data(), big_budget(), "test queries", pb.nomination);
+      detail::TiledSearch s;
+      s.queries = queries.matrix();
+      s.base = base.matrix();
+      s.prepared_queries = &pq;
+      s.prepared_base = &pb;
+      s.query_limits = limits;
+      s.keep_exact_distances = true;
+      s.options = ExactSearchOptions{k, tile_bytes};
+      const detail::SearchOutput out = detail::tiled_search(s, big_budget());
+      for (int64_t q = 0; q < queries.n; ++q) {
+        const auto& t = truth[static_cast<size_t>(q)];
+        int64_t within = 0;
+        while (within < k && t[static_cast<size_t>(within)].first <= limits[static_cast<size_t>(q)]) ++within;
+        for (int64_t r = 0; r < within; ++r) {
+          INFO("query " << q << " slot " << r << " of " << within);
+          REQUIRE(out.lists.ids_of(q)[r] == t[static_cast<size_t>(r)].second);
+          REQUIRE(out.exact_dist[static_cast<size_t>(q * k + r)] == t[static_cast<size_t>(r)].first);
+        }
+      }
+    }
 }

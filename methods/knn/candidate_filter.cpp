@@ -11,38 +11,40 @@ namespace dq::detail {
 namespace {
 
 // Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
-// on d_ij, less the row's own n_i + s_i. Once the heap is full, chunks of the row are checked against
-// its top with wide vectors (the clones: most chunks hold nothing smaller), and only chunks that do are
-// walked one by one.
+// on d_ij, less the row's own n_i + s_i; +infinity when fewer than k of them are below `cap` (the
+// caller then needs no bound below cap). Chunks of the row are checked against the heap's top (cap
+// until the heap is full) with wide vectors (the clones: most chunks hold nothing smaller), and only
+// chunks that do are walked one by one. A row with a tight cap (its limit from cells searched before)
+// skips most of its chunks and most heap work.
 __attribute__((target_clones("avx512f", "avx2", "default"))) float kth_smallest_upper(const float* g, const float* norm_plus,
                                                                                        int64_t n, int64_t skip, size_t k,
-                                                                                       std::vector<float>& heap) {
+                                                                                       float cap, std::vector<float>& heap) {
   heap.clear();
-  auto offer = [&](int64_t j) {
-    if (j == skip) return;
-    const float upper = g[j] + norm_plus[j];
-    if (heap.size() < k) {
-      heap.push_back(upper);
-      std::push_heap(heap.begin(), heap.end());
-    } else if (upper < heap.front()) {
-      std::pop_heap(heap.begin(), heap.end());
-      heap.back() = upper;
-      std::push_heap(heap.begin(), heap.end());
-    }
-  };
-  int64_t j = 0;
-  for (; j < n && heap.size() < k; ++j) offer(j);
+  float top = cap;
   constexpr int64_t kChunk = 32;
-  for (; j < n; j += kChunk) {
+  for (int64_t j = 0; j < n; j += kChunk) {
     const int64_t end = std::min(j + kChunk, n);
-    const float top = heap.front();
     int any = 0;
 #pragma omp simd reduction(| : any)
     for (int64_t c = j; c < end; ++c) any |= g[c] + norm_plus[c] < top;
     if (!any) continue;
-    for (int64_t c = j; c < end; ++c) offer(c);
+    for (int64_t c = j; c < end; ++c) {
+      if (c == skip) continue;
+      const float upper = g[c] + norm_plus[c];
+      if (!(upper < top)) continue;
+      if (heap.size() < k) {
+        heap.push_back(upper);
+        std::push_heap(heap.begin(), heap.end());
+        if (heap.size() == k) top = heap.front();
+      } else {
+        std::pop_heap(heap.begin(), heap.end());
+        heap.back() = upper;
+        std::push_heap(heap.begin(), heap.end());
+        top = heap.front();
+      }
+    }
   }
-  return heap.front();
+  return heap.size() < k ? INFINITY : heap.front();
 }
 
 }  // namespace
@@ -64,13 +66,18 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, d
   // g_j + norm_minus_j <= h + 2 s_i.
   float threshold = -INFINITY;
   if (kk > 0) {
-    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, heap_buf);
-    threshold = std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY);
     // A caller's limit L on the exact distance: candidate j needs n_i - s_i + g_j + n_j - s_j <= L.
-    if (!s.query_limits.empty() && std::isfinite(s.query_limits[static_cast<size_t>(job.query)]))
-      threshold = std::min(threshold, std::nextafter(static_cast<float>(s.query_limits[static_cast<size_t>(job.query)] -
-                                                                        static_cast<double>(job.norm_minus)),
-                                                     INFINITY));
+    float limit_threshold = INFINITY, cap = INFINITY;
+    if (!s.query_limits.empty() && std::isfinite(s.query_limits[static_cast<size_t>(job.query)])) {
+      limit_threshold = std::nextafter(
+          static_cast<float>(s.query_limits[static_cast<size_t>(job.query)] - static_cast<double>(job.norm_minus)), INFINITY);
+      // An h at or above cap gives a threshold at or above limit_threshold (rounding is monotone and
+      // cap + 2 s_i >= limit_threshold), so only uppers below cap can change the threshold.
+      cap = std::nextafter(static_cast<float>(static_cast<double>(limit_threshold) - 2.0 * job.slack), INFINITY);
+    }
+    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, cap, heap_buf);
+    threshold = std::min(std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY),
+                         limit_threshold);
   }
   const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
   // Pair (i, j) is worth measuring when its lower bound job.norm_minus + g_j + norm_minus_j is at most
