@@ -169,6 +169,7 @@ void report_search(benchmark::State& state, const ApproximateReport& r, Nominati
   state.counters["target_recall"] = r.recall;
   state.counters["nprobe"] = static_cast<double>(r.nprobe);
   state.counters["rounds"] = static_cast<double>(r.rounds);
+  state.counters["refine_rounds"] = static_cast<double>(r.refine_rounds);
   state.counters["exact_fallback"] = r.exact_fallback;
   state.counters["cells"] = static_cast<double>(r.cells);
   state.counters["largest_cell"] = static_cast<double>(r.largest_cell);

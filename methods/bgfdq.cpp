@@ -133,6 +133,7 @@ class BgfdqMethod final : public PerClassMethod {
       diag["knn_recall_below_target"] = graph.below_target() ? 1 : 0;
       diag["knn_nprobe_used"] = static_cast<double>(graph.search.nprobe);
       diag["knn_search_rounds"] = static_cast<double>(graph.search.rounds);
+      diag["knn_refine_rounds"] = static_cast<double>(graph.search.refine_rounds);
       diag["knn_exact_fallback"] = graph.search.exact_fallback ? 1 : 0;
       if (graph.search.cells > 0) {
         diag["knn_cells"] = static_cast<double>(graph.search.cells);

@@ -17,8 +17,9 @@
 namespace dq::detail {
 namespace {
 
-// The file layout (not the key): 04 adds what the approximate search took and the tiles' format.
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '4'};
+// The file layout (not the key): 04 adds what the approximate search took and the tiles' format, 05
+// the clustered search's refinement rounds.
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '5'};
 
 struct CacheHeader {
   char magic[8];
@@ -27,7 +28,7 @@ struct CacheHeader {
   int64_t lambda_exact, duplicates, exact_search;
   uint64_t declared_bytes;
   double recall_target, work_ratio;
-  int64_t nprobe, rounds, exact_fallback, cells, largest_cell, nomination, on_device;
+  int64_t nprobe, rounds, exact_fallback, cells, largest_cell, nomination, on_device, refine_rounds;
 };
 
 }  // namespace
@@ -114,6 +115,7 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   g.search.work_ratio = h.work_ratio;
   g.search.nprobe = h.nprobe;
   g.search.rounds = h.rounds;
+  g.search.refine_rounds = h.refine_rounds;
   g.search.exact_fallback = h.exact_fallback != 0;
   g.search.cells = h.cells;
   g.search.largest_cell = h.largest_cell;
@@ -138,6 +140,7 @@ CacheHeader header_of(const KnnGraph& g) {
   h.work_ratio = g.search.work_ratio;
   h.nprobe = g.search.nprobe;
   h.rounds = g.search.rounds;
+  h.refine_rounds = g.search.refine_rounds;
   h.exact_fallback = g.search.exact_fallback;
   h.cells = g.search.cells;
   h.largest_cell = g.search.largest_cell;

@@ -63,6 +63,7 @@ struct ApproximateReport {
   double recall = std::numeric_limits<double>::quiet_NaN();  // on the sample, of the lists returned
   int64_t nprobe = 0;            // the nprobe the returned lists were searched with
   int64_t rounds = 0;            // searches run: 1 + the raises of nprobe
+  int64_t refine_rounds = 0;     // clustered: rounds of neighbour-of-neighbour refinement
   bool exact_fallback = false;   // the exact search replaced the approximate one
   int64_t cells = 0;             // clustered: cells after balancing
   int64_t largest_cell = 0;      // clustered: rows in the largest cell
@@ -107,9 +108,10 @@ struct ClusteredSearchOptions {
   uint64_t tile_bytes = 256ull << 20;
   Nomination nomination = Nomination::Auto;
   // Recall kept, not only recorded: with a sample, recall@k of the lists is measured on it (against
-  // the sample's exact lists, computed once) and, while below recall_target (> 0), nprobe doubles
-  // and the rows are searched against the cells added; once nprobe would reach a quarter of the
-  // cells, the exact search runs instead (recall 1).
+  // the sample's exact lists, computed once) and, while below recall_target (> 0), rounds of
+  // neighbour-of-neighbour refinement run while each closes at least half of the recall missing (6 at
+  // most), then nprobe doubles and the rows are searched against the cells added; once nprobe would
+  // reach a quarter of the cells, the exact search runs instead (recall 1).
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
   StageTimer* timer = nullptr;  // when set, the sample's exact lists are timed as sub-stage "knn_recall"
