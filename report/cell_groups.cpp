@@ -357,4 +357,15 @@ MethodGrid make_grid(const std::vector<const CellResult*>& cells,
   return g;
 }
 
+std::string spec_note(const MethodGrid& grid) {
+  std::string out = "Rows:";
+  bool any = false;
+  for (const auto& r : grid.rows) {
+    if (r.spec.empty()) continue;
+    out += fmt::format("{} {} = `{}`", any ? ";" : "", r.display, r.spec);
+    any = true;
+  }
+  return out + ".";
+}
+
 }  // namespace dq

@@ -103,6 +103,9 @@ ReportTable improvement_table(const std::string& title, const MethodGrid& grid, 
                               const std::string& why, const std::function<std::string(const GridColumn&)>& name,
                               const Quantity& quantity, double scale, int digits, const std::string& unit);
 
+// "Rows: DQ = `dq(...)`; BGFDQ w/o SPD = `bgfdq(...)`.": each row's display label and method spec.
+std::string spec_note(const MethodGrid& grid);
+
 MethodGrid make_grid(const std::vector<const CellResult*>& cells,
                      const std::function<std::string(const CellResult&)>& row_label,
                      const std::function<std::string(const CellResult&)>& column_extra = {});

@@ -31,17 +31,6 @@ std::string column_name(const GridColumn& c) {
   return s;
 }
 
-std::string spec_note(const MethodGrid& g) {
-  std::string out = "Rows:";
-  bool any = false;
-  for (const auto& r : g.rows) {
-    if (r.spec.empty()) continue;
-    out += fmt::format("{} {} = `{}`", any ? ";" : "", r.display, r.spec);
-    any = true;
-  }
-  return out + ".";
-}
-
 std::string experiment_caption(const std::vector<const CellResult*>& cells, const std::string& what) {
   const CellResult& c = *cells.front();
   std::vector<std::string> dbs;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 
 #include "core/error.h"
@@ -195,6 +196,55 @@ TableFile build_runtime_table(const ResultSet& rs) {
   return f;
 }
 
+// One line per dataset of an experiment that runs several (e.g. experiments/scale/zoo_scale.yaml, one
+// per distribution of the neighbour-search zoo): each method's selection time and recall@k side by
+// side, and with two methods the second row's speed-up (the first row's time over its own).
+ReportTable scale_summary(const std::string& ex, const MethodGrid& g) {
+  ReportTable t;
+  t.title = fmt::format("Experiment {}: every dataset at a glance", ex);
+  t.caption = fmt::format("Selection seconds (DONE cells, mean over seeds) and the neighbour search's recall@k per "
+                          "dataset; the per-dataset tables below have memory and coverage. Experiment `{}`.",
+                          ex);
+  const Quantity select = unless_cached(stage_quantity("select")), recall = metric_quantity("diag_knn_recall_at_k_mean");
+  // A recall column only for the rows whose cells search neighbours.
+  std::vector<bool> has_recall(g.rows.size(), false);
+  for (const auto& [key, grp] : g.groups)
+    if (!grp.values(recall).empty()) has_recall[key.first] = true;
+  t.header = {"dataset"};
+  for (size_t r = 0; r < g.rows.size(); ++r) {
+    t.header.push_back(g.rows[r].display + " select s");
+    if (has_recall[r]) t.header.push_back(g.rows[r].display + " recall@k");
+  }
+  const bool two = g.rows.size() == 2;
+  if (two) t.header.push_back(g.rows[1].display + " speed-up over " + g.rows[0].display);
+  for (size_t col = 0; col < g.columns.size(); ++col) {
+    std::vector<std::string> line;
+    std::string dataset;
+    for (size_t r = 0; r < g.rows.size() && dataset.empty(); ++r)
+      if (!g.at(r, col).cells.empty()) dataset = g.at(r, col).cells.front()->dataset;
+    line.push_back(fmt::format("`{}` {}", dataset, ratio_text(g.columns[col].ratio)));
+    std::vector<std::optional<double>> means;
+    for (size_t r = 0; r < g.rows.size(); ++r) {
+      const CellGroup& grp = g.at(r, col);
+      const std::vector<double> v = grp.values(select);
+      means.push_back(v.empty() ? std::nullopt
+                                : std::optional<double>(std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())));
+      line.push_back(summary_cell(grp, select, 1, 1));
+      if (has_recall[r]) line.push_back(grp.values(recall).empty() ? "–" : summary_cell(grp, recall, 1, 4));
+    }
+    // The second row's speed-up: the first row's selection time over its own.
+    if (two) line.push_back(means[0] && means[1] && *means[1] > 0 ? fmt::format("{:.2f}x", *means[0] / *means[1]) : "–");
+    t.rows.push_back(std::move(line));
+  }
+  t.notes.push_back(spec_note(g));
+  t.notes.push_back(cpu_note([&] {
+    std::vector<const CellResult*> all;
+    for (const auto& [key, grp] : g.groups) all.insert(all.end(), grp.cells.begin(), grp.cells.end());
+    return all;
+  }()));
+  return t;
+}
+
 TableFile build_scale_table(const ResultSet& rs) {
   TableFile f;
   f.id = "table_scale";
@@ -210,6 +260,7 @@ TableFile build_scale_table(const ResultSet& rs) {
       if (c.experiment == ex && (synthetic(c) || paper_dataset(c) == "fakeddit")) cells.push_back(&c);
     if (cells.empty()) continue;
     const MethodGrid g = make_grid(cells, main_row_label);
+    if (g.columns.size() > 1) f.tables.push_back(scale_summary(ex, g));
     for (size_t col = 0; col < g.columns.size(); ++col) {
       const GridColumn& gc = g.columns[col];
       std::vector<const CellResult*> in_column;

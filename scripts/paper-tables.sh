@@ -12,6 +12,7 @@ cd "$repo"
 "$dqbench" tables --out "$out" \
   --db results/cpu_airbench94.db \
   --db results/fakeddit_scale.db \
+  --db results/zoo_scale.db \
   --db results/cpu_selection_ablation.db \
   --db results/cpu_runtime.db \
   --db results/cpu_sweeps.db \

@@ -130,6 +130,7 @@ namespace {
 
 // A results database written with the store's schema, cells inserted directly.
 struct TinyDb {
+  std::string dataset_name = "cifar10";  // the next cells' dataset name
   std::string path;
   explicit TinyDb(const std::string& p) : path(p) { Store s(p); }
   void cell(const std::string& id, const std::string& experiment, const std::string& dataset_json,
@@ -148,7 +149,7 @@ struct TinyDb {
               path)
         .bind(1, id)
         .bind(2, experiment)
-        .bind(3, std::string("cifar10"))
+        .bind(3, dataset_name)
         .bind(4, method_name + params_json)
         .bind(5, method_name)
         .bind(6, ratio)
@@ -252,6 +253,29 @@ TEST_CASE("runtime table from recorded stages; empty paper tables say so", "[rep
   CHECK_THAT(ablation, Catch::Contains("The paper's numbers (no recorded cells yet)"));
   CHECK_THAT(ablation, Catch::Contains("| NI+NCS | not run | 76.4 | not run | 87.6 | not run | 90.5 |"));
   CHECK_THAT(render_markdown(build_sweeps_table(rs)), Catch::Contains("No recorded sweeps yet"));
+}
+
+TEST_CASE("scale table: an experiment over several datasets gets a summary line per dataset", "[report]") {
+  // zoo_scale's shape: one class per dataset, DQ streaming and BGFDQ on each; the summary gives each
+  // method's selection time, BGFDQ's recall and BGFDQ's speed-up (DQ's time over BGFDQ's).
+  const auto dir = test::scratch_dir("report_zoo");
+  TinyDb db((dir / "z.db").string());
+  const char* one = R"({"kind":"synthetic_embeddings","params":{"classes":1,"per_class":200000,"dim":512}})";
+  const char* two = R"({"kind":"synthetic_embeddings","params":{"classes":1,"per_class":200000,"dim":512,"manifold_dim":6}})";
+  db.dataset_name = "zoo_mixture";
+  db.cell("a1", "zoo", one, "dq", R"({"mode":"streaming","theta":0.25})", 0.01, 0, "DONE", {}, {{"select", 18.0}}, "null");
+  db.cell("a2", "zoo", one, "bgfdq", R"({"knn":"auto","theta":0.25})", 0.01, 0, "DONE",
+          {{"diag_knn_recall_at_k_mean", 0.9995}}, {{"select", 7.5}, {"select/neighbour_id", 7.0}}, "null");
+  db.dataset_name = "zoo_manifold";
+  db.cell("b1", "zoo", two, "dq", R"({"mode":"streaming","theta":0.25})", 0.01, 0, "DONE", {}, {{"select", 12.0}}, "null");
+  db.cell("b2", "zoo", two, "bgfdq", R"({"knn":"auto","theta":0.25})", 0.01, 0, "DONE",
+          {{"diag_knn_recall_at_k_mean", 0.9911}}, {{"select", 16.0}, {"select/neighbour_id", 15.0}}, "null");
+  const std::string md = render_markdown(build_scale_table(load_results({db.path})));
+  CHECK_THAT(md, Catch::Contains("## Experiment zoo: every dataset at a glance"));
+  CHECK_THAT(md, Catch::Contains("| dataset | DQ select s | BGFDQ w/o SPD select s | BGFDQ w/o SPD recall@k | BGFDQ w/o SPD "
+                                 "speed-up over DQ |"));
+  CHECK_THAT(md, Catch::Contains("| `zoo_mixture` 1% | 18.0 (n=1) | 7.5 (n=1) | 0.9995 (n=1) | 2.40x |"));
+  CHECK_THAT(md, Catch::Contains("| `zoo_manifold` 1% | 12.0 (n=1) | 16.0 (n=1) | 0.9911 (n=1) | 0.75x |"));
 }
 
 TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
