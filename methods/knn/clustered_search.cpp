@@ -612,9 +612,10 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   // all costs far more than asking the neighbours). Each is tried on the recall sample first (exact
   // predictions: see Saved), and the one that gains more recall per unit of work runs on every row
   // (work: rows compared in the tiles, or kRefineCost per candidate a refinement measures one by one;
-  // ties: more cells). Refinement stops being tried once its trial gains nothing (or after 16 rounds). When twice the cells
-  // would reach half of them and refinement gains nothing, the exact search runs instead. The choice
-  // depends only on the data, never on timings, so the graph stays the same run to run.
+  // ties: more cells). Refinement stops being tried once its trial gains nothing (or after 16
+  // rounds). When twice the cells would reach half of them and refinement gains nothing, the exact
+  // search runs instead. The choice depends only on the data, never on timings, so the graph stays
+  // the same run to run.
   constexpr int64_t kMaxRefineRounds = 16;
   // One candidate a refinement measures (rows gathered one by one, float then exact) against one row
   // pair of a probed tile (bf16 or fp32 GEMM): 0.14 and 0.0055 microseconds on this project's 2-core
