@@ -15,6 +15,7 @@
 #include "datasets/embedding_zoo.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/rerank.h"
 #include "methods/knn/internal/tiled_search.h"
 #include "methods/knn/knn.h"
 #include "methods/method.h"
@@ -357,4 +358,24 @@ TEST_CASE("refinement meets the recall target on a sparsely sampled manifold, wi
   REQUIRE(again.lists.ids == kept.lists.ids);
   REQUIRE(again.lists.dist == kept.lists.dist);
   REQUIRE(again.report.refine_rounds == kept.report.refine_rounds);
+}
+
+TEST_CASE("re-ranking into lists already held keeps the lower index among exact duplicates", "[bgfdq][nomination]") {
+  // The refinement offers candidates to a row's list as it stands. With k exact duplicates of the
+  // query held at high indices, duplicates at lower indices must still replace them: ties go to the
+  // lower index (a shortcut once stopped at "k zeros held", valid only for a list that started empty).
+  Points p = dq::test::clustered_points(200, 16, 4, 0.0, 5);
+  for (int64_t i = 1; i < 200; i += 3) dq::test::copy_row(p, 0, i);  // rows 0, 1, 4, 7, ... equal row 0
+  const int64_t k = 5;
+  detail::TopK top;
+  top.reset(static_cast<size_t>(k));
+  for (int32_t j : {199, 196, 193, 190, 187}) top.offer(exact_sqdist(p.row(0), p.row(j), p.d), j);
+  REQUIRE(top.full_of_zeros());
+  std::vector<int32_t> candidates;
+  for (int32_t j = 1; j < 60; ++j) candidates.push_back(j);
+  detail::RerankScratch scratch;
+  detail::rank_candidates(p.row(0), p.matrix(), candidates, top, scratch);
+  std::vector<int32_t> ids;
+  for (const auto& nb : top.best) ids.push_back(nb.j);
+  REQUIRE(ids == std::vector<int32_t>{1, 4, 7, 10, 13});
 }

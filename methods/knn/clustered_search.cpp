@@ -22,13 +22,15 @@
 // grows with are local ones and bf16 tiles (nomination.cpp) nominate barely more candidates than fp32.
 // A row's k-th distance so far limits the next cells' candidates.
 //
-// Recall kept. With a sample and a target, recall@k is measured after each search; below the target
-// nprobe doubles and each row is searched against the cells its larger probe adds (merged into the
-// lists it has: both are exact within their rows, so the merge is exact within the union). Each
-// row's nearest centroids are found for twice the nprobe asked, so the next raise reuses them. When
-// nprobe would reach a quarter of the cells, the exact search runs instead. (Growing nprobe by half
-// instead of doubling was tried on the zoo: powerlaw_anisotropic then needed 3 rounds to 18 where
-// doubling needs 2 to 16, and was slower; the manifold member gained 3%.)
+// Recall kept. With a sample and a target, recall@k is measured after each step; below the target
+// the next step is twice the cells (nprobe doubles and each row is searched against the cells its
+// larger probe adds, merged into the lists it has: both are exact within their rows, so the merge is
+// exact within the union) or a round of neighbour-of-neighbour refinement, whichever gains more
+// recall per unit of work when both are tried on the sample (see clustered_self_knn). Each row's
+// nearest centroids are found for twice the nprobe asked, so the next doubling reuses them. When
+// nprobe would reach a quarter of the cells and refinement gains nothing, the exact search runs
+// instead. (Growing nprobe by half instead of doubling was tried on the zoo: powerlaw_anisotropic
+// then needed 3 rounds to 18 where doubling needs 2 to 16, and was slower.)
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>
@@ -36,6 +38,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <numeric>
@@ -240,6 +243,15 @@ class ClusteredState {
     return static_cast<int64_t>(m);
   }
   int64_t compared() const { return compared_; }
+  // Frees what only the escalation needs (the probe order, the last refinement's lists), e.g. before
+  // the exact search replaces this one.
+  void release_scratch() {
+    order_ = {};
+    order_width_ = 0;
+    order_reservation_ = {};
+    last_refined_ = {};
+    refined_reservation_ = {};
+  }
   bool any_bf16() const { return bf16_; }
   // Moves the rankings (rows x k, ascending; held per row) and the rows' cell order out.
   void take_rankings(std::vector<detail::Neighbour>& best, std::vector<int32_t>& held, std::vector<int64_t>& order) {
@@ -258,10 +270,11 @@ class ClusteredState {
       // The nearest centroids of every row (rows in cell order), twice as many as asked, so that the
       // next raise of nprobe reuses them.
       const int64_t width = std::min(nc, 2 * nprobe);
-      order_.clear();
+      order_ = {};
       order_reservation_ = {};
-      order_reservation_ = memory.reserve(static_cast<uint64_t>(n * width) * (sizeof(idx_t) + sizeof(float)), "knn probe order");
+      order_reservation_ = memory.reserve(static_cast<uint64_t>(n * width) * sizeof(idx_t), "knn probe order");
       order_.resize(static_cast<size_t>(n * width));
+      auto dist_reservation = memory.reserve(static_cast<uint64_t>(n * width) * sizeof(float), "knn probe order distances");
       std::vector<float> dist(static_cast<size_t>(n * width));
       faiss::IndexFlatL2 centroids(z_.cols);
       centroids.add(nc, centroids_.data());
@@ -346,6 +359,8 @@ class ClusteredState {
       }
     }
     int64_t changed = 0, measured = 0;
+    std::exception_ptr failure;
+    std::atomic<bool> failed{false};
 #pragma omp parallel reduction(+ : changed, measured)
     {
       std::vector<int32_t> cand, listed;
@@ -355,39 +370,47 @@ class ClusteredState {
       for (int64_t t = 0; t < n; ++t) {
         const int64_t i = perm_[static_cast<size_t>(t)];  // cell order: neighbouring queries share rows
         if (only && !(*only)[static_cast<size_t>(i)]) continue;
-        const int32_t* mine = ids.data() + i * k;
-        const int32_t h = held[static_cast<size_t>(i)];
-        cand.clear();
-        for (int32_t a = 0; a < h; ++a) {
-          const int32_t j = mine[a];
-          const bool all = fresh[static_cast<size_t>(i * k + a)] != 0;
-          for (int32_t b = 0; b < held[static_cast<size_t>(j)]; ++b) {
-            const int32_t v = ids[static_cast<size_t>(j * k + b)];
-            if (v != i && (all || fresh[static_cast<size_t>(j * k + b)])) cand.push_back(v);
+        if (failed.load(std::memory_order_relaxed)) continue;
+        try {
+          const int32_t* mine = ids.data() + i * k;
+          const int32_t h = held[static_cast<size_t>(i)];
+          cand.clear();
+          for (int32_t a = 0; a < h; ++a) {
+            const int32_t j = mine[a];
+            const bool all = fresh[static_cast<size_t>(i * k + a)] != 0;
+            for (int32_t b = 0; b < held[static_cast<size_t>(j)]; ++b) {
+              const int32_t v = ids[static_cast<size_t>(j * k + b)];
+              if (v != i && (all || fresh[static_cast<size_t>(j * k + b)])) cand.push_back(v);
+            }
           }
+          if (cand.empty()) continue;
+          std::sort(cand.begin(), cand.end());
+          cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+          listed.assign(mine, mine + h);
+          std::sort(listed.begin(), listed.end());
+          cand.erase(std::remove_if(cand.begin(), cand.end(),
+                                    [&](int32_t v) { return std::binary_search(listed.begin(), listed.end(), v); }),
+                     cand.end());
+          if (cand.empty()) continue;
+          measured += static_cast<int64_t>(cand.size());
+          detail::Neighbour* best = best_.data() + i * k;
+          top.reset(static_cast<size_t>(kk_));
+          for (int32_t a = 0; a < h; ++a) top.offer(best[a].d, best[a].j);
+          detail::rank_candidates(z_.row(i), z_, cand, top, scratch);
+          bool differs = static_cast<int32_t>(top.best.size()) != h;
+          for (size_t a = 0; a < top.best.size() && !differs; ++a) differs = top.best[a].j != best[a].j;
+          if (!differs) continue;
+          ++changed;
+          held_[static_cast<size_t>(i)] = static_cast<int32_t>(top.best.size());
+          std::copy(top.best.begin(), top.best.end(), best);
+        } catch (...) {
+#pragma omp critical(dq_refine_failure)
+          if (!failure) failure = std::current_exception();
+          failed.store(true, std::memory_order_relaxed);
         }
-        if (cand.empty()) continue;
-        std::sort(cand.begin(), cand.end());
-        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
-        listed.assign(mine, mine + h);
-        std::sort(listed.begin(), listed.end());
-        cand.erase(std::remove_if(cand.begin(), cand.end(),
-                                  [&](int32_t v) { return std::binary_search(listed.begin(), listed.end(), v); }),
-                   cand.end());
-        if (cand.empty()) continue;
-        measured += static_cast<int64_t>(cand.size());
-        detail::Neighbour* best = best_.data() + i * k;
-        top.reset(static_cast<size_t>(kk_));
-        for (int32_t a = 0; a < h; ++a) top.offer(best[a].d, best[a].j);
-        detail::rank_candidates(z_.row(i), z_, cand, top, scratch);
-        bool differs = static_cast<int32_t>(top.best.size()) != h;
-        for (size_t a = 0; a < top.best.size() && !differs; ++a) differs = top.best[a].j != best[a].j;
-        if (!differs) continue;
-        ++changed;
-        held_[static_cast<size_t>(i)] = static_cast<int32_t>(top.best.size());
-        std::copy(top.best.begin(), top.best.end(), best);
       }
     }
+    if (failure) std::rethrow_exception(failure);  // exceptions must not cross the OpenMP region
     if (!only) {
       refined_reservation_ = {};
       refined_reservation_ = memory.reserve(static_cast<uint64_t>(n * k) * sizeof(int32_t), "knn refinement: lists of the last round");
@@ -404,11 +427,13 @@ class ClusteredState {
     std::vector<detail::Neighbour> best;
     std::vector<int32_t> held, probed;
     int64_t compared = 0;
+    bool bf16 = false;
   };
   Saved save(std::span<const int64_t> rows) const {
     Saved saved;
     saved.rows.assign(rows.begin(), rows.end());
     saved.compared = compared_;
+    saved.bf16 = bf16_;
     for (int64_t i : rows) {
       saved.best.insert(saved.best.end(), best_.begin() + i * o_.k, best_.begin() + (i + 1) * o_.k);
       saved.held.push_back(held_[static_cast<size_t>(i)]);
@@ -424,6 +449,7 @@ class ClusteredState {
       probed_[static_cast<size_t>(i)] = saved.probed[r];
     }
     compared_ = saved.compared;
+    bf16_ = saved.bf16;
   }
 
   // The lists as they stand (float distances, as every search returns them).
@@ -634,6 +660,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     const bool can_double = 4 * nprobe < state.cells();
     const double now = out.report.recall;
     double refine_gain = 0, refine_work = 0, double_gain = 0, double_work = 0;
+    if (refine_rounds == kMaxRefineRounds) refining = false;
     if (refining) {
       const auto saved = state.save(o.recall_sample);
       refine_work = kRefineCost * static_cast<double>(state.refine(memory, &in_sample).measured);
@@ -647,7 +674,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
       double_gain = measure_sample() - now;
       state.restore(saved);
     }
-    if (!(refine_gain > 0) || refine_rounds == kMaxRefineRounds) refining = false;  // it adds nothing from here
+    if (!(refine_gain > 0)) refining = false;  // it adds nothing from here
     const bool refine_ahead = refining && (!can_double || refine_gain * double_work > double_gain * refine_work);
     if (refine_ahead) {
       state.refine(memory);
@@ -658,10 +685,12 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
       ++rounds;
       out.report.nprobe = nprobe;
     } else {
+      const int64_t cells = state.cells(), largest = state.largest_cell();
+      state.release_scratch();
       SelfKnnResult r = exact_result(rounds + 1, true);
       r.report.refine_rounds = refine_rounds;
-      r.report.cells = state.cells();
-      r.report.largest_cell = state.largest_cell();
+      r.report.cells = cells;
+      r.report.largest_cell = largest;
       return r;
     }
     met = measure();
@@ -672,8 +701,9 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   out.report.refine_rounds = refine_rounds;
   out.report.cells = state.cells();
   out.report.largest_cell = state.largest_cell();
-  // Rows compared against the balanced estimate: every row against nprobe cells of n / nlist rows
-  // (its own cell is almost always among its nearest).
+  // Rows compared in the tiles against the balanced estimate: every row against nprobe cells of
+  // n / nlist rows (its own cell is almost always among its nearest). Refinement's candidates are not
+  // in it (knn_refine_rounds says when there were any).
   out.report.work_ratio =
       static_cast<double>(state.compared()) / (static_cast<double>(n) * static_cast<double>(nprobe) * balanced);
   return std::move(out);

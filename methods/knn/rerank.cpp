@@ -71,8 +71,9 @@ void rank_candidates(const float* query, RowMatrix base, std::span<const int32_t
   for (const Neighbour& nb : top.best) scratch.held.push_back(nb.d);
   float_prefilter(query, base, candidates, scratch.held, top.k, scratch);
   for (int32_t j : scratch.survivors) {
-    // Survivors arrive in increasing index, so once k exact zeros are held nothing can displace them.
-    if (top.full_of_zeros()) break;
+    // Survivors arrive in increasing index, so once k exact zeros are held, all below j (top may have
+    // started with rows of any index: the clustered search's refinement), nothing can displace them.
+    if (top.full_of_zeros() && top.best.back().j < j) break;
     top.offer(exact_sqdist(query, base.row(j), base.cols), j);
   }
 }

@@ -108,10 +108,11 @@ struct ClusteredSearchOptions {
   uint64_t tile_bytes = 256ull << 20;
   Nomination nomination = Nomination::Auto;
   // Recall kept, not only recorded: with a sample, recall@k of the lists is measured on it (against
-  // the sample's exact lists, computed once) and, while below recall_target (> 0), rounds of
-  // neighbour-of-neighbour refinement run while each closes at least half of the recall missing (6 at
-  // most), then nprobe doubles and the rows are searched against the cells added; once nprobe would
-  // reach a quarter of the cells, the exact search runs instead (recall 1).
+  // the sample's exact lists, computed once) and, while below recall_target (> 0), each step is
+  // either twice the cells (nprobe doubles and the rows are searched against the cells added) or a
+  // round of neighbour-of-neighbour refinement (16 at most), whichever gains more recall per unit of
+  // work when both are tried on the sample; once nprobe would reach a quarter of the cells and
+  // refinement gains nothing, the exact search runs instead (recall 1).
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
   StageTimer* timer = nullptr;  // when set, the sample's exact lists are timed as sub-stage "knn_recall"
