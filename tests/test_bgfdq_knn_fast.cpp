@@ -379,3 +379,26 @@ TEST_CASE("re-ranking into lists already held keeps the lower index among exact 
   for (const auto& nb : top.best) ids.push_back(nb.j);
   REQUIRE(ids == std::vector<int32_t>{1, 4, 7, 10, 13});
 }
+
+TEST_CASE("the recall escalation stops doubling at half the exact search's work and searches exactly", "[bgfdq][clustered]") {
+  // A target no cheap step meets (1.0 on structureless rows): twice the cells is not taken once it
+  // would take the rows compared past half of the exact search's pairs (n (n - 1) / 4), refinement
+  // runs while it gains, and then the exact search. Its lists are the exact ones and the report says
+  // so: all cells, recall 1.
+  const Points p = isotropic(4000, 24, 13);
+  std::vector<int64_t> sample(200);
+  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 20);
+  ClusteredSearchOptions o;
+  o.k = 10;
+  o.recall_sample = sample;
+  o.recall_target = 1.0;
+  const SelfKnnResult r = clustered_self_knn(p.matrix(), o, big_budget());
+  REQUIRE(r.report.exact_fallback);
+  REQUIRE(r.report.recall == 1.0);
+  REQUIRE(r.report.nprobe == r.report.cells);
+  require_same(r, exact_self_knn(p.matrix(), 50, {10}, big_budget()));
+  // Without the budget the doubling would have gone on to nprobe 16 of ~63 cells (4 * 16 >= 63 is the
+  // other stop): at 8 cells of ~63 rows per row, 4,000 rows compare ~2.3 million pairs, and doubling
+  // again passes the budget of 4,000 x 3,999 / 4 = 4.0 million.
+  CHECK(r.report.rounds <= 3);
+}

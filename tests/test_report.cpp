@@ -302,7 +302,7 @@ TEST_CASE("ablation, scale and sweep tables pick their cells", "[report]") {
   const std::string scale = render_markdown(build_scale_table(rs));
   CHECK_THAT(scale, Catch::Contains("| DQ | OOM ×1 | 149.0 GiB | 20.0 GiB |"));
   CHECK_THAT(scale, Catch::Contains("| 662.4 (n=1) |"));
-  CHECK_THAT(scale, Catch::Contains("| 0.863 (n=1) (below target 0.99 in 1 cell) |"));
+  CHECK_THAT(scale, Catch::Contains("| 0.8630 (n=1) (below target 0.99 in 1 cell) |"));
   CHECK_THAT(scale, Catch::Contains("synthetic embeddings standing in for the real data (2 classes x 200000 per class"));
   const std::string ablation = render_markdown(build_ablation_table(rs));
   CHECK_THAT(ablation, Catch::Contains("| NI+NCS (k=20) | selection only | 76.4 | – | – |"));

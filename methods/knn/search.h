@@ -111,8 +111,9 @@ struct ClusteredSearchOptions {
   // the sample's exact lists, computed once) and, while below recall_target (> 0), each step is
   // either twice the cells (nprobe doubles and the rows are searched against the cells added) or a
   // round of neighbour-of-neighbour refinement (16 at most), whichever gains more recall per unit of
-  // work when both are tried on the sample; once nprobe would reach a quarter of the cells and
-  // refinement gains nothing, the exact search runs instead (recall 1).
+  // work when both are tried on the sample; twice the cells is not taken when it would reach half of
+  // them or take the rows compared past half the exact search's pairs, and then, when refinement
+  // gains nothing, the exact search runs instead (recall 1).
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
   StageTimer* timer = nullptr;  // when set, the sample's exact lists are timed as sub-stage "knn_recall"
