@@ -58,6 +58,13 @@ void check_bf16_equals_fp32(const Points& p, int64_t k, uint64_t tile_bytes) {
   }
 }
 
+// Rows 0, step, 2 step, ...: a recall sample of `count` rows.
+std::vector<int64_t> every(int64_t step, size_t count) {
+  std::vector<int64_t> rows(count);
+  for (size_t s = 0; s < count; ++s) rows[s] = static_cast<int64_t>(s) * step;
+  return rows;
+}
+
 Points isotropic(int64_t n, int64_t d, uint64_t seed) {
   Rng rng(seed);
   Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
@@ -157,8 +164,7 @@ TEST_CASE("balanced cells: a giant cluster is split until every cell is under it
 TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "[bgfdq][clustered]") {
   // Structureless rows: 4 probed cells of 100 miss most neighbours.
   const Points p = isotropic(3000, 12, 7);
-  std::vector<int64_t> sample(300);
-  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 10);
+  const std::vector<int64_t> sample = every(10, 300);
   ClusteredSearchOptions o;
   o.k = 10;
   o.nlist = 100;
@@ -326,8 +332,7 @@ TEST_CASE("refinement meets the recall target on a sparsely sampled manifold, wi
   for (const auto& kv : zoo_params(find_zoo_member("manifold"), 1, 12000, 64)) values.push_back(kv);
   const Dataset data = dq::test::load_with("synthetic_embeddings", values);
   const Points p{data.train.n, data.feature_dim, data.train_features};
-  std::vector<int64_t> sample(400);
-  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 29);
+  const std::vector<int64_t> sample = every(29, 400);
   ClusteredSearchOptions o;
   o.k = 20;
   o.recall_sample = sample;
@@ -386,8 +391,7 @@ TEST_CASE("the recall escalation stops doubling at half the exact search's work 
   // runs while it gains, and then the exact search. Its lists are the exact ones and the report says
   // so: all cells, recall 1.
   const Points p = isotropic(4000, 24, 13);
-  std::vector<int64_t> sample(200);
-  for (size_t s = 0; s < sample.size(); ++s) sample[s] = static_cast<int64_t>(s * 20);
+  const std::vector<int64_t> sample = every(20, 200);
   ClusteredSearchOptions o;
   o.k = 10;
   o.recall_sample = sample;
