@@ -3,6 +3,7 @@
 // a large common offset) and brute-force references for the neighbour search.
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,26 @@ inline Points grid_points(int64_t n, int64_t d, int64_t levels, uint64_t seed) {
 
 // Overwrites row `to` with a copy of row `from`.
 inline void copy_row(Points& p, int64_t from, int64_t to) { std::copy_n(p.row(from), p.d, p.row(to)); }
+
+// "" when the lists of rows 0, step, 2 step, ... each hold k distinct rows other than their own, in
+// ascending order, each at its exact distance (the float of exact_sqdist): what an approximate search
+// promises within what it searched. Otherwise the first row and slot that break it, and how.
+inline std::string exact_lists_problem(const NeighbourLists& lists, const Points& p, int64_t k, int64_t step = 1) {
+  for (int64_t i = 0; i < p.n; i += step) {
+    std::vector<int32_t> seen;
+    for (int64_t t = 0; t < k; ++t) {
+      const int32_t j = lists.ids_of(i)[t];
+      const std::string where = "row " + std::to_string(i) + " slot " + std::to_string(t) + ": ";
+      if (j < 0 || j == i) return where + "lists " + std::to_string(j);
+      if (std::find(seen.begin(), seen.end(), j) != seen.end()) return where + "repeats " + std::to_string(j);
+      seen.push_back(j);
+      if (lists.dist_of(i)[t] != static_cast<float>(exact_sqdist(p.row(i), p.row(j), p.d)))
+        return where + "distance is not the exact one";
+      if (t > 0 && lists.dist_of(i)[t - 1] > lists.dist_of(i)[t]) return where + "not ascending";
+    }
+  }
+  return "";
+}
 
 // Every other row ranked by (exact distance, index), first k.
 inline std::vector<std::vector<std::pair<double, int32_t>>> brute_knn(const Points& p, int64_t k) {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <set>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -153,12 +152,7 @@ TEST_CASE("balanced cells: a giant cluster is split until every cell is under it
   REQUIRE(r.report.work_ratio <= 1.0 + static_cast<double>(cap) / (8 * 9000.0 / static_cast<double>(nlist)));
   REQUIRE(r.report.work_ratio >= 0.9);
   // Lists are exact within what was probed: every listed distance is the exact one.
-  for (int64_t i = 0; i < p.n; i += 97)
-    for (int64_t t = 0; t < 10; ++t) {
-      const int32_t j = r.lists.ids_of(i)[t];
-      REQUIRE(j >= 0);
-      REQUIRE(r.lists.dist_of(i)[t] == static_cast<float>(exact_sqdist(p.row(i), p.row(j), d)));
-    }
+  REQUIRE(dq::test::exact_lists_problem(r.lists, p, 10, 97) == "");
 }
 
 TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "[bgfdq][clustered]") {
@@ -348,17 +342,7 @@ TEST_CASE("refinement meets the recall target on a sparsely sampled manifold, wi
   std::vector<int64_t> others;
   for (int64_t i = 7; i < p.n; i += 31) others.push_back(i);
   CHECK(recall_at_k(p.matrix(), kept.lists, others, {20}, big_budget()) >= 0.98);
-  for (int64_t i = 0; i < p.n; i += 13) {
-    std::set<int32_t> seen;
-    for (int64_t t = 0; t < 20; ++t) {
-      const int32_t j = kept.lists.ids_of(i)[t];
-      REQUIRE(j >= 0);
-      REQUIRE(j != i);
-      REQUIRE(seen.insert(j).second);
-      REQUIRE(kept.lists.dist_of(i)[t] == static_cast<float>(exact_sqdist(p.row(i), p.row(j), p.d)));
-      if (t > 0) REQUIRE(kept.lists.dist_of(i)[t - 1] <= kept.lists.dist_of(i)[t]);
-    }
-  }
+  REQUIRE(dq::test::exact_lists_problem(kept.lists, p, 20, 13) == "");
   const SelfKnnResult again = clustered_self_knn(p.matrix(), o, big_budget());
   REQUIRE(again.lists.ids == kept.lists.ids);
   REQUIRE(again.lists.dist == kept.lists.dist);
