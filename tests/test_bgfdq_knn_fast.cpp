@@ -6,12 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/rng.h"
 #include "datasets/embedding_zoo.h"
+#include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
 #include "methods/knn/internal/rerank.h"
@@ -72,6 +74,23 @@ Points isotropic(int64_t n, int64_t d, uint64_t seed) {
 }
 
 }  // namespace
+
+TEST_CASE("the inline float steps equal std::nextafter towards +-inf", "[bgfdq][nomination]") {
+  // Every bound of the filters is rounded outwards with these; a wrong step would lose a neighbour.
+  auto same = [](float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b) || (std::isnan(a) && std::isnan(b)); };
+  std::vector<float> xs = {0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min(),
+                           std::numeric_limits<float>::min(), -std::numeric_limits<float>::min(), 1.0f, -1.0f,
+                           std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), INFINITY, -INFINITY, NAN};
+  dq::Rng rng(5);
+  for (int t = 0; t < 100000; ++t) xs.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng.next_u64())));
+  for (const float x : xs) {
+    INFO(x);
+    REQUIRE(same(dq::detail::next_up(x), std::nextafter(x, INFINITY)));
+    REQUIRE(same(dq::detail::next_down(x), std::nextafter(x, -INFINITY)));
+  }
+  for (const double v : {1e-50, -1e-50, 0.1, -0.1, 3.0e38, 1e300, -1e300})
+    CHECK((dq::detail::round_up(v) >= v && dq::detail::round_down(v) <= v));
+}
 
 TEST_CASE("bf16 nomination returns exactly the fp32-exact lists and pairs", "[bgfdq][nomination]") {
   if (!detail::cpu_has_bf16_kernel()) WARN("this CPU has no AVX-512 BF16: both sides run fp32 here");
@@ -224,21 +243,21 @@ TEST_CASE("a recall target needs a sample; a graph below its target says so", "[
 }
 
 TEST_CASE("the seeded, cell-ordered symmetric search equals the one-sided search", "[bgfdq][nomination]") {
-  // From 2,048 rows the symmetric search starts from within-cell seeds and searches the rows in cell
+  // With seeds (from seed_min_rows rows; 2,048 here) the symmetric search starts from within-cell seeds and searches the rows in cell
   // order with block-local frames: the lists (ties by original index) and pairs must not change.
   SECTION("clustered rows with duplicates") {
     Points p = dq::test::clustered_points(3000, 24, 12, 0.0, 77);
     for (int64_t i = 1; i <= 30; ++i) dq::test::copy_row(p, 5, i * 61);
     for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16}) {
       const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false, nomination}, big_budget());
-      const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget());
+      const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination, 2048}, big_budget());
       require_same(symmetric, one_sided);
     }
   }
   SECTION("an integer grid: ties everywhere, decided by the original index") {
     const Points p = dq::test::grid_points(2600, 3, 4, 9);
     const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {15, 1 << 20, false}, big_budget());
-    const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {15, 1 << 20, true}, big_budget());
+    const SelfKnnResult symmetric = exact_self_knn(p.matrix(), 50, {15, 1 << 20, true, Nomination::Auto, 2048}, big_budget());
     require_same(symmetric, one_sided);
     require_brute_force(symmetric.lists, p, 15);
   }
@@ -252,7 +271,7 @@ TEST_CASE("the seeded, cell-ordered symmetric search equals the one-sided search
       const Points p{data.train.n, data.feature_dim, data.train_features};
       const SelfKnnResult one_sided = exact_self_knn(p.matrix(), 50, {20, 1 << 20, false}, big_budget());
       for (const Nomination nomination : {Nomination::Fp32, Nomination::Bf16})
-        require_same(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination}, big_budget()), one_sided);
+        require_same(exact_self_knn(p.matrix(), 50, {20, 1 << 20, true, nomination, 2048}, big_budget()), one_sided);
       require_brute_force(one_sided.lists, p, 20);
     }
   }

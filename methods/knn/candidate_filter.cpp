@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/rerank.h"
 #include "methods/knn/internal/tiled_search.h"
 
@@ -69,21 +70,19 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, d
     // A caller's limit L on the exact distance: candidate j needs n_i - s_i + g_j + n_j - s_j <= L.
     float limit_threshold = INFINITY, cap = INFINITY;
     if (!s.query_limits.empty() && std::isfinite(s.query_limits[static_cast<size_t>(job.query)])) {
-      limit_threshold = std::nextafter(
-          static_cast<float>(s.query_limits[static_cast<size_t>(job.query)] - static_cast<double>(job.norm_minus)), INFINITY);
+      limit_threshold = round_up(s.query_limits[static_cast<size_t>(job.query)] - static_cast<double>(job.norm_minus));
       // An h at or above cap gives a threshold at or above limit_threshold (rounding is monotone and
       // cap + 2 s_i >= limit_threshold), so only uppers below cap can change the threshold.
-      cap = std::nextafter(static_cast<float>(static_cast<double>(limit_threshold) - 2.0 * job.slack), INFINITY);
+      cap = round_up(static_cast<double>(limit_threshold) - 2.0 * job.slack);
     }
     const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, cap, heap_buf);
-    threshold = std::min(std::nextafter(static_cast<float>(static_cast<double>(h) + 2.0 * job.slack), INFINITY),
-                         limit_threshold);
+    threshold = std::min(round_up(static_cast<double>(h) + 2.0 * job.slack), limit_threshold);
   }
   const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
   // Pair (i, j) is worth measuring when its lower bound job.norm_minus + g_j + norm_minus_j is at most
   // the largest distance held.
   auto pair_threshold = [&] {
-    return pairs->full() ? std::nextafter(static_cast<float>(pairs->largest() - job.norm_minus), INFINITY) : INFINITY;
+    return pairs->full() ? round_up(pairs->largest() - job.norm_minus) : INFINITY;
   };
   float pair_limit = feed_pairs ? pair_threshold() : -INFINITY;
   for (int64_t j = 0; j < nb; ++j) {

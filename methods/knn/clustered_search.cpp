@@ -581,6 +581,10 @@ SeedLists cell_seeds(RowMatrix z, int64_t k, Nomination nomination, uint64_t til
   o.k = k;
   o.tile_bytes = tile_bytes;
   o.nomination = nomination;
+  // The seeds' k-means is small (32 rows per cell, 4 iterations): run it on this thread. Handed to
+  // OpenBLAS's pool, its threads spin (sched_yield, up to 2^28 cycles) after each call and take CPU
+  // from the search's OpenMP threads for the rest of a CIFAR-sized class (1.3x slower NI at 10 x 5,000).
+  const SingleThreadedBlas single_threaded_blas;
   ClusteredState state(z, o, make_cells(z, nlist, cap, memory, {.iterations = 4, .rows_per_cell = 32}), memory);
   state.probe(0, memory);
   state.take_rankings(seeds.best, seeds.held, seeds.order);

@@ -64,6 +64,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/prepared_rows.h"
 
 namespace dq::detail {
@@ -84,7 +85,7 @@ NominationFormat bf16_cpu_format() {
 
 double NominationBound::slack(double norm) const {
   const double s = delta * norm + per_root * std::sqrt(norm) + per_row;
-  return static_cast<double>(std::nextafter(static_cast<float>(s), INFINITY));
+  return static_cast<double>(round_up(s));
 }
 
 NominationBound nomination_bound(const NominationFormat& f, int64_t d) {

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/prepared_rows.h"
 #include "methods/size_limits.h"
 
@@ -79,8 +80,8 @@ PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const
     // Rounded outwards so that the float comparisons never shrink the margin.
     const double slack = bound.slack(norm);
     out.slack[static_cast<size_t>(i)] = static_cast<float>(slack);
-    out.norm_plus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm + slack), INFINITY);
-    out.norm_minus[static_cast<size_t>(i)] = std::nextafter(static_cast<float>(norm - slack), -INFINITY);
+    out.norm_plus[static_cast<size_t>(i)] = round_up(norm + slack);
+    out.norm_minus[static_cast<size_t>(i)] = round_down(norm - slack);
   }
   if (out.nomination == Nomination::Bf16) {
     out.bf16_reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Bf16) -

@@ -51,6 +51,11 @@ struct ExactSearchOptions {
   // GEMM work); false runs the one-sided search. Both give the same lists and pairs, byte for byte.
   bool symmetric = true;
   Nomination nomination = Nomination::Auto;
+  // Symmetric self-search: a class of at least this many rows starts from each row's exact neighbours
+  // within its k-means cell (seeds, internal/cells.h), which keeps the streamed limits tight from the
+  // first tile. Same lists either way; below the default the seeds' k-means costs more than it saves
+  // (measured in exact_search.cpp).
+  int64_t seed_min_rows = 16384;
 };
 
 // For each query row, the k nearest base rows. When self_in_base is non-empty, query i never lists

@@ -41,14 +41,12 @@
 
 #include "core/blas_threads.h"
 #include "core/error.h"
+#include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/tiled_search.h"
 #include "methods/size_limits.h"
 
 namespace dq::detail {
 namespace {
-
-float round_up(double v) { return std::nextafter(static_cast<float>(v), INFINITY); }
-float round_down(double v) { return std::nextafter(static_cast<float>(v), -INFINITY); }
 
 // Per row (by position in the search order): the k best (exact distance, position) measured so far,
 // ranked by (distance, original index); the k smallest upper bounds seen (a max-heap, distance
