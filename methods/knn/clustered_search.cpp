@@ -311,6 +311,8 @@ class ClusteredState {
       // The nearest centroids of every row (rows in cell order), twice as many as asked, so that the
       // next raise of nprobe reuses them.
       const int64_t width = std::min(nc, 2 * nprobe);
+      // Rows probed so far followed the old order; the new one need not share its prefix.
+      if (order_width_ > 0) order_is_first_ = false;
       order_ = {};
       order_reservation_ = {};
       order_reservation_ = memory.reserve(static_cast<uint64_t>(n * width) * sizeof(idx_t), "knn probe order");
@@ -395,14 +397,15 @@ class ClusteredState {
   // every cell they might lie in.
   struct Refined {
     int64_t changed = 0;   // rows whose lists changed
-    int64_t measured = 0;  // candidates measured (row, candidate)
+    int64_t measured = 0;  // candidates (row, candidate) not listed yet: the round's work unit, whether
+                           // measured or skipped as lying in a cell the row was searched against
   };
   Refined refine(MemoryBudget& memory, const std::vector<char>* only = nullptr) {
     const int64_t n = z_.rows, k = o_.k;
     if (kk_ == 0) return {};
     auto reservation = memory.reserve(static_cast<uint64_t>(n) * static_cast<uint64_t>(k) * (sizeof(int32_t) + 1) +
-                                          static_cast<uint64_t>(n) * sizeof(int32_t),
-                                      "knn refinement snapshot");
+                                          static_cast<uint64_t>(n) * (sizeof(int32_t) + static_cast<uint64_t>(omp_get_max_threads())),
+                                      "knn refinement snapshot and marks");
     std::vector<int32_t> ids(static_cast<size_t>(n * k), -1);
     const std::vector<int32_t> held = held_;
     for (int64_t i = 0; i < n; ++i)
@@ -424,9 +427,12 @@ class ClusteredState {
     int64_t changed = 0, measured = 0;
     std::exception_ptr failure;
     std::atomic<bool> failed{false};
+    const int64_t nc = cells();
 #pragma omp parallel reduction(+ : changed, measured)
     {
-      std::vector<int32_t> cand, listed;
+      std::vector<int32_t> cand;
+      std::vector<char> searched(static_cast<size_t>(nc), 0);  // the cells row i has been searched against
+      std::vector<char> mark(static_cast<size_t>(n), 0);       // row i, its list, its candidates so far
       detail::TopK top;
       detail::RerankScratch scratch;
 #pragma omp for schedule(dynamic, 256)
@@ -437,25 +443,41 @@ class ClusteredState {
         try {
           const int32_t* mine = ids.data() + i * k;
           const int32_t h = held[static_cast<size_t>(i)];
+          // The candidates: rows its neighbours list, not itself, not listed by it, each once
+          // (marks instead of a sort: this is most of a round's bookkeeping).
+          mark[static_cast<size_t>(i)] = 1;
+          for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 1;
           cand.clear();
           for (int32_t a = 0; a < h; ++a) {
             const int32_t j = mine[a];
             const bool all = fresh[static_cast<size_t>(i * k + a)] != 0;
             for (int32_t b = 0; b < held[static_cast<size_t>(j)]; ++b) {
               const int32_t v = ids[static_cast<size_t>(j * k + b)];
-              if (v != i && (all || fresh[static_cast<size_t>(j * k + b)])) cand.push_back(v);
+              if (!mark[static_cast<size_t>(v)] && (all || fresh[static_cast<size_t>(j * k + b)])) {
+                mark[static_cast<size_t>(v)] = 1;
+                cand.push_back(v);
+              }
             }
           }
-          if (cand.empty()) continue;
-          std::sort(cand.begin(), cand.end());
-          cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
-          listed.assign(mine, mine + h);
-          std::sort(listed.begin(), listed.end());
-          cand.erase(std::remove_if(cand.begin(), cand.end(),
-                                    [&](int32_t v) { return std::binary_search(listed.begin(), listed.end(), v); }),
-                     cand.end());
-          if (cand.empty()) continue;
+          mark[static_cast<size_t>(i)] = 0;
+          for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 0;
+          for (const int32_t v : cand) mark[static_cast<size_t>(v)] = 0;
           measured += static_cast<int64_t>(cand.size());
+          // Of these, a candidate in a cell the row was searched against was measured then (the
+          // lists are exact within those cells) and cannot rank now: skipped, same lists. Known
+          // while every probe followed one order; else only the own cell.
+          const std::span<const idx_t> probed_cells = searched_cells(t);
+          searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 1;
+          for (const idx_t b : probed_cells)
+            if (b >= 0) searched[static_cast<size_t>(b)] = 1;
+          cand.erase(std::remove_if(cand.begin(), cand.end(),
+                                    [&](int32_t v) { return searched[static_cast<size_t>(cell_of_[static_cast<size_t>(v)])] != 0; }),
+                     cand.end());
+          searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 0;
+          for (const idx_t b : probed_cells)
+            if (b >= 0) searched[static_cast<size_t>(b)] = 0;
+          std::sort(cand.begin(), cand.end());  // rows in memory order
+          if (cand.empty()) continue;
           detail::Neighbour* best = best_.data() + i * k;
           top.reset(static_cast<size_t>(kk_));
           for (int32_t a = 0; a < h; ++a) top.offer(best[a].d, best[a].j);
@@ -480,6 +502,14 @@ class ClusteredState {
       last_refined_ = std::move(ids);
     }
     return {changed, measured};
+  }
+
+  // The probed cells of the row at position t (besides its own): the first probed_ - 1 entries of its
+  // probe order, while every probe so far followed this order; else none.
+  std::span<const idx_t> searched_cells(int64_t t) const {
+    const int32_t done = probed_[static_cast<size_t>(perm_[static_cast<size_t>(t)])];
+    if (!order_is_first_ || done <= 1 || order_width_ == 0) return {};
+    return {order_.data() + t * order_width_, static_cast<size_t>(std::min<int64_t>(done - 1, order_width_))};
   }
 
   // The state of some rows (their lists and what they have probed), to try an escalation on them and
@@ -660,6 +690,7 @@ class ClusteredState {
   MemoryBudget::Reservation order_reservation_;
   int64_t compared_ = 0;
   bool bf16_ = false;
+  bool order_is_first_ = true;            // no probe order has been replaced by a wider one
   int64_t nearest_ = 0;                  // Cells::nearest: the coarse probe order is available up to this width
   std::vector<idx_t> nearest_kmeans_;
   std::vector<std::vector<int32_t>> parts_of_;
@@ -718,7 +749,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   SelfKnnResult& out = start.result;
   const double balanced = static_cast<double>(n) / static_cast<double>(nlist);  // rows per balanced cell
   const auto cap = static_cast<int64_t>(std::ceil(1.5 * balanced));
-  // Stages (recorded when the caller passes a timer, nested under its stage): knn_cells (k-means and
+  // Stages (recorded when the caller passes a timer, nested under its stage): knn_partition (k-means and
   // the balancing splits), knn_cell_prep (rows copied cell by cell, each cell centred and prepared),
   // knn_recall (the sample's exact lists), knn_probe (the first search), knn_escalation (below the
   // target: the trials and the steps taken, or the exact search).
@@ -727,7 +758,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     stage.reset();
     if (o.timer) stage.emplace(o.timer, name);
   };
-  begin_stage("knn_cells");
+  begin_stage("knn_partition");
   // The assignment keeps each row's 2 nprobe nearest k-means centroids: the probe orders up to that
   // width come from their parts (student_t member, 200,000 x 512: 0.2 s, against 0.9-1.1 s for a
   // search of every row against every cell's centroid, which a wider order still runs).
