@@ -121,8 +121,6 @@ extern "C" int sgemm_(const char* transa, const char* transb, const int* m, cons
                       const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
                       const int* ldc);
 
-namespace {
-
 // tile (nq x nb, row-major) = -2 * Q * B^T for row-major Q (nq x d) and B (nb x d): one SGEMM.
 void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_t nb, int64_t d, float* tile) {
   DQ_ASSERT(nb < std::numeric_limits<int>::max() && d < std::numeric_limits<int>::max() &&
@@ -133,8 +131,6 @@ void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_
   // Column-major view: tile^T (nb x nq) = B (nb x d, i.e. B^T stored) * Q^T.
   sgemm_("T", "N", &m, &n, &k, &alpha, b, &k, q, &k, &beta, tile, &m);
 }
-
-}  // namespace
 
 void nominate_tile(const PreparedRows& q, int64_t q0, int64_t nq, const PreparedRows& b, int64_t b0, int64_t nb, float* tile) {
   const int64_t d = b.cols;

@@ -52,6 +52,10 @@ std::vector<float> column_mean(RowMatrix z);
 // SGEMM (valid with either slack: the bf16 slack exceeds the fp32 one).
 void nominate_tile(const PreparedRows& q, int64_t q0, int64_t nq, const PreparedRows& b, int64_t b0, int64_t nb, float* tile);
 
+// tile (nq x nb, row-major) = -2 Q B^T for row-major float rows Q (nq x d) and B (nb x d): one SGEMM
+// on the calling thread's BLAS (callers in parallel regions hold SingleThreadedBlas).
+void minus_two_inner_products(const float* q, int64_t nq, const float* b, int64_t nb, int64_t d, float* tile);
+
 // bf16_tiles.cpp
 int64_t bf16_padded_dim(int64_t d);
 void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out);
