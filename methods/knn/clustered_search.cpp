@@ -14,13 +14,15 @@
 // With cells of at most cap rows, a row's nprobe cells hold at most nprobe cap rows: the report
 // records the cells, the largest one and the work against the balanced estimate n nprobe n / nlist.
 //
-// Probing. Each row probes the cells nearest to itself (FAISS over the centroids), not those nearest
-// to its cell's centroid: a row near the border of its cell looks across it, which matters on a
-// low-dimensional manifold or an elongated cluster, where a cell has many neighbouring cells. The rows
-// of a cell that want the same base cell are searched against it in one tile; each cell is prepared
-// once, centred on its own mean, and the queries are centred on it too, so the norms the tiles' error
-// grows with are local ones and bf16 tiles (nomination.cpp) nominate barely more candidates than fp32.
-// A row's k-th distance so far limits the next cells' candidates.
+// Probing. Each row probes the cells nearest to itself, not those nearest to its cell's centroid: a
+// row near the border of its cell looks across it, which matters on a low-dimensional manifold or an
+// elongated cluster, where a cell has many neighbouring cells. The first orders are ranked among the
+// parts of the row's 2 nprobe nearest k-means cells (kept from the assignment), a wider one by a
+// search over all the cells' centroids. The rows of a cell that want the same base cell are searched
+// against it in one tile, nearest cells first; each cell is prepared once, centred on its own mean,
+// and the queries are centred on it too, so the norms the tiles' error grows with are local ones and
+// bf16 tiles (nomination.cpp) nominate barely more candidates than fp32. A row's k-th distance so far
+// limits the next cells' candidates.
 //
 // Recall kept. With a sample and a target, recall@k is measured after each step; below the target
 // the next step is twice the cells (nprobe doubles and each row is searched against the cells its
@@ -360,11 +362,7 @@ class ClusteredState {
       if (width <= nearest_) {
         coarse_order(width);
       } else {
-        auto dist_reservation = memory.reserve(static_cast<uint64_t>(n * width) * sizeof(float), "knn probe order distances");
-        std::vector<float> dist(static_cast<size_t>(n * width));
-        faiss::IndexFlatL2 centroids(z_.cols);
-        centroids.add(nc, centroids_.data());
-        centroids.search(n, rows_.get(), width, dist.data(), order_.data());
+        nearest_centroids(RowMatrix{rows_.get(), n, z_.cols}, centroids_.data(), nc, width, order_.data(), memory);
       }
       order_width_ = width;
     }
