@@ -4,6 +4,7 @@
 // cluster under the cap; the recall target raises nprobe (or falls back to exact) until it is met.
 // (White-box where a bound is checked: this file includes methods/knn/internal/ headers.)
 #include <catch2/catch.hpp>
+#include <omp.h>
 
 #include <algorithm>
 #include <bit>
@@ -366,6 +367,15 @@ TEST_CASE("refinement meets the recall target on a sparsely sampled manifold, wi
   REQUIRE(again.lists.ids == kept.lists.ids);
   REQUIRE(again.lists.dist == kept.lists.dist);
   REQUIRE(again.report.refine_rounds == kept.report.refine_rounds);
+  // And on one thread: the probe orders, the batches and the refinement's per-thread marks must not
+  // change what a row ends with.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const SelfKnnResult single = clustered_self_knn(p.matrix(), o, big_budget());
+  omp_set_num_threads(threads);
+  REQUIRE(single.lists.ids == kept.lists.ids);
+  REQUIRE(single.lists.dist == kept.lists.dist);
+  REQUIRE(single.report.refine_rounds == kept.report.refine_rounds);
 }
 
 TEST_CASE("re-ranking into lists already held keeps the lower index among exact duplicates", "[bgfdq][nomination]") {
