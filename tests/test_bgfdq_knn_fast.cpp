@@ -371,7 +371,13 @@ TEST_CASE("refinement meets the recall target on a sparsely sampled manifold, wi
   // change what a row ends with.
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  const SelfKnnResult single = clustered_self_knn(p.matrix(), o, big_budget());
+  SelfKnnResult single;
+  try {
+    single = clustered_self_knn(p.matrix(), o, big_budget());
+  } catch (...) {
+    omp_set_num_threads(threads);  // the later tests of this binary run with the usual threads
+    throw;
+  }
   omp_set_num_threads(threads);
   REQUIRE(single.lists.ids == kept.lists.ids);
   REQUIRE(single.lists.dist == kept.lists.dist);

@@ -69,7 +69,9 @@ std::vector<double> mean_of(RowMatrix z, const std::vector<int64_t>& rows) {
 }
 
 // Vectorised (the balancing splits measure every row of an oversized cell about ten times); the sum's
-// order is fixed by the compiled clone, so a cell splits the same way on every run and thread count.
+// order is fixed by the clone the CPU selects (AVX-512, AVX2 or baseline), so a cell splits the same
+// way on every run and thread count of one kind of CPU (as FAISS's k-means, whose BLAS kernels also
+// differ between CPUs).
 __attribute__((target_clones("avx512f", "avx2", "default"))) double sqdist_to(const float* x, const double* c, size_t d) {
   double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -175,29 +177,39 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
                                     "knn nearest centroids");
   const SingleThreadedBlas single_threaded_blas;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
 #pragma omp parallel
   {
-    std::vector<float> tile(static_cast<size_t>(kBlock * nc));
-    std::vector<std::pair<float, int32_t>> row(static_cast<size_t>(nc));
+    std::vector<float> tile;
+    std::vector<std::pair<float, int32_t>> row;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t r0 = b * kBlock, nr = std::min(kBlock, n - r0);
-      detail::minus_two_inner_products(z.row(r0), nr, centroids, nc, d, tile.data());
-      for (int64_t r = 0; r < nr; ++r) {
-        const float* g = tile.data() + r * nc;
-        for (int64_t c = 0; c < nc; ++c) row[static_cast<size_t>(c)] = {norms[static_cast<size_t>(c)] + g[c], static_cast<int32_t>(c)};
-        std::partial_sort(row.begin(), row.begin() + nearest, row.end());
-        for (int64_t t = 0; t < nearest; ++t) out[(r0 + r) * nearest + t] = row[static_cast<size_t>(t)].second;
+      try {
+        tile.resize(static_cast<size_t>(kBlock * nc));
+        row.resize(static_cast<size_t>(nc));
+        const int64_t r0 = b * kBlock, nr = std::min(kBlock, n - r0);
+        detail::minus_two_inner_products(z.row(r0), nr, centroids, nc, d, tile.data());
+        for (int64_t r = 0; r < nr; ++r) {
+          const float* g = tile.data() + r * nc;
+          for (int64_t c = 0; c < nc; ++c) row[static_cast<size_t>(c)] = {norms[static_cast<size_t>(c)] + g[c], static_cast<int32_t>(c)};
+          std::partial_sort(row.begin(), row.begin() + nearest, row.end());
+          for (int64_t t = 0; t < nearest; ++t) out[(r0 + r) * nearest + t] = row[static_cast<size_t>(t)].second;
+        }
+      } catch (...) {
+#pragma omp critical(dq_nearest_centroids_failure)
+        if (!failure) failure = std::current_exception();
       }
     }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 struct Cells {
   std::vector<std::vector<int64_t>> members;  // ascending rows, none empty
   // Where the assignment kept them (make_cells' `nearest` > 1): each row's `nearest` nearest k-means
-  // centroids (rows x nearest, nearest first, -1 past nlist), and each k-means cell's parts (indices
-  // into members). The probe order is then found among these parts instead of all cells.
+  // centroids (rows x nearest, nearest first; nearest <= nlist), and each k-means cell's parts
+  // (indices into members; none for a k-means cell no row was assigned to). The first probe orders
+  // are then found among these parts instead of all cells.
   int64_t nearest = 0;
   std::vector<idx_t> nearest_kmeans;
   std::vector<std::vector<int32_t>> parts_of;
@@ -325,6 +337,7 @@ class ClusteredState {
   // Frees what only the escalation needs (the probe order, the last refinement's lists), e.g. before
   // the exact search replaces this one.
   void release_scratch() {
+    order_is_first_ = false;  // a later order would not be the one the rows were probed with
     nearest_ = 0;
     nearest_kmeans_ = {};
     parts_of_ = {};
@@ -363,6 +376,10 @@ class ClusteredState {
         coarse_order(width);
       } else {
         nearest_centroids(RowMatrix{rows_.get(), n, z_.cols}, centroids_.data(), nc, width, order_.data(), memory);
+        nearest_ = 0;  // never narrower again: the assignment's lists are no longer needed
+        nearest_kmeans_ = {};
+        parts_of_ = {};
+        nearest_reservation_ = {};
       }
       order_width_ = width;
     }
@@ -506,7 +523,7 @@ class ClusteredState {
           // lists are exact within those cells) and cannot rank now: skipped, same lists. Known
           // while every probe followed one order; else only the own cell.
           const std::span<const idx_t> probed_cells = searched_cells(t);
-          searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 1;
+          if (probed_[static_cast<size_t>(i)] >= 1) searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 1;
           for (const idx_t b : probed_cells)
             if (b >= 0) searched[static_cast<size_t>(b)] = 1;
           cand.erase(std::remove_if(cand.begin(), cand.end(),
@@ -690,36 +707,44 @@ class ClusteredState {
 
   // The probe order from the k-means assignment (Cells::nearest_kmeans): each row's `width` nearest
   // cell centroids among the parts of its `nearest_` nearest k-means cells (squared distances in
-  // float, ties by cell index), -1 where there are fewer. The same order as a search over all cells
-  // wherever the nearest cells are parts of the nearest k-means cells; one GEMM of the rows against
+  // float, ties by cell index), -1 where there are fewer (empty k-means cells have no parts). The
+  // same cells as a search over all centroids wherever the nearest cells are parts of the nearest
+  // k-means cells, up to near-ties (the two sum in different orders); one GEMM of the rows against
   // every centroid (as costly as the assignment itself) is saved.
   void coarse_order(int64_t width) {
     const int64_t n = z_.rows, d = z_.cols;
+    std::exception_ptr failure;  // exceptions must not cross the OpenMP region: rethrown after it
 #pragma omp parallel
     {
       std::vector<std::pair<float, int32_t>> cand;
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < n; ++t) {
-        const int64_t i = perm_[static_cast<size_t>(t)];
-        const float* x = rows_.get() + t * d;
-        cand.clear();
-        for (int64_t r = 0; r < nearest_; ++r) {
-          const idx_t kc = nearest_kmeans_[static_cast<size_t>(i * nearest_ + r)];
-          if (kc < 0) continue;
-          for (const int32_t c : parts_of_[static_cast<size_t>(kc)]) {
-            const float* m = centroids_.data() + static_cast<int64_t>(c) * d;
-            float s = 0;
+        try {
+          const int64_t i = perm_[static_cast<size_t>(t)];
+          const float* x = rows_.get() + t * d;
+          cand.clear();
+          for (int64_t r = 0; r < nearest_; ++r) {
+            const idx_t kc = nearest_kmeans_[static_cast<size_t>(i * nearest_ + r)];
+            if (kc < 0) continue;  // none today (nearest <= nlist); kept so that an index never goes negative
+            for (const int32_t c : parts_of_[static_cast<size_t>(kc)]) {
+              const float* m = centroids_.data() + static_cast<int64_t>(c) * d;
+              float s = 0;
 #pragma omp simd reduction(+ : s)
-            for (int64_t k = 0; k < d; ++k) s += (x[k] - m[k]) * (x[k] - m[k]);
-            cand.emplace_back(s, c);
+              for (int64_t k = 0; k < d; ++k) s += (x[k] - m[k]) * (x[k] - m[k]);
+              cand.emplace_back(s, c);
+            }
           }
+          const auto keep = std::min<size_t>(cand.size(), static_cast<size_t>(width));
+          std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(keep), cand.end());
+          idx_t* out = order_.data() + t * width;
+          for (size_t r = 0; r < static_cast<size_t>(width); ++r) out[r] = r < keep ? cand[r].second : -1;
+        } catch (...) {
+#pragma omp critical(dq_coarse_order_failure)
+          if (!failure) failure = std::current_exception();
         }
-        const auto keep = std::min<size_t>(cand.size(), static_cast<size_t>(width));
-        std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(keep), cand.end());
-        idx_t* out = order_.data() + t * width;
-        for (size_t r = 0; r < static_cast<size_t>(width); ++r) out[r] = r < keep ? cand[r].second : -1;
       }
     }
+    if (failure) std::rethrow_exception(failure);
   }
 
   RowMatrix z_;
@@ -769,7 +794,8 @@ SeedLists cell_seeds(RowMatrix z, int64_t k, Nomination nomination, uint64_t til
   o.nomination = nomination;
   // The seeds' k-means is small (32 rows per cell, 4 iterations): run it on this thread. Handed to
   // OpenBLAS's pool, its threads spin (sched_yield, up to 2^28 cycles) after each call and take CPU
-  // from the search's OpenMP threads for the rest of a CIFAR-sized class (1.3x slower NI at 10 x 5,000).
+  // from the search's OpenMP threads (measured when seeds started at 2,048 rows: 1.3x slower NI on
+  // CIFAR-10's 10 x 5,000; at 20,000 rows the search takes as long either way, BM_GoalExactNi).
   const SingleThreadedBlas single_threaded_blas;
   ClusteredState state(z, o, make_cells(z, nlist, cap, memory, {.iterations = 4, .rows_per_cell = 32}), memory);
   state.probe(0, memory);

@@ -77,7 +77,8 @@ struct KnnGraph {
 // also served from a cached exact graph of any larger k, cut to its first k neighbours per row
 // (exact lists for k are prefixes of those for k' > k: same distances, same tie order), so a K sweep
 // computes one graph when its largest K runs first. With a timer, the
-// recall measurement is recorded as sub-stage "knn_recall". With resources.device on a CUDA device and
+// recall measurement is recorded as sub-stage "knn_recall" (knn=clustered also records knn_partition,
+// knn_cell_prep, knn_probe and knn_escalation). With resources.device on a CUDA device and
 // a LibTorch backend linked, the exact search runs there (methods/knn/device_search.h): same graph.
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                          const CellResources& resources, StageTimer* timer = nullptr);

@@ -121,7 +121,8 @@ struct ClusteredSearchOptions {
   // gains nothing, the exact search runs instead (recall 1).
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
-  StageTimer* timer = nullptr;  // when set, the sample's exact lists are timed as sub-stage "knn_recall"
+  StageTimer* timer = nullptr;  // when set, sub-stages knn_partition, knn_cell_prep, knn_recall (the
+                                // sample's exact lists), knn_probe and knn_escalation are timed
 };
 
 // Approximate search at GEMM speed: k-means cells (FAISS), oversized cells split in two (by 2-means,
