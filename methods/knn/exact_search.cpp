@@ -33,12 +33,16 @@ SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOption
   if (options.symmetric) {
     // Larger classes first find each row's neighbours within its k-means cell (a few percent of the
     // work): the symmetric search's limits start near their final values, and its blocks follow the
-    // cells. The default threshold (search.h), measured with BM_GoalExactNi (bf16 nomination, 512-d
-    // zoo members, 256-d CIFAR-10 embeddings): without seeds the search was as fast or faster on every
-    // member at 5,000 and 10,000 rows (CIFAR-10 at 5,000: 39 against 54 ms), while at 20,000 the seeds
-    // still won on the mixture (0.61 against 0.87 s).
+    // cells. The default threshold (search.h), bf16 nomination: above 128 dimensions the search
+    // without seeds was as fast or faster at 5,000 and 10,000 rows on every 512-d zoo member
+    // (BM_GoalExactNi) and on CIFAR-10's 256-d embeddings (10 classes of 5,000: 0.40 against 0.47 s),
+    // while at 20,000 rows the seeds still won on the mixture (0.61 against 0.87 s). At 128
+    // dimensions they won on every synthetic member at 5,000 rows (BM_GoalTenClassesBgfdqVsDqStreaming:
+    // 0.27-0.34 against 0.35-0.40 s) and lost little on CIFAR-10 cut to its first 128 columns
+    // (0.38 against 0.36 s).
+    const int64_t seed_min_rows = options.seed_min_rows >= 0 ? options.seed_min_rows : z.cols <= 128 ? 2048 : 16384;
     detail::SeedLists seeds;
-    if (z.rows >= options.seed_min_rows && options.k > 0) {
+    if (z.rows >= seed_min_rows && options.k > 0) {
       seeds = detail::cell_seeds(z, options.k, options.nomination, options.tile_bytes, memory);
       s.seeds = &seeds;
     }

@@ -53,9 +53,9 @@ struct ExactSearchOptions {
   Nomination nomination = Nomination::Auto;
   // Symmetric self-search: a class of at least this many rows starts from each row's exact neighbours
   // within its k-means cell (seeds, internal/cells.h), which keeps the streamed limits tight from the
-  // first tile. Same lists either way; below the default the seeds' k-means costs more than it saves
-  // (measured in exact_search.cpp).
-  int64_t seed_min_rows = 16384;
+  // first tile. Same lists either way. -1: 2,048 rows up to 128 dimensions, 16,384 above (below
+  // those the seeds' k-means cost more than they saved; measured in exact_search.cpp).
+  int64_t seed_min_rows = -1;
 };
 
 // For each query row, the k nearest base rows. When self_in_base is non-empty, query i never lists
