@@ -45,15 +45,7 @@ void float_prefilter(const float* query, RowMatrix base, std::span<const int32_t
   const double a = 2 * dd * 0x1p-126;
   scratch.lower.resize(m);
   scratch.upper.resize(m);
-  // Candidates are scattered rows (the refinement's neighbours of neighbours, 2 KB each at 512-d):
-  // ask for the row a few candidates ahead while this one is measured.
-  constexpr size_t kAhead = 4;
-  const size_t row_bytes = static_cast<size_t>(base.cols) * sizeof(float);
   for (size_t t = 0; t < m; ++t) {
-    if (t + kAhead < m) {
-      const char* ahead = reinterpret_cast<const char*>(base.row(candidates[t + kAhead]));
-      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
-    }
     const float f = float_sqdist(query, base.row(candidates[t]), base.cols);
     if (std::isfinite(f)) {
       scratch.lower[t] = std::max(0.0, (static_cast<double>(f) - a) / (1 + eps));
