@@ -22,22 +22,24 @@ NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64
   return exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
 }
 
-double recall_against(const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
+double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
   DQ_ASSERT(truth.n == static_cast<int64_t>(sample.size()) && truth.k == lists.k, "truth and lists disagree");
   int64_t hits = 0, total = 0;
   for (size_t s = 0; s < sample.size(); ++s) {
     const int32_t* exact_ids = truth.ids_of(static_cast<int64_t>(s));
-    const float* exact_dist = truth.dist_of(static_cast<int64_t>(s));
     int64_t valid = 0;
     while (valid < truth.k && exact_ids[valid] >= 0) ++valid;
     if (valid == 0) continue;
-    const float kth = exact_dist[valid - 1];
+    // The tie rule compares exact distances (double, as the searches rank them), not the lists' float
+    // copies: squared distances below float's range all read 0 there, and every listed row would tie
+    // with the k-th (embeddings scaled by 1e-24 read recall 1 at any nprobe).
+    const float* q = z.row(sample[s]);
+    const double kth = exact_sqdist(q, z.row(exact_ids[valid - 1]), z.cols);
     const int32_t* found = lists.ids_of(sample[s]);
-    const float* found_dist = lists.dist_of(sample[s]);
     for (int64_t t = 0; t < lists.k; ++t) {
       if (found[t] < 0) continue;
       const bool listed = std::find(exact_ids, exact_ids + valid, found[t]) != exact_ids + valid;
-      hits += listed || found_dist[t] <= kth;
+      hits += listed || exact_sqdist(q, z.row(found[t]), z.cols) <= kth;
     }
     total += valid;
   }
@@ -50,7 +52,7 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
                    const ExactSearchOptions& options, MemoryBudget& memory) {
   DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
   if (sample.empty()) return std::nan("");
-  return detail::recall_against(detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
+  return detail::recall_against(z, detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
 }
 
 }  // namespace dq

@@ -12,8 +12,8 @@ namespace dq::detail {
 // Exact k nearest of the sampled rows (each excluding itself) among all rows of z.
 NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64_t k, const ExactSearchOptions& options,
                              MemoryBudget& memory);
-// recall@k of `lists` (all rows) on the sample whose exact lists are `truth` (recall_at_k's rule:
-// a listed neighbour within the exact k-th distance counts).
-double recall_against(const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample);
+// recall@k of `lists` (all rows of z) on the sample whose exact lists are `truth` (recall_at_k's rule:
+// a listed neighbour within the exact k-th distance counts; distances measured exactly, in double).
+double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample);
 
 }  // namespace dq::detail
