@@ -59,7 +59,7 @@ set(DQ_PRODUCER_embeddings_LIBRARIES torch)
 set(DQ_PRODUCER_knn_graph_SOURCES
   methods/knn/approximate_search.cpp methods/knn/bf16_tiles.cpp methods/knn/candidate_filter.cpp
   methods/knn/clustered_search.cpp methods/knn/device_search.cpp methods/knn/device_search.h
-  methods/knn/exact_search.cpp methods/knn/exact_sqdist.cpp methods/knn/graph.cpp methods/knn/graph_cache.cpp
+  methods/knn/exact_search.cpp methods/knn/exact_sqdist.cpp methods/knn/graph.cpp methods/knn/graph_cache.cpp methods/knn/group_pairs.cpp
   methods/knn/knn.h methods/knn/lists.cpp methods/knn/nomination.cpp methods/knn/prepared_rows.cpp
   methods/knn/recall.cpp methods/knn/rerank.cpp methods/knn/search.h methods/knn/symmetric_search.cpp
   methods/knn/tiled_search.cpp methods/knn/torch_nominator.cpp methods/knn/internal/cells.h methods/knn/internal/float_steps.h

@@ -263,6 +263,30 @@ TEST_CASE("raising nprobe step by step searches the cells a direct search at tha
   REQUIRE(dq::test::exact_lists_problem(stepped.lists, p, 20, 17) == "");
 }
 
+TEST_CASE("lambda_C's pairs are the exact ones where every listed neighbour is a duplicate", "[bgfdq][clustered]") {
+  // A newcomer's case: 5 distinct rows, each repeated many times. Every row's k nearest are copies of
+  // itself, so an approximate search's lists hold no pair between different rows, and lambda_C read 0
+  // (the exact search: the distance between the two closest distinct rows). The pairs now come from
+  // the groups' representatives, each pair counted |A| |B| times as the exact search counts it.
+  Rng rng(3);
+  const int64_t distinct = 5, copies = 640, d = 8;
+  Points p{distinct * copies, d, std::vector<float>(static_cast<size_t>(distinct * copies * d))};
+  std::vector<float> base(static_cast<size_t>(distinct * d));
+  for (auto& v : base) v = static_cast<float>(rng.uniform01() * 4.0);
+  for (int64_t i = 0; i < p.n; ++i) std::copy_n(base.data() + (i % distinct) * d, d, p.row(i));
+  const SelfKnnResult exact = exact_self_knn(p.matrix(), 50, {20}, big_budget());
+  REQUIRE(exact.smallest_pairs.size() == 50);
+  REQUIRE(exact.smallest_pairs.front() > 0);
+  ClusteredSearchOptions o;
+  o.k = 20;
+  o.nlist = 16;
+  o.nprobe = 2;
+  const SelfKnnResult clustered = clustered_self_knn(p.matrix(), o, big_budget());
+  REQUIRE(clustered.smallest_pairs == exact.smallest_pairs);
+  const SelfKnnResult hnsw = approximate_self_knn(p.matrix(), {"HNSW8", 20}, big_budget());
+  REQUIRE(hnsw.smallest_pairs == exact.smallest_pairs);
+}
+
 TEST_CASE("a FAISS index below the recall target is replaced by the exact search", "[bgfdq][clustered]") {
   const Points p = isotropic(600, 32, 11);
   std::vector<int64_t> ids(600);

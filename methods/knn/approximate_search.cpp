@@ -119,6 +119,8 @@ SelfKnnResult approximate_self_knn(RowMatrix z, const ApproxSearchOptions& o, Me
     }
   }
   out.smallest_pairs = SmallestPairs::merged_distances(pair_sets, static_cast<size_t>(o.pairs));
+  if (static_cast<int64_t>(out.smallest_pairs.size()) < o.pairs && out.duplicates > 0)
+    out.smallest_pairs = detail::smallest_pairs_between_groups(z, groups, o.pairs, ExactSearchOptions{o.k}, memory);
   return std::move(out);
 }
 

@@ -976,6 +976,8 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   }
   stage.reset();
   out.smallest_pairs = state.smallest_pairs(start.groups);
+  if (static_cast<int64_t>(out.smallest_pairs.size()) < o.pairs && out.duplicates > 0)
+    out.smallest_pairs = detail::smallest_pairs_between_groups(z, start.groups, o.pairs, exact, memory);
   out.nomination = state.any_bf16() ? Nomination::Bf16 : Nomination::Fp32;
   out.report.rounds = rounds;
   out.report.refine_rounds = refine_rounds;

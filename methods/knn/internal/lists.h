@@ -23,6 +23,14 @@ DuplicateGroups finite_duplicate_groups(RowMatrix z);
 
 // Where an approximate self-search starts: the rows' duplicate groups (pairs inside a group are zero
 // and never feed lambda_C) and a result with empty lists, reserved while `lists_reservation` lives.
+// The `pairs` smallest exact distances between rows of different duplicate groups (groups as
+// finite_duplicate_groups gives them: each row's group is its group's first row), counting every row
+// pair as the exact self-search does, ascending. From one representative row per group, searched
+// exactly: for an approximate search whose lists hold fewer than `pairs` such pairs (rows with k or
+// more exact duplicates list only those; lambda_C was then 0). group_pairs.cpp.
+std::vector<double> smallest_pairs_between_groups(RowMatrix z, const std::vector<int32_t>& groups, int64_t pairs,
+                                                  const ExactSearchOptions& exact, MemoryBudget& memory);
+
 struct ApproximateStart {
   std::vector<int32_t> groups;
   SelfKnnResult result;
