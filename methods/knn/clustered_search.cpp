@@ -462,13 +462,23 @@ class ClusteredState {
     const int64_t n = z_.rows, k = o_.k;
     if (kk_ == 0) return {};
     auto reservation = memory.reserve(static_cast<uint64_t>(n) * static_cast<uint64_t>(k) * (sizeof(int32_t) + 1) +
-                                          static_cast<uint64_t>(n) * (sizeof(int32_t) + static_cast<uint64_t>(omp_get_max_threads())),
+                                          static_cast<uint64_t>(n) * (2 * sizeof(int32_t) + static_cast<uint64_t>(omp_get_max_threads())),
                                       "knn refinement snapshot and marks");
+    // The snapshot in cell order (positions in rows_, for rows and for the rows they list): a row's
+    // neighbours sit in nearby cells, so the gathers below stay within a few cells' memory.
     std::vector<int32_t> ids(static_cast<size_t>(n * k), -1);
-    const std::vector<int32_t> held = held_;
-    for (int64_t i = 0; i < n; ++i)
-      for (int32_t t = 0; t < held[static_cast<size_t>(i)]; ++t)
-        ids[static_cast<size_t>(i * k + t)] = best_[static_cast<size_t>(i * k + t)].j;
+    std::vector<int32_t> held(static_cast<size_t>(n));
+    std::vector<int32_t> cell_at(static_cast<size_t>(n));
+    for (int64_t c = 0; c < cells(); ++c)
+      std::fill(cell_at.begin() + start_[static_cast<size_t>(c)], cell_at.begin() + start_[static_cast<size_t>(c + 1)],
+                static_cast<int32_t>(c));
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t i = perm_[static_cast<size_t>(t)];
+      held[static_cast<size_t>(t)] = held_[static_cast<size_t>(i)];
+      for (int32_t a = 0; a < held_[static_cast<size_t>(i)]; ++a)
+        ids[static_cast<size_t>(t * k + a)] = position_[static_cast<size_t>(best_[static_cast<size_t>(i * k + a)].j)];
+    }
     // An entry is fresh when the row did not list it at the last full round: a pair (i, v) with
     // v listed by j and j listed by i, both entries old, was measured then, and cannot rank now
     // (the row's k-th distance only falls). So only pairs through a fresh entry are measured, and
@@ -476,10 +486,10 @@ class ClusteredState {
     std::vector<char> fresh(static_cast<size_t>(n * k), 1);
     if (!last_refined_.empty()) {
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const int32_t* before = last_refined_.data() + i * k;
-        for (int32_t t = 0; t < held[static_cast<size_t>(i)]; ++t)
-          fresh[static_cast<size_t>(i * k + t)] = std::find(before, before + k, ids[static_cast<size_t>(i * k + t)]) == before + k;
+      for (int64_t t = 0; t < n; ++t) {
+        const int32_t* before = last_refined_.data() + t * k;
+        for (int32_t a = 0; a < held[static_cast<size_t>(t)]; ++a)
+          fresh[static_cast<size_t>(t * k + a)] = std::find(before, before + k, ids[static_cast<size_t>(t * k + a)]) == before + k;
       }
     }
     int64_t changed = 0, measured = 0;
@@ -500,16 +510,16 @@ class ClusteredState {
         if (only && !(*only)[static_cast<size_t>(i)]) continue;
         if (failed.load(std::memory_order_relaxed)) continue;
         try {
-          const int32_t* mine = ids.data() + i * k;
-          const int32_t h = held[static_cast<size_t>(i)];
-          // The candidates: rows its neighbours list, not itself, not listed by it, each once
-          // (marks instead of a sort: this is most of a round's bookkeeping).
-          mark[static_cast<size_t>(i)] = 1;
+          const int32_t* mine = ids.data() + t * k;
+          const int32_t h = held[static_cast<size_t>(t)];
+          // The candidates (positions): rows its neighbours list, not itself, not listed by it,
+          // each once (marks instead of a sort: this is most of a round's bookkeeping).
+          mark[static_cast<size_t>(t)] = 1;
           for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 1;
           cand.clear();
           for (int32_t a = 0; a < h; ++a) {
             const int32_t j = mine[a];
-            const bool all = fresh[static_cast<size_t>(i * k + a)] != 0;
+            const bool all = fresh[static_cast<size_t>(t * k + a)] != 0;
             for (int32_t b = 0; b < held[static_cast<size_t>(j)]; ++b) {
               const int32_t v = ids[static_cast<size_t>(j * k + b)];
               if (!mark[static_cast<size_t>(v)] && (all || fresh[static_cast<size_t>(j * k + b)])) {
@@ -518,7 +528,7 @@ class ClusteredState {
               }
             }
           }
-          mark[static_cast<size_t>(i)] = 0;
+          mark[static_cast<size_t>(t)] = 0;
           for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 0;
           for (const int32_t v : cand) mark[static_cast<size_t>(v)] = 0;
           measured += static_cast<int64_t>(cand.size());
@@ -530,7 +540,7 @@ class ClusteredState {
           for (const idx_t b : probed_cells)
             if (b >= 0) searched[static_cast<size_t>(b)] = 1;
           cand.erase(std::remove_if(cand.begin(), cand.end(),
-                                    [&](int32_t v) { return searched[static_cast<size_t>(cell_of_[static_cast<size_t>(v)])] != 0; }),
+                                    [&](int32_t v) { return searched[static_cast<size_t>(cell_at[static_cast<size_t>(v)])] != 0; }),
                      cand.end());
           searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 0;
           for (const idx_t b : probed_cells)
@@ -542,7 +552,6 @@ class ClusteredState {
           // Measured from the cell-ordered copy of the rows (a row's candidates sit in a few nearby
           // cells there: far fewer cache and TLB misses than across z), the same values; then ranked
           // as rank_candidates does, survivors by ascending row of z.
-          for (int32_t& v : cand) v = position_[static_cast<size_t>(v)];
           std::sort(cand.begin(), cand.end());
           const RowMatrix ordered{rows_.get(), n, z_.cols};
           scratch.held.clear();
@@ -790,7 +799,7 @@ class ClusteredState {
   std::unique_ptr<float[]> rows_;        // z's rows, cell by cell
   std::vector<float> centroids_;         // cells x d, member means
   std::vector<detail::PreparedRows> bases_;
-  std::vector<int32_t> last_refined_;   // rows x k: the lists the last full refinement round read
+  std::vector<int32_t> last_refined_;   // positions x k: the lists (as positions) the last full refinement round read
   MemoryBudget::Reservation refined_reservation_;
   std::vector<idx_t> order_;             // rows (cell order) x order_width_: nearest centroids, nearest first
   int64_t order_width_ = 0;
