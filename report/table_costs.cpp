@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <numeric>
 #include <set>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/units.h"
 #include "report/cell_groups.h"
 #include "report/labels.h"
@@ -227,9 +227,8 @@ ReportTable scale_summary(const std::string& ex, const MethodGrid& g) {
     std::vector<std::optional<double>> means;
     for (size_t r = 0; r < g.rows.size(); ++r) {
       const CellGroup& grp = g.at(r, col);
-      const std::vector<double> v = grp.values(select);
-      means.push_back(v.empty() ? std::nullopt
-                                : std::optional<double>(std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size())));
+      const Summary s = summarize(grp.values(select));
+      means.push_back(s.n > 0 ? std::optional<double>(s.mean) : std::nullopt);
       line.push_back(summary_cell(grp, select, 1, 1));
       if (has_recall[r]) line.push_back(grp.values(recall).empty() ? "–" : summary_cell(grp, recall, 1, 4));
     }

@@ -30,9 +30,10 @@
 // exact within the union) or a round of neighbour-of-neighbour refinement, whichever gains more
 // recall per unit of work when both are tried on the sample (see clustered_self_knn). Each row's
 // nearest centroids are found for twice the nprobe asked, so the next doubling reuses them. Twice
-// the cells is not taken when it would reach half of the cells, or take the rows compared past half
-// the exact search's pairs; then, when refinement gains nothing, the exact search runs instead. (Growing nprobe by half instead of doubling was tried on the zoo: powerlaw_anisotropic
-// then needed 3 rounds to 18 where doubling needs 2 to 16, and was slower.)
+// the cells is not taken when it would reach half of the cells or take the work spent past half the
+// exact search's pairs, nor a refinement round past all of them; then the exact search runs instead.
+// (Growing nprobe by half instead of doubling was tried on the zoo: powerlaw_anisotropic then needed
+// 3 rounds to 18 where doubling needs 2 to 16, and was slower.)
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>
@@ -293,7 +294,7 @@ class ClusteredState {
     best_.assign(static_cast<size_t>(n * o.k), detail::Neighbour{INFINITY, -1});
     held_.assign(static_cast<size_t>(n), 0);
     probed_.assign(static_cast<size_t>(n), 0);
-    cell_of_.resize(static_cast<size_t>(n));
+    cell_at_.resize(static_cast<size_t>(n));
     start_.resize(static_cast<size_t>(nc + 1), 0);
     perm_.resize(static_cast<size_t>(n));
     position_.resize(static_cast<size_t>(n));
@@ -303,7 +304,7 @@ class ClusteredState {
         const int64_t i = members_[static_cast<size_t>(c)][t];
         perm_[static_cast<size_t>(start_[static_cast<size_t>(c)] + static_cast<int64_t>(t))] = i;
         position_[static_cast<size_t>(i)] = static_cast<int32_t>(start_[static_cast<size_t>(c)] + static_cast<int64_t>(t));
-        cell_of_[static_cast<size_t>(i)] = static_cast<int32_t>(c);
+        cell_at_[static_cast<size_t>(start_[static_cast<size_t>(c)] + static_cast<int64_t>(t))] = static_cast<int32_t>(c);
       }
     }
     rows_.reset(new float[static_cast<size_t>(n * d)]);
@@ -334,14 +335,11 @@ class ClusteredState {
     return static_cast<int64_t>(m);
   }
   int64_t compared() const { return compared_; }
-  // Frees what only the escalation needs (the probe order, the last refinement's lists), e.g. before
-  // the exact search replaces this one.
+  // Frees what only the escalation needs (the assignment's lists, the probe order, the last
+  // refinement's lists; with no order the refinement skips no cell), e.g. before the exact search
+  // replaces this one.
   void release_scratch() {
-    order_is_first_ = false;  // a later order would not be the one the rows were probed with
-    nearest_ = 0;
-    nearest_kmeans_ = {};
-    parts_of_ = {};
-    nearest_reservation_ = {};
+    drop_assignment_lists();
     order_ = {};
     order_width_ = 0;
     order_reservation_ = {};
@@ -378,10 +376,7 @@ class ClusteredState {
         coarse_order(width);
       } else {
         nearest_centroids(RowMatrix{rows_.get(), n, z_.cols}, centroids_.data(), nc, width, order_.data(), memory);
-        nearest_ = 0;  // never narrower again: the assignment's lists are no longer needed
-        nearest_kmeans_ = {};
-        parts_of_ = {};
-        nearest_reservation_ = {};
+        drop_assignment_lists();  // never narrower again
       }
       if (old_width > 0) keep_probed_prefix(old_order, old_width, width);
       order_width_ = width;
@@ -462,16 +457,12 @@ class ClusteredState {
     const int64_t n = z_.rows, k = o_.k;
     if (kk_ == 0) return {};
     auto reservation = memory.reserve(static_cast<uint64_t>(n) * static_cast<uint64_t>(k) * (sizeof(int32_t) + 1) +
-                                          static_cast<uint64_t>(n) * (2 * sizeof(int32_t) + static_cast<uint64_t>(omp_get_max_threads())),
+                                          static_cast<uint64_t>(n) * (sizeof(int32_t) + static_cast<uint64_t>(omp_get_max_threads())),
                                       "knn refinement snapshot and marks");
     // The snapshot in cell order (positions in rows_, for rows and for the rows they list): a row's
     // neighbours sit in nearby cells, so the gathers below stay within a few cells' memory.
     std::vector<int32_t> ids(static_cast<size_t>(n * k), -1);
     std::vector<int32_t> held(static_cast<size_t>(n));
-    std::vector<int32_t> cell_at(static_cast<size_t>(n));
-    for (int64_t c = 0; c < cells(); ++c)
-      std::fill(cell_at.begin() + start_[static_cast<size_t>(c)], cell_at.begin() + start_[static_cast<size_t>(c + 1)],
-                static_cast<int32_t>(c));
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < n; ++t) {
       const int64_t i = perm_[static_cast<size_t>(t)];
@@ -533,16 +524,15 @@ class ClusteredState {
           for (const int32_t v : cand) mark[static_cast<size_t>(v)] = 0;
           measured += static_cast<int64_t>(cand.size());
           // Of these, a candidate in a cell the row was searched against was measured then (the
-          // lists are exact within those cells) and cannot rank now: skipped, same lists. Known
-          // while every probe followed one order; else only the own cell.
+          // lists are exact within those cells) and cannot rank now: skipped, same lists.
           const std::span<const idx_t> probed_cells = searched_cells(t);
-          if (probed_[static_cast<size_t>(i)] >= 1) searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 1;
+          if (probed_[static_cast<size_t>(i)] >= 1) searched[static_cast<size_t>(cell_at_[static_cast<size_t>(t)])] = 1;
           for (const idx_t b : probed_cells)
             if (b >= 0) searched[static_cast<size_t>(b)] = 1;
           cand.erase(std::remove_if(cand.begin(), cand.end(),
-                                    [&](int32_t v) { return searched[static_cast<size_t>(cell_at[static_cast<size_t>(v)])] != 0; }),
+                                    [&](int32_t v) { return searched[static_cast<size_t>(cell_at_[static_cast<size_t>(v)])] != 0; }),
                      cand.end());
-          searched[static_cast<size_t>(cell_of_[static_cast<size_t>(i)])] = 0;
+          searched[static_cast<size_t>(cell_at_[static_cast<size_t>(t)])] = 0;
           for (const idx_t b : probed_cells)
             if (b >= 0) searched[static_cast<size_t>(b)] = 0;
           if (cand.empty()) continue;
@@ -587,10 +577,10 @@ class ClusteredState {
   }
 
   // The probed cells of the row at position t (besides its own): the first probed_ - 1 entries of its
-  // probe order, while every probe so far followed this order; else none.
+  // probe order (a wider order keeps them first: keep_probed_prefix); none once the order is released.
   std::span<const idx_t> searched_cells(int64_t t) const {
     const int32_t done = probed_[static_cast<size_t>(perm_[static_cast<size_t>(t)])];
-    if (!order_is_first_ || done <= 1 || order_width_ == 0) return {};
+    if (done <= 1 || order_width_ == 0) return {};
     return {order_.data() + t * order_width_, static_cast<size_t>(std::min<int64_t>(done - 1, order_width_))};
   }
 
@@ -717,6 +707,14 @@ class ClusteredState {
     return nq * base.rows;
   }
 
+  // The assignment's lists (Cells::nearest_kmeans, parts_of), once no coarse order will be needed.
+  void drop_assignment_lists() {
+    nearest_ = 0;
+    nearest_kmeans_ = {};
+    parts_of_ = {};
+    nearest_reservation_ = {};
+  }
+
   // After a wider order replaced `old` (rows x old_width): each probed row's new order starts with
   // the cells it was searched against (its first probed_ - 1 entries of the old one), followed by the
   // new order's other cells, so that the next probe adds the nearest cells not yet searched and
@@ -792,7 +790,7 @@ class ClusteredState {
   std::vector<detail::Neighbour> best_;  // rows x k, ascending by (distance, row)
   std::vector<int32_t> held_;
   std::vector<int32_t> probed_;          // per row: 0 nothing searched, else 1 + the nprobe searched
-  std::vector<int32_t> cell_of_;
+  std::vector<int32_t> cell_at_;         // position in rows_ -> its cell
   std::vector<int64_t> start_;           // cell c's rows are [start_[c], start_[c + 1]) of rows_
   std::vector<int64_t> perm_;            // position in rows_ -> row of z
   std::vector<int32_t> position_;        // row of z -> position in rows_
@@ -806,7 +804,6 @@ class ClusteredState {
   MemoryBudget::Reservation order_reservation_;
   int64_t compared_ = 0;
   bool bf16_ = false;
-  bool order_is_first_ = true;            // no probe order has been replaced by a wider one
   int64_t nearest_ = 0;                  // Cells::nearest: the coarse probe order is available up to this width
   std::vector<idx_t> nearest_kmeans_;
   std::vector<std::vector<int32_t>> parts_of_;
@@ -907,8 +904,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   // predictions: see Saved), and the one that gains more recall per unit of work runs on every row
   // (work: rows compared in the tiles, or kRefineCost per candidate a refinement measures one by one;
   // ties: more cells). Refinement stops being tried once its trial gains nothing (or after 16
-  // rounds). When twice the cells would reach half of them and refinement gains nothing, the exact
-  // search runs instead. The choice depends only on the data, never on timings, so the graph stays
+  // rounds). When neither step is within its budget (below), the exact search runs instead. The choice depends only on the data, never on timings, so the graph stays
   // the same run to run.
   constexpr int64_t kMaxRefineRounds = 16;
   // One candidate a refinement measures (rows gathered one by one, float then exact) against one row
