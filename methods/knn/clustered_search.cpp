@@ -762,11 +762,7 @@ class ClusteredState {
             const idx_t kc = nearest_kmeans_[static_cast<size_t>(i * nearest_ + r)];
             if (kc < 0) continue;  // none today (nearest <= nlist); kept so that an index never goes negative
             for (const int32_t c : parts_of_[static_cast<size_t>(kc)]) {
-              const float* m = centroids_.data() + static_cast<int64_t>(c) * d;
-              float s = 0;
-#pragma omp simd reduction(+ : s)
-              for (int64_t k = 0; k < d; ++k) s += (x[k] - m[k]) * (x[k] - m[k]);
-              cand.emplace_back(s, c);
+              cand.emplace_back(detail::float_sqdist(x, centroids_.data() + static_cast<int64_t>(c) * d, d), c);
             }
           }
           const auto keep = std::min<size_t>(cand.size(), static_cast<size_t>(width));
