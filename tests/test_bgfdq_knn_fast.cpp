@@ -164,6 +164,50 @@ TEST_CASE("a bf16 tile stays within its proven bound", "[bgfdq][nomination]") {
   }
 }
 
+
+TEST_CASE("bf16 panels are the transposed row pairs, from bf16 rows or straight from floats", "[bgfdq][nomination]") {
+  if (!detail::cpu_has_bf16_kernel()) return;  // no bf16 copies on this CPU
+  // Partial last panels (1, 17, 31, 33 rows), odd dimensions (a padded column) and a call large
+  // enough for the threaded loop (4,100 rows).
+  for (const int64_t rows : {int64_t{1}, int64_t{17}, int64_t{31}, int64_t{32}, int64_t{33}, int64_t{100}, int64_t{4100}})
+    for (const int64_t d : {int64_t{1}, int64_t{3}, int64_t{64}, int64_t{257}}) {
+      if (rows * d > 4100 * 64) continue;
+      Rng rng(static_cast<uint64_t>(rows * 1000 + d));
+      std::vector<float> c(static_cast<size_t>(rows * d));
+      for (float& v : c) v = static_cast<float>(rng.uniform01() * 4.0 - 2.0);
+      const int64_t dp = detail::bf16_padded_dim(d), pairs = dp / 2, panels = (rows + 31) / 32;
+      std::vector<uint16_t> bf16_rows(static_cast<size_t>((rows + detail::kBf16RowPad) * dp), 7);
+      detail::to_bf16_rows(c.data(), rows, d, bf16_rows.data());
+      std::vector<uint16_t> from_rows(static_cast<size_t>(panels * 32 * dp), 7), from_floats(from_rows.size(), 9);
+      detail::to_bf16_panels(bf16_rows.data(), rows, d, from_rows.data());
+      detail::to_bf16_panels_from_floats(c.data(), rows, d, from_floats.data());
+      INFO(rows << " rows, d " << d);
+      REQUIRE(from_rows == from_floats);
+      // Word (pair, col) of panel p is row p * 32 + col's pair (zero beyond the last row).
+      bool same = true;
+      for (int64_t p = 0; p < panels; ++p)
+        for (int64_t pair = 0; pair < pairs; ++pair)
+          for (int64_t col = 0; col < 32; ++col)
+            for (int64_t half = 0; half < 2; ++half) {
+              const int64_t i = p * 32 + col;
+              const uint16_t want = i < rows ? bf16_rows[static_cast<size_t>(i * dp + 2 * pair + half)] : uint16_t{0};
+              same = same && from_rows[static_cast<size_t>(p * 32 * dp + (pair * 32 + col) * 2 + half)] == want;
+            }
+      REQUIRE(same);
+      // The rows themselves: round to nearest even of the floats, the padding column zero.
+      for (int64_t i = 0; i < std::min<int64_t>(rows, 3); ++i)
+        for (int64_t k = 0; k < dp; ++k) {
+          const uint16_t got = bf16_rows[static_cast<size_t>(i * dp + k)];
+          if (k == d) {
+            REQUIRE(got == 0);
+            continue;
+          }
+          uint32_t u = std::bit_cast<uint32_t>(c[static_cast<size_t>(i * d + k)]);
+          u += 0x7FFFu + ((u >> 16) & 1u);
+          REQUIRE(got == static_cast<uint16_t>(u >> 16));
+        }
+    }
+}
 TEST_CASE("balanced cells: a giant cluster is split until every cell is under its cap", "[bgfdq][clustered]") {
   // One tight cluster of 6,000 rows among 60 clusters of 50: k-means gives the giant few cells.
   const int64_t d = 32;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "methods/knn/internal/prepared_rows.h"
@@ -77,9 +78,36 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row
 
 }  // namespace
 
+namespace {
+
+// Rows at or above this many go through an OpenMP loop (outside any parallel region): the exact
+// search's base, or the recall sample's, is one call on 200,000 rows.
+constexpr int64_t kParallelRows = 4096;
+
+// One panel from the 32-bit words of its rows (row r's pair p at words[r * pairs + p]; rows at or
+// beyond `valid` read as zero): word (p, col) = row col's pair p. Two 16-lane gathers per pair.
+__attribute__((target("avx512f"))) void transpose_panel(const uint32_t* words, int64_t valid, int64_t pairs, uint32_t* panel) {
+  alignas(64) int32_t idx[16];
+  for (int r = 0; r < 16; ++r) idx[r] = static_cast<int32_t>(r * pairs);
+  const __m512i index = _mm512_load_si512(idx);
+  const __mmask16 m0 = valid >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+  const __mmask16 m1 = valid >= 32 ? __mmask16(0xFFFF) : valid <= 16 ? __mmask16(0) : __mmask16((1u << (valid - 16)) - 1);
+  const auto* lo = reinterpret_cast<const int*>(words);
+  const auto* hi = reinterpret_cast<const int*>(words + 16 * pairs);
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512i a = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m0, index, lo + p, 4);
+    const __m512i b = m1 ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m1, index, hi + p, 4) : _mm512_setzero_si512();
+    _mm512_storeu_si512(panel + p * kCols, a);
+    _mm512_storeu_si512(panel + p * kCols + 16, b);
+  }
+}
+
+}  // namespace
+
 void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out) {
   DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 rows on a CPU without AVX-512 BF16");
   const int64_t dp = bf16_padded_dim(d);
+#pragma omp parallel for schedule(static) if (rows >= kParallelRows)
   for (int64_t i = 0; i < rows; ++i) {
     convert_row(c + i * d, d, out + i * dp);
     if (dp != d) out[i * dp + d] = 0;
@@ -90,16 +118,30 @@ void to_bf16_rows(const float* c, int64_t rows, int64_t d, uint16_t* out) {
 // Panel p holds, for each pair of columns, the pair of row p * 32 + col at word pair * 32 + col: a
 // transpose of the rows' 32-bit pairs.
 void to_bf16_panels(const uint16_t* bf16_rows, int64_t rows, int64_t d, uint16_t* out) {
+  DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 panels on a CPU without AVX-512 BF16");
   const int64_t pairs = bf16_padded_dim(d) / 2, panels = (rows + kCols - 1) / kCols;
-  for (int64_t p = 0; p < panels; ++p) {
-    uint16_t* panel = out + p * kCols * 2 * pairs;
-    for (int64_t col = 0; col < kCols; ++col) {
-      const int64_t i = p * kCols + col;
-      for (int64_t pair = 0; pair < pairs; ++pair) {
-        uint32_t word = 0;
-        if (i < rows) std::memcpy(&word, bf16_rows + (i * pairs + pair) * 2, sizeof word);
-        std::memcpy(panel + (pair * kCols + col) * 2, &word, sizeof word);
+  const auto* words = reinterpret_cast<const uint32_t*>(bf16_rows);
+#pragma omp parallel for schedule(static) if (rows >= kParallelRows)
+  for (int64_t p = 0; p < panels; ++p)
+    transpose_panel(words + p * kCols * pairs, std::min(kCols, rows - p * kCols), pairs,
+                    reinterpret_cast<uint32_t*>(out + p * kCols * 2 * pairs));
+}
+
+void to_bf16_panels_from_floats(const float* c, int64_t rows, int64_t d, uint16_t* out) {
+  DQ_ASSERT(cpu_has_bf16_kernel(), "bf16 panels on a CPU without AVX-512 BF16");
+  const int64_t dp = bf16_padded_dim(d), pairs = dp / 2, panels = (rows + kCols - 1) / kCols;
+#pragma omp parallel if (rows >= kParallelRows)
+  {
+    std::vector<uint32_t> block(static_cast<size_t>(kCols * pairs));  // one panel's rows, row-major
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t valid = std::min(kCols, rows - p * kCols);
+      auto* row_words = reinterpret_cast<uint16_t*>(block.data());
+      for (int64_t r = 0; r < valid; ++r) {
+        convert_row(c + (p * kCols + r) * d, d, row_words + r * dp);
+        if (dp != d) row_words[r * dp + d] = 0;
       }
+      transpose_panel(block.data(), valid, pairs, reinterpret_cast<uint32_t*>(out + p * kCols * dp));
     }
   }
 }

@@ -319,7 +319,8 @@ class ClusteredState {
         const RowMatrix cell = cell_rows(c);
         const std::vector<float> mean = detail::column_mean(cell);
         std::copy(mean.begin(), mean.end(), centroids_.begin() + c * d);
-        bases_[static_cast<size_t>(c)] = detail::prepare_rows(cell, mean.data(), memory, "knn cell base", o.nomination);
+        bases_[static_cast<size_t>(c)] = detail::prepare_rows(cell, mean.data(), memory, "knn cell base", o.nomination,
+                                                              detail::Bf16Use::Panels);
       } catch (...) {
 #pragma omp critical(dq_clustered_failure)
         if (!failure) failure = std::current_exception();
@@ -674,7 +675,7 @@ class ClusteredState {
     // Centred on the base cell's mean, as the base is: local norms, so a small tile error.
     const detail::PreparedRows q_prepared = detail::prepare_rows(
         qm, centroids_.data() + b * d, memory, "knn cell queries (prepared)",
-        b_prepared.nomination == Nomination::Bf16 ? o_.nomination : Nomination::Fp32);
+        b_prepared.nomination == Nomination::Bf16 ? o_.nomination : Nomination::Fp32, detail::Bf16Use::Rows);
     bf16 = bf16 || (q_prepared.nomination == Nomination::Bf16 && b_prepared.nomination == Nomination::Bf16);
     detail::TiledSearch search;
     search.queries = qm;

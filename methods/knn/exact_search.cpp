@@ -9,7 +9,7 @@ NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int6
   check_search_rows(base.rows, "the exact KNN search's base");  // before the base is read
   const std::vector<float> mean = detail::column_mean(base);
   const detail::PreparedRows prepared =
-      detail::prepare_rows(base, mean.data(), memory, "knn centred base", options.nomination);
+      detail::prepare_rows(base, mean.data(), memory, "knn centred base", options.nomination, detail::Bf16Use::Panels);
   detail::TiledSearch s;
   s.queries = queries;
   s.base = base;

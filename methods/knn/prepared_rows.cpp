@@ -10,6 +10,8 @@
 // a_ij + s_j + s_i. Those candidates are measured exactly (rerank.cpp) and ranked by (distance,
 // index). The same bounds let the pair heap for lambda_C skip every pair whose lower bound already
 // exceeds the 50th smallest distance found so far.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,12 +28,17 @@ double gemm_error_factor(int64_t d) {
   return 1.05 * g / (1.0 - g);  // 5% headroom for the float comparisons made with the bound
 }
 
-uint64_t prepared_bytes(int64_t rows, int64_t cols, Nomination nomination) {
+namespace {
+bool uses(Bf16Use use, Bf16Use part) { return (static_cast<int>(use) & static_cast<int>(part)) != 0; }
+}  // namespace
+
+uint64_t prepared_bytes(int64_t rows, int64_t cols, Nomination nomination, Bf16Use use) {
   uint64_t bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols + 3) * sizeof(float);
   if (nomination == Nomination::Bf16) {
     const auto dp = static_cast<uint64_t>(bf16_padded_dim(cols));
     const auto panels = static_cast<uint64_t>((rows + kBf16PanelRows - 1) / kBf16PanelRows);
-    bytes += (static_cast<uint64_t>(rows + kBf16RowPad) + panels * kBf16PanelRows) * dp * sizeof(uint16_t);
+    if (uses(use, Bf16Use::Rows)) bytes += static_cast<uint64_t>(rows + kBf16RowPad) * dp * sizeof(uint16_t);
+    if (uses(use, Bf16Use::Panels)) bytes += panels * kBf16PanelRows * dp * sizeof(uint16_t);
   }
   return bytes;
 }
@@ -40,7 +47,7 @@ namespace {
 
 // prepare_rows and prepare_rows_for: `format` set means its slack and no bf16 copies.
 PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested,
-                     const NominationFormat* format) {
+                     const NominationFormat* format, Bf16Use use) {
   check_search_rows(z.rows, what);  // before anything is reserved
   check_search_dims(z.cols, what);
   PreparedRows out;
@@ -84,33 +91,49 @@ PreparedRows prepare(RowMatrix z, const float* mean, MemoryBudget& memory, const
     out.norm_minus[static_cast<size_t>(i)] = round_down(norm - slack);
   }
   if (out.nomination == Nomination::Bf16) {
-    out.bf16_reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Bf16) -
+    out.bf16_reservation = memory.reserve(prepared_bytes(z.rows, z.cols, Nomination::Bf16, use) -
                                               prepared_bytes(z.rows, z.cols, Nomination::Fp32),
                                           what);
     const int64_t dp = bf16_padded_dim(z.cols), panels = (z.rows + kBf16PanelRows - 1) / kBf16PanelRows;
-    out.bf16_rows.reset(new uint16_t[static_cast<size_t>((z.rows + kBf16RowPad) * dp)]);
-    out.bf16_panels.reset(new uint16_t[static_cast<size_t>(panels * kBf16PanelRows * dp)]);
-    to_bf16_rows(out.centred.get(), z.rows, z.cols, out.bf16_rows.get());
-    to_bf16_panels(out.bf16_rows.get(), z.rows, z.cols, out.bf16_panels.get());
+    if (uses(use, Bf16Use::Rows)) {
+      out.bf16_rows.reset(new uint16_t[static_cast<size_t>((z.rows + kBf16RowPad) * dp)]);
+      to_bf16_rows(out.centred.get(), z.rows, z.cols, out.bf16_rows.get());
+    }
+    if (uses(use, Bf16Use::Panels)) {
+      out.bf16_panels.reset(new uint16_t[static_cast<size_t>(panels * kBf16PanelRows * dp)]);
+      if (out.bf16_rows) to_bf16_panels(out.bf16_rows.get(), z.rows, z.cols, out.bf16_panels.get());
+      else to_bf16_panels_from_floats(out.centred.get(), z.rows, z.cols, out.bf16_panels.get());
+    }
   }
   return out;
 }
 
 }  // namespace
 
-PreparedRows prepare_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested) {
-  return prepare(z, mean, memory, what, requested, nullptr);
+PreparedRows prepare_rows(RowMatrix z, const float* mean, MemoryBudget& memory, const char* what, Nomination requested,
+                          Bf16Use use) {
+  return prepare(z, mean, memory, what, requested, nullptr, use);
 }
 
 PreparedRows prepare_rows_for(RowMatrix z, const float* mean, const NominationFormat& format, MemoryBudget& memory,
                               const char* what) {
-  return prepare(z, mean, memory, what, Nomination::Fp32, &format);
+  return prepare(z, mean, memory, what, Nomination::Fp32, &format, Bf16Use::Both);
 }
 
 std::vector<float> column_mean(RowMatrix z) {
   std::vector<double> sum(static_cast<size_t>(z.cols), 0.0);
-  for (int64_t i = 0; i < z.rows; ++i)
-    for (int64_t k = 0; k < z.cols; ++k) sum[static_cast<size_t>(k)] += z.row(i)[k];
+  // Threads take column ranges, each summing its columns over the rows in order: the same sums, bit
+  // for bit, as one thread (a large base, e.g. the recall sample's 200,000 rows, is one call).
+  const bool parallel = z.rows * z.cols >= (int64_t{1} << 22) && !omp_in_parallel();
+  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  const int64_t per_task = std::max<int64_t>(16, ((z.cols + threads - 1) / threads + 15) / 16 * 16);
+  const int64_t tasks = (z.cols + per_task - 1) / per_task;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t k0 = t * per_task, k1 = std::min(z.cols, k0 + per_task);
+    for (int64_t i = 0; i < z.rows; ++i)
+      for (int64_t k = k0; k < k1; ++k) sum[static_cast<size_t>(k)] += z.row(i)[k];
+  }
   std::vector<float> mean(sum.size());
   for (size_t k = 0; k < sum.size(); ++k) mean[k] = z.rows ? static_cast<float>(sum[k] / static_cast<double>(z.rows)) : 0.0f;
   return mean;
@@ -137,6 +160,7 @@ void nominate_tile(const PreparedRows& q, int64_t q0, int64_t nq, const Prepared
   DQ_ASSERT(q.cols == d && q0 + nq <= q.rows && b0 + nb <= b.rows, "tile outside its rows");
   if (q.nomination == Nomination::Bf16 && b.nomination == Nomination::Bf16) {
     DQ_ASSERT(b0 % kBf16PanelRows == 0, "bf16 tiles start at a panel boundary");
+    DQ_ASSERT(q.bf16_rows && b.bf16_panels, "bf16 tile sides prepared without the copy they are used as");
     const int64_t dp = bf16_padded_dim(d);
     bf16_minus_two_inner_products(q.bf16_rows.get() + q0 * dp, nq, b.bf16_panels.get() + (b0 / kBf16PanelRows) * kBf16PanelRows * dp,
                                   nb, dp, tile);

@@ -399,7 +399,7 @@ SearchOutput symmetric_self_search(const TiledSearch& s, MemoryBudget& memory) {
           std::optional<PreparedRows> other;  // block J in frame I
           if (!t.diagonal())
             other.emplace(prepare_rows(RowMatrix{z.row(t.j0), t.nj, d}, means[static_cast<size_t>(t.bi)].data(), memory,
-                                       "knn symmetric block in another frame", own.nomination));
+                                       "knn symmetric block in another frame", own.nomination, Bf16Use::Panels));
           const PreparedRows& cols = other ? *other : own;
           nominate_tile(own, 0, t.ni, cols, 0, t.nj, tile.get());
           process_tile(t, Frame{own, cols}, tile.get(), z, groups.data(), state, pairs, scratch, column_limit);

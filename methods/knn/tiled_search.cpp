@@ -77,7 +77,7 @@ SearchOutput tiled_search(const TiledSearch& s, MemoryBudget& memory) {
         int64_t q0 = r0;  // first row of this tile within *q
         if (!q) {
           query_tile = prepare_rows(RowMatrix{s.queries.row(r0), nr, d}, s.base_mean, memory, "knn query tile",
-                                    s.prepared_base->nomination);
+                                    s.prepared_base->nomination, Bf16Use::Rows);
           q = &query_tile;
           q0 = 0;
         }
