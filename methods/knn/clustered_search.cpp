@@ -506,20 +506,39 @@ class ClusteredState {
           const int32_t h = held[static_cast<size_t>(t)];
           // The candidates (positions): rows its neighbours list, not itself, not listed by it,
           // each once (marks instead of a sort: this is most of a round's bookkeeping).
-          mark[static_cast<size_t>(t)] = 1;
-          for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 1;
-          cand.clear();
+          // Plain pointers and a buffer of h k entries (the loop's counters then stay in registers),
+          // and the neighbours' lists fetched together first: each is a cache miss, and they are
+          // independent.
+          const int32_t* ids_at = ids.data();
+          const int32_t* held_at = held.data();
+          const char* fresh_at = fresh.data();
+          char* marks = mark.data();
           for (int32_t a = 0; a < h; ++a) {
-            const int32_t j = mine[a];
-            const bool all = fresh[static_cast<size_t>(t * k + a)] != 0;
-            for (int32_t b = 0; b < held[static_cast<size_t>(j)]; ++b) {
-              const int32_t v = ids[static_cast<size_t>(j * k + b)];
-              if (!mark[static_cast<size_t>(v)] && (all || fresh[static_cast<size_t>(j * k + b)])) {
-                mark[static_cast<size_t>(v)] = 1;
-                cand.push_back(v);
+            const int64_t j = mine[a];
+            __builtin_prefetch(held_at + j);
+            __builtin_prefetch(fresh_at + j * k);
+            for (int64_t b = 0; b < k; b += 16) __builtin_prefetch(ids_at + j * k + b);
+          }
+          marks[t] = 1;
+          for (int32_t a = 0; a < h; ++a) marks[mine[a]] = 1;
+          cand.resize(static_cast<size_t>(h * k));
+          int32_t* out = cand.data();
+          int64_t found = 0;
+          for (int32_t a = 0; a < h; ++a) {
+            const int64_t j = mine[a];
+            const int32_t* listed = ids_at + j * k;
+            const char* listed_fresh = fresh_at + j * k;
+            const int32_t listed_count = held_at[j];
+            const bool all = fresh_at[t * k + a] != 0;
+            for (int32_t b = 0; b < listed_count; ++b) {
+              const int32_t v = listed[b];
+              if (!marks[v] && (all || listed_fresh[b])) {
+                marks[v] = 1;
+                out[found++] = v;
               }
             }
           }
+          cand.resize(static_cast<size_t>(found));
           mark[static_cast<size_t>(t)] = 0;
           for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 0;
           for (const int32_t v : cand) mark[static_cast<size_t>(v)] = 0;
