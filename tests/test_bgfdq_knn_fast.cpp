@@ -165,6 +165,28 @@ TEST_CASE("a bf16 tile stays within its proven bound", "[bgfdq][nomination]") {
 }
 
 
+TEST_CASE("distances measured several rows at a time equal exact_sqdist bit for bit", "[bgfdq][nomination]") {
+  // Every count around the group of four, dimensions below, at and past the 8-column steps, values
+  // of very different magnitudes (where a changed order of additions shows in the last bits).
+  Rng rng(7);
+  for (const int64_t d : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{64}, int64_t{255}, int64_t{512}}) {
+    std::vector<float> rows(static_cast<size_t>(12 * d));
+    for (float& v : rows) v = static_cast<float>((rng.uniform01() - 0.5) * std::pow(10.0, 8.0 * rng.uniform01() - 4.0));
+    const float* a = rows.data();
+    for (int64_t count = 0; count <= 11; ++count) {
+      std::vector<const float*> b(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) b[static_cast<size_t>(i)] = rows.data() + (i + 1) * d;
+      std::vector<double> got(static_cast<size_t>(count), -1.0);
+      detail::exact_sqdists(a, b.data(), count, d, got.data());
+      for (int64_t i = 0; i < count; ++i) {
+        INFO("d " << d << ", row " << i << " of " << count);
+        REQUIRE(std::bit_cast<uint64_t>(got[static_cast<size_t>(i)]) ==
+                std::bit_cast<uint64_t>(exact_sqdist(a, b[static_cast<size_t>(i)], d)));
+      }
+    }
+  }
+}
+
 TEST_CASE("bf16 panels are the transposed row pairs, from bf16 rows or straight from floats", "[bgfdq][nomination]") {
   if (!detail::cpu_has_bf16_kernel()) return;  // no bf16 copies on this CPU
   // Partial last panels (1, 17, 31, 33 rows), odd dimensions (a padded column) and a call large

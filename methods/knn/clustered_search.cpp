@@ -570,9 +570,13 @@ class ClusteredState {
           survivors.clear();
           for (const int32_t p : scratch.survivors) survivors.emplace_back(static_cast<int32_t>(perm_[static_cast<size_t>(p)]), p);
           std::sort(survivors.begin(), survivors.end());
-          for (const auto& [j, p] : survivors) {
+          scratch.survivors.clear();
+          for (const auto& jp : survivors) scratch.survivors.push_back(jp.second);
+          detail::measure_survivors(ordered.row(t), ordered, scratch);
+          for (size_t s = 0; s < survivors.size(); ++s) {
+            const int32_t j = survivors[s].first;
             if (top.full_of_zeros() && top.best.back().j < j) break;
-            top.offer(exact_sqdist(ordered.row(t), ordered.row(p), z_.cols), j);
+            top.offer(scratch.exact[s], j);
           }
           bool differs = static_cast<int32_t>(top.best.size()) != h;
           for (size_t a = 0; a < top.best.size() && !differs; ++a) differs = top.best[a].j != best[a].j;

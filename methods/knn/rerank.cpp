@@ -30,6 +30,37 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float float_sqdist(
   return s;
 }
 
+namespace {
+
+// float_sqdist of `a` against four rows at once (four sums in flight; any order is within the bound).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void float_sqdist4(const float* a, const float* const* b, int64_t d,
+                                                                                float* out) {
+  const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+  for (int64_t k = 0; k < d; ++k) {
+    const float e0 = a[k] - b0[k], e1 = a[k] - b1[k], e2 = a[k] - b2[k], e3 = a[k] - b3[k];
+    s0 += e0 * e0;
+    s1 += e1 * e1;
+    s2 += e2 * e2;
+    s3 += e3 * e3;
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
+}  // namespace
+
+void measure_survivors(const float* query, RowMatrix base, RerankScratch& scratch) {
+  const size_t m = scratch.survivors.size();
+  scratch.gathered.resize(m);
+  for (size_t t = 0; t < m; ++t) scratch.gathered[t] = base.row(scratch.survivors[t]);
+  scratch.exact.resize(m);
+  exact_sqdists(query, scratch.gathered.data(), static_cast<int64_t>(m), base.cols, scratch.exact.data());
+}
+
 void float_prefilter(const float* query, RowMatrix base, std::span<const int32_t> candidates, std::span<const double> held,
                      size_t k, RerankScratch& scratch) {
   std::vector<int32_t>& out = scratch.survivors;
@@ -45,8 +76,14 @@ void float_prefilter(const float* query, RowMatrix base, std::span<const int32_t
   const double a = 2 * dd * 0x1p-126;
   scratch.lower.resize(m);
   scratch.upper.resize(m);
+  scratch.partial.resize(m);
+  scratch.gathered.resize(m);
+  for (size_t t = 0; t < m; ++t) scratch.gathered[t] = base.row(candidates[t]);
+  size_t t4 = 0;
+  for (; t4 + 4 <= m; t4 += 4) float_sqdist4(query, scratch.gathered.data() + t4, base.cols, scratch.partial.data() + t4);
+  for (; t4 < m; ++t4) scratch.partial[t4] = float_sqdist(query, scratch.gathered[t4], base.cols);
   for (size_t t = 0; t < m; ++t) {
-    const float f = float_sqdist(query, base.row(candidates[t]), base.cols);
+    const float f = scratch.partial[t];
     if (std::isfinite(f)) {
       scratch.lower[t] = std::max(0.0, (static_cast<double>(f) - a) / (1 + eps));
       scratch.upper[t] = (static_cast<double>(f) + a) / (1 - eps);
@@ -70,11 +107,13 @@ void rank_candidates(const float* query, RowMatrix base, std::span<const int32_t
   scratch.held.clear();
   for (const Neighbour& nb : top.best) scratch.held.push_back(nb.d);
   float_prefilter(query, base, candidates, scratch.held, top.k, scratch);
-  for (int32_t j : scratch.survivors) {
+  measure_survivors(query, base, scratch);
+  for (size_t t = 0; t < scratch.survivors.size(); ++t) {
     // Survivors arrive in increasing index, so once k exact zeros are held, all below j (top may have
     // started with rows of any index: the clustered search's refinement), nothing can displace them.
+    const int32_t j = scratch.survivors[t];
     if (top.full_of_zeros() && top.best.back().j < j) break;
-    top.offer(exact_sqdist(query, base.row(j), base.cols), j);
+    top.offer(scratch.exact[t], j);
   }
 }
 

@@ -124,7 +124,8 @@ class RowState {
     n = 0;
     const std::span<const double> held(best_d_.data() + i * k_, static_cast<size_t>(held_count));
     float_prefilter(row, z_, cand, held, static_cast<size_t>(k_), scratch);
-    for (const int32_t j : scratch.survivors) rank(i, exact_sqdist(row, z_.row(j), z_.cols), j);
+    measure_survivors(row, z_, scratch);
+    for (size_t t = 0; t < scratch.survivors.size(); ++t) rank(i, scratch.exact[t], scratch.survivors[t]);
   }
 
   // A full buffer first drops the entries its limit has since passed by (free); only when more than

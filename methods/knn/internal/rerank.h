@@ -15,10 +15,20 @@ namespace dq::detail {
 // sum_k (a_k - b_k)^2 in float, in whatever order the vector unit sums (rerank.cpp bounds its error).
 float float_sqdist(const float* a, const float* b, int64_t d);
 
+// exact_sqdist(a, rows[i], d) into out[i] for i < count, bit for bit, several rows at a time
+// (exact_sqdist.cpp).
+void exact_sqdists(const float* a, const float* const* rows, int64_t count, int64_t d, double* out);
+
 struct RerankScratch {
   std::vector<double> lower, upper, held;
   std::vector<int32_t> candidates, survivors;
+  std::vector<float> partial;         // float_prefilter's float sums
+  std::vector<const float*> gathered;  // the rows measured together
+  std::vector<double> exact;          // measure_survivors' distances, in survivors' order
 };
+
+// exact_sqdist of `query` to every row of scratch.survivors, into scratch.exact (same order).
+void measure_survivors(const float* query, RowMatrix base, RerankScratch& scratch);
 
 // Keeps in scratch.survivors (ascending, as given) the candidates whose exact distance to `query` can
 // be among the k smallest of {held} + {candidates}: held are exact distances already ranked for this
