@@ -165,6 +165,23 @@ TEST_CASE("a bf16 tile stays within its proven bound", "[bgfdq][nomination]") {
 }
 
 
+TEST_CASE("a bf16 tile's rows are the same whatever register block computed them", "[bgfdq][nomination]") {
+  if (!detail::cpu_has_bf16_kernel()) return;
+  // The kernel takes 12 rows at a time and the last rows of a call 4 at a time: a tile of the first
+  // nq rows (nq = 1 .. 25) must equal those rows of the whole 96-row tile, bit for bit.
+  const Points p = dq::test::clustered_points(96, 77, 3, 5.0, 31);
+  const std::vector<float> mean = detail::column_mean(p.matrix());
+  const detail::PreparedRows rows = detail::prepare_rows(p.matrix(), mean.data(), big_budget(), "test", Nomination::Bf16);
+  REQUIRE(rows.nomination == Nomination::Bf16);
+  std::vector<float> whole(static_cast<size_t>(p.n * p.n)), part(static_cast<size_t>(25 * p.n));
+  detail::nominate_tile(rows, 0, p.n, rows, 0, p.n, whole.data());
+  for (int64_t nq = 1; nq <= 25; ++nq) {
+    detail::nominate_tile(rows, 0, nq, rows, 0, p.n, part.data());
+    INFO(nq << " query rows");
+    REQUIRE(std::equal(part.begin(), part.begin() + nq * p.n, whole.begin()));
+  }
+}
+
 TEST_CASE("distances measured several rows at a time equal exact_sqdist bit for bit", "[bgfdq][nomination]") {
   // Every count around the group of four, dimensions below, at and past the 8-column steps, values
   // of very different magnitudes (where a changed order of additions shows in the last bits).

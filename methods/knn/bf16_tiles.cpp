@@ -36,15 +36,16 @@ uint16_t to_bf16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32(
+template <int64_t R>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) inline void block_rx32(
     const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
-  __m512 acc[kRows][2];
-  for (int64_t r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 acc[R][2];
+  for (int64_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + p * 2 * kCols);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + p * 2 * kCols + kCols);
 #pragma GCC unroll 12
-    for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t r = 0; r < R; ++r) {
       int32_t v;
       std::memcpy(&v, a + r * lda + 2 * p, sizeof v);
       const __m512bh av = (__m512bh)_mm512_set1_epi32(v);
@@ -59,6 +60,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32
     _mm512_mask_storeu_ps(c + r * ldc, m0, _mm512_mul_ps(acc[r][0], minus_two));
     _mm512_mask_storeu_ps(c + r * ldc + 16, m1, _mm512_mul_ps(acc[r][1], minus_two));
   }
+}
+
+// A 12 x 32 block (24 accumulators), and a 4 x 32 one for the last rows of a call: a search with a
+// few queries (the recall trials' one or two rows per cell) then computes 4 rows, not 12. Each sum
+// is the same whichever block computes it.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32(
+    const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  block_rx32<kRows>(a, lda, panel, pairs, c, ldc, rows, cols);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_4x32(
+    const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  block_rx32<4>(a, lda, panel, pairs, c, ldc, rows, cols);
 }
 
 }  // namespace
@@ -154,9 +167,12 @@ void bf16_minus_two_inner_products(const uint16_t* a_rows, int64_t nq, const uin
     const int64_t i1 = std::min(nq, i0 + kChunkRows);
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t cols = std::min(kCols, nb - p * kCols);
-      for (int64_t i = i0; i < i1; i += kRows)
-        block_12x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb,
-                    std::min(kRows, i1 - i), cols);
+      int64_t i = i0;
+      for (; i + kRows <= i1; i += kRows)
+        block_12x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb, kRows, cols);
+      for (; i < i1; i += 4)  // reads at most 3 padding rows past the last (kBf16RowPad of them exist)
+        block_4x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb,
+                   std::min<int64_t>(4, i1 - i), cols);
     }
   }
 }
