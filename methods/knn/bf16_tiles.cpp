@@ -62,12 +62,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) inline void bloc
   }
 }
 
-// A 12 x 32 block (24 accumulators), and a 4 x 32 one for the last rows of a call: a search with a
-// few queries (the recall trials' one or two rows per cell) then computes 4 rows, not 12. Each sum
-// is the same whichever block computes it.
+// A 12 x 32 block (24 accumulators), and 8 x 32 and 4 x 32 ones for the last rows of a call: a
+// search with a few queries (the probe's far cells, the recall trials' one or two rows per cell) then
+// computes 4 or 8 rows, not 12 (a smaller block streams the panel again per pass, so nine or more
+// remaining rows still take one 12-row pass). Each sum is the same whichever block computes it.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_12x32(
     const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
   block_rx32<kRows>(a, lda, panel, pairs, c, ldc, rows, cols);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_8x32(
+    const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  block_rx32<8>(a, lda, panel, pairs, c, ldc, rows, cols);
 }
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void block_4x32(
     const uint16_t* a, int64_t lda, const uint16_t* panel, int64_t pairs, float* c, int64_t ldc, int64_t rows, int64_t cols) {
@@ -167,12 +172,15 @@ void bf16_minus_two_inner_products(const uint16_t* a_rows, int64_t nq, const uin
     const int64_t i1 = std::min(nq, i0 + kChunkRows);
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t cols = std::min(kCols, nb - p * kCols);
-      int64_t i = i0;
-      for (; i + kRows <= i1; i += kRows)
-        block_12x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb, kRows, cols);
-      for (; i < i1; i += 4)  // reads at most 3 padding rows past the last (kBf16RowPad of them exist)
-        block_4x32(a_rows + i * dp, dp, b_panels + p * kCols * dp, pairs, tile + i * nb + p * kCols, nb,
-                   std::min<int64_t>(4, i1 - i), cols);
+      const uint16_t* panel = b_panels + p * kCols * dp;
+      for (int64_t i = i0; i < i1;) {  // a block reads at most 11 padding rows past the last (kBf16RowPad)
+        const int64_t left = i1 - i, rows = std::min<int64_t>(left, left > 8 ? kRows : left > 4 ? 8 : 4);
+        float* c = tile + i * nb + p * kCols;
+        if (left > 8) block_12x32(a_rows + i * dp, dp, panel, pairs, c, nb, rows, cols);
+        else if (left > 4) block_8x32(a_rows + i * dp, dp, panel, pairs, c, nb, rows, cols);
+        else block_4x32(a_rows + i * dp, dp, panel, pairs, c, nb, rows, cols);
+        i += rows;
+      }
     }
   }
 }

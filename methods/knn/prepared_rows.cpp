@@ -124,26 +124,36 @@ std::vector<float> column_mean(RowMatrix z) {
   std::vector<double> sum(static_cast<size_t>(z.cols), 0.0);
   // Threads take column slices, each summing its columns over the rows in order: the same sums, bit
   // for bit, as one running sum per column (a large base, e.g. the recall sample's 200,000 rows, is
-  // one call).
-  // Each task sums a slice of 32 columns in registers over all rows.
-  constexpr int64_t kSlice = 32;
+  // one call). Rows go in blocks that stay in cache while each 32-column slice of them is added, the
+  // slice's running sums in registers.
+  constexpr int64_t kSlice = 32, kRowBlock = 64;
   const bool parallel = z.rows * z.cols >= (int64_t{1} << 22) && !omp_in_parallel();
-  const int64_t tasks = (z.cols + kSlice - 1) / kSlice;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t k0 = t * kSlice, width = std::min(kSlice, z.cols - k0);
-    double acc[kSlice] = {};
-    if (width == kSlice) {
-      for (int64_t i = 0; i < z.rows; ++i) {
-        const float* x = z.row(i) + k0;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  const int64_t slices = (z.cols + kSlice - 1) / kSlice;
+#pragma omp parallel num_threads(threads) if (parallel)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t s0 = slices * t / nt, s1 = slices * (t + 1) / nt;  // this thread's slices
+    for (int64_t r0 = 0; r0 < z.rows; r0 += kRowBlock) {
+      const int64_t r1 = std::min(z.rows, r0 + kRowBlock);
+      for (int64_t sl = s0; sl < s1; ++sl) {
+        const int64_t k0 = sl * kSlice, width = std::min(kSlice, z.cols - k0);
+        double* total = sum.data() + k0;
+        if (width == kSlice) {
+          double acc[kSlice];
+          for (int64_t k = 0; k < kSlice; ++k) acc[k] = total[k];
+          for (int64_t i = r0; i < r1; ++i) {
+            const float* x = z.row(i) + k0;
 #pragma omp simd
-        for (int64_t k = 0; k < kSlice; ++k) acc[k] += x[k];
+            for (int64_t k = 0; k < kSlice; ++k) acc[k] += x[k];
+          }
+          for (int64_t k = 0; k < kSlice; ++k) total[k] = acc[k];
+        } else {
+          for (int64_t i = r0; i < r1; ++i)
+            for (int64_t k = 0; k < width; ++k) total[k] += z.row(i)[k0 + k];
+        }
       }
-    } else {
-      for (int64_t i = 0; i < z.rows; ++i)
-        for (int64_t k = 0; k < width; ++k) acc[k] += z.row(i)[k0 + k];
     }
-    for (int64_t k = 0; k < width; ++k) sum[static_cast<size_t>(k0 + k)] = acc[k];
   }
   std::vector<float> mean(sum.size());
   for (size_t k = 0; k < sum.size(); ++k) mean[k] = z.rows ? static_cast<float>(sum[k] / static_cast<double>(z.rows)) : 0.0f;
