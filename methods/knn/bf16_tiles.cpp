@@ -111,7 +111,7 @@ __attribute__((target("avx512f"))) void transpose_panel(const uint32_t* words, i
   const __mmask16 m0 = valid >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
   const __mmask16 m1 = valid >= 32 ? __mmask16(0xFFFF) : valid <= 16 ? __mmask16(0) : __mmask16((1u << (valid - 16)) - 1);
   const auto* lo = reinterpret_cast<const int*>(words);
-  const auto* hi = reinterpret_cast<const int*>(words + 16 * pairs);
+  const int* hi = m1 ? reinterpret_cast<const int*>(words + 16 * pairs) : lo;  // (rows 16-31 only where they exist)
   for (int64_t p = 0; p < pairs; ++p) {
     const __m512i a = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m0, index, lo + p, 4);
     const __m512i b = m1 ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m1, index, hi + p, 4) : _mm512_setzero_si512();
@@ -173,7 +173,7 @@ void bf16_minus_two_inner_products(const uint16_t* a_rows, int64_t nq, const uin
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t cols = std::min(kCols, nb - p * kCols);
       const uint16_t* panel = b_panels + p * kCols * dp;
-      for (int64_t i = i0; i < i1;) {  // a block reads at most 11 padding rows past the last (kBf16RowPad)
+      for (int64_t i = i0; i < i1;) {  // a block reads at most 3 padding rows past the last (kBf16RowPad)
         const int64_t left = i1 - i, rows = std::min<int64_t>(left, left > 8 ? kRows : left > 4 ? 8 : 4);
         float* c = tile + i * nb + p * kCols;
         if (left > 8) block_12x32(a_rows + i * dp, dp, panel, pairs, c, nb, rows, cols);
