@@ -66,8 +66,8 @@ void keep_freed_memory_in_heap() {
 
 int main(int argc, char** argv) {
   keep_freed_memory_in_heap();
-  // Cell processes inherit this: spinning OpenMP threads took the second core from FAISS's k-means
-  // and BLAS (the clustered KNN ran 1.7-2.2x slower without it; methods/docs/bgfdq.md). libgomp reads
+  // Cell processes inherit this: spinning OpenMP threads took the second core from BLAS and FAISS
+  // (the clustered KNN, whose k-means was FAISS's then, ran 1.7-2.2x slower; methods/docs/bgfdq.md). libgomp reads
   // it when it loads, so it takes effect in the children `run` spawns; an explicit setting wins.
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   dq::enable_models_library_loading(self_executable());  // LibTorch loads only when a network is needed

@@ -125,7 +125,7 @@ struct ClusteredSearchOptions {
                                 // sample's exact lists), knn_probe and knn_escalation are timed
 };
 
-// Approximate search at GEMM speed: k-means cells (FAISS), oversized cells split in two (by 2-means,
+// Approximate search at GEMM speed: k-means cells (bf16 assignment), oversized cells split in two (by 2-means,
 // or at the median of its direction when 2-means is lopsided) until none exceeds 1.5 rows / nlist;
 // then every row is searched exactly against its own cell and the cells whose centroids are nearest
 // to it (nprobe), each cell centred on its own mean (a small bf16 margin). Costs about nprobe / nlist
