@@ -130,6 +130,7 @@ class BgfdqMethod final : public PerClassMethod {
       // What keeping the recall took, and whether it was kept (a cell below its target says so:
       // harness/status.cpp and the scale table read knn_recall_below_target).
       diag["knn_recall_target"] = graph.recall_target;
+      if (!std::isnan(graph.search.recall_lower)) diag["knn_recall_lower95"] = graph.search.recall_lower;
       diag["knn_recall_below_target"] = graph.below_target() ? 1 : 0;
       diag["knn_nprobe_used"] = static_cast<double>(graph.search.nprobe);
       diag["knn_search_rounds"] = static_cast<double>(graph.search.rounds);

@@ -17,6 +17,7 @@
 #include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
+#include "methods/knn/internal/recall.h"
 #include "methods/knn/internal/rerank.h"
 #include "methods/knn/internal/tiled_search.h"
 #include "methods/knn/knn.h"
@@ -283,6 +284,9 @@ TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "
   const SelfKnnResult kept = clustered_self_knn(p.matrix(), o, big_budget());
   CHECK(kept.report.rounds > 1);
   REQUIRE(kept.report.recall >= 0.9);
+  // The 95% lower confidence bound is recorded beside it.
+  REQUIRE(kept.report.recall_lower < kept.report.recall);
+  REQUIRE(kept.report.recall_lower > kept.report.recall - 0.1);
   REQUIRE((kept.report.nprobe > 4 || kept.report.exact_fallback));
   // The recorded recall is the recall of the lists returned, measured on the sample.
   REQUIRE(recall_at_k(p.matrix(), kept.lists, sample, {10}, big_budget()) == kept.report.recall);
@@ -294,6 +298,36 @@ TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "
     REQUIRE(exact.report.recall == 1.0);
     require_same(exact, exact_self_knn(p.matrix(), 50, {10}, big_budget()));
   }
+}
+
+TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][clustered]") {
+  // Rows 0..9 on a line, k = 2, sample rows 0, 3, 6, 9 (exact lists {1,2}, {2,4}, {5,7}, {8,7}).
+  // Lists found: {1,2} and {2,4} (2 hits each), {5,9} and {8,0} (1 hit each: 9 and 0 lie beyond the
+  // 2nd distance). Recall 6/8 = 0.75; per row hits - 0.75 * 2 = +-0.5, so the standard error is
+  // sqrt(1 / (4 * 3)) / 2 = 0.144338 and the bound 0.75 - 1.645 * 0.144338 = 0.512564.
+  Points p{10, 1, {}};
+  for (int i = 0; i < 10; ++i) p.z.push_back(static_cast<float>(i));
+  const std::vector<int64_t> sample{0, 3, 6, 9};
+  const NeighbourLists truth = detail::sampled_truth(p.matrix(), sample, 2, {2}, big_budget());
+  NeighbourLists lists{10, 2, std::vector<int32_t>(20, -1), std::vector<float>(20, NeighbourLists::kEmpty)};
+  auto set = [&](int64_t row, int32_t a, int32_t b) {
+    lists.ids[static_cast<size_t>(row * 2)] = a;
+    lists.ids[static_cast<size_t>(row * 2 + 1)] = b;
+  };
+  set(0, 1, 2);
+  set(3, 2, 4);
+  set(6, 5, 9);
+  set(9, 8, 0);
+  const detail::SampledRecall r = detail::recall_with_bound(p.matrix(), truth, lists, sample);
+  REQUIRE(r.recall == 0.75);
+  REQUIRE(r.lower == Approx(0.75 - 1.645 * std::sqrt(1.0 / 12.0) / 2.0).epsilon(1e-12));
+  REQUIRE(r.lower == Approx(0.512564).margin(1e-6));
+  // Every row alike: no spread, the bound is the estimate.
+  set(6, 5, 7);
+  set(9, 8, 7);
+  const detail::SampledRecall all = detail::recall_with_bound(p.matrix(), truth, lists, sample);
+  REQUIRE(all.recall == 1.0);
+  REQUIRE(all.lower == 1.0);
 }
 
 TEST_CASE("the recall is measured on exact distances, also where float squared distances underflow", "[bgfdq][clustered]") {

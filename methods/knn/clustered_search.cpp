@@ -1011,6 +1011,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   auto exact_result = [&](int64_t rounds, bool fallback) {
     SelfKnnResult r = exact_self_knn(z, o.pairs, exact, memory);
     r.report.recall = 1.0;
+    r.report.recall_lower = 1.0;
     r.report.nprobe = 1;  // one cell, the whole class (a fallback sets its own cells below)
     r.report.rounds = rounds;
     r.report.exact_fallback = fallback;
@@ -1052,7 +1053,15 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   auto measure = [&] {
     lists_reservation = {};
     out.lists = state.lists(memory, lists_reservation);
-    out.report.recall = truth ? detail::recall_against(z, *truth, out.lists, o.recall_sample) : std::nan("");
+    const detail::SampledRecall r =
+        truth ? detail::recall_with_bound(z, *truth, out.lists, o.recall_sample) : detail::SampledRecall{std::nan(""), std::nan("")};
+    out.report.recall = r.recall;
+    out.report.recall_lower = r.lower;  // recorded: the class's recall is below the estimate about half the time
+    // The target is held on the sample's estimate. Holding it on the 95% lower bound instead was
+    // tried (issue 24's goal benchmark read 0.98755 and 0.98995 on 1,000 other rows where the sample
+    // said 0.99095 and 0.99035): powerlaw_anisotropic then doubled to nprobe 32 and manifold took
+    // nprobe 16 and 5 refinement rounds, 10.1 and 10.0 s against 6.6 and 7.5 s, for recall 0.9996
+    // and 0.9951 on the sample.
     return !(o.recall_target > 0) || !truth || out.report.recall >= o.recall_target;
   };
   auto measure_sample = [&] {  // the recall the lists have now, without touching out

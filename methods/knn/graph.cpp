@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "methods/knn/device_search.h"
 #include "methods/knn/internal/graph_cache.h"
+#include "methods/knn/internal/recall.h"
 #include "methods/knn/knn.h"
 #include "methods/size_limits.h"
 
@@ -169,7 +170,10 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
     if (!sample.empty()) {
       std::optional<StageTimer::Scope> stage;
       if (timer) stage.emplace(timer, "knn_recall");
-      r.report.recall = recall_at_k(z, r.lists, sample, exact_options, memory);
+      const detail::SampledRecall measured = detail::recall_with_bound(
+          z, detail::sampled_truth(z, sample, r.lists.k, exact_options, memory), r.lists, sample);
+      r.report.recall = measured.recall;
+      r.report.recall_lower = measured.lower;
     }
     r.report.rounds = 1;
     // Below the target a FAISS index has no cheaper next step here: the exact search replaces it.
@@ -179,6 +183,7 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
       report.exact_fallback = true;
       report.rounds += 1;
       report.recall = 1.0;
+      report.recall_lower = 1.0;
       r.report = report;
     }
   }

@@ -19,7 +19,7 @@ namespace {
 
 // The file layout (not the key): 04 adds what the approximate search took and the tiles' format, 05
 // the clustered search's refinement rounds.
-constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '5'};
+constexpr char kMagic[8] = {'D', 'Q', 'K', 'N', 'N', 'G', '0', '6'};
 
 struct CacheHeader {
   char magic[8];
@@ -29,6 +29,7 @@ struct CacheHeader {
   uint64_t declared_bytes;
   double recall_target, work_ratio;
   int64_t nprobe, rounds, exact_fallback, cells, largest_cell, nomination, on_device, refine_rounds;
+  double recall_lower;
 };
 
 }  // namespace
@@ -112,6 +113,7 @@ std::optional<KnnGraph> read_cached_graph(const std::string& path, int64_t n, in
   g.declared_bytes = h.declared_bytes;
   g.recall_target = h.recall_target;
   g.search.recall = h.recall;
+  g.search.recall_lower = h.recall_lower;
   g.search.work_ratio = h.work_ratio;
   g.search.nprobe = h.nprobe;
   g.search.rounds = h.rounds;
@@ -138,6 +140,7 @@ CacheHeader header_of(const KnnGraph& g) {
   h.declared_bytes = g.declared_bytes;
   h.recall_target = g.recall_target;
   h.work_ratio = g.search.work_ratio;
+  h.recall_lower = g.search.recall_lower;
   h.nprobe = g.search.nprobe;
   h.rounds = g.search.rounds;
   h.refine_rounds = g.search.refine_rounds;

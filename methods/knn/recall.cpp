@@ -2,6 +2,7 @@
 // of the sample once (sampled_truth), then any number of lists measured against them.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -22,9 +23,11 @@ NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64
   return exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
 }
 
-double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
+SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
+                                std::span<const int64_t> sample) {
   DQ_ASSERT(truth.n == static_cast<int64_t>(sample.size()) && truth.k == lists.k, "truth and lists disagree");
-  int64_t hits = 0, total = 0;
+  std::vector<std::pair<int64_t, int64_t>> rows;  // (hits, valid) of each measured row
+  rows.reserve(sample.size());
   for (size_t s = 0; s < sample.size(); ++s) {
     const int32_t* exact_ids = truth.ids_of(static_cast<int64_t>(s));
     int64_t valid = 0;
@@ -36,14 +39,35 @@ double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourL
     const float* q = z.row(sample[s]);
     const double kth = exact_sqdist(q, z.row(exact_ids[valid - 1]), z.cols);
     const int32_t* found = lists.ids_of(sample[s]);
+    int64_t hits = 0;
     for (int64_t t = 0; t < lists.k; ++t) {
       if (found[t] < 0) continue;
       const bool listed = std::find(exact_ids, exact_ids + valid, found[t]) != exact_ids + valid;
       hits += listed || exact_sqdist(q, z.row(found[t]), z.cols) <= kth;
     }
-    total += valid;
+    rows.emplace_back(hits, valid);
   }
-  return total ? static_cast<double>(hits) / static_cast<double>(total) : std::nan("");
+  int64_t hits = 0, total = 0;
+  for (const auto& [h, v] : rows) {
+    hits += h;
+    total += v;
+  }
+  if (total == 0) return {std::nan(""), std::nan("")};
+  const double recall = static_cast<double>(hits) / static_cast<double>(total);
+  const auto m = static_cast<double>(rows.size());
+  if (rows.size() < 2) return {recall, recall};
+  double spread = 0;
+  for (const auto& [h, v] : rows) {
+    const double e = static_cast<double>(h) - recall * static_cast<double>(v);
+    spread += e * e;
+  }
+  const double mean_valid = static_cast<double>(total) / m;
+  const double standard_error = std::sqrt(spread / (m * (m - 1))) / mean_valid;
+  return {recall, recall - 1.645 * standard_error};
+}
+
+double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
+  return recall_with_bound(z, truth, lists, sample).recall;
 }
 
 }  // namespace detail

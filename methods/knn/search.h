@@ -66,6 +66,9 @@ NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int6
 // What an approximate search did (SelfKnnResult::report).
 struct ApproximateReport {
   double recall = std::numeric_limits<double>::quiet_NaN();  // on the sample, of the lists returned
+  // Its one-sided 95% lower confidence bound for the whole class (recall less 1.645 standard errors
+  // over the sampled rows), recorded beside it (the target is held on `recall`). NaN where not measured.
+  double recall_lower = std::numeric_limits<double>::quiet_NaN();
   int64_t nprobe = 0;            // the nprobe the returned lists were searched with
   int64_t rounds = 0;            // searches run: 1 + the raises of nprobe
   int64_t refine_rounds = 0;     // clustered: rounds of neighbour-of-neighbour refinement
