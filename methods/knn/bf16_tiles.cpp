@@ -98,8 +98,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row
 
 namespace {
 
-// Rows at or above this many go through an OpenMP loop (outside any parallel region): the exact
-// search's base, or the recall sample's, is one call on 200,000 rows.
+// Rows at or above this many go through an OpenMP loop: the exact search's base, or the recall
+// sample's, is one call on 200,000 rows. (Inside another parallel region, e.g. a clustered cell of
+// 4,096 rows or more, the inner team has one thread unless nesting is enabled; every row and panel
+// is independent either way.)
 constexpr int64_t kParallelRows = 4096;
 
 // One panel from the 32-bit words of its rows (row r's pair p at words[r * pairs + p]; rows at or
@@ -150,16 +152,15 @@ void to_bf16_panels_from_floats(const float* c, int64_t rows, int64_t d, uint16_
   const int64_t dp = bf16_padded_dim(d), pairs = dp / 2, panels = (rows + kCols - 1) / kCols;
 #pragma omp parallel if (rows >= kParallelRows)
   {
-    std::vector<uint32_t> block(static_cast<size_t>(kCols * pairs));  // one panel's rows, row-major
+    std::vector<uint16_t> block(static_cast<size_t>(kCols * dp));  // one panel's rows, row-major bf16
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t valid = std::min(kCols, rows - p * kCols);
-      auto* row_words = reinterpret_cast<uint16_t*>(block.data());
       for (int64_t r = 0; r < valid; ++r) {
-        convert_row(c + (p * kCols + r) * d, d, row_words + r * dp);
-        if (dp != d) row_words[r * dp + d] = 0;
+        convert_row(c + (p * kCols + r) * d, d, block.data() + r * dp);
+        if (dp != d) block[static_cast<size_t>(r * dp + d)] = 0;
       }
-      transpose_panel(block.data(), valid, pairs, reinterpret_cast<uint32_t*>(out + p * kCols * dp));
+      transpose_panel(reinterpret_cast<const uint32_t*>(block.data()), valid, pairs, reinterpret_cast<uint32_t*>(out + p * kCols * dp));
     }
   }
 }

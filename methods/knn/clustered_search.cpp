@@ -229,7 +229,8 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
     detail::to_bf16_panels_from_floats(shifted.data(), nc, d, panels.data());
   }
   const int threads = omp_get_max_threads();
-  auto reservation = memory.reserve(static_cast<uint64_t>(threads) *
+  auto reservation = memory.reserve(static_cast<uint64_t>(nc) * static_cast<uint64_t>(d) * (sizeof(float) + sizeof(uint16_t)) +
+                                        static_cast<uint64_t>(threads) *
                                         (static_cast<uint64_t>(nc) * (static_cast<uint64_t>(kBlock) * sizeof(float) +
                                                                       sizeof(std::pair<float, int32_t>)) +
                                          (any_bf16 ? static_cast<uint64_t>(kBlock) * static_cast<uint64_t>(d) * sizeof(float) +
@@ -317,8 +318,8 @@ struct KmeansEffort {
 // kernel where `nomination` allows it; FAISS's k-means, used before, ran its fp32 assignment through
 // OpenBLAS: 0.55 s for 447 cells on 200,000 x 512, the partition stage 0.3-0.35 s longer) and the
 // means summed in double in row order, so the centroids are the same on every run and thread count
-// of one kind of CPU. A cell left empty takes half of the largest one (its centroid nudged apart from
-// that one's, as FAISS does). Returns nlist x d centroids; nlist above the rows is a dq::Error.
+// of one kind of CPU. A cell left empty restarts at the largest cell's farthest row (below). Returns
+// nlist x d centroids; nlist above the rows is a dq::Error.
 std::vector<float> train_centroids(RowMatrix z, int64_t nlist, const KmeansEffort& effort, Nomination nomination,
                                    MemoryBudget& memory) {
   const int64_t n = z.rows, d = z.cols;
@@ -326,6 +327,10 @@ std::vector<float> train_centroids(RowMatrix z, int64_t nlist, const KmeansEffor
     throw Error(fmt::format("knn='clustered': k-means with {} cells needs at least as many rows, not {}", nlist, n));
   // The sample: the first `rows` of a seeded shuffle, in row order; the start: the first nlist of it.
   const int64_t rows = std::max(nlist, std::min<int64_t>(n, static_cast<int64_t>(effort.rows_per_cell) * nlist));
+  auto reservation = memory.reserve(static_cast<uint64_t>(rows) * (static_cast<uint64_t>(d) * sizeof(float) + sizeof(idx_t)) +
+                                        static_cast<uint64_t>(nlist) * static_cast<uint64_t>(d) * (sizeof(double) + sizeof(float)) +
+                                        static_cast<uint64_t>(n) * sizeof(int64_t),
+                                    "knn k-means sample, centroids and the shuffle");
   std::vector<int64_t> pick(static_cast<size_t>(n));
   std::iota(pick.begin(), pick.end(), 0);
   Rng rng(20260101);
@@ -335,9 +340,6 @@ std::vector<float> train_centroids(RowMatrix z, int64_t nlist, const KmeansEffor
   std::vector<float> centroids(static_cast<size_t>(nlist * d));
   for (int64_t c = 0; c < nlist; ++c) std::copy_n(z.row(pick[static_cast<size_t>(c)]), d, centroids.data() + c * d);
   std::sort(pick.begin(), pick.end());
-  auto reservation = memory.reserve(static_cast<uint64_t>(rows) * (static_cast<uint64_t>(d) * sizeof(float) + sizeof(idx_t)) +
-                                        static_cast<uint64_t>(nlist) * static_cast<uint64_t>(d) * sizeof(double),
-                                    "knn k-means sample");
   std::vector<float> sample(static_cast<size_t>(rows * d));
   for (int64_t r = 0; r < rows; ++r) std::copy_n(z.row(pick[static_cast<size_t>(r)]), d, sample.data() + r * d);
   const RowMatrix s{sample.data(), rows, d};
@@ -361,18 +363,27 @@ std::vector<float> train_centroids(RowMatrix z, int64_t nlist, const KmeansEffor
         for (int64_t k = 0; k < d; ++k)
           centroids[static_cast<size_t>(c * d + k)] =
               static_cast<float>(sums[static_cast<size_t>(c * d + k)] / static_cast<double>(counts[static_cast<size_t>(c)]));
+    // An empty cell restarts at the row of the largest cell farthest from that cell's centroid (ties:
+    // the lowest row), which then belongs to it: a real row of the crowded region, apart from the old
+    // centroid by the cell's own spread. (A centroid nudged by a small relative step, as FAISS does,
+    // may round to the same bf16 values as its twin, and the twin then keeps every row.)
     for (int64_t c = 0; c < nlist; ++c) {
       if (counts[static_cast<size_t>(c)] > 0) continue;
       const auto largest = std::max_element(counts.begin(), counts.end()) - counts.begin();
       if (counts[static_cast<size_t>(largest)] < 2) break;  // nothing left to split
-      constexpr float kNudge = 1.0f / 1024;
-      for (int64_t k = 0; k < d; ++k) {
-        const float v = centroids[static_cast<size_t>(largest * d + k)], step = (k % 2 == 0 ? kNudge : -kNudge) * v;
-        centroids[static_cast<size_t>(c * d + k)] = v + step;
-        centroids[static_cast<size_t>(largest * d + k)] = v - step;
-      }
-      counts[static_cast<size_t>(c)] = counts[static_cast<size_t>(largest)] / 2;
-      counts[static_cast<size_t>(largest)] -= counts[static_cast<size_t>(c)];
+      const std::vector<double> centre_of_largest(centroids.begin() + largest * d, centroids.begin() + (largest + 1) * d);
+      int64_t far = -1;
+      double far_d = -1;
+      for (int64_t r = 0; r < rows; ++r)
+        if (assigned[static_cast<size_t>(r)] == largest)
+          if (const double dist = sqdist_to(s.row(r), centre_of_largest); dist > far_d) {
+            far_d = dist;
+            far = r;
+          }
+      std::copy_n(s.row(far), d, centroids.data() + c * d);
+      assigned[static_cast<size_t>(far)] = c;
+      counts[static_cast<size_t>(c)] = 1;
+      --counts[static_cast<size_t>(largest)];
     }
   }
   return centroids;

@@ -18,7 +18,8 @@ Float4 load4(const float* p) {
 }  // namespace
 
 // Eight partial sums in two 4-lane vectors, combined in a fixed order: the same value on every
-// machine and in both clones (AVX2 where the CPU has it, SSE2 otherwise; neither contracts to FMA).
+// machine and in both clones (AVX2 where the CPU has it, SSE2 otherwise; the file is compiled with
+// -ffp-contract=off, CMakeLists.txt, so no build contracts them to FMA).
 __attribute__((target_clones("avx2", "default"))) double exact_sqdist(const float* a, const float* b, int64_t d) {
   Double4 s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
   int64_t k = 0;

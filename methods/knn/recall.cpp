@@ -63,7 +63,7 @@ SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const 
   }
   const double mean_valid = static_cast<double>(total) / m;
   const double standard_error = std::sqrt(spread / (m * (m - 1))) / mean_valid;
-  return {recall, recall - 1.645 * standard_error};
+  return {recall, std::clamp(recall - 1.645 * standard_error, 0.0, recall)};
 }
 
 double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
