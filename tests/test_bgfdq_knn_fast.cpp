@@ -330,6 +330,21 @@ TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][cluste
   REQUIRE(all.lower == 1.0);
 }
 
+TEST_CASE("probing a quarter of the cells or more is the exact search", "[bgfdq][clustered]") {
+  // A newcomer's nlist = 2,999, nprobe = 2,998 on 3,000 rows took 68.7 s against 0.1-0.4 s exact:
+  // from a quarter of the cells on, the exact search runs instead (and says so).
+  const Points p = isotropic(2000, 8, 5);
+  ClusteredSearchOptions o;
+  o.k = 10;
+  o.nlist = 40;
+  o.nprobe = 10;
+  const SelfKnnResult r = clustered_self_knn(p.matrix(), o, big_budget());
+  REQUIRE(r.report.exact_fallback);
+  require_same(r, exact_self_knn(p.matrix(), 50, {10}, big_budget()));
+  o.nprobe = 9;  // under a quarter: the clustered search
+  REQUIRE_FALSE(clustered_self_knn(p.matrix(), o, big_budget()).report.exact_fallback);
+}
+
 TEST_CASE("the recall is measured on exact distances, also where float squared distances underflow", "[bgfdq][clustered]") {
   // Rows scaled by 2^-100: squared distances near 2^-200 read 0 in the lists' float copies, where the
   // tie rule once counted every listed row as found (recall 1 at any nprobe; a newcomer's 1e-30 data).
