@@ -6,6 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <cstdio>
+#include <vector>
+#include <utility>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/npy.h"
@@ -88,7 +92,8 @@ void check_values(Read read, int64_t n, int64_t d, const EmbeddingOrigin& origin
   for (int64_t j = 0; j < d; ++j)
     norm2 += static_cast<double>(read(first_row * d + j)) * static_cast<double>(read(first_row * d + j));
   throw Error(fmt::format("{}: embedding row {} ({}) has squared norm {:g}, beyond {:g} ({} such row{} in rows {}..{}): "
-                          "squared distances between rows would overflow float32; scale the embeddings down",
+                          "squared distances between rows would overflow float32; scale the embeddings down (or subtract "
+                          "their mean, where a common offset makes the norms large)",
                           origin.source, origin.first_row + first_row, class_of(origin, first_row), norm2,
                           kMaxRowSquaredNorm, big, big == 1 ? "" : "s", origin.first_row, origin.first_row + n - 1));
 }
@@ -113,10 +118,76 @@ void check_embeddings(const double* z, int64_t n, int64_t d, const EmbeddingOrig
   check_values([z](int64_t i) { return z[i]; }, n, d, origin);
 }
 
+Float32Loss float32_loss(const double* z, int64_t n, int64_t d) {
+  Float32Loss loss;
+  for (int64_t i = 0; i < n * d && loss.zeroed_row < 0; ++i)
+    if (z[i] != 0 && static_cast<float>(z[i]) == 0.0f) {
+      loss.zeroed_row = i / d;
+      loss.zeroed_dim = i % d;
+    }
+  for (int64_t i = 0; i < n * d; ++i) loss.zeroed_values += z[i] != 0 && static_cast<float>(z[i]) == 0.0f;
+  // Rows sorted by their float32 values, then their float64 values, then row index: within a run of
+  // equal float32 rows, each change of float64 values is one more row lost.
+  auto as32 = [&](int64_t r, int64_t j) { return static_cast<float>(z[r * d + j]); };
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) order[static_cast<size_t>(r)] = r;
+  auto less32 = [&](int64_t a, int64_t b) {
+    for (int64_t j = 0; j < d; ++j)
+      if (as32(a, j) != as32(b, j)) return as32(a, j) < as32(b, j);
+    for (int64_t j = 0; j < d; ++j)
+      if (z[a * d + j] != z[b * d + j]) return z[a * d + j] < z[b * d + j];
+    return a < b;
+  };
+  auto same32 = [&](int64_t a, int64_t b) {
+    for (int64_t j = 0; j < d; ++j)
+      if (as32(a, j) != as32(b, j)) return false;
+    return true;
+  };
+  auto same64 = [&](int64_t a, int64_t b) { return std::equal(z + a * d, z + (a + 1) * d, z + b * d); };
+  std::sort(order.begin(), order.end(), less32);
+  for (size_t begin = 0; begin < order.size();) {
+    size_t end = begin + 1;
+    while (end < order.size() && same32(order[begin], order[end])) ++end;
+    // The run's float64 groups (consecutive), each with its lowest row; the example pair is the run's
+    // lowest row and the lowest row of another group.
+    std::vector<int64_t> lowest;
+    for (size_t t = begin; t < end; ++t)
+      if (t == begin || !same64(order[t - 1], order[t])) lowest.push_back(order[t]);
+      else lowest.back() = std::min(lowest.back(), order[t]);
+    loss.merged_rows += static_cast<int64_t>(lowest.size()) - 1;
+    if (lowest.size() > 1) {
+      std::sort(lowest.begin(), lowest.end());
+      if (loss.merged_row < 0 || lowest[1] < loss.merged_row) {
+        loss.merged_with = lowest[0];
+        loss.merged_row = lowest[1];
+      }
+    }
+    begin = end;
+  }
+  return loss;
+}
+
 void check_embeddings(const NpyArray& z, const EmbeddingOrigin& origin) {
   if (z.shape.size() != 2) return;
   if (z.dtype == "f4") check_values(bytes_as<float>(z.bytes.data()), z.shape[0], z.shape[1], origin);
-  else if (z.dtype == "f8") check_values(bytes_as<double>(z.bytes.data()), z.shape[0], z.shape[1], origin);
+  else if (z.dtype == "f8") {
+    check_values(bytes_as<double>(z.bytes.data()), z.shape[0], z.shape[1], origin);
+    std::vector<double> values(static_cast<size_t>(z.size()));
+    if (!values.empty()) std::memcpy(values.data(), z.bytes.data(), values.size() * sizeof(double));
+    const Float32Loss loss = float32_loss(values.data(), z.shape[0], z.shape[1]);
+    if (loss.merged_rows > 0)
+      fmt::print(stderr,
+                 "warning: {}: {} row{} distinct in float64 become equal to another row in float32 (rows {} and {}, "
+                 "for one): embeddings are used as float32; subtract a common offset or rescale to keep them apart\n",
+                 origin.source, loss.merged_rows, loss.merged_rows == 1 ? "" : "s", origin.first_row + loss.merged_with,
+                 origin.first_row + loss.merged_row);
+    if (loss.zeroed_values > 0)
+      fmt::print(stderr,
+                 "warning: {}: {} nonzero float64 value{} become 0 in float32 (row {}, dim {}, for one): embeddings "
+                 "are used as float32; rescale to keep them\n",
+                 origin.source, loss.zeroed_values, loss.zeroed_values == 1 ? "" : "s", origin.first_row + loss.zeroed_row,
+                 loss.zeroed_dim);
+  }
 }
 
 }  // namespace dq

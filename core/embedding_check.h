@@ -39,7 +39,19 @@ void check_embeddings(const double* z, int64_t n, int64_t d, const EmbeddingOrig
 
 // A 2-D float32 or float64 .npy array, before it is converted to float32. A float64 value that is
 // finite but beyond the float32 range (|x| > 3.40282e+38) is reported as such, not as non-finite.
-// Other dtypes are left to NpyArray::as_float32 to refuse.
+// Other dtypes are left to NpyArray::as_float32 to refuse. float64 that float32 cannot carry
+// (float32_loss) is warned about on stderr, not refused: near-copies may be meant as copies.
 void check_embeddings(const NpyArray& z, const EmbeddingOrigin& origin);
+
+// What converting n x d float64 rows to float32 loses: rows distinct in float64 that become equal to
+// another row (a newcomer's rows 1e-3 apart on an offset of 1e6 all became one row), with one such
+// pair (lower rows first), and nonzero values that become 0 (1e-50), with the first one's row and dim.
+struct Float32Loss {
+  int64_t merged_rows = 0;             // rows equal in float32 to an earlier, float64-distinct row
+  int64_t merged_row = -1, merged_with = -1;
+  int64_t zeroed_values = 0;
+  int64_t zeroed_row = -1, zeroed_dim = -1;
+};
+Float32Loss float32_loss(const double* z, int64_t n, int64_t d);
 
 }  // namespace dq

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <span>
 
@@ -48,7 +49,16 @@ std::vector<int64_t> NpyArray::as_int64(const std::string& path) const {
   std::vector<int64_t> out;
   if (dtype == "i8") convert<int64_t, int64_t>(bytes.data(), size(), out);
   else if (dtype == "i4") convert<int64_t, int32_t>(bytes.data(), size(), out);
-  else if (dtype == "u8") convert<int64_t, uint64_t>(bytes.data(), size(), out);
+  else if (dtype == "u8") {
+    // Values from 2^63 up have no int64: read as negative numbers they would sort first.
+    for (int64_t i = 0; i < size(); ++i) {
+      uint64_t v;
+      std::memcpy(&v, bytes.data() + i * static_cast<int64_t>(sizeof v), sizeof v);
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        throw Error(fmt::format("{}: element {} is {} (uint64), beyond the int64 range integers are read in", path, i, v));
+    }
+    convert<int64_t, uint64_t>(bytes.data(), size(), out);
+  }
   else if (dtype == "u4") convert<int64_t, uint32_t>(bytes.data(), size(), out);
   else if (dtype == "i2") convert<int64_t, int16_t>(bytes.data(), size(), out);
   else if (dtype == "u2") convert<int64_t, uint16_t>(bytes.data(), size(), out);

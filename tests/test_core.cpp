@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <limits>
 #include <set>
 
 #include "core/error.h"
@@ -177,6 +179,15 @@ TEST_CASE("npy round trip for float32 and int64, and conversions", "[core]") {
   CHECK_THROWS_WITH(read_npy((dir / "i.npy").string()).as_float32("i.npy"), Catch::Contains("expected a float"));
   test::write_text(dir / "bad.npy", "not numpy");
   CHECK_THROWS_WITH(read_npy((dir / "bad.npy").string()), Catch::Contains("bad magic"));
+  // uint64 from 2^63 up has no int64 (a newcomer's labels 2^64 - 1 sorted before 0 as -1).
+  NpyArray u{"u8", {3}, std::vector<unsigned char>(24, 0)};
+  const uint64_t values[3] = {7, (uint64_t{1} << 63) - 1, ~uint64_t{0}};
+  std::memcpy(u.bytes.data(), values, sizeof values);
+  CHECK_THROWS_WITH(u.as_int64("y.npy"), "y.npy: element 2 is 18446744073709551615 (uint64), beyond the int64 range "
+                                         "integers are read in");
+  u.bytes.resize(16);
+  u.shape = {2};
+  CHECK(u.as_int64("y.npy") == std::vector<int64_t>{7, std::numeric_limits<int64_t>::max()});
 }
 
 TEST_CASE("an .npy header whose shape the file cannot hold is bad input, not an allocation", "[core][hygiene]") {

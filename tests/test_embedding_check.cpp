@@ -119,7 +119,8 @@ TEST_CASE("finite embeddings whose squared distances overflow float32 are refuse
   const std::vector<std::string> names = {"a", "b", "c"};
   CHECK_THROWS_WITH(check_embeddings(z.data(), 5, 3, {"src", labels, &names, 10}),
                     "src: embedding row 13 (class 0 'a') has squared norm 2.7e+77, beyond 8.50706e+37 (1 such row in "
-                    "rows 10..14): squared distances between rows would overflow float32; scale the embeddings down");
+                    "rows 10..14): squared distances between rows would overflow float32; scale the embeddings down "
+                    "(or subtract their mean, where a common offset makes the norms large)");
   const Example e = write_example<float>("hygiene_huge_row", 1e20f);
   {  // row 7 of the issue's example gets 1e20 in every dim
     std::vector<float> v(30 * 4);
@@ -133,7 +134,7 @@ TEST_CASE("finite embeddings whose squared distances overflow float32 are refuse
     CHECK(select(e, method, err) == 2);
     CHECK(err == "dqbench select: " + e.z + ": embedding row 7 (class 1) has squared norm 4e+40, beyond 8.50706e+37 "
                  "(1 such row in rows 0..29): squared distances between rows would overflow float32; scale the "
-                 "embeddings down\n");
+                 "embeddings down (or subtract their mean, where a common offset makes the norms large)\n");
     CHECK_FALSE(fs::exists(e.out));
   }
 }
@@ -149,4 +150,22 @@ TEST_CASE("a dataset's own features are checked where they enter (synthetic_embe
   CHECK_THROWS_WITH(validate_dataset(d, "cache.dqds"),
                     "cache.dqds features: embedding row 6 (class 1 'class_1'), dim 1 is NaN (1 bad value in rows 0..9): "
                     "embeddings must be finite");
+}
+
+TEST_CASE("float64 rows that float32 cannot tell apart are found (and warned about, not refused)", "[hygiene]") {
+  // A newcomer's float64 rows 1e-3 apart on an offset of 1e6 all became one row in float32, silently.
+  std::vector<double> z = {1e6, 0.0, 1e6 + 1e-3, 0.0, 1e6, 0.0, 1e6 + 2e-3, 0.0, 5.0, 1e-50, 7.0, 1.0};
+  // rows: 0 and 2 equal; 1 and 3 differ from 0 only below float32's step at 1e6; row 4 has 1e-50.
+  const Float32Loss loss = float32_loss(z.data(), 6, 2);
+  CHECK(loss.merged_rows == 2);  // rows 1 and 3 (row 2 is a float64 copy of row 0)
+  CHECK(loss.merged_with == 0);
+  CHECK(loss.merged_row == 1);
+  CHECK(loss.zeroed_values == 1);
+  CHECK(loss.zeroed_row == 4);
+  CHECK(loss.zeroed_dim == 1);
+  // Exact float32 values lose nothing.
+  const std::vector<double> fine = {1.5, -2.0, 0.25, 3.0};
+  const Float32Loss none = float32_loss(fine.data(), 2, 2);
+  CHECK(none.merged_rows == 0);
+  CHECK(none.zeroed_values == 0);
 }
