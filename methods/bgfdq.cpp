@@ -84,6 +84,13 @@ const ParamTable<BgfdqOptions>& bgfdq_params() {
              .max = 1,
              .omit_at_default = true},
             &O::knn, &K::recall_target),
+      field({.name = "recall_bound",
+             .help = "what recall_target holds: 'estimate' (the sampled recall@k) or 'lower95' (its one-sided 95% "
+                     "lower confidence bound over the sampled rows: the class's recall meets the target with about "
+                     "95% confidence, at more search)",
+             .omit_at_default = true},
+            named_values({false, true}, [](bool lower) { return lower ? "lower95" : "estimate"; }), &O::knn,
+            &K::recall_lower_bound),
   }};
   return table;
 }

@@ -287,6 +287,18 @@ TEST_CASE("the recall target raises nprobe until the sampled recall meets it", "
   // The 95% lower confidence bound is recorded beside it.
   REQUIRE(kept.report.recall_lower < kept.report.recall);
   REQUIRE(kept.report.recall_lower > kept.report.recall - 0.1);
+  SECTION("held on the lower bound: the bound meets the target, with more search") {
+    // A target the estimate meets (0.948 here) but its bound (0.941) does not.
+    o.recall_target = 0.945;
+    const SelfKnnResult estimate = clustered_self_knn(p.matrix(), o, big_budget());
+    REQUIRE(estimate.report.recall >= 0.945);
+    REQUIRE(estimate.report.recall_lower < 0.945);
+    o.recall_lower_bound = true;
+    const SelfKnnResult bound = clustered_self_knn(p.matrix(), o, big_budget());
+    REQUIRE(bound.report.recall_lower >= 0.945);
+    REQUIRE((bound.report.exact_fallback || bound.report.nprobe > estimate.report.nprobe ||
+             bound.report.refine_rounds > estimate.report.refine_rounds));
+  }
   REQUIRE((kept.report.nprobe > 4 || kept.report.exact_fallback));
   // The recorded recall is the recall of the lists returned, measured on the sample.
   REQUIRE(recall_at_k(p.matrix(), kept.lists, sample, {10}, big_budget()) == kept.report.recall);

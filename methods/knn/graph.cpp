@@ -70,6 +70,7 @@ std::string KnnGraphOptions::canonical() const {
   if (knn.search == KnnSearch::Clustered) s += fmt::format(",nlist={},nprobe={},recall_sample={}", nlist, nprobe, recall_sample);
   else if (!exact()) s += fmt::format(",nprobe={},ef_search={},rerank={},recall_sample={}", nprobe, ef_search, rerank, recall_sample);
   if (!exact()) s += fmt::format(",recall_target={}", recall_target);
+  if (!exact() && recall_lower_bound) s += ",recall_bound=lower95";  // absent by default: older keys stay
   return s;
 }
 
@@ -163,6 +164,7 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
                            ClusteredSearchOptions{.k = o.k, .nlist = o.nlist, .nprobe = o.nprobe, .pairs = o.lambda_pairs,
                                                   .tile_bytes = o.tile_bytes, .nomination = o.nomination,
                                                   .recall_sample = sample, .recall_target = o.recall_target,
+                                                  .recall_lower_bound = o.recall_lower_bound,
                                                   .timer = timer},
                            memory);
   } else {
@@ -177,7 +179,7 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
     }
     r.report.rounds = 1;
     // Below the target a FAISS index has no cheaper next step here: the exact search replaces it.
-    if (o.recall_target > 0 && r.report.recall < o.recall_target) {
+    if (o.recall_target > 0 && (o.recall_lower_bound ? r.report.recall_lower : r.report.recall) < o.recall_target) {
       ApproximateReport report = r.report;
       r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
       report.exact_fallback = true;

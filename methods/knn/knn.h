@@ -39,6 +39,10 @@ struct KnnGraphOptions {
   // searches exactly) and a FAISS index is replaced by the exact search; 0: recorded, not kept.
   // Needs recall_sample > 0 (KnnGraphOptions::check).
   double recall_target = 0.99;
+  // Hold the target on the sample's one-sided 95% lower confidence bound instead of its estimate
+  // (ApproximateReport::recall_lower): the class's recall then meets it with about 95% confidence,
+  // where at the estimate it falls short about half the time the sample lands at the edge.
+  bool recall_lower_bound = false;
   Nomination nomination = Nomination::Auto;  // the tiles' format (the graph is the same for every one)
   int64_t lambda_pairs = 50;     // lambda_C averages this many smallest non-zero pair distances
   uint64_t tile_bytes = 256ull << 20;

@@ -124,6 +124,7 @@ struct ClusteredSearchOptions {
   // gains nothing, the exact search runs instead (recall 1).
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
+  bool recall_lower_bound = false;  // hold the target on ApproximateReport::recall_lower, not recall
   StageTimer* timer = nullptr;  // when set, sub-stages knn_partition, knn_cell_prep, knn_recall (the
                                 // sample's exact lists), knn_probe and knn_escalation are timed
 };
