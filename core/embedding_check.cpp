@@ -4,12 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
-#include <cstdio>
 #include <vector>
-#include <utility>
-#include <tuple>
 
 #include "core/error.h"
 #include "core/npy.h"
@@ -108,34 +106,25 @@ auto bytes_as(const unsigned char* bytes) {
   };
 }
 
-}  // namespace
-
-void check_embeddings(const float* z, int64_t n, int64_t d, const EmbeddingOrigin& origin) {
-  check_values([z](int64_t i) { return z[i]; }, n, d, origin);
-}
-
-void check_embeddings(const double* z, int64_t n, int64_t d, const EmbeddingOrigin& origin) {
-  check_values([z](int64_t i) { return z[i]; }, n, d, origin);
-}
-
-Float32Loss float32_loss(const double* z, int64_t n, int64_t d) {
+// float32_loss over values read by `z(i)` (a pointer's, or a .npy file's bytes as bytes_as reads them).
+template <typename Read>
+Float32Loss float32_loss_of(Read z, int64_t n, int64_t d) {
   Float32Loss loss;
-  for (int64_t i = 0; i < n * d && loss.zeroed_row < 0; ++i)
-    if (z[i] != 0 && static_cast<float>(z[i]) == 0.0f) {
+  for (int64_t i = 0; i < n * d; ++i)
+    if (const double v = z(i); v != 0 && static_cast<float>(v) == 0.0f && loss.zeroed_values++ == 0) {
       loss.zeroed_row = i / d;
       loss.zeroed_dim = i % d;
     }
-  for (int64_t i = 0; i < n * d; ++i) loss.zeroed_values += z[i] != 0 && static_cast<float>(z[i]) == 0.0f;
   // Rows sorted by their float32 values, then their float64 values, then row index: within a run of
   // equal float32 rows, each change of float64 values is one more row lost.
-  auto as32 = [&](int64_t r, int64_t j) { return static_cast<float>(z[r * d + j]); };
+  auto as32 = [&](int64_t r, int64_t j) { return static_cast<float>(z(r * d + j)); };
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) order[static_cast<size_t>(r)] = r;
   auto less32 = [&](int64_t a, int64_t b) {
     for (int64_t j = 0; j < d; ++j)
       if (as32(a, j) != as32(b, j)) return as32(a, j) < as32(b, j);
     for (int64_t j = 0; j < d; ++j)
-      if (z[a * d + j] != z[b * d + j]) return z[a * d + j] < z[b * d + j];
+      if (z(a * d + j) != z(b * d + j)) return z(a * d + j) < z(b * d + j);
     return a < b;
   };
   auto same32 = [&](int64_t a, int64_t b) {
@@ -143,7 +132,11 @@ Float32Loss float32_loss(const double* z, int64_t n, int64_t d) {
       if (as32(a, j) != as32(b, j)) return false;
     return true;
   };
-  auto same64 = [&](int64_t a, int64_t b) { return std::equal(z + a * d, z + (a + 1) * d, z + b * d); };
+  auto same64 = [&](int64_t a, int64_t b) {
+    for (int64_t j = 0; j < d; ++j)
+      if (z(a * d + j) != z(b * d + j)) return false;
+    return true;
+  };
   std::sort(order.begin(), order.end(), less32);
   for (size_t begin = 0; begin < order.size();) {
     size_t end = begin + 1;
@@ -167,14 +160,26 @@ Float32Loss float32_loss(const double* z, int64_t n, int64_t d) {
   return loss;
 }
 
+}  // namespace
+
+void check_embeddings(const float* z, int64_t n, int64_t d, const EmbeddingOrigin& origin) {
+  check_values([z](int64_t i) { return z[i]; }, n, d, origin);
+}
+
+void check_embeddings(const double* z, int64_t n, int64_t d, const EmbeddingOrigin& origin) {
+  check_values([z](int64_t i) { return z[i]; }, n, d, origin);
+}
+
+Float32Loss float32_loss(const double* z, int64_t n, int64_t d) {
+  return float32_loss_of([z](int64_t i) { return z[i]; }, n, d);
+}
+
 void check_embeddings(const NpyArray& z, const EmbeddingOrigin& origin) {
   if (z.shape.size() != 2) return;
   if (z.dtype == "f4") check_values(bytes_as<float>(z.bytes.data()), z.shape[0], z.shape[1], origin);
   else if (z.dtype == "f8") {
     check_values(bytes_as<double>(z.bytes.data()), z.shape[0], z.shape[1], origin);
-    std::vector<double> values(static_cast<size_t>(z.size()));
-    if (!values.empty()) std::memcpy(values.data(), z.bytes.data(), values.size() * sizeof(double));
-    const Float32Loss loss = float32_loss(values.data(), z.shape[0], z.shape[1]);
+    const Float32Loss loss = float32_loss_of(bytes_as<double>(z.bytes.data()), z.shape[0], z.shape[1]);
     if (loss.merged_rows > 0)
       fmt::print(stderr,
                  "warning: {}: {} row{} distinct in float64 become equal to another row in float32 (rows {} and {}, "

@@ -202,24 +202,22 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
   const std::vector<float> mean = !bf16   ? std::vector<float>(static_cast<size_t>(d), 0.0f)
                                   : centre ? *centre
                                            : detail::column_mean(z);
-  // Squared norms of the centroids as given (fp32 tiles) and less the mean (bf16 tiles).
+  // Rows and centroids less the mean (0 without bf16) in either tile, and the centroids' squared norms.
   std::vector<float> shifted(static_cast<size_t>(nc * d));
-  std::vector<float> norms(static_cast<size_t>(nc)), shifted_norms(static_cast<size_t>(nc));
+  std::vector<float> norms(static_cast<size_t>(nc));
   double largest = 0;
   for (int64_t c = 0; c < nc; ++c) {
-    double s = 0, t = 0;
+    double t = 0;
     for (int64_t k = 0; k < d; ++k) {
-      const float x = centroids[c * d + k], v = x - mean[static_cast<size_t>(k)];
+      const float v = centroids[c * d + k] - mean[static_cast<size_t>(k)];
       shifted[static_cast<size_t>(c * d + k)] = v;
-      s += static_cast<double>(x) * x;
       t += static_cast<double>(v) * v;
     }
-    norms[static_cast<size_t>(c)] = static_cast<float>(s);
-    shifted_norms[static_cast<size_t>(c)] = static_cast<float>(t);
+    norms[static_cast<size_t>(c)] = static_cast<float>(t);
     largest = std::max(largest, t);
   }
   // Where the centred norms could overflow the bf16 tile's float sums (nomination.h), a block takes
-  // the fp32 tile.
+  // the fp32 tile (on the same centred values).
   auto bf16_safe = [](double norm) { return norm <= detail::kNominationMaxNorm; };
   const bool any_bf16 = bf16 && bf16_safe(largest);
   const int64_t dp = detail::bf16_padded_dim(d);
@@ -233,10 +231,10 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
                                         static_cast<uint64_t>(threads) *
                                         (static_cast<uint64_t>(nc) * (static_cast<uint64_t>(kBlock) * sizeof(float) +
                                                                       sizeof(std::pair<float, int32_t>)) +
-                                         (any_bf16 ? static_cast<uint64_t>(kBlock) * static_cast<uint64_t>(d) * sizeof(float) +
-                                                     static_cast<uint64_t>(kBlock + detail::kBf16RowPad) *
+                                         (bf16 ? static_cast<uint64_t>(kBlock) * static_cast<uint64_t>(d) * sizeof(float) : 0) +
+                                         (any_bf16 ? static_cast<uint64_t>(kBlock + detail::kBf16RowPad) *
                                                          static_cast<uint64_t>(dp) * sizeof(uint16_t)
-                                               : 0)),
+                                                   : 0)),
                                     "knn nearest centroids");
   const SingleThreadedBlas single_threaded_blas;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
@@ -251,8 +249,9 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
       try {
         tile.resize(static_cast<size_t>(kBlock * nc));
         const int64_t r0 = b * kBlock, nr = std::min(kBlock, n - r0);
-        bool block_bf16 = any_bf16;
-        if (block_bf16) {
+        bool block_bf16 = false;
+        const float* rows = z.row(r0);  // less the mean (which is 0 without bf16)
+        if (bf16) {
           centred.resize(static_cast<size_t>(kBlock * d));
           // The overflow check needs only a bound: d times the largest square of a centred value.
           float block_largest = 0;
@@ -266,20 +265,20 @@ void nearest_centroids(RowMatrix z, const float* centroids, int64_t nc, int64_t 
               block_largest = std::max(block_largest, std::abs(c[k]));
             }
           }
-          block_bf16 = bf16_safe(static_cast<double>(block_largest) * block_largest * static_cast<double>(d));
+          block_bf16 = any_bf16 && bf16_safe(static_cast<double>(block_largest) * block_largest * static_cast<double>(d));
+          rows = centred.data();
         }
         if (block_bf16) {
           rows_bf16.resize(static_cast<size_t>((kBlock + detail::kBf16RowPad) * dp));
           detail::to_bf16_rows(centred.data(), nr, d, rows_bf16.data());
           detail::bf16_minus_two_inner_products(rows_bf16.data(), nr, panels.data(), nc, dp, tile.data());
         } else {
-          detail::minus_two_inner_products(z.row(r0), nr, centroids, nc, d, tile.data());
+          detail::minus_two_inner_products(rows, nr, shifted.data(), nc, d, tile.data());
         }
-        const std::vector<float>& centroid_norms = block_bf16 ? shifted_norms : norms;
         for (int64_t r = 0; r < nr; ++r) {
           const float* g = tile.data() + r * nc;
 #pragma omp simd
-          for (int64_t c = 0; c < nc; ++c) value[static_cast<size_t>(c)] = centroid_norms[static_cast<size_t>(c)] + g[c];
+          for (int64_t c = 0; c < nc; ++c) value[static_cast<size_t>(c)] = norms[static_cast<size_t>(c)] + g[c];
           smallest_m(value.data(), nc, nearest, heap);
           for (int64_t t = 0; t < nearest; ++t) out[(r0 + r) * nearest + t] = heap[static_cast<size_t>(t)].second;
         }
@@ -692,9 +691,9 @@ class ClusteredState {
             }
           }
           cand.resize(static_cast<size_t>(found));
-          mark[static_cast<size_t>(t)] = 0;
-          for (int32_t a = 0; a < h; ++a) mark[static_cast<size_t>(mine[a])] = 0;
-          for (const int32_t v : cand) mark[static_cast<size_t>(v)] = 0;
+          marks[t] = 0;
+          for (int32_t a = 0; a < h; ++a) marks[mine[a]] = 0;
+          for (const int32_t v : cand) marks[v] = 0;
           measured += static_cast<int64_t>(cand.size());
           // Of these, a candidate in a cell the row was searched against was measured then (the
           // lists are exact within those cells) and cannot rank now: skipped, same lists.
