@@ -654,3 +654,49 @@ TEST_CASE("the recall escalation stops doubling at half the exact search's work 
   // again passes the budget of 4,000 x 3,999 / 4 = 4.0 million.
   CHECK(r.report.rounds <= 3);
 }
+
+TEST_CASE("the filter's k-th smallest upper bound equals a sort, and its group bound holds", "[bgfdq][nomination]") {
+  // Rows of every length around the group layouts (whole blocks of 16 R values and groups of one
+  // after them), the skipped value anywhere (often the row's smallest, as a self-search's own column
+  // is), values with many exact ties, and k from 1 to past the row.
+  Rng rng(2406);
+  std::vector<float> heap, minima;
+  int checked = 0;
+  for (const int64_t n : {1, 5, 20, 21, 31, 256, 300, 1023, 1100, 5000}) {
+    for (const size_t k : {size_t{1}, size_t{7}, size_t{20}, size_t{64}}) {
+      for (int trial = 0; trial < 6; ++trial) {
+        std::vector<float> g(static_cast<size_t>(n)), plus(static_cast<size_t>(n));
+        const bool ties = trial % 2 == 1;
+        for (int64_t c = 0; c < n; ++c) {
+          g[static_cast<size_t>(c)] = ties ? static_cast<float>(rng.uniform_below(8)) : static_cast<float>(rng.uniform01() * 10.0 - 5.0);
+          plus[static_cast<size_t>(c)] = ties ? 1.0f : static_cast<float>(rng.uniform01());
+        }
+        const int64_t skip = trial < 2 ? -1 : static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(n)));
+        if (skip >= 0) g[static_cast<size_t>(skip)] = -100.0f;  // the smallest value, never counted
+        std::vector<float> values;
+        for (int64_t c = 0; c < n; ++c)
+          if (c != skip) values.push_back(g[static_cast<size_t>(c)] + plus[static_cast<size_t>(c)]);
+        std::sort(values.begin(), values.end());
+        INFO("n " << n << " k " << k << " trial " << trial << " skip " << skip);
+        const float bound = detail::group_minima_bound(g.data(), plus.data(), n, skip, k, minima);
+        if (bound < INFINITY) {
+          REQUIRE(values.size() >= k);
+          REQUIRE(bound >= values[k - 1]);  // at least k values at or below it
+          REQUIRE(bound <= values.back());
+        }
+        const float kth = detail::kth_smallest_upper(g.data(), plus.data(), n, skip, k, INFINITY, heap, minima);
+        if (values.size() < k) {
+          REQUIRE(kth == INFINITY);
+        } else {
+          REQUIRE(kth == values[k - 1]);
+          ++checked;
+          // Under a cap the k-th is returned when k values lie below the cap, else +infinity.
+          const float cap = values[k - 1];
+          REQUIRE(detail::kth_smallest_upper(g.data(), plus.data(), n, skip, k, detail::next_up(cap), heap, minima) == kth);
+          REQUIRE(detail::kth_smallest_upper(g.data(), plus.data(), n, skip, k, cap, heap, minima) == INFINITY);
+        }
+      }
+    }
+  }
+  REQUIRE(checked > 150);
+}

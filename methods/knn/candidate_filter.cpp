@@ -9,19 +9,86 @@
 #include "methods/knn/internal/tiled_search.h"
 
 namespace dq::detail {
-namespace {
+
+// An upper bound on the k-th smallest of v_c = g_c + norm_plus_c over c != skip, or +infinity when
+// there are fewer than k groups: the k-th smallest of the minima of disjoint groups of the values (k
+// groups have a member at or below it). Groups: in each block of 16 R values, the R values that share
+// a position modulo 16, so every minimum is a lane of vertical vector minima (no horizontal
+// reductions); the values after the last whole block are groups of one. R (a power of two, at most
+// 256) gives about 4k to 8k groups where n allows: few enough that selecting among the minima stays
+// cheap, enough that the bound lies near the k-th value. The group holding `skip` takes its minimum without it.
+__attribute__((target_clones("avx512f", "avx2", "default"))) float group_minima_bound(const float* g, const float* norm_plus,
+                                                                                       int64_t n, int64_t skip, size_t k,
+                                                                                       std::vector<float>& minima) {
+  constexpr int64_t kLanes = 16;
+  if (k == 0) return INFINITY;
+  int64_t r = 1;
+  while (r < 256 && 2 * r * static_cast<int64_t>(4 * k) <= n) r *= 2;
+  const int64_t block = kLanes * r, whole = n / block * block;
+  minima.resize(static_cast<size_t>(whole / r + (n - whole)));
+  if (minima.size() < k) return INFINITY;
+  float* m = minima.data();
+  for (int64_t b = 0; b < whole; b += block, m += kLanes) {
+    float lane[kLanes];
+#pragma omp simd
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] = g[b + l] + norm_plus[b + l];
+    for (int64_t o = kLanes; o < block; o += kLanes)
+#pragma omp simd
+      for (int64_t l = 0; l < kLanes; ++l) lane[l] = std::min(lane[l], g[b + o + l] + norm_plus[b + o + l]);
+    std::copy_n(lane, kLanes, m);
+  }
+  for (int64_t c = whole; c < n; ++c) *m++ = g[c] + norm_plus[c];
+  if (skip >= 0 && skip < n) {
+    size_t at = static_cast<size_t>(whole / r + (skip - whole));  // a group of one after the blocks
+    float without = INFINITY;
+    if (skip < whole) {
+      const int64_t b = skip / block * block, l = skip % kLanes;
+      at = static_cast<size_t>(b / r + l);
+      for (int64_t c = b + l; c < b + block; c += kLanes)
+        if (c != skip) without = std::min(without, g[c] + norm_plus[c]);
+    }
+    minima[at] = without;
+    if (!(without < INFINITY)) {  // the group was the skipped value alone
+      minima[at] = minima.back();
+      minima.pop_back();
+      if (minima.size() < k) return INFINITY;
+    }
+  }
+  // A value with at least k minima at or below it, near the k-th: bisection between the smallest
+  // and the largest minimum on vectorised counts (a selection's data-dependent branches cost more).
+  const int64_t count = static_cast<int64_t>(minima.size());
+  const float* mv = minima.data();
+  float lo = INFINITY, hi = -INFINITY;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+  for (int64_t t = 0; t < count; ++t) {
+    lo = std::min(lo, mv[t]);
+    hi = std::max(hi, mv[t]);
+  }
+  for (int step = 0; step < 12; ++step) {
+    const float mid = lo + (hi - lo) * 0.5f;
+    if (!(mid > lo && mid < hi)) break;
+    int64_t below = 0;
+#pragma omp simd reduction(+ : below)
+    for (int64_t t = 0; t < count; ++t) below += mv[t] <= mid;
+    (below >= static_cast<int64_t>(k) ? hi : lo) = mid;
+  }
+  return hi;
+}
 
 // Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
 // on d_ij, less the row's own n_i + s_i; +infinity when fewer than k of them are below `cap` (the
-// caller then needs no bound below cap). Chunks of the row are checked against the heap's top (cap
-// until the heap is full) with wide vectors (the clones: most chunks hold nothing smaller), and only
-// chunks that do are walked one by one. A row with a tight cap (its limit from cells searched before)
-// skips most of its chunks and most heap work.
+// caller then needs no bound below cap). Chunks of the row are checked against the heap's top with
+// wide vectors (the clones: most chunks hold nothing smaller), and only chunks that do are walked one
+// by one. Without a cap the top starts one step above group_minima_bound, under which at least k
+// values lie (so the result is the same as from +infinity): the heap then sees a few more than k
+// values instead of the k ln(n / k) a stream in random order brings. A row with a cap (its limit from
+// cells searched before, usually tight) starts from it and skips most of its chunks and heap work.
 __attribute__((target_clones("avx512f", "avx2", "default"))) float kth_smallest_upper(const float* g, const float* norm_plus,
                                                                                        int64_t n, int64_t skip, size_t k,
-                                                                                       float cap, std::vector<float>& heap) {
+                                                                                       float cap, std::vector<float>& heap,
+                                                                                       std::vector<float>& minima) {
   heap.clear();
-  float top = cap;
+  float top = cap < INFINITY ? cap : next_up(group_minima_bound(g, norm_plus, n, skip, k, minima));
   constexpr int64_t kChunk = 32;
   for (int64_t j = 0; j < n; j += kChunk) {
     const int64_t end = std::min(j + kChunk, n);
@@ -46,6 +113,26 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float kth_smallest_
     }
   }
   return heap.size() < k ? INFINITY : heap.front();
+}
+
+namespace {
+
+// Calls visit(j, g_j + norm_minus_j) in ascending j for every j whose value is at most
+// max(threshold, pair_limit) (and for others in the same chunk of 32: visit tests again); visit may
+// lower pair_limit (taken by reference). The chunks are checked with wide vectors first.
+template <class Visit>
+void scan_candidates(const float* g, const float* norm_minus, int64_t n, float threshold, const float& pair_limit,
+                     Visit&& visit) {
+  constexpr int64_t kChunk = 32;
+  for (int64_t j = 0; j < n; j += kChunk) {
+    const int64_t end = std::min(j + kChunk, n);
+    const float either = std::max(threshold, pair_limit);
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int64_t c = j; c < end; ++c) any |= g[c] + norm_minus[c] <= either;
+    if (!any) continue;
+    for (int64_t c = j; c < end; ++c) visit(c, g[c] + norm_minus[c]);
+  }
 }
 
 }  // namespace
@@ -75,7 +162,7 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, d
       // cap + 2 s_i >= limit_threshold), so only uppers below cap can change the threshold.
       cap = round_up(static_cast<double>(limit_threshold) - 2.0 * job.slack);
     }
-    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, cap, heap_buf);
+    const float h = kth_smallest_upper(job.g, norm_plus, nb, job.skip, kk, cap, heap_buf, scratch.minima);
     threshold = std::min(round_up(static_cast<double>(h) + 2.0 * job.slack), limit_threshold);
   }
   const bool feed_pairs = pairs != nullptr && pairs->capacity > 0;
@@ -85,8 +172,7 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, d
     return pairs->full() ? round_up(pairs->largest() - job.norm_minus) : INFINITY;
   };
   float pair_limit = feed_pairs ? pair_threshold() : -INFINITY;
-  for (int64_t j = 0; j < nb; ++j) {
-    const float lower_part = job.g[j] + norm_minus[j];
+  scan_candidates(job.g, norm_minus, nb, threshold, pair_limit, [&](int64_t j, float lower_part) {
     if (lower_part <= threshold && j != job.skip) cand.push_back(static_cast<int32_t>(j));
     if (feed_pairs && lower_part <= pair_limit && j > job.query && s.groups[j] != s.groups[job.query]) {
       const double dist = exact_sqdist(qrow, base.row(j), d);
@@ -95,7 +181,7 @@ void process_row(const RowJob& job, const TiledSearch& s, NeighbourLists& out, d
         pair_limit = pair_threshold();
       }
     }
-  }
+  });
   top.reset(kk);
   rank_candidates(qrow, base, cand, top, scratch.rerank);
   int32_t* ids = out.ids.data() + job.query * out.k;

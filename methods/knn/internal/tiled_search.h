@@ -52,11 +52,21 @@ struct RowJob {
 };
 // Per-thread scratch of the candidate filter.
 struct RowScratch {
-  std::vector<float> heap;
+  std::vector<float> heap, minima;
   std::vector<int32_t> candidates;
   TopK top;
   RerankScratch rerank;
 };
+
+// The candidate filter's selection (candidate_filter.cpp), for a row of values v_c = g_c + norm_plus_c
+// (c in [0, n), c != skip; skip < 0: none):
+// - group_minima_bound: a value with at least k of the v_c at or below it (the k-th smallest minimum
+//   of disjoint groups of them), or +infinity when there are fewer than k groups; `minima` is scratch.
+// - kth_smallest_upper: the k-th smallest v_c, or +infinity when fewer than k of them lie below `cap`.
+float group_minima_bound(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k,
+                         std::vector<float>& minima);
+float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k, float cap,
+                         std::vector<float>& heap, std::vector<float>& minima);
 
 // Ranks the candidates of one query row exactly and writes its list (and, when exact_dist is not null,
 // its exact distances there, n x k like the list); optionally feeds `pairs` (self-search only: pairs
