@@ -59,18 +59,17 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float group_minima_
   const int64_t count = static_cast<int64_t>(minima.size());
   const float* mv = minima.data();
   float lo = INFINITY, hi = -INFINITY;
-#pragma omp simd reduction(min : lo) reduction(max : hi)
-  for (int64_t t = 0; t < count; ++t) {
-    lo = std::min(lo, mv[t]);
-    hi = std::max(hi, mv[t]);
-  }
+#pragma omp simd reduction(min : lo)
+  for (int64_t t = 0; t < count; ++t) lo = mv[t] < lo ? mv[t] : lo;
+#pragma omp simd reduction(max : hi)
+  for (int64_t t = 0; t < count; ++t) hi = mv[t] > hi ? mv[t] : hi;
   for (int step = 0; step < 12; ++step) {
     const float mid = lo + (hi - lo) * 0.5f;
     if (!(mid > lo && mid < hi)) break;
-    int64_t below = 0;
+    int32_t below = 0;
 #pragma omp simd reduction(+ : below)
-    for (int64_t t = 0; t < count; ++t) below += mv[t] <= mid;
-    (below >= static_cast<int64_t>(k) ? hi : lo) = mid;
+    for (int64_t t = 0; t < count; ++t) below += mv[t] <= mid ? 1 : 0;
+    (static_cast<size_t>(below) >= k ? hi : lo) = mid;
   }
   return hi;
 }
