@@ -700,3 +700,63 @@ TEST_CASE("the filter's k-th smallest upper bound equals a sort, and its group b
   }
   REQUIRE(checked > 150);
 }
+
+TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C as the whole search", "[bgfdq][nomination]") {
+  // 600 x 8: a group of 200 copies of row a (every third row), a group of 60 copies of row b (one of
+  // them with -0.0 where b holds +0.0: equal as values, so the same group), a row h near a (its 200
+  // pairs with group a are the class's smallest: lambda_C counts them all, so each group must keep at
+  // least `pairs` rows, not only k + 1), and random rows.
+  const int64_t n = 600, d = 8;
+  Rng rng(77);
+  Points p{n, d, std::vector<float>(static_cast<size_t>(n * d))};
+  for (auto& v : p.z) v = static_cast<float>(rng.normal());
+  std::vector<float> a(d), b(d);
+  for (int64_t c = 0; c < d; ++c) {
+    a[static_cast<size_t>(c)] = static_cast<float>(rng.normal());
+    b[static_cast<size_t>(c)] = c == 3 ? 0.0f : static_cast<float>(rng.normal());
+  }
+  int64_t copies_b = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = p.z.data() + i * d;
+    if (i % 3 == 0) std::copy(a.begin(), a.end(), row);
+    else if (i % 3 == 1 && copies_b < 60) {
+      std::copy(b.begin(), b.end(), row);
+      if (copies_b++ == 30) row[3] = -0.0f;
+    }
+  }
+  for (int64_t c = 0; c < d; ++c) p.z[static_cast<size_t>(599 * d + c)] = a[static_cast<size_t>(c)] + (c == 0 ? 1e-3f : 0.0f);
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  std::iota(ids.begin(), ids.end(), 0);
+  const ClassView cls{0, ids, p.z.data(), d};
+  for (const int64_t k : {5, 20}) {
+    INFO("k " << k);
+    const SelfKnnResult whole = exact_self_knn(p.matrix(), 50, {k, 1 << 20, true}, big_budget());
+    KnnGraphOptions o;
+    o.knn = KnnMode::parse("exact");
+    o.k = k;
+    const KnnGraph g = build_knn_graph(cls, o, big_budget(), {});
+    for (size_t e = 0; e < g.lists.ids.size(); ++e)
+      if (g.lists.ids[e] != whole.lists.ids[e] || g.lists.dist[e] != whole.lists.dist[e])
+        FAIL("row " << e / static_cast<size_t>(k) << " slot " << e % static_cast<size_t>(k) << ": " << g.lists.ids[e] << " at "
+                    << g.lists.dist[e] << ", the whole search " << whole.lists.ids[e] << " at " << whole.lists.dist[e]);
+    REQUIRE(g.duplicates == whole.duplicates);
+    REQUIRE(g.duplicates == 199 + 59);
+    double mean = 0;
+    for (double v : whole.smallest_pairs) mean += v;
+    mean /= static_cast<double>(whole.smallest_pairs.size());
+    REQUIRE(whole.smallest_pairs.size() == 50);
+    REQUIRE(g.lambda_c == mean);
+    // A copy far down group a lists the group's k lowest rows at distance 0.
+    for (int64_t t = 0; t < k; ++t) {
+      REQUIRE(g.lists.ids_of(597)[t] == 3 * t);
+      REQUIRE(g.lists.dist_of(597)[t] == 0.0f);
+    }
+    // The clustered search on the same rows: every copy of a lists its group's lowest rows too.
+    KnnGraphOptions c = o;
+    c.knn = KnnMode::parse("clustered");
+    c.recall_target = 0;
+    const KnnGraph cg = build_knn_graph(cls, c, big_budget(), {});
+    for (int64_t i = 0; i < n - 1; i += 3)
+      for (int64_t t = 0; t < k; ++t) REQUIRE(cg.lists.ids_of(i)[t] == (3 * t < i ? 3 * t : 3 * (t + 1)));
+  }
+}

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "methods/knn/device_search.h"
+#include "methods/knn/internal/duplicate_reduction.h"
 #include "methods/knn/internal/graph_cache.h"
 #include "methods/knn/internal/recall.h"
 #include "methods/knn/knn.h"
@@ -154,13 +155,19 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
   g.computed_k = build_k;
   g.exact_search = o.exact();
   SelfKnnResult r;
-  const std::vector<int64_t> sample = o.exact() ? std::vector<int64_t>{} : recall_sample(z.rows, o.recall_sample, cls.label);
+  // Rows of a duplicate group past its first max(k + 1, pairs) are left out of the search and listed
+  // from their group afterwards: the same lists and lambda_C (internal/duplicate_reduction.h). A
+  // search's recall sample and report then refer to the rows searched.
+  std::optional<detail::DuplicateReduction> reduction = detail::reduce_duplicates(z, build_k, o.lambda_pairs, memory);
+  const RowMatrix searched = reduction ? reduction->matrix() : z;
+  const std::vector<int64_t> sample =
+      o.exact() ? std::vector<int64_t>{} : recall_sample(searched.rows, o.recall_sample, cls.label);
   if (o.exact()) {
     g.on_device = resources.device.starts_with("cuda") && device_knn_available();
-    r = g.on_device ? device_exact_self_knn(z, o.lambda_pairs, exact_options, DeviceSearchOptions{.device = resources.device}, memory)
-                    : exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+    r = g.on_device ? device_exact_self_knn(searched, o.lambda_pairs, exact_options, DeviceSearchOptions{.device = resources.device}, memory)
+                    : exact_self_knn(searched, o.lambda_pairs, exact_options, memory);
   } else if (o.knn.search == KnnSearch::Clustered) {
-    r = clustered_self_knn(z,
+    r = clustered_self_knn(searched,
                            ClusteredSearchOptions{.k = o.k, .nlist = o.nlist, .nprobe = o.nprobe, .pairs = o.lambda_pairs,
                                                   .tile_bytes = o.tile_bytes, .nomination = o.nomination,
                                                   .recall_sample = sample, .recall_target = o.recall_target,
@@ -168,12 +175,12 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
                                                   .timer = timer},
                            memory);
   } else {
-    r = approximate_self_knn(z, ApproxSearchOptions{o.knn.factory, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
+    r = approximate_self_knn(searched, ApproxSearchOptions{o.knn.factory, o.k, o.nprobe, o.ef_search, o.rerank, o.lambda_pairs}, memory);
     if (!sample.empty()) {
       std::optional<StageTimer::Scope> stage;
       if (timer) stage.emplace(timer, "knn_recall");
       const detail::SampledRecall measured = detail::recall_with_bound(
-          z, detail::sampled_truth(z, sample, r.lists.k, exact_options, memory), r.lists, sample);
+          searched, detail::sampled_truth(searched, sample, r.lists.k, exact_options, memory), r.lists, sample);
       r.report.recall = measured.recall;
       r.report.recall_lower = measured.lower;
     }
@@ -181,13 +188,18 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
     // Below the target a FAISS index has no cheaper next step here: the exact search replaces it.
     if (o.recall_target > 0 && (o.recall_lower_bound ? r.report.recall_lower : r.report.recall) < o.recall_target) {
       ApproximateReport report = r.report;
-      r = exact_self_knn(z, o.lambda_pairs, exact_options, memory);
+      r = exact_self_knn(searched, o.lambda_pairs, exact_options, memory);
       report.exact_fallback = true;
       report.rounds += 1;
       report.recall = 1.0;
       report.recall_lower = 1.0;
       r.report = report;
     }
+  }
+  MemoryBudget::Reservation expanded_reservation;  // the lists are reserved again by whoever keeps them
+  if (reduction) {
+    r.lists = detail::expand_lists(*reduction, r.lists, memory, expanded_reservation);
+    r.duplicates = reduction->duplicates;
   }
   if (!o.exact()) {
     g.recall = r.report.recall;
