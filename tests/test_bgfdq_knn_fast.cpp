@@ -658,18 +658,23 @@ TEST_CASE("the recall escalation stops doubling at half the exact search's work 
 TEST_CASE("the filter's k-th smallest upper bound equals a sort, and its group bound holds", "[bgfdq][nomination]") {
   // Rows of every length around the group layouts (whole blocks of 16 R values and groups of one
   // after them), the skipped value anywhere (often the row's smallest, as a self-search's own column
-  // is), values with many exact ties, and k from 1 to past the row.
+  // is), values with many exact ties, values spanning +-3e38 (the bisection's midpoint must not
+  // overflow), and k from 1 to past the row.
   Rng rng(2406);
   std::vector<float> heap, minima;
   int checked = 0;
   for (const int64_t n : {1, 5, 20, 21, 31, 256, 300, 1023, 1100, 5000}) {
     for (const size_t k : {size_t{1}, size_t{7}, size_t{20}, size_t{64}}) {
-      for (int trial = 0; trial < 6; ++trial) {
+      for (int trial = 0; trial < 8; ++trial) {
         std::vector<float> g(static_cast<size_t>(n)), plus(static_cast<size_t>(n));
         const bool ties = trial % 2 == 1;
         for (int64_t c = 0; c < n; ++c) {
           g[static_cast<size_t>(c)] = ties ? static_cast<float>(rng.uniform_below(8)) : static_cast<float>(rng.uniform01() * 10.0 - 5.0);
           plus[static_cast<size_t>(c)] = ties ? 1.0f : static_cast<float>(rng.uniform01());
+        }
+        if (trial >= 6) {  // the extremes of the float range, at random places
+          g[static_cast<size_t>(rng.uniform_below(static_cast<uint64_t>(n)))] = -3e38f;
+          g[static_cast<size_t>(rng.uniform_below(static_cast<uint64_t>(n)))] = 3e38f;
         }
         const int64_t skip = trial < 2 ? -1 : static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(n)));
         if (skip >= 0) g[static_cast<size_t>(skip)] = -100.0f;  // the smallest value, never counted
@@ -699,6 +704,12 @@ TEST_CASE("the filter's k-th smallest upper bound equals a sort, and its group b
     }
   }
   REQUIRE(checked > 150);
+  // A NaN minimum (an overflowed tile) only loosens the bound: it never claims k values it lacks.
+  std::vector<float> g(64), plus(64, 0.0f);
+  for (int64_t c = 0; c < 64; ++c) g[static_cast<size_t>(c)] = c < 16 ? NAN : static_cast<float>(c);
+  const float bound = detail::group_minima_bound(g.data(), plus.data(), 64, -1, 4, minima);
+  REQUIRE((bound == INFINITY || bound >= 19.0f));
+  REQUIRE(detail::kth_smallest_upper(g.data(), plus.data(), 64, -1, 4, INFINITY, heap, minima) == 19.0f);
 }
 
 TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C as the whole search", "[bgfdq][nomination]") {

@@ -4,19 +4,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
 #include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/rerank.h"
 #include "methods/knn/internal/tiled_search.h"
 
 namespace dq::detail {
 
-// An upper bound on the k-th smallest of v_c = g_c + norm_plus_c over c != skip, or +infinity when
-// there are fewer than k groups: the k-th smallest of the minima of disjoint groups of the values (k
-// groups have a member at or below it). Groups: in each block of 16 R values, the R values that share
-// a position modulo 16, so every minimum is a lane of vertical vector minima (no horizontal
-// reductions); the values after the last whole block are groups of one. R (a power of two, at most
-// 256) gives about 4k to 8k groups where n allows: few enough that selecting among the minima stays
-// cheap, enough that the bound lies near the k-th value. The group holding `skip` takes its minimum without it.
+// An upper bound on the k-th smallest of v_c = g_c + norm_plus_c over c != skip (k >= 1): a value
+// with at least k minima of disjoint groups of the values at or below it (so k values), found by at
+// most 12 bisection steps between the smallest and the largest minimum, so at or above the k-th
+// smallest minimum; +infinity when there are fewer than k groups or no such value is found (values
+// that are not finite). Groups: in each block of 16 R values, the R values that share a position
+// modulo 16, so every minimum is a lane of vertical vector minima (no horizontal reductions); the
+// values after the last whole block are groups of one. R (a power of two, at most 256) gives 4k to 8k
+// groups from the blocks where n allows (plus the tail's, fewer than 16 R): few enough that bisecting
+// over the minima stays cheap, enough that the bound lies near the k-th value. The group holding
+// `skip` takes its minimum without it.
 __attribute__((target_clones("avx512f", "avx2", "default"))) float group_minima_bound(const float* g, const float* norm_plus,
                                                                                        int64_t n, int64_t skip, size_t k,
                                                                                        std::vector<float>& minima) {
@@ -63,15 +67,19 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float group_minima_
   for (int64_t t = 0; t < count; ++t) lo = mv[t] < lo ? mv[t] : lo;
 #pragma omp simd reduction(max : hi)
   for (int64_t t = 0; t < count; ++t) hi = mv[t] > hi ? mv[t] : hi;
-  for (int step = 0; step < 12; ++step) {
-    const float mid = lo + (hi - lo) * 0.5f;
-    if (!(mid > lo && mid < hi)) break;
+  auto at_or_below = [&](float v) {
     int32_t below = 0;
 #pragma omp simd reduction(+ : below)
-    for (int64_t t = 0; t < count; ++t) below += mv[t] <= mid ? 1 : 0;
-    (static_cast<size_t>(below) >= k ? hi : lo) = mid;
+    for (int64_t t = 0; t < count; ++t) below += mv[t] <= v ? 1 : 0;
+    return static_cast<size_t>(below);
+  };
+  // hi holds k at or below it unless some minimum is NaN (then it is checked below).
+  for (int step = 0; step < 12; ++step) {
+    const float mid = lo * 0.5f + hi * 0.5f;  // no overflow at +-FLT_MAX
+    if (!(mid > lo && mid < hi)) break;
+    (at_or_below(mid) >= k ? hi : lo) = mid;
   }
-  return hi;
+  return at_or_below(hi) >= k ? hi : INFINITY;
 }
 
 // Largest value among the k smallest of g_j + norm_plus_j (j != skip): the k-th smallest upper bound
@@ -86,6 +94,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float kth_smallest_
                                                                                        int64_t n, int64_t skip, size_t k,
                                                                                        float cap, std::vector<float>& heap,
                                                                                        std::vector<float>& minima) {
+  DQ_ASSERT(k >= 1, "the k-th smallest of no values");
   heap.clear();
   float top = cap < INFINITY ? cap : next_up(group_minima_bound(g, norm_plus, n, skip, k, minima));
   constexpr int64_t kChunk = 32;

@@ -60,9 +60,10 @@ struct RowScratch {
 
 // The candidate filter's selection (candidate_filter.cpp), for a row of values v_c = g_c + norm_plus_c
 // (c in [0, n), c != skip; skip < 0: none):
-// - group_minima_bound: a value with at least k of the v_c at or below it (the k-th smallest minimum
-//   of disjoint groups of them), or +infinity when there are fewer than k groups; `minima` is scratch.
-// - kth_smallest_upper: the k-th smallest v_c, or +infinity when fewer than k of them lie below `cap`.
+// - group_minima_bound: a value with at least k of the v_c at or below it (near the k-th smallest
+//   minimum of disjoint groups of them), or +infinity when it finds none; `minima` is scratch.
+// - kth_smallest_upper (k >= 1): the k-th smallest v_c, or +infinity when fewer than k of them lie
+//   below `cap`. Finite values give the value a sort gives (a zero's sign may differ).
 float group_minima_bound(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k,
                          std::vector<float>& minima);
 float kth_smallest_upper(const float* g, const float* norm_plus, int64_t n, int64_t skip, size_t k, float cap,
