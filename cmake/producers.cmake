@@ -58,11 +58,11 @@ set(DQ_PRODUCER_embeddings_LIBRARIES torch)
 
 set(DQ_PRODUCER_knn_graph_SOURCES
   methods/knn/approximate_search.cpp methods/knn/bf16_tiles.cpp methods/knn/candidate_filter.cpp
-  methods/knn/clustered_search.cpp methods/knn/device_search.cpp methods/knn/device_search.h methods/knn/duplicate_reduction.cpp
+  methods/knn/clustered_search.cpp methods/knn/device_search.cpp methods/knn/device_search.h methods/knn/duplicate_reduction.cpp methods/knn/escalation.cpp
   methods/knn/exact_search.cpp methods/knn/exact_sqdist.cpp methods/knn/graph.cpp methods/knn/graph_cache.cpp methods/knn/group_pairs.cpp
   methods/knn/knn.h methods/knn/lists.cpp methods/knn/nomination.cpp methods/knn/prepared_rows.cpp
   methods/knn/recall.cpp methods/knn/rerank.cpp methods/knn/search.h methods/knn/symmetric_search.cpp
-  methods/knn/tiled_search.cpp methods/knn/torch_nominator.cpp methods/knn/internal/cells.h methods/knn/internal/duplicate_reduction.h methods/knn/internal/float_steps.h
+  methods/knn/tiled_search.cpp methods/knn/torch_nominator.cpp methods/knn/internal/cells.h methods/knn/internal/duplicate_reduction.h methods/knn/internal/escalation.h methods/knn/internal/float_steps.h
   methods/knn/internal/graph_cache.h methods/knn/internal/lists.h methods/knn/internal/nomination.h
   methods/knn/internal/prepared_rows.h methods/knn/internal/recall.h methods/knn/internal/rerank.h
   methods/knn/internal/tiled_search.h

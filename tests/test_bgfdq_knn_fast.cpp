@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "datasets/embedding_zoo.h"
+#include "methods/knn/internal/escalation.h"
 #include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/nomination.h"
 #include "methods/knn/internal/prepared_rows.h"
@@ -770,4 +771,26 @@ TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C
     for (int64_t i = 0; i < n - 1; i += 3)
       for (int64_t t = 0; t < k; ++t) REQUIRE(cg.lists.ids_of(i)[t] == (3 * t < i ? 3 * t : 3 * (t + 1)));
   }
+}
+
+TEST_CASE("the escalation ends with the cheaper step that meets the target, else the better rate", "[bgfdq][clustered]") {
+  using detail::choose_step;
+  using detail::EscalationStep;
+  using detail::StepTrial;
+  // Neither meets the target: recall per unit of work (refinement 0.003 / 100 against twice the cells
+  // 0.004 / 1200), ties to twice the cells.
+  REQUIRE(choose_step({true, false, 0.003, 100}, {true, false, 0.004, 1200}) == EscalationStep::Refine);
+  REQUIRE(choose_step({true, false, 0.001, 100}, {true, false, 0.02, 1200}) == EscalationStep::TwiceTheCells);
+  REQUIRE(choose_step({true, false, 0.25, 100}, {true, false, 3.0, 1200}) == EscalationStep::TwiceTheCells);  // a tie
+  // Only twice the cells meets it: taken even at a worse rate (the rate rule would refine first).
+  REQUIRE(choose_step({true, false, 0.003, 100}, {true, true, 0.004, 1200}) == EscalationStep::TwiceTheCells);
+  // Both meet it: the cheaper, whatever the rates.
+  REQUIRE(choose_step({true, true, 0.003, 100}, {true, true, 0.04, 1200}) == EscalationStep::Refine);
+  REQUIRE(choose_step({true, true, 0.003, 1300}, {true, true, 0.001, 1200}) == EscalationStep::TwiceTheCells);
+  // Only refinement meets it: refinement, even at a worse rate.
+  REQUIRE(choose_step({true, true, 0.002, 900}, {true, false, 0.02, 1000}) == EscalationStep::Refine);
+  // A step over its budget is never taken, meeting the target or not; neither allowed: exact.
+  REQUIRE(choose_step({false, true, 0.01, 1}, {true, false, 0.001, 1000}) == EscalationStep::TwiceTheCells);
+  REQUIRE(choose_step({true, false, 0.001, 1000}, {false, true, 0.05, 1}) == EscalationStep::Refine);
+  REQUIRE(choose_step({false, true, 0.01, 1}, {false, true, 0.01, 1}) == EscalationStep::Exact);
 }

@@ -49,6 +49,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "methods/knn/internal/cells.h"
+#include "methods/knn/internal/escalation.h"
 #include "methods/knn/internal/lists.h"
 #include "methods/knn/internal/prepared_rows.h"
 #include "methods/knn/internal/recall.h"
@@ -1078,19 +1079,22 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     return !(o.recall_target > 0) || !truth ||
            (o.recall_lower_bound ? out.report.recall_lower : out.report.recall) >= o.recall_target;
   };
-  auto measure_sample = [&] {  // the recall the lists have now, without touching out
+  auto measure_sample = [&] {  // the recall the lists have now (estimate and bound), without touching out
     MemoryBudget::Reservation reservation;
-    return detail::recall_against(z, *truth, state.lists(memory, reservation), o.recall_sample);
+    return detail::recall_with_bound(z, *truth, state.lists(memory, reservation), o.recall_sample);
   };
+  // Whether a trial's recall meets the target as measure() would judge it.
+  auto meets = [&](const detail::SampledRecall& r) { return (o.recall_lower_bound ? r.lower : r.recall) >= o.recall_target; };
   // Below the target, two ways on: twice the cells per row (the search's own axis), or a round of
   // neighbour-of-neighbour refinement (where a cell is small against the neighbourhoods, e.g. a
   // low-dimensional manifold sampled sparsely, a row's neighbours lie in many cells, and probing them
   // all costs far more than asking the neighbours). Each is tried on the recall sample first (exact
-  // predictions: see Saved), and the one that gains more recall per unit of work runs on every row
-  // (work: rows compared in the tiles, or kRefineCost per candidate a refinement measures one by one;
-  // ties: more cells). Refinement stops being tried once its trial gains nothing (or after 16
-  // rounds). When neither step is within its budget (below), the exact search runs instead. The choice depends only on the data, never on timings, so the graph stays
-  // the same run to run.
+  // predictions: see Saved); where one meets the target the cheaper of those that do runs on every
+  // row, else the one that gains more recall per unit of work (internal/escalation.h; work: rows
+  // compared in the tiles, or kRefineCost per candidate a refinement measures one by one; ties: more
+  // cells). Refinement stops being tried once its trial gains nothing (or after 16 rounds). When
+  // neither step is within its budget (below), the exact search runs instead. The choice depends only
+  // on the data, never on timings, so the graph stays the same run to run.
   constexpr int64_t kMaxRefineRounds = 16;
   // One candidate a refinement measures (rows gathered one by one, float then exact) against one row
   // pair of a probed tile (bf16 or fp32 GEMM): 0.14 and 0.0055 microseconds on this project's 2-core
@@ -1121,18 +1125,23 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     const bool can_double = 4 * nprobe < state.cells();
     const double now = out.report.recall;
     double refine_gain = 0, refine_work = 0, double_gain = 0, double_work = 0;
+    bool refine_meets = false, double_meets = false;
     if (refine_rounds == kMaxRefineRounds) refining = false;
     if (refining) {
       const auto saved = state.save(o.recall_sample);
       refine_work = kRefineCost * static_cast<double>(state.refine(memory, &in_sample).measured);
-      refine_gain = measure_sample() - now;
+      const detail::SampledRecall after = measure_sample();
+      refine_gain = after.recall - now;
+      refine_meets = meets(after);
       state.restore(saved);
     }
     if (can_double) {
       const auto saved = state.save(o.recall_sample);
       state.probe(2 * nprobe, memory, &in_sample);
       double_work = static_cast<double>(state.compared() - saved.compared);
-      double_gain = measure_sample() - now;
+      const detail::SampledRecall after = measure_sample();
+      double_gain = after.recall - now;
+      double_meets = meets(after);
       state.restore(saved);
     }
     if (!(refine_gain > 0)) refining = false;  // it adds nothing from here
@@ -1143,11 +1152,12 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     const double spent = static_cast<double>(state.compared()) + refine_spent;
     const bool double_ok = can_double && spent + double_work * rows_per_sample_row <= work_budget;
     const bool refine_ok = refining && spent + refine_work * rows_per_sample_row <= 2 * work_budget;
-    const bool refine_ahead = refine_ok && (!double_ok || refine_gain * double_work > double_gain * refine_work);
-    if (refine_ahead) {
+    const detail::EscalationStep step =
+        detail::choose_step({refine_ok, refine_meets, refine_gain, refine_work}, {double_ok, double_meets, double_gain, double_work});
+    if (step == detail::EscalationStep::Refine) {
       refine_spent += kRefineCost * static_cast<double>(state.refine(memory).measured);
       ++refine_rounds;
-    } else if (double_ok) {
+    } else if (step == detail::EscalationStep::TwiceTheCells) {
       nprobe *= 2;
       state.probe(nprobe, memory);
       ++rounds;
