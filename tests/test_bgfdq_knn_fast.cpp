@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "datasets/embedding_zoo.h"
+#include "methods/knn/internal/duplicate_reduction.h"
 #include "methods/knn/internal/escalation.h"
 #include "methods/knn/internal/float_steps.h"
 #include "methods/knn/internal/nomination.h"
@@ -763,6 +764,10 @@ TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C
       REQUIRE(g.lists.ids_of(597)[t] == 3 * t);
       REQUIRE(g.lists.dist_of(597)[t] == 0.0f);
     }
+    // The rows searched: each large group's first 50 (groups a and b), everything else.
+    const auto reduction = detail::reduce_duplicates(p.matrix(), k, 50, big_budget());
+    REQUIRE(reduction.has_value());
+    REQUIRE(reduction->kept.size() == 600 - 150 - 10);
     // The clustered search on the same rows: every copy of a lists its group's lowest rows too.
     KnnGraphOptions c = o;
     c.knn = KnnMode::parse("clustered");
@@ -771,6 +776,20 @@ TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C
     for (int64_t i = 0; i < n - 1; i += 3)
       for (int64_t t = 0; t < k; ++t) REQUIRE(cg.lists.ids_of(i)[t] == (3 * t < i ? 3 * t : 3 * (t + 1)));
   }
+  // Not worth a copy: one group of 51 among 1,000 rows leaves out one row.
+  Points q = isotropic(1000, 8, 5);
+  for (int64_t i = 0; i < 51; ++i) std::copy_n(q.z.data(), 8, q.z.data() + i * 8 * 19);
+  REQUIRE_FALSE(detail::reduce_duplicates(q.matrix(), 20, 50, big_budget()).has_value());
+  // A FAISS index sees every row: IVF64 needs 64 training rows, and 990 of these 1,000 are copies.
+  Points r = isotropic(1000, 16, 6);
+  for (int64_t i = 10; i < 1000; ++i) std::copy_n(r.z.data(), 16, r.z.data() + i * 16);
+  std::vector<int64_t> r_ids(1000);
+  std::iota(r_ids.begin(), r_ids.end(), 0);
+  KnnGraphOptions ivf;
+  ivf.knn = KnnMode::parse("IVF64,Flat");
+  ivf.recall_target = 0;
+  const KnnGraph ig = build_knn_graph(ClassView{0, r_ids, r.z.data(), 16}, ivf, big_budget(), {});
+  REQUIRE(ig.duplicates == 990);
 }
 
 TEST_CASE("the escalation ends with the cheaper step that meets the target, else the better rate", "[bgfdq][clustered]") {

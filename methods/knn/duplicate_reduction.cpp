@@ -16,9 +16,20 @@ std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int6
   DuplicateGroups groups = finite_duplicate_groups(z);
   if (groups.duplicates < keep) return std::nullopt;  // no group can hold more than keep rows
   // Each row's rank within its group (rows ascending), and the groups' sizes at their first rows.
+  auto scratch = memory.reserve(static_cast<uint64_t>(n) * 2 * sizeof(int32_t), "knn duplicate groups' ranks");
   std::vector<int32_t> rank(static_cast<size_t>(n)), size(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) rank[static_cast<size_t>(i)] = size[static_cast<size_t>(groups.group[static_cast<size_t>(i)])]++;
-  if (std::none_of(size.begin(), size.end(), [&](int32_t m) { return m > keep; })) return std::nullopt;
+  // Worth a copy of the kept rows only when it saves a share of the search: the rows left out are a
+  // sixteenth of the class, or the large groups' copies would bring, as candidates of each other at
+  // distance 0, at least 16 per row of the class (a search measures about k + a few per row).
+  double left_out = 0, zero_pairs = 0;
+  for (int64_t g = 0; g < n; ++g) {
+    const auto m = static_cast<double>(size[static_cast<size_t>(g)]);
+    if (m <= static_cast<double>(keep)) continue;
+    left_out += m - static_cast<double>(keep);
+    zero_pairs += m * m;
+  }
+  if (left_out == 0 || (16 * left_out < static_cast<double>(n) && zero_pairs < 16.0 * static_cast<double>(n))) return std::nullopt;
 
   DuplicateReduction r;
   r.rows = n;
@@ -43,8 +54,8 @@ std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int6
   }
   r.group = std::move(groups.group);
   const auto m = static_cast<int64_t>(r.kept.size());
-  r.reservation = memory.reserve(static_cast<uint64_t>(m) * static_cast<uint64_t>(z.cols) * sizeof(float) +
-                                     static_cast<uint64_t>(n) * 2 * sizeof(int32_t),
+  r.reservation = memory.reserve(static_cast<uint64_t>(m) * (static_cast<uint64_t>(z.cols) * sizeof(float) + sizeof(int64_t)) +
+                                     static_cast<uint64_t>(n) * 2 * sizeof(int32_t) + r.lowest.size() * sizeof(int32_t),
                                  "knn rows of large duplicate groups, searched once");
   r.values.reset(new float[static_cast<size_t>(m * z.cols)]);
 #pragma omp parallel for schedule(static)

@@ -155,10 +155,13 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
   g.computed_k = build_k;
   g.exact_search = o.exact();
   SelfKnnResult r;
-  // Rows of a duplicate group past its first max(k + 1, pairs) are left out of the search and listed
-  // from their group afterwards: the same lists and lambda_C (internal/duplicate_reduction.h). A
-  // search's recall sample and report then refer to the rows searched.
-  std::optional<detail::DuplicateReduction> reduction = detail::reduce_duplicates(z, build_k, o.lambda_pairs, memory);
+  // Rows of a large duplicate group past its first max(k + 1, pairs) are left out of the exact and the
+  // clustered search and listed from their group afterwards: for the exact search the same lists and
+  // lambda_C (internal/duplicate_reduction.h). The clustered search's recall sample and report then
+  // refer to the rows searched. FAISS indexes see every row (IVF trains on them).
+  std::optional<detail::DuplicateReduction> reduction;
+  if (o.knn.search == KnnSearch::Exact || o.knn.search == KnnSearch::Clustered)
+    reduction = detail::reduce_duplicates(z, build_k, o.lambda_pairs, memory);
   const RowMatrix searched = reduction ? reduction->matrix() : z;
   const std::vector<int64_t> sample =
       o.exact() ? std::vector<int64_t>{} : recall_sample(searched.rows, o.recall_sample, cls.label);

@@ -11,8 +11,10 @@
 //     each group keeps at least `pairs` rows: a distance reached through a group pair with fewer than
 //     `pairs` row pairs keeps its count (both groups are whole), one reached through a larger group
 //     pair has at least `pairs` row pairs either way.
-// So a search over the rows of each group with rank < max(k + 1, pairs) gives the whole class's lists
-// for those rows and its lambda_C exactly, and the other rows' lists follow from their groups. Without
+// So an exact search over the rows of each group with rank < max(k + 1, pairs) gives the whole class's
+// lists for those rows and its lambda_C exactly, and the other rows' lists follow from their groups
+// (graph.cpp uses it for the exact and the clustered search; a FAISS index is trained on all rows, as
+// IVF needs at least as many rows as cells). Without
 // it a group of m copies makes the exact search measure about m^2 pairs at distance 0 (each copy's
 // candidates are the whole group): 10,000 copies of one row among 20,000 x 64 rows took 2.1 s
 // against 0.27 s for as many distinct rows.
@@ -41,7 +43,9 @@ struct DuplicateReduction {
   RowMatrix matrix() const { return RowMatrix{values.get(), static_cast<int64_t>(kept.size()), d}; }
 };
 
-// nullopt when no duplicate group of the (finite) rows has more than keep = max(k + 1, pairs) rows.
+// nullopt when no duplicate group of the (finite) rows has more than keep = max(k + 1, pairs) rows, or
+// when leaving their other rows out would save too little to pay for the copy of the rest (fewer than
+// a sixteenth of the rows left out, and fewer than 16 n pairs of copies inside the large groups).
 std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int64_t pairs, MemoryBudget& memory);
 
 // The class's lists (rows x reduced.k) from the search over the kept rows: their lists with indices
