@@ -1074,8 +1074,8 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     out.report.recall_lower = r.lower;
     // By default the target is held on the sample's estimate; with recall_lower_bound on its 95% lower
     // bound (issue 24's goal benchmark read 0.98755 and 0.98995 on 1,000 other rows where the sample
-    // said 0.99095 and 0.99035; on the bound powerlaw_anisotropic doubled to nprobe 32 and the
-    // manifold took nprobe 16 and 5 refinement rounds, 10.1 and 10.0 s against 6.6 and 7.5 s).
+    // said 0.99095 and 0.99035; on the bound powerlaw_anisotropic takes nprobe 16 and a refinement
+    // round, the manifold 3 rounds and nprobe 16: 7.6-8.0 and 9.5-10.2 s against 6.0 and 7.2-7.3 s).
     return !(o.recall_target > 0) || !truth ||
            (o.recall_lower_bound ? out.report.recall_lower : out.report.recall) >= o.recall_target;
   };
