@@ -56,6 +56,40 @@ void BM_NiExact(benchmark::State& state) {
   state.SetLabel(zoo_name(member));
 }
 
+// Exact NI (BGFDQ's graph, build_knn_graph) of one class of 40,000 x 64 (real embeddings: their first
+// class) where a share of the rows
+// (percent, first argument) are copies of its first row, against the same class without copies,
+// alternately (two rounds, the faster of each). Large duplicate groups are searched once
+// (methods/knn/internal/duplicate_reduction.h); without that each copy's candidates were all the
+// others (half of the rows copies: 8 s against 0.3 s). Reports both times and copies_over_plain.
+void BM_NiExactDuplicates(benchmark::State& state) {
+  const int64_t percent = state.range(0);
+  const int member = static_cast<int>(state.range(1));
+  const bool real = member == dq::bench::zoo_real();  // the real member: its first class as it is
+  const dq::RowMatrix plain = zoo_class(member, real ? zoo_classes(member, 1, 1, 0).front().size() : 40000, real ? 0 : 64);
+  std::vector<float> copied(plain.data, plain.data + plain.rows * plain.cols);
+  for (int64_t i = 1; i < plain.rows; ++i)
+    if (i % 100 < percent) std::copy_n(plain.data, plain.cols, copied.data() + i * plain.cols);
+  std::vector<int64_t> ids(static_cast<size_t>(plain.rows));
+  std::iota(ids.begin(), ids.end(), 0);
+  dq::KnnGraphOptions o;
+  o.knn = dq::KnnMode::parse("exact");
+  dq::MemoryBudget memory(16ull << 30);
+  dq::bench::Contender without, with;
+  int64_t duplicates = 0;
+  for (auto _ : state)
+    for (int round = 0; round < 2; ++round) {
+      without.time([&] { benchmark::DoNotOptimize(dq::build_knn_graph({0, ids, plain.data, plain.cols}, o, memory, {})); });
+      with.time([&] { duplicates = dq::build_knn_graph({0, ids, copied.data(), plain.cols}, o, memory, {}).duplicates; });
+    }
+  without.report(state, "plain");
+  with.report(state, "copies");
+  state.counters["copies_over_plain"] = with.wall / without.wall;
+  state.counters["duplicates"] = static_cast<double>(duplicates);
+  state.counters["recall_at_20"] = 1.0;
+  state.SetLabel(zoo_name(member) + " " + dq::bench::blas_kernel());
+}
+
 // The clustered search as BGFDQ runs it: recall target 0.99 on 1,000 sampled rows (the check
 // included in the time), recall@20 then measured on 500 other rows.
 void BM_NiClustered(benchmark::State& state) {
@@ -237,6 +271,8 @@ void BM_TenClassesBgfdqVsDq(benchmark::State& state) {
 // embeddings have skip that member.
 BENCHMARK(BM_NiExact)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
     ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_NiExactDuplicates)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{25}, {50}, {90}}); })
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NiClustered)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
     ->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_NiFaissPca64Flat)->Apply([](auto* b) { dq::bench::apply_per_member(b, {{1 << 10}, {1 << 12}, {1 << 14}}); })
