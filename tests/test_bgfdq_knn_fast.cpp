@@ -765,9 +765,10 @@ TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C
       REQUIRE(g.lists.dist_of(597)[t] == 0.0f);
     }
     // The rows searched: each large group's first 50 (groups a and b), everything else.
-    const auto reduction = detail::reduce_duplicates(p.matrix(), k, 50, big_budget());
+    const auto reduction = detail::reduce_duplicates(p.matrix(), detail::finite_duplicate_groups(p.matrix()), k, 50, big_budget());
     REQUIRE(reduction.has_value());
     REQUIRE(reduction->kept.size() == 600 - 150 - 10);
+    REQUIRE(reduction->searched_groups.duplicates == 49 + 49);  // the kept rows' groups, for the search
     // The clustered search on the same rows: every copy of a lists its group's lowest rows too.
     KnnGraphOptions c = o;
     c.knn = KnnMode::parse("clustered");
@@ -779,7 +780,7 @@ TEST_CASE("large duplicate groups are searched once: the same lists and lambda_C
   // Not worth a copy: one group of 51 among 1,000 rows leaves out one row.
   Points q = isotropic(1000, 8, 5);
   for (int64_t i = 0; i < 51; ++i) std::copy_n(q.z.data(), 8, q.z.data() + i * 8 * 19);
-  REQUIRE_FALSE(detail::reduce_duplicates(q.matrix(), 20, 50, big_budget()).has_value());
+  REQUIRE_FALSE(detail::reduce_duplicates(q.matrix(), detail::finite_duplicate_groups(q.matrix()), 20, 50, big_budget()).has_value());
   // A FAISS index sees every row: IVF64 needs 64 training rows, and 990 of these 1,000 are copies.
   Points r = isotropic(1000, 16, 6);
   for (int64_t i = 10; i < 1000; ++i) std::copy_n(r.z.data(), 16, r.z.data() + i * 16);

@@ -1020,7 +1020,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   int64_t nprobe = std::min(nlist, o.nprobe > 0 ? o.nprobe : 8);
   const ExactSearchOptions exact{o.k, o.tile_bytes, true, o.nomination};
   auto exact_result = [&](int64_t rounds, bool fallback) {
-    SelfKnnResult r = exact_self_knn(z, o.pairs, exact, memory);
+    SelfKnnResult r = exact_self_knn(z, o.pairs, exact, memory, o.groups);
     r.report.recall = 1.0;
     r.report.recall_lower = 1.0;
     r.report.nprobe = 1;  // one cell, the whole class (a fallback sets its own cells below)
@@ -1037,7 +1037,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   // nlist = 2,999, nprobe = 2,998 on 3,000 rows took 68.7 s against 0.1-0.4 s exact.)
   if (4 * nprobe >= nlist) return exact_result(1, true);
 
-  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory);
+  detail::ApproximateStart start = detail::start_approximate(z, o.k, memory, o.groups);
   SelfKnnResult& out = start.result;
   const double balanced = static_cast<double>(n) / static_cast<double>(nlist);  // rows per balanced cell
   const auto cap = static_cast<int64_t>(std::ceil(1.5 * balanced));

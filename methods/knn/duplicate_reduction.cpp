@@ -9,11 +9,12 @@
 
 namespace dq::detail {
 
-std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int64_t pairs, MemoryBudget& memory) {
+std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, const DuplicateGroups& groups, int64_t k, int64_t pairs,
+                                                    MemoryBudget& memory) {
   const int64_t n = z.rows;
+  DQ_ASSERT(static_cast<int64_t>(groups.group.size()) == n, "duplicate groups of other rows");
   if (n == 0 || k < 0) return std::nullopt;
   const int64_t keep = std::max(k + 1, pairs);
-  DuplicateGroups groups = finite_duplicate_groups(z);
   if (groups.duplicates < keep) return std::nullopt;  // no group can hold more than keep rows
   // Each row's rank within its group (rows ascending), and the groups' sizes at their first rows.
   auto scratch = memory.reserve(static_cast<uint64_t>(n) * 2 * sizeof(int32_t), "knn duplicate groups' ranks");
@@ -52,11 +53,22 @@ std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int6
     if (size[static_cast<size_t>(g)] > keep && at < k)
       r.lowest[static_cast<size_t>(r.first[static_cast<size_t>(g)] + at)] = static_cast<int32_t>(i);
   }
-  r.group = std::move(groups.group);
+  r.group = groups.group;
   const auto m = static_cast<int64_t>(r.kept.size());
-  r.reservation = memory.reserve(static_cast<uint64_t>(m) * (static_cast<uint64_t>(z.cols) * sizeof(float) + sizeof(int64_t)) +
+  r.reservation = memory.reserve(static_cast<uint64_t>(m) * (static_cast<uint64_t>(z.cols) * sizeof(float) + sizeof(int64_t) +
+                                                            sizeof(int32_t)) +
                                      static_cast<uint64_t>(n) * 2 * sizeof(int32_t) + r.lowest.size() * sizeof(int32_t),
                                  "knn rows of large duplicate groups, searched once");
+  // The kept rows' groups: a group's first row is kept (rank 0), so it maps to its kept position,
+  // which `size` (no longer needed) holds for it.
+  r.searched_groups.group.resize(static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) {
+    const int64_t i = r.kept[static_cast<size_t>(t)];
+    const int32_t g = r.group[static_cast<size_t>(i)];
+    if (g == i) size[static_cast<size_t>(i)] = static_cast<int32_t>(t);
+    r.searched_groups.group[static_cast<size_t>(t)] = size[static_cast<size_t>(g)];
+    r.searched_groups.duplicates += g != i;
+  }
   r.values.reset(new float[static_cast<size_t>(m * z.cols)]);
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < m; ++t) std::copy_n(z.row(r.kept[static_cast<size_t>(t)]), z.cols, r.values.get() + t * z.cols);

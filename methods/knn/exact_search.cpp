@@ -1,4 +1,5 @@
 // The public exact searches: queries against a base, and a set against itself with lambda_C's pairs.
+#include "core/error.h"
 #include "methods/knn/internal/tiled_search.h"
 #include "methods/size_limits.h"
 
@@ -20,8 +21,11 @@ NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int6
   return detail::tiled_search(s, memory).lists;
 }
 
-SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory) {
-  const DuplicateGroups groups = detail::finite_duplicate_groups(z);
+SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory,
+                             const DuplicateGroups* known_groups) {
+  const DuplicateGroups computed = known_groups ? DuplicateGroups{} : detail::finite_duplicate_groups(z);
+  const DuplicateGroups& groups = known_groups ? *known_groups : computed;
+  DQ_ASSERT(static_cast<int64_t>(groups.group.size()) == z.rows, "duplicate groups of other rows");
   detail::TiledSearch s;
   s.queries = z;
   s.base = z;

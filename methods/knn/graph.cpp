@@ -16,6 +16,7 @@
 #include "methods/knn/device_search.h"
 #include "methods/knn/internal/duplicate_reduction.h"
 #include "methods/knn/internal/graph_cache.h"
+#include "methods/knn/internal/lists.h"
 #include "methods/knn/internal/recall.h"
 #include "methods/knn/knn.h"
 #include "methods/size_limits.h"
@@ -159,22 +160,28 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
   // clustered search and listed from their group afterwards: for the exact search the same lists and
   // lambda_C (internal/duplicate_reduction.h). The clustered search's recall sample and report then
   // refer to the rows searched. FAISS indexes see every row (IVF trains on them).
+  // The groups are found once here and handed to the search.
+  std::optional<DuplicateGroups> groups;
   std::optional<detail::DuplicateReduction> reduction;
-  if (o.knn.search == KnnSearch::Exact || o.knn.search == KnnSearch::Clustered)
-    reduction = detail::reduce_duplicates(z, build_k, o.lambda_pairs, memory);
+  if (o.knn.search == KnnSearch::Exact || o.knn.search == KnnSearch::Clustered) {
+    groups = detail::finite_duplicate_groups(z);
+    reduction = detail::reduce_duplicates(z, *groups, build_k, o.lambda_pairs, memory);
+  }
   const RowMatrix searched = reduction ? reduction->matrix() : z;
+  const DuplicateGroups* searched_groups = reduction ? &reduction->searched_groups : groups ? &*groups : nullptr;
   const std::vector<int64_t> sample =
       o.exact() ? std::vector<int64_t>{} : recall_sample(searched.rows, o.recall_sample, cls.label);
   if (o.exact()) {
     g.on_device = resources.device.starts_with("cuda") && device_knn_available();
     r = g.on_device ? device_exact_self_knn(searched, o.lambda_pairs, exact_options, DeviceSearchOptions{.device = resources.device}, memory)
-                    : exact_self_knn(searched, o.lambda_pairs, exact_options, memory);
+                    : exact_self_knn(searched, o.lambda_pairs, exact_options, memory, searched_groups);
   } else if (o.knn.search == KnnSearch::Clustered) {
     r = clustered_self_knn(searched,
                            ClusteredSearchOptions{.k = o.k, .nlist = o.nlist, .nprobe = o.nprobe, .pairs = o.lambda_pairs,
                                                   .tile_bytes = o.tile_bytes, .nomination = o.nomination,
                                                   .recall_sample = sample, .recall_target = o.recall_target,
                                                   .recall_lower_bound = o.recall_lower_bound,
+                                                  .groups = searched_groups,
                                                   .timer = timer},
                            memory);
   } else {

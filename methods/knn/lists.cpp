@@ -22,9 +22,10 @@ DuplicateGroups finite_duplicate_groups(RowMatrix z) {
   return groups;
 }
 
-ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory) {
+ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory, const DuplicateGroups* known) {
   ApproximateStart start;
-  DuplicateGroups groups = finite_duplicate_groups(z);
+  DuplicateGroups groups = known ? *known : finite_duplicate_groups(z);
+  DQ_ASSERT(static_cast<int64_t>(groups.group.size()) == z.rows, "duplicate groups of other rows");
   start.groups = std::move(groups.group);
   start.result.pairs_exact = false;
   start.result.duplicates = groups.duplicates;

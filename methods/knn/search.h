@@ -15,6 +15,8 @@
 
 namespace dq {
 
+struct DuplicateGroups;  // methods/duplicate_rows.h
+
 // Row-major float matrix owned elsewhere.
 struct RowMatrix {
   const float* data = nullptr;
@@ -92,8 +94,10 @@ struct SelfKnnResult {
 };
 
 // Every row against every other row, and in the same pass the `pairs` smallest non-zero pair
-// distances. Memory: one tile plus a centred copy of z; never a rows x rows matrix.
-SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory);
+// distances. Memory: one tile plus a centred copy of z; never a rows x rows matrix. `groups`: z's
+// duplicate groups (methods/duplicate_rows.h) where the caller has them; computed otherwise.
+SelfKnnResult exact_self_knn(RowMatrix z, int64_t pairs, const ExactSearchOptions& options, MemoryBudget& memory,
+                             const DuplicateGroups* groups = nullptr);
 
 struct ApproxSearchOptions {
   std::string factory;     // FAISS index_factory string, e.g. "PCA64,Flat", "IVF1024,Flat", "HNSW32"
@@ -125,6 +129,7 @@ struct ClusteredSearchOptions {
   std::span<const int64_t> recall_sample{};
   double recall_target = 0;
   bool recall_lower_bound = false;  // hold the target on ApproximateReport::recall_lower, not recall
+  const DuplicateGroups* groups = nullptr;  // the rows' duplicate groups where the caller has them
   StageTimer* timer = nullptr;  // when set, sub-stages knn_partition, knn_cell_prep, knn_recall (the
                                 // sample's exact lists), knn_probe and knn_escalation are timed
 };

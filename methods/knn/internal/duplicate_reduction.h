@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "methods/duplicate_rows.h"
 #include "methods/knn/search.h"
 
 namespace dq::detail {
@@ -35,6 +36,7 @@ struct DuplicateReduction {
   std::unique_ptr<float[]> values;  // their values, kept.size() x d
   int64_t d = 0;
   std::vector<int32_t> group;       // per class row: its group's first row
+  DuplicateGroups searched_groups;  // the kept rows' groups, as kept rows (each group's first row is kept)
   std::vector<int32_t> first;       // per class row that starts a group of more than `keep` rows (else -1):
                                     // offset into `lowest`, which holds that group's k lowest rows
   std::vector<int32_t> lowest;
@@ -46,7 +48,9 @@ struct DuplicateReduction {
 // nullopt when no duplicate group of the (finite) rows has more than keep = max(k + 1, pairs) rows, or
 // when leaving their other rows out would save too little to pay for the copy of the rest (fewer than
 // a sixteenth of the rows left out, and fewer than 16 n pairs of copies inside the large groups).
-std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, int64_t k, int64_t pairs, MemoryBudget& memory);
+// `groups`: z's duplicate groups (finite_duplicate_groups).
+std::optional<DuplicateReduction> reduce_duplicates(RowMatrix z, const DuplicateGroups& groups, int64_t k, int64_t pairs,
+                                                    MemoryBudget& memory);
 
 // The class's lists (rows x reduced.k) from the search over the kept rows: their lists with indices
 // mapped back, every other row's list its group's k lowest rows at distance 0.

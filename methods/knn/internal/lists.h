@@ -36,7 +36,8 @@ struct ApproximateStart {
   SelfKnnResult result;
   MemoryBudget::Reservation lists_reservation;
 };
-ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory);
+// `known`: z's duplicate groups where the caller has them (computed otherwise).
+ApproximateStart start_approximate(RowMatrix z, int64_t k, MemoryBudget& memory, const DuplicateGroups* known = nullptr);
 
 struct Neighbour {
   double d;
