@@ -1065,6 +1065,12 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
     truth = detail::sampled_truth(z, o.recall_sample, o.k, exact, memory);
   }
   MemoryBudget::Reservation lists_reservation;
+  // Whether a recall meets the target as held: by default on the sample's estimate; with
+  // recall_lower_bound on its 95% lower bound (issue 24's goal benchmark read 0.98755 and 0.98995 on
+  // 1,000 other rows where the sample said 0.99095 and 0.99035; on the bound powerlaw_anisotropic
+  // takes nprobe 16 and a refinement round, the manifold 3 rounds and nprobe 16: 7.6-8.0 and
+  // 9.5-10.2 s against 6.0 and 7.2-7.3 s).
+  auto meets = [&](const detail::SampledRecall& r) { return (o.recall_lower_bound ? r.lower : r.recall) >= o.recall_target; };
   auto measure = [&] {
     lists_reservation = {};
     out.lists = state.lists(memory, lists_reservation);
@@ -1072,19 +1078,12 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
         truth ? detail::recall_with_bound(z, *truth, out.lists, o.recall_sample) : detail::SampledRecall{std::nan(""), std::nan("")};
     out.report.recall = r.recall;
     out.report.recall_lower = r.lower;
-    // By default the target is held on the sample's estimate; with recall_lower_bound on its 95% lower
-    // bound (issue 24's goal benchmark read 0.98755 and 0.98995 on 1,000 other rows where the sample
-    // said 0.99095 and 0.99035; on the bound powerlaw_anisotropic takes nprobe 16 and a refinement
-    // round, the manifold 3 rounds and nprobe 16: 7.6-8.0 and 9.5-10.2 s against 6.0 and 7.2-7.3 s).
-    return !(o.recall_target > 0) || !truth ||
-           (o.recall_lower_bound ? out.report.recall_lower : out.report.recall) >= o.recall_target;
+    return !(o.recall_target > 0) || !truth || meets(r);
   };
   auto measure_sample = [&] {  // the recall the lists have now (estimate and bound), without touching out
     MemoryBudget::Reservation reservation;
     return detail::recall_with_bound(z, *truth, state.lists(memory, reservation), o.recall_sample);
   };
-  // Whether a trial's recall meets the target as measure() would judge it.
-  auto meets = [&](const detail::SampledRecall& r) { return (o.recall_lower_bound ? r.lower : r.recall) >= o.recall_target; };
   // Below the target, two ways on: twice the cells per row (the search's own axis), or a round of
   // neighbour-of-neighbour refinement (where a cell is small against the neighbourhoods, e.g. a
   // low-dimensional manifold sampled sparsely, a row's neighbours lie in many cells, and probing them
@@ -1124,36 +1123,36 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   while (!met) {
     const bool can_double = 4 * nprobe < state.cells();
     const double now = out.report.recall;
-    double refine_gain = 0, refine_work = 0, double_gain = 0, double_work = 0;
-    bool refine_meets = false, double_meets = false;
+    // A step tried on the sample's rows, then undone: what it gains there, whether the target is then
+    // met, and its work (step() returns it) on those rows.
+    auto trial = [&](auto&& step) {
+      const auto saved = state.save(o.recall_sample);
+      detail::StepTrial t;
+      t.work = step(saved);
+      const detail::SampledRecall after = measure_sample();
+      t.gain = after.recall - now;
+      t.meets = meets(after);
+      state.restore(saved);
+      return t;
+    };
     if (refine_rounds == kMaxRefineRounds) refining = false;
-    if (refining) {
-      const auto saved = state.save(o.recall_sample);
-      refine_work = kRefineCost * static_cast<double>(state.refine(memory, &in_sample).measured);
-      const detail::SampledRecall after = measure_sample();
-      refine_gain = after.recall - now;
-      refine_meets = meets(after);
-      state.restore(saved);
-    }
-    if (can_double) {
-      const auto saved = state.save(o.recall_sample);
-      state.probe(2 * nprobe, memory, &in_sample);
-      double_work = static_cast<double>(state.compared() - saved.compared);
-      const detail::SampledRecall after = measure_sample();
-      double_gain = after.recall - now;
-      double_meets = meets(after);
-      state.restore(saved);
-    }
-    if (!(refine_gain > 0)) refining = false;  // it adds nothing from here
+    detail::StepTrial refine, twice;
+    if (refining)
+      refine = trial([&](const auto&) { return kRefineCost * static_cast<double>(state.refine(memory, &in_sample).measured); });
+    if (can_double)
+      twice = trial([&](const auto& saved) {
+        state.probe(2 * nprobe, memory, &in_sample);
+        return static_cast<double>(state.compared() - saved.compared);
+      });
+    if (!(refine.gain > 0)) refining = false;  // it adds nothing from here
     // Twice the cells on every row (the trial ran on the sample's rows) must stay within the budget;
     // a refinement round, within the exact search's own work (twice the budget): on rows without
     // structure (a newcomer's 20,000 x 64 Gaussian) ten rounds cost 4x the exact search, which then
     // ran anyway.
     const double spent = static_cast<double>(state.compared()) + refine_spent;
-    const bool double_ok = can_double && spent + double_work * rows_per_sample_row <= work_budget;
-    const bool refine_ok = refining && spent + refine_work * rows_per_sample_row <= 2 * work_budget;
-    const detail::EscalationStep step =
-        detail::choose_step({refine_ok, refine_meets, refine_gain, refine_work}, {double_ok, double_meets, double_gain, double_work});
+    twice.allowed = can_double && spent + twice.work * rows_per_sample_row <= work_budget;
+    refine.allowed = refining && spent + refine.work * rows_per_sample_row <= 2 * work_budget;
+    const detail::EscalationStep step = detail::choose_step(refine, twice);
     if (step == detail::EscalationStep::Refine) {
       refine_spent += kRefineCost * static_cast<double>(state.refine(memory).measured);
       ++refine_rounds;
