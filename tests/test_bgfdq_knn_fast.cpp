@@ -332,15 +332,22 @@ TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][cluste
   set(3, 2, 4);
   set(6, 5, 9);
   set(9, 8, 0);
-  const detail::SampledRecall r = detail::recall_with_bound(p.matrix(), truth, lists, sample);
+  const RecallEstimate r = detail::recall_with_bound(p.matrix(), truth, lists, sample);
   REQUIRE(r.recall == 0.75);
   REQUIRE(r.lower == Approx(0.75 - 1.645 * std::sqrt(1.0 / 12.0) / 2.0).epsilon(1e-12));
   REQUIRE(r.lower == Approx(0.512564).margin(1e-6));
+  REQUIRE(r.standard_error == Approx(0.144338).margin(1e-6));
+  // The public form measures the sample's exact lists itself: the same three numbers.
+  const RecallEstimate public_form = recall_estimate_at_k(p.matrix(), lists, sample, {2}, big_budget());
+  REQUIRE(public_form.recall == r.recall);
+  REQUIRE(public_form.standard_error == r.standard_error);
+  REQUIRE(public_form.lower == r.lower);
   // Every row alike: no spread, the bound is the estimate.
   set(6, 5, 7);
   set(9, 8, 7);
-  const detail::SampledRecall all = detail::recall_with_bound(p.matrix(), truth, lists, sample);
+  const RecallEstimate all = detail::recall_with_bound(p.matrix(), truth, lists, sample);
   REQUIRE(all.recall == 1.0);
+  REQUIRE(all.standard_error == 0.0);
   REQUIRE(all.lower == 1.0);
 }
 
@@ -455,6 +462,15 @@ TEST_CASE("a FAISS index below the recall target is replaced by the exact search
   REQUIRE_FALSE(recorded.search.exact_fallback);
   REQUIRE(recorded.recall < 0.99);
   REQUIRE_FALSE(recorded.below_target());  // no target, nothing to say
+  // The recorded recall is measured on knn_recall_sample's rows (what a benchmark leaves out to
+  // measure on other rows): the same estimate and bound from outside.
+  const std::vector<int64_t> sample = knn_recall_sample(600, 200, 0);
+  REQUIRE(sample.size() == 200);
+  REQUIRE(sample != knn_recall_sample(600, 200, 1));  // another class, another sample
+  const RecallEstimate outside = recall_estimate_at_k(p.matrix(), recorded.lists, sample, {20}, big_budget());
+  REQUIRE(recorded.recall == outside.recall);
+  REQUIRE(recorded.search.recall_lower == outside.lower);
+  REQUIRE(outside.standard_error > 0);
 }
 
 TEST_CASE("a recall target needs a sample; a graph below its target says so", "[bgfdq][clustered]") {

@@ -1070,12 +1070,12 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
   // 1,000 other rows where the sample said 0.99095 and 0.99035; on the bound powerlaw_anisotropic
   // takes nprobe 16 and a refinement round, the manifold 3 rounds and nprobe 16: 7.6-8.0 and
   // 9.5-10.2 s against 6.0 and 7.2-7.3 s).
-  auto meets = [&](const detail::SampledRecall& r) { return (o.recall_lower_bound ? r.lower : r.recall) >= o.recall_target; };
+  auto meets = [&](const RecallEstimate& r) { return (o.recall_lower_bound ? r.lower : r.recall) >= o.recall_target; };
   auto measure = [&] {
     lists_reservation = {};
     out.lists = state.lists(memory, lists_reservation);
-    const detail::SampledRecall r =
-        truth ? detail::recall_with_bound(z, *truth, out.lists, o.recall_sample) : detail::SampledRecall{std::nan(""), std::nan("")};
+    const RecallEstimate r =
+        truth ? detail::recall_with_bound(z, *truth, out.lists, o.recall_sample) : RecallEstimate{std::nan(""), std::nan(""), std::nan("")};
     out.report.recall = r.recall;
     out.report.recall_lower = r.lower;
     return !(o.recall_target > 0) || !truth || meets(r);
@@ -1129,7 +1129,7 @@ SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& o, M
       const auto saved = state.save(o.recall_sample);
       detail::StepTrial t;
       t.work = step(saved);
-      const detail::SampledRecall after = measure_sample();
+      const RecallEstimate after = measure_sample();
       t.gain = after.recall - now;
       t.meets = meets(after);
       state.restore(saved);

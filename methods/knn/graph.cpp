@@ -76,19 +76,18 @@ std::string KnnGraphOptions::canonical() const {
   return s;
 }
 
-namespace {
-
-// A fixed sample of query rows (independent of the cell seed, so a cached recall stays valid).
-std::vector<int64_t> recall_sample(int64_t n, int64_t count, int64_t label) {
-  count = std::min(count, n);
-  std::vector<int64_t> order(static_cast<size_t>(n));
+std::vector<int64_t> knn_recall_sample(int64_t rows, int64_t count, int64_t label) {
+  count = std::min(count, rows);
+  std::vector<int64_t> order(static_cast<size_t>(rows));
   std::iota(order.begin(), order.end(), 0);
   Rng rng(derive_seed(derive_seed(0x6B6E6E2D72656361ULL, "knn-recall-sample"), static_cast<uint64_t>(label)));
   for (int64_t i = 0; i < count; ++i)
-    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(n - i))))]);
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(rows - i))))]);
   order.resize(static_cast<size_t>(count));
   return order;
 }
+
+namespace {
 
 double mean(const std::vector<double>& v) {
   double s = 0;
@@ -96,9 +95,6 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : s / static_cast<double>(v.size());
 }
 
-}  // namespace
-
-namespace {
 KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                                  const CellResources& resources, StageTimer* timer);
 
@@ -170,7 +166,7 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
   const RowMatrix searched = reduction ? reduction->matrix() : z;
   const DuplicateGroups* searched_groups = reduction ? &reduction->searched_groups : groups ? &*groups : nullptr;
   const std::vector<int64_t> sample =
-      o.exact() ? std::vector<int64_t>{} : recall_sample(searched.rows, o.recall_sample, cls.label);
+      o.exact() ? std::vector<int64_t>{} : knn_recall_sample(searched.rows, o.recall_sample, cls.label);
   if (o.exact()) {
     g.on_device = resources.device.starts_with("cuda") && device_knn_available();
     r = g.on_device ? device_exact_self_knn(searched, o.lambda_pairs, exact_options, DeviceSearchOptions{.device = resources.device}, memory)
@@ -189,7 +185,7 @@ KnnGraph build_or_read_knn_graph(const ClassView& cls, const KnnGraphOptions& op
     if (!sample.empty()) {
       std::optional<StageTimer::Scope> stage;
       if (timer) stage.emplace(timer, "knn_recall");
-      const detail::SampledRecall measured = detail::recall_with_bound(
+      const RecallEstimate measured = detail::recall_with_bound(
           searched, detail::sampled_truth(searched, sample, r.lists.k, exact_options, memory), r.lists, sample);
       r.report.recall = measured.recall;
       r.report.recall_lower = measured.lower;

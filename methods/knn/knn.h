@@ -3,6 +3,7 @@
 // intra-class neighbours of every sample and lambda_C, exact or approximate, cached per class.
 // The searches it builds on are public in methods/knn/search.h; methods/knn/README.md maps the folder.
 #include <string>
+#include <vector>
 
 #include "core/memory_budget.h"
 #include "core/stage_timer.h"
@@ -86,5 +87,11 @@ struct KnnGraph {
 // a LibTorch backend linked, the exact search runs there (methods/knn/device_search.h): same graph.
 KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, MemoryBudget& memory,
                          const CellResources& resources, StageTimer* timer = nullptr);
+
+// The rows the approximate search's recall check measures in a class of `rows` searched rows with
+// `label` (KnnGraphOptions::recall_sample of them, all when fewer): the first `count` of a shuffle
+// seeded by the label alone, so a cached recall stays valid and a benchmark can measure on other
+// rows. Row positions in the class where it has no exact duplicates (those are searched once).
+std::vector<int64_t> knn_recall_sample(int64_t rows, int64_t count, int64_t label);
 
 }  // namespace dq

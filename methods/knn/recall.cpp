@@ -23,8 +23,8 @@ NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64
   return exact_knn(RowMatrix{queries.data(), static_cast<int64_t>(sample.size()), z.cols}, z, sample, o, memory);
 }
 
-SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
-                                std::span<const int64_t> sample) {
+RecallEstimate recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
+                                 std::span<const int64_t> sample) {
   DQ_ASSERT(truth.n == static_cast<int64_t>(sample.size()) && truth.k == lists.k, "truth and lists disagree");
   std::vector<std::pair<int64_t, int64_t>> rows;  // (hits, valid) of each measured row
   rows.reserve(sample.size());
@@ -52,10 +52,10 @@ SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const 
     hits += h;
     total += v;
   }
-  if (total == 0) return {std::nan(""), std::nan("")};
+  if (total == 0) return {std::nan(""), std::nan(""), std::nan("")};
   const double recall = static_cast<double>(hits) / static_cast<double>(total);
   const auto m = static_cast<double>(rows.size());
-  if (rows.size() < 2) return {recall, recall};
+  if (rows.size() < 2) return {recall, 0.0, recall};
   double spread = 0;
   for (const auto& [h, v] : rows) {
     const double e = static_cast<double>(h) - recall * static_cast<double>(v);
@@ -63,7 +63,7 @@ SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const 
   }
   const double mean_valid = static_cast<double>(total) / m;
   const double standard_error = std::sqrt(spread / (m * (m - 1))) / mean_valid;
-  return {recall, std::clamp(recall - 1.645 * standard_error, 0.0, recall)};
+  return {recall, standard_error, std::clamp(recall - 1.645 * standard_error, 0.0, recall)};
 }
 
 double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
@@ -77,6 +77,13 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
   DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
   if (sample.empty()) return std::nan("");
   return detail::recall_against(z, detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
+}
+
+RecallEstimate recall_estimate_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
+                                    const ExactSearchOptions& options, MemoryBudget& memory) {
+  DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
+  if (sample.empty()) return {std::nan(""), std::nan(""), std::nan("")};
+  return detail::recall_with_bound(z, detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
 }
 
 }  // namespace dq

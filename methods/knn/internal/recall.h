@@ -16,15 +16,8 @@ NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64
 // a listed neighbour within the exact k-th distance counts; distances measured exactly, in double).
 double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample);
 
-// The same with its one-sided 95% lower confidence bound for the whole set's recall: the estimate
-// (hits over listed slots, a ratio over the sampled rows) less 1.645 of its standard error, which is
-// estimated from the rows' own spread (the ratio estimator's: sum_s (hits_s - R valid_s)^2 over
-// m (m - 1) mean(valid)^2), clamped to [0, recall]. NaN both where nothing was measured; lower =
-// recall with one row.
-struct SampledRecall {
-  double recall = 0, lower = 0;
-};
-SampledRecall recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
-                                std::span<const int64_t> sample);
+// The same with its standard error and one-sided 95% lower bound (search.h, RecallEstimate).
+RecallEstimate recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
+                                 std::span<const int64_t> sample);
 
 }  // namespace dq::detail
