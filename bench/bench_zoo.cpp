@@ -14,8 +14,10 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/params.h"
+#include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/embedding_zoo.h"
+#include "methods/knn/knn.h"
 
 namespace dq::bench {
 namespace {
@@ -161,8 +163,24 @@ std::vector<int64_t> spread_sample(int64_t m, int64_t count, int64_t offset) {
   return sample;
 }
 
+RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count) {
+  std::vector<char> searched_sample(static_cast<size_t>(z.rows), 0);
+  for (int64_t i : knn_recall_sample(z.rows, 1000, 0)) searched_sample[static_cast<size_t>(i)] = 1;
+  std::vector<int64_t> others;
+  for (int64_t i = 0; i < z.rows; ++i)
+    if (!searched_sample[static_cast<size_t>(i)]) others.push_back(i);
+  count = std::min<int64_t>(count, static_cast<int64_t>(others.size()));
+  Rng rng(0x686F6C646F7574ULL);  // the first `count` of a seeded shuffle
+  for (int64_t i = 0; i < count; ++i)
+    std::swap(others[static_cast<size_t>(i)],
+              others[static_cast<size_t>(i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(others.size()) - static_cast<uint64_t>(i))))]);
+  others.resize(static_cast<size_t>(count));
+  std::sort(others.begin(), others.end());
+  return recall_estimate_at_k(z, lists, others, {20, 256ull << 20}, memory);
+}
+
 double sampled_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count) {
-  return recall_at_k(z, lists, spread_sample(z.rows, count, 3), {20, 256ull << 20}, memory);
+  return held_out_recall(z, lists, memory, count).recall;
 }
 
 void report_search(benchmark::State& state, const ApproximateReport& r, Nomination nomination) {
