@@ -1,7 +1,7 @@
 #pragma once
 // The clustered search's next step below its recall target (internal to methods/knn/; escalation.cpp):
-// each candidate step was tried on the recall sample, which predicts its effect on the sample exactly
-// (clustered_search.cpp, ClusteredState::save).
+// each candidate step was tried on the recall sample, which gives its effect on the sample before the
+// reverse offers that follow a step (clustered_search.cpp, ClusteredState::save): a lower bound.
 namespace dq::detail {
 
 struct StepTrial {
