@@ -92,8 +92,10 @@ set(DQ_PRODUCER_selection_SOURCES
   methods/dq_common.h methods/dqas_approx.cpp methods/indices.cpp
   methods/dqas_proxy.cpp methods/dqas_proxy.h methods/external.cpp methods/external_command.cpp
   methods/external_command.h methods/external_outputs.cpp methods/external_outputs.h methods/method.cpp methods/method.h methods/ncs.cpp methods/ncs.h methods/random.cpp
-  methods/selection_step.cpp methods/selection_step.h ${DQ_CORE_NUMERIC_SOURCES})
-set(DQ_PRODUCER_selection_LIBRARIES blas)
+  methods/selection_step.cpp methods/selection_step.h
+  # bgfdq(ni=lazy) searches its picks' lists inside the selection (no graph artefact): the search's code
+  methods/knn/lists_on_demand.cpp ${DQ_PRODUCER_knn_graph_SOURCES} ${DQ_CORE_NUMERIC_SOURCES})
+set(DQ_PRODUCER_selection_LIBRARIES faiss blas)
 
 set(DQ_PRODUCER_patch_stage_SOURCES
   patching/patch_stage.cpp patching/patch_stage.h patching/patches.cpp patching/patches.h patching/spd.cpp patching/spd.h

@@ -6,6 +6,7 @@
 // margin, and the candidates are then measured exactly.
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -64,6 +65,27 @@ struct ExactSearchOptions {
 // base row self_in_base[i] (used when the queries are a sample of the base).
 NeighbourLists exact_knn(RowMatrix queries, RowMatrix base, std::span<const int64_t> self_in_base,
                          const ExactSearchOptions& options, MemoryBudget& memory);
+
+// Exact k nearest neighbours (options.k) of chosen rows of z among all its rows, each excluding
+// itself, asked for in batches: z is prepared for the tiles once (exact_knn prepares its base on every
+// call). A row's list is its row of exact_self_knn(z), byte for byte (same ranking: exact distance,
+// then the lower index). z must outlive the object. For BGFDQ's ni=lazy, where NCS reads only the
+// lists of the rows it picks (methods/bgfdq.cpp).
+class ExactListsOnDemand {
+ public:
+  ExactListsOnDemand(RowMatrix z, const ExactSearchOptions& options, MemoryBudget& memory);
+  ~ExactListsOnDemand();
+  ExactListsOnDemand(const ExactListsOnDemand&) = delete;
+  ExactListsOnDemand& operator=(const ExactListsOnDemand&) = delete;
+  // rows.size() x k lists (ids: rows of z), in the order of `rows`; dq::OutOfMemory past the budget.
+  NeighbourLists lists_of(std::span<const int64_t> rows, MemoryBudget& memory);
+  Nomination nomination() const;  // the tiles' format
+  int64_t rows_listed() const;    // rows asked for so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // What an approximate search did (SelfKnnResult::report).
 struct ApproximateReport {
