@@ -182,7 +182,7 @@ void BM_NiAutoCrossover(benchmark::State& state) {
     exact = seconds([&] { benchmark::DoNotOptimize(dq::exact_self_knn(z, 50, {20, 256ull << 20, true}, memory)); });
     clustered = seconds([&] {
       const auto r = dq::clustered_self_knn(z, {20, 0, 8, 50, 256ull << 20}, memory);
-      recall = sampled_recall(z, r.lists, memory, 1000);  // the check knn=auto's clustered search runs
+      recall = sampled_recall(z, r.lists, memory, 1000);  // as costly as the check knn=auto's clustered search runs
     });
   }
   state.counters["exact_s"] = exact;

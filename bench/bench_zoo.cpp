@@ -3,6 +3,7 @@
 #include "bench/bench_zoo.h"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -17,7 +18,6 @@
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/embedding_zoo.h"
-#include "methods/knn/knn.h"
 
 namespace dq::bench {
 namespace {
@@ -163,13 +163,15 @@ std::vector<int64_t> spread_sample(int64_t m, int64_t count, int64_t offset) {
   return sample;
 }
 
-RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count) {
-  std::vector<char> searched_sample(static_cast<size_t>(z.rows), 0);
-  for (int64_t i : knn_recall_sample(z.rows, 1000, 0)) searched_sample[static_cast<size_t>(i)] = 1;
+RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count,
+                               std::span<const int64_t> searched_sample) {
+  std::vector<char> searched(static_cast<size_t>(z.rows), 0);
+  for (int64_t i : searched_sample) searched[static_cast<size_t>(i)] = 1;
   std::vector<int64_t> others;
   for (int64_t i = 0; i < z.rows; ++i)
-    if (!searched_sample[static_cast<size_t>(i)]) others.push_back(i);
-  count = std::min<int64_t>(count, static_cast<int64_t>(others.size()));
+    if (!searched[static_cast<size_t>(i)]) others.push_back(i);
+  if (static_cast<int64_t>(others.size()) < count)
+    throw Error(fmt::format("held-out recall: {} rows asked for, {} outside the search's sample", count, others.size()));
   Rng rng(0x686F6C646F7574ULL);  // the first `count` of a seeded shuffle
   for (int64_t i = 0; i < count; ++i)
     std::swap(others[static_cast<size_t>(i)],
@@ -180,7 +182,7 @@ RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryB
 }
 
 double sampled_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count) {
-  return held_out_recall(z, lists, memory, count).recall;
+  return recall_at_k(z, lists, spread_sample(z.rows, count, 3), {20, 256ull << 20}, memory);
 }
 
 void report_search(benchmark::State& state, const ApproximateReport& r, Nomination nomination) {

@@ -63,11 +63,13 @@ std::vector<ClassSelection> select_classes(const std::string& spec, const std::v
                                            MemoryBudget& memory, const CellResources& resources = {}, double ratio = 0.2);
 // `count` rows spread over [0, m): row (s * 7919 + offset) mod m, distinct while count <= m.
 std::vector<int64_t> spread_sample(int64_t m, int64_t count, int64_t offset = 0);
-// Recall@20 of `lists` on `count` rows of a class with label 0 drawn at random (fixed seed) among those
-// outside the search's own recall sample (dq::knn_recall_sample, 1,000 rows): the whole set's recall
-// as a user gets it, with its standard error (lists of k = 20).
-RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count);
-// Its estimate alone, on 500 rows.
+// Recall@20 of `lists` (k = 20) with its standard error on `count` rows drawn at random (fixed seed)
+// among those not in `searched_sample` (the search's own recall sample, e.g. dq::knn_recall_sample's
+// rows for a class searched without duplicate reduction): the recall a user gets on rows the search
+// never measured. dq::Error when fewer than `count` rows are left.
+RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count,
+                               std::span<const int64_t> searched_sample);
+// Recall@20 of `lists` on `count` rows spread over the class (spread_sample, offset 3).
 double sampled_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count = 500);
 // An approximate search's report as counters: the recall it kept on its sample, nprobe, rounds, exact
 // fallback, cells, the largest cell, the work ratio; and whether the tiles were bf16.

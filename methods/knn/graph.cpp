@@ -77,6 +77,7 @@ std::string KnnGraphOptions::canonical() const {
 }
 
 std::vector<int64_t> knn_recall_sample(int64_t rows, int64_t count, int64_t label) {
+  DQ_ASSERT(rows >= 0 && count >= 0, "a recall sample of a negative size");
   count = std::min(count, rows);
   std::vector<int64_t> order(static_cast<size_t>(rows));
   std::iota(order.begin(), order.end(), 0);

@@ -91,7 +91,9 @@ KnnGraph build_knn_graph(const ClassView& cls, const KnnGraphOptions& options, M
 // The rows the approximate search's recall check measures in a class of `rows` searched rows with
 // `label` (KnnGraphOptions::recall_sample of them, all when fewer): the first `count` of a shuffle
 // seeded by the label alone, so a cached recall stays valid and a benchmark can measure on other
-// rows. Row positions in the class where it has no exact duplicates (those are searched once).
+// rows. These are positions among the rows searched: the class's own rows unless duplicate reduction
+// applied (a group of exact copies larger than max(k + 1, pairs) rows, with enough to save: then the
+// search runs over the kept rows, internal/duplicate_reduction.h). count >= 0.
 std::vector<int64_t> knn_recall_sample(int64_t rows, int64_t count, int64_t label);
 
 }  // namespace dq

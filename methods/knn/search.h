@@ -159,9 +159,10 @@ struct ClusteredSearchOptions {
 // Approximate search at GEMM speed: k-means cells (bf16 assignment), oversized cells split in two (by 2-means,
 // or at the median of its direction when 2-means is lopsided) until none exceeds 1.5 rows / nlist;
 // then every row is searched exactly against its own cell and the cells whose centroids are nearest
-// to it (nprobe), each cell centred on its own mean (a small bf16 margin). Costs about nprobe / nlist
-// of the exact search; misses only neighbours in cells not probed. When every cell is probed this is
-// exact_self_knn.
+// to it (nprobe), each cell centred on its own mean (a small bf16 margin); then every listed pair is
+// offered the other way (a row may list a neighbour from a cell it never probed, found by that
+// neighbour's probe). Costs about nprobe / nlist of the exact search; misses only neighbours in
+// cells neither row probed. When every cell is probed this is exact_self_knn.
 SelfKnnResult clustered_self_knn(RowMatrix z, const ClusteredSearchOptions& options, MemoryBudget& memory);
 
 // Fraction of the exact k nearest neighbours that `lists` found, over the sampled query rows. A listed

@@ -1,7 +1,8 @@
 #pragma once
 // The clustered search's next step below its recall target (internal to methods/knn/; escalation.cpp):
 // each candidate step was tried on the recall sample, which gives its effect on the sample before the
-// reverse offers that follow a step (clustered_search.cpp, ClusteredState::save): a lower bound.
+// reverse offers that follow a step (clustered_search.cpp, ClusteredState::save): a lower bound of
+// the estimate, not of its 95% bound.
 namespace dq::detail {
 
 struct StepTrial {
