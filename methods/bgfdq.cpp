@@ -257,7 +257,7 @@ MethodInfo make_bgfdq_info() {
               "Bin-generation-free DQ: K nearest intra-class neighbours (exact tiled search or a FAISS index), then "
               "neighbour-aware coreset selection; fixed patch drop theta (round(ratio*M_c/(1-theta)) picks per class), "
               "or bgfdq(spd=on): per-sample theta* by semantic offset below lambda_scale*lambda_C, picks until the kept "
-              "fractions reach ratio*M_c.",
+              "fractions reach ratio*M_c. bgfdq(ni=lazy): exact lists of only the rows NCS picks (another pick order).",
           .params = bgfdq_params().specs(),
           .make = [](const Params& p) -> std::unique_ptr<SelectionMethod> {
             const BgfdqOptions options = bgfdq_params().parse(p);
