@@ -349,7 +349,8 @@ TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][cluste
   // Rows 0..9 on a line, k = 2, sample rows 0, 3, 6, 9 (exact lists {1,2}, {2,4}, {5,7}, {8,7}).
   // Lists found: {1,2} and {2,4} (2 hits each), {5,9} and {8,0} (1 hit each: 9 and 0 lie beyond the
   // 2nd distance). Recall 6/8 = 0.75; per row hits - 0.75 * 2 = +-0.5, so the standard error is
-  // sqrt(1 / (4 * 3)) / 2 = 0.144338 and the bound 0.75 - 1.645 * 0.144338 = 0.512564.
+  // sqrt(1 / (4 * 3) * (10 - 4) / (10 - 1)) / 2 = 0.117851 (4 of 10 rows, drawn without replacement)
+  // and the bound 0.75 - 1.645 * 0.117851 = 0.556135.
   Points p{10, 1, {}};
   for (int i = 0; i < 10; ++i) p.z.push_back(static_cast<float>(i));
   const std::vector<int64_t> sample{0, 3, 6, 9};
@@ -365,9 +366,9 @@ TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][cluste
   set(9, 8, 0);
   const RecallEstimate r = detail::recall_with_bound(p.matrix(), truth, lists, sample);
   REQUIRE(r.recall == 0.75);
-  REQUIRE(r.lower == Approx(0.75 - 1.645 * std::sqrt(1.0 / 12.0) / 2.0).epsilon(1e-12));
-  REQUIRE(r.lower == Approx(0.512564).margin(1e-6));
-  REQUIRE(r.standard_error == Approx(0.144338).margin(1e-6));
+  REQUIRE(r.lower == Approx(0.75 - 1.645 * std::sqrt(1.0 / 12.0 * 6.0 / 9.0) / 2.0).epsilon(1e-12));
+  REQUIRE(r.lower == Approx(0.556135).margin(1e-6));
+  REQUIRE(r.standard_error == Approx(0.117851).margin(1e-6));
   // The public form measures the sample's exact lists itself: the same three numbers.
   const RecallEstimate public_form = recall_estimate_at_k(p.matrix(), lists, sample, {2}, big_budget());
   REQUIRE(public_form.recall == r.recall);
@@ -380,6 +381,20 @@ TEST_CASE("the recall's lower confidence bound, worked by hand", "[bgfdq][cluste
   REQUIRE(all.recall == 1.0);
   REQUIRE(all.standard_error == 0.0);
   REQUIRE(all.lower == 1.0);
+  // A sample of every row is the class's recall itself: no error, the bound is the estimate (without
+  // the finite-population correction it read 0.75 - 1.645 * 0.0833 = 0.613 for a recall known to be 0.75).
+  std::vector<int64_t> every_row(10);
+  std::iota(every_row.begin(), every_row.end(), 0);
+  NeighbourLists half{10, 2, std::vector<int32_t>(20, -1), std::vector<float>(20, NeighbourLists::kEmpty)};
+  const NeighbourLists whole = detail::sampled_truth(p.matrix(), every_row, 2, {2}, big_budget());
+  for (int64_t row = 0; row < 10; ++row) {  // the exact first neighbour, and for odd rows the second too
+    half.ids[static_cast<size_t>(row * 2)] = whole.ids_of(row)[0];
+    if (row % 2 == 1) half.ids[static_cast<size_t>(row * 2 + 1)] = whole.ids_of(row)[1];
+  }
+  const RecallEstimate census = detail::recall_with_bound(p.matrix(), whole, half, every_row);
+  REQUIRE(census.recall == 0.75);  // 15 of 20
+  REQUIRE(census.standard_error == 0.0);
+  REQUIRE(census.lower == 0.75);
 }
 
 TEST_CASE("probing a quarter of the cells or more is the exact search", "[bgfdq][clustered]") {

@@ -62,7 +62,12 @@ RecallEstimate recall_with_bound(RowMatrix z, const NeighbourLists& truth, const
     spread += e * e;
   }
   const double mean_valid = static_cast<double>(total) / m;
-  const double standard_error = std::sqrt(spread / (m * (m - 1))) / mean_valid;
+  // Rows drawn without replacement from the z.rows of the class: the finite-population correction
+  // (N - m) / (N - 1) on the variance, so a sample of the whole class has no error (its recall is the
+  // class's) and lower95 then holds the target on the recall itself.
+  const auto population = static_cast<double>(z.rows);
+  const double correction = std::max(0.0, (population - m) / (population - 1));
+  const double standard_error = std::sqrt(spread / (m * (m - 1)) * correction) / mean_valid;
   return {recall, standard_error, std::clamp(recall - 1.645 * standard_error, 0.0, recall)};
 }
 

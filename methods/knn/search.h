@@ -172,9 +172,10 @@ double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int
 
 // The same estimate with its spread, for the whole set's recall from a sample of its rows: the
 // standard error of the ratio estimator (hits over listed slots, rows as the units: sum_s (hits_s -
-// R valid_s)^2 over m (m - 1) mean(valid)^2) and the one-sided 95% lower confidence bound recall -
-// 1.645 standard_error, clamped to [0, recall]. All NaN where nothing was measured; with one row the
-// error is 0 and lower = recall.
+// R valid_s)^2 over m (m - 1) mean(valid)^2, times (N - m) / (N - 1) for a sample of m of the
+// N = z.rows rows, drawn without replacement) and the one-sided 95% lower confidence bound recall -
+// 1.645 standard_error, clamped to [0, recall]. All NaN where nothing was measured; with one row, or
+// every row of z, the error is 0 and lower = recall.
 struct RecallEstimate {
   double recall = 0, standard_error = 0, lower = 0;
 };
