@@ -86,9 +86,8 @@ void BM_GoalClusteredNi(benchmark::State& state) {
 
 // One class of 200,000 x 512 at ratio 0.01: bgfdq (knn=auto), dq(mode=streaming), bgfdq with the
 // target held on the bound (recall_bound=lower95) and bgfdq(ni=lazy) (exact lists of the picks only),
-// whole select, alternately (twice each; the faster
-// time of each: DQ streaming's time alone moved by up to 20% between runs on this machine, so each
-// side gets the same number of tries).
+// whole select, alternately (twice each; the faster time of each: DQ streaming's time alone moved by
+// up to 20% between runs on this machine, so each side gets the same number of tries).
 void BM_GoalBgfdqVsDqStreaming(benchmark::State& state) {
   const int member = static_cast<int>(state.range(0));
   const std::vector<dq::ClassView> classes = zoo_classes(member, 1, kScaleRows, 512);

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/embedding_zoo.h"
+#include "methods/dq_common.h"
 
 namespace dq::bench {
 namespace {
@@ -172,13 +173,10 @@ RecallEstimate held_out_recall(RowMatrix z, const NeighbourLists& lists, MemoryB
     if (!searched[static_cast<size_t>(i)]) others.push_back(i);
   if (static_cast<int64_t>(others.size()) < count)
     throw Error(fmt::format("held-out recall: {} rows asked for, {} outside the search's sample", count, others.size()));
-  Rng rng(0x686F6C646F7574ULL);  // the first `count` of a seeded shuffle
-  for (int64_t i = 0; i < count; ++i)
-    std::swap(others[static_cast<size_t>(i)],
-              others[static_cast<size_t>(i + static_cast<int64_t>(rng.uniform_below(static_cast<uint64_t>(others.size()) - static_cast<uint64_t>(i))))]);
-  others.resize(static_cast<size_t>(count));
-  std::sort(others.begin(), others.end());
-  return recall_estimate_at_k(z, lists, others, {20, 256ull << 20}, memory);
+  Rng rng(0x686F6C646F7574ULL);
+  std::vector<int64_t> held_out = uniform_sample(others, count, rng);
+  std::sort(held_out.begin(), held_out.end());
+  return recall_estimate_at_k(z, lists, held_out, {20, 256ull << 20}, memory);
 }
 
 double sampled_recall(RowMatrix z, const NeighbourLists& lists, MemoryBudget& memory, int64_t count) {

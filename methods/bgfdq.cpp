@@ -21,6 +21,17 @@
 namespace dq {
 namespace {
 
+// NCS's counters over its first n picks (SPD keeps a prefix of the order): refills, removals and
+// removals per pick, as cell diagnostics.
+std::map<std::string, double> ncs_counts(const NcsResult& r, size_t n) {
+  n = std::min(n, r.picks.size());
+  const int64_t removals = n == 0 ? 0 : r.removals_through[n - 1];
+  const int64_t refills = n == 0 ? 0 : r.refills_before[n - 1];
+  return {{"refills", static_cast<double>(refills)},
+          {"removals", static_cast<double>(removals)},
+          {"removals_per_pick", n == 0 ? 0.0 : static_cast<double>(removals) / static_cast<double>(n)}};
+}
+
 struct BgfdqOptions {
   KnnGraphOptions knn;      // k, the search and its settings (methods/knn/knn.h)
   double alpha = 1;         // removal strength in NCS
@@ -167,18 +178,10 @@ class BgfdqMethod final : public PerClassMethod {
     diag["knn_graph_k"] = static_cast<double>(graph.computed_k);  // > k: served as a prefix of a larger graph
     diag["knn_exact"] = graph.exact_search ? 1 : 0;
     diag["duplicates"] = static_cast<double>(graph.duplicates);
-    const auto counts = [](const NcsResult& r, size_t n) -> std::map<std::string, double> {
-      n = std::min(n, r.picks.size());
-      const int64_t removals = n == 0 ? 0 : r.removals_through[n - 1];
-      const int64_t refills = n == 0 ? 0 : r.refills_before[n - 1];
-      return {{"refills", static_cast<double>(refills)},
-              {"removals", static_cast<double>(removals)},
-              {"removals_per_pick", n == 0 ? 0.0 : static_cast<double>(removals) / static_cast<double>(n)}};
-    };
-    for (const auto& [k, v] : counts(ncs, ncs.picks.size())) diag[k] = v;
+    for (const auto& [k, v] : ncs_counts(ncs, ncs.picks.size())) diag[k] = v;
     if (spd_) {  // SPD stores a prefix of the candidate order: its counts, not those of the whole order
       auto shared = std::make_shared<const NcsResult>(std::move(ncs));
-      out.prefix_diagnostics = [shared, counts](size_t n) { return counts(*shared, n); };
+      out.prefix_diagnostics = [shared](size_t n) { return ncs_counts(*shared, n); };
     }
     return out;
   }
@@ -213,10 +216,7 @@ class BgfdqMethod final : public PerClassMethod {
     diag["knn_exact"] = 1;
     diag["knn_bf16"] = nomination == Nomination::Bf16 ? 1 : 0;
     diag["ni_rows_listed"] = static_cast<double>(ncs.rows_listed);
-    diag["refills"] = static_cast<double>(ncs.refills);
-    diag["removals"] = static_cast<double>(ncs.removals);
-    diag["removals_per_pick"] =
-        ncs.picks.empty() ? 0.0 : static_cast<double>(ncs.removals) / static_cast<double>(ncs.picks.size());
+    for (const auto& [k, v] : ncs_counts(ncs, ncs.picks.size())) diag[k] = v;
     return out;
   }
   // Rows per batch of ni=lazy: on a CIFAR-10 class of 5,000 x 256, 1,600 rows searched with exact_knn

@@ -71,24 +71,19 @@ RecallEstimate recall_with_bound(RowMatrix z, const NeighbourLists& truth, const
   return {recall, standard_error, std::clamp(recall - 1.645 * standard_error, 0.0, recall)};
 }
 
-double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample) {
-  return recall_with_bound(z, truth, lists, sample).recall;
-}
 
 }  // namespace detail
-
-double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
-                   const ExactSearchOptions& options, MemoryBudget& memory) {
-  DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
-  if (sample.empty()) return std::nan("");
-  return detail::recall_against(z, detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
-}
 
 RecallEstimate recall_estimate_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
                                     const ExactSearchOptions& options, MemoryBudget& memory) {
   DQ_ASSERT(lists.n == z.rows, "lists and matrix disagree");
   if (sample.empty()) return {std::nan(""), std::nan(""), std::nan("")};
   return detail::recall_with_bound(z, detail::sampled_truth(z, sample, lists.k, options, memory), lists, sample);
+}
+
+double recall_at_k(RowMatrix z, const NeighbourLists& lists, std::span<const int64_t> sample,
+                   const ExactSearchOptions& options, MemoryBudget& memory) {
+  return recall_estimate_at_k(z, lists, sample, options, memory).recall;
 }
 
 }  // namespace dq

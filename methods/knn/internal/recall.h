@@ -13,10 +13,8 @@ namespace dq::detail {
 NeighbourLists sampled_truth(RowMatrix z, std::span<const int64_t> sample, int64_t k, const ExactSearchOptions& options,
                              MemoryBudget& memory);
 // recall@k of `lists` (all rows of z) on the sample whose exact lists are `truth` (recall_at_k's rule:
-// a listed neighbour within the exact k-th distance counts; distances measured exactly, in double).
-double recall_against(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists, std::span<const int64_t> sample);
-
-// The same with its standard error and one-sided 95% lower bound (search.h, RecallEstimate).
+// a listed neighbour within the exact k-th distance counts; distances measured exactly, in double),
+// with its standard error and one-sided 95% lower bound (search.h, RecallEstimate).
 RecallEstimate recall_with_bound(RowMatrix z, const NeighbourLists& truth, const NeighbourLists& lists,
                                  std::span<const int64_t> sample);
 
